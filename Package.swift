@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "SwiftBPF",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SwiftBPF", targets: ["SwiftBPF"]),
+        .executable(name: "swiftbpf", targets: ["swiftbpf"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims: atomics on raw addresses and the bpf(2) entry point (variadic syscall()
+        // is not importable into Swift).
+        .target(name: "CBPFShims"),
+        .target(name: "BPFCore", swiftSettings: strict),
+        .target(name: "BPFVM", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
+        .target(name: "BPFKernel", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
+        .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM"], swiftSettings: strict),
+        .target(name: "SwiftBPF", dependencies: ["BPFCore", "BPFVM", "BPFKernel"], swiftSettings: strict),
+        .executableTarget(
+            name: "swiftbpf",
+            dependencies: [
+                "SwiftBPF", "BPFConformance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),
+        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore"], swiftSettings: strict),
+        .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM"], swiftSettings: strict),
+        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFVM"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

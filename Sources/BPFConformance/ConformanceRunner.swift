@@ -1,0 +1,72 @@
+import BPFVM
+import BPFCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The engines a conformance file can be run on.
+public enum Engine: String, Sendable, CaseIterable {
+    /// The interpreter with no run-time checks.
+    case interpreter
+    /// The interpreter bounds-checking every access.
+    case checked
+}
+
+/// Runs conformance files and judges them.
+public enum ConformanceRunner {
+    /// The verdict on one file.
+    public enum Outcome: Sendable, Equatable {
+        case passed
+        case failed(String)
+    }
+
+    /// Runs the file at `path` on `engine`.
+    public static func run(path: String, engine: Engine) -> Outcome {
+        guard let text = readTextFile(path) else { return .failed("cannot read the file") }
+        return run(text: text, engine: engine)
+    }
+
+    /// Runs a conformance file's text on `engine`.
+    public static func run(text: String, engine: Engine) -> Outcome {
+        let file: ConformanceFile
+        do { file = try ConformanceFile(text: text) } catch { return .failed(error.description) }
+        let interpreter: Interpreter
+        do {
+            interpreter = try Interpreter(file.instructions)
+        } catch {
+            if file.expectedError != nil { return .passed }  // rejected, as expected
+            return .failed("rejected: \(error)")
+        }
+        var memory = file.memory
+        let result: UInt64
+        do {
+            result = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in
+                try interpreter.run(memory: buffer, mode: engine == .checked ? .checked() : .fast)
+            }
+        } catch {
+            if file.expectedError != nil { return .passed }
+            return .failed("run-time error: \(error)")
+        }
+        if let expectedError = file.expectedError {
+            return .failed("expected error '\(expectedError)', got r0 = 0x\(String(result, radix: 16))")
+        }
+        guard result == file.expectedResult else {
+            return .failed("expected r0 = 0x\(String(file.expectedResult ?? 0, radix: 16)), got 0x\(String(result, radix: 16))")
+        }
+        return .passed
+    }
+
+    /// The `.data` files in `directory`, sorted by name.
+    public static func files(in directory: String) -> [String]? {
+        guard let dir = opendir(directory) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name.hasSuffix(".data") { names.append(name) }
+        }
+        return names.sorted().map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
+    }
+}

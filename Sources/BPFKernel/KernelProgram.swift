@@ -1,0 +1,86 @@
+public import BPFCore
+import CBPFShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A program loaded into the running kernel, owning its file descriptor (closed on release).
+public final class KernelProgram {
+    /// The program's file descriptor.
+    public let fd: Int32
+    /// Its type.
+    public let type: ProgramType
+
+    /// Loads `instructions` with `BPF_PROG_LOAD`.
+    /// - Throws: ``KernelError`` with the verifier's log when the kernel rejects the program.
+    public init(type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "") throws(KernelError) {
+        let bytes = Instruction.encode(instructions)
+        var fd = bytes.withUnsafeBytes { cbpf_prog_load(type.rawValue, $0.baseAddress, UInt32(instructions.count), license, 0, nil, 0, name) }
+        if fd < 0, fd != -Int32(EPERM), fd != -Int32(ENOSYS) {
+            // Load again with a log, grown until the verifier's output fits.
+            var size: UInt32 = 1 << 16
+            var log = ""
+            while true {
+                var buffer = [CChar](repeating: 0, count: Int(size))
+                fd = bytes.withUnsafeBytes { code in
+                    buffer.withUnsafeMutableBufferPointer {
+                        cbpf_prog_load(type.rawValue, code.baseAddress, UInt32(instructions.count), license, 1, $0.baseAddress, size, name)
+                    }
+                }
+                log = buffer.withUnsafeBufferPointer { String(decoding: $0.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+                if fd == -Int32(ENOSPC), size < 1 << 30 { size <<= 2; continue }
+                break
+            }
+            if fd < 0 { throw KernelError(command: "BPF_PROG_LOAD", errno: -fd, log: log) }
+        }
+        if fd < 0 { throw KernelError(command: "BPF_PROG_LOAD", errno: -fd) }
+        self.fd = fd
+        self.type = type
+    }
+
+    deinit { close(fd) }
+
+    /// The outcome of ``testRun(data:repeat:)``.
+    public struct TestRun: Sendable {
+        /// The program's return value.
+        public var returnValue: UInt32
+        /// Mean nanoseconds per run, as the kernel measured it.
+        public var nanosecondsPerRun: UInt32
+        /// The packet after the run.
+        public var data: [UInt8]
+    }
+
+    /// Runs the program `repeat` times on `data` with `BPF_PROG_TEST_RUN`.
+    public func testRun(data: [UInt8], repeat count: UInt32 = 1) throws(KernelError) -> TestRun {
+        var out = [UInt8](repeating: 0, count: max(data.count, 64) + 256)
+        var outSize = UInt32(out.count)
+        var retval: UInt32 = 0, duration: UInt32 = 0
+        let r = data.withUnsafeBytes { input in
+            out.withUnsafeMutableBytes {
+                cbpf_prog_test_run(fd, input.baseAddress, UInt32(input.count), $0.baseAddress, &outSize, count, &retval, &duration)
+            }
+        }
+        if r < 0 { throw KernelError(command: "BPF_PROG_TEST_RUN", errno: -r) }
+        return TestRun(returnValue: retval, nanosecondsPerRun: duration, data: Array(out.prefix(Int(min(outSize, UInt32(out.count))))))
+    }
+}
+
+/// Whether this process may use `bpf(2)`.
+public enum KernelSupport {
+    /// Nil when `bpf(2)` works here; otherwise why it does not (not Linux, not permitted, …).
+    public static let unavailableReason: String? = {
+        let probe = [Instruction(opcode: 0xb7), Instruction(opcode: 0x95)]  // r0 = 0; exit
+        do throws(KernelError) {
+            _ = try KernelProgram(type: .socketFilter, instructions: probe)
+            return nil
+        } catch {
+            switch error.errno {
+            case ENOSYS: return "bpf(2) does not exist on this platform"
+            case EPERM: return "bpf(2) is not permitted for this process (run as root or with CAP_BPF)"
+            default: return "bpf(2) failed probing a trivial program: \(error.errnoName)"
+            }
+        }
+    }()
+}

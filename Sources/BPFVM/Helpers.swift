@@ -1,0 +1,97 @@
+import CBPFShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A helper function as every engine calls it: BPF r1–r5 are the C arguments, the result goes
+/// to r0, and the last argument points to the running program's ``HelperContext`` — how a
+/// helper reaches the program's runtime state (maps, ring buffers, host data) without globals.
+/// Read it with ``HelperContext/at(_:)``.
+///
+/// Being `@convention(c)`, the same entry point serves the interpreter and JIT-compiled code.
+public typealias HelperFunction = @convention(c) (
+    UInt64, UInt64, UInt64, UInt64, UInt64, UnsafeMutableRawPointer
+) -> UInt64
+
+/// Per-execution state handed to every helper call.
+public struct HelperContext {
+    /// Host data attached to the program by the embedder.
+    public var userData: UnsafeMutableRawPointer?
+
+    public init(userData: UnsafeMutableRawPointer? = nil) {
+        self.userData = userData
+    }
+
+    /// The context behind a helper's last argument.
+    @inlinable public static func at(_ raw: UnsafeMutableRawPointer) -> UnsafeMutablePointer<HelperContext> {
+        raw.assumingMemoryBound(to: HelperContext.self)
+    }
+}
+
+/// Helpers by kernel helper id (`enum bpf_func_id`): a fixed table of C function pointers,
+/// looked up by index with no hashing on the call path.
+public struct HelperTable: Sendable {
+    /// Helper ids the table can hold; the kernel defines fewer than this.
+    public static let capacity = 256
+
+    private var functions: [HelperFunction?] = Array(repeating: nil, count: HelperTable.capacity)
+
+    /// An empty table.
+    public init() {}
+
+    /// The helpers the userspace runtime provides for every program type.
+    public static var standard: HelperTable {
+        var table = HelperTable()
+        table.register(id: 5, StandardHelpers.ktimeGetNs)           // bpf_ktime_get_ns
+        table.register(id: 7, StandardHelpers.getPrandomU32)        // bpf_get_prandom_u32
+        table.register(id: 8, StandardHelpers.getSmpProcessorID)    // bpf_get_smp_processor_id
+        table.register(id: 125, StandardHelpers.ktimeGetBootNs)     // bpf_ktime_get_boot_ns
+        table.register(id: 160, StandardHelpers.ktimeGetCoarseNs)   // bpf_ktime_get_coarse_ns
+        return table
+    }
+
+    /// Registers (or replaces) the helper with kernel id `id`.
+    public mutating func register(id: Int32, _ function: HelperFunction) {
+        precondition(id >= 0 && Int(id) < Self.capacity, "helper id \(id) out of range")
+        functions[Int(id)] = function
+    }
+
+    /// Whether a helper with `id` is registered.
+    public func contains(_ id: Int32) -> Bool {
+        id >= 0 && Int(id) < Self.capacity && functions[Int(id)] != nil
+    }
+
+    /// The helper registered under `id`.
+    public subscript(id: Int32) -> HelperFunction? {
+        contains(id) ? functions[Int(id)] : nil
+    }
+
+    /// Copies the table into `buffer` (of ``capacity`` entries) for the run loop.
+    func copy(into buffer: UnsafeMutablePointer<HelperFunction?>) {
+        for (i, f) in functions.enumerated() { buffer[i] = f }
+    }
+}
+
+/// The time, random and CPU helpers every program type may call.
+enum StandardHelpers {
+    static func clock(_ id: clockid_t) -> UInt64 {
+        var ts = timespec()
+        clock_gettime(id, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    static let ktimeGetNs: HelperFunction = { _, _, _, _, _, _ in clock(CLOCK_MONOTONIC) }
+    #if os(Linux)
+    static let ktimeGetBootNs: HelperFunction = { _, _, _, _, _, _ in clock(CLOCK_BOOTTIME) }
+    static let ktimeGetCoarseNs: HelperFunction = { _, _, _, _, _, _ in clock(CLOCK_MONOTONIC_COARSE) }
+    #else
+    static let ktimeGetBootNs: HelperFunction = { _, _, _, _, _, _ in clock(CLOCK_MONOTONIC) }
+    static let ktimeGetCoarseNs: HelperFunction = { _, _, _, _, _, _ in clock(CLOCK_MONOTONIC) }
+    #endif
+    static let getPrandomU32: HelperFunction = { _, _, _, _, _, _ in UInt64(UInt32.random(in: .min ... .max)) }
+    static let getSmpProcessorID: HelperFunction = { _, _, _, _, _, _ in
+        UInt64(cbpf_current_cpu())
+    }
+}

@@ -1,0 +1,384 @@
+public import BPFCore
+import CBPFShims
+
+/// Executes eBPF programs by interpretation.
+///
+/// Instructions are validated and pre-decoded once, at initialization; ``run(_:_:mode:regions:)``
+/// then touches only unsafe buffers. Registers hold real host addresses (DESIGN.md principle 1):
+/// in ``ExecutionMode/fast`` mode nothing is checked at run time and safety rests on the
+/// verifier; ``ExecutionMode/checked(instructionLimit:)`` bounds-checks every access.
+///
+/// An interpreter owns its stack, so one instance runs one program at a time; use one instance
+/// per thread to run the same program concurrently.
+public final class Interpreter {
+    /// The program as loaded.
+    public let instructions: [Instruction]
+
+    private let code: UnsafeMutableBufferPointer<DecodedInstruction>
+    private let helpers: UnsafeMutablePointer<HelperFunction?>
+    private let registers: UnsafeMutablePointer<UInt64>
+    private let frames: UnsafeMutablePointer<Frame>
+    private let stack: UnsafeMutableRawPointer
+    private let helperContext: UnsafeMutablePointer<HelperContext>
+    private var helperContextRaw: UnsafeMutableRawPointer { UnsafeMutableRawPointer(helperContext) }
+
+    private static let stackBytes = BPFLimits.stackSize * BPFLimits.maxCallFrames
+
+    /// Validates and prepares `instructions` for execution.
+    /// - Throws: ``LoadError`` naming the instruction that is malformed, calls a helper that
+    ///   `helpers` does not have, or needs relocation by an object loader.
+    public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil) throws(LoadError) {
+        let decoded = try Predecoder.decode(instructions, helpers: table)
+        self.instructions = instructions
+        code = .allocate(capacity: decoded.count)
+        _ = code.initialize(from: decoded)
+        helpers = UnsafeMutablePointer<HelperFunction?>.allocate(capacity: HelperTable.capacity)
+        helpers.initialize(repeating: Optional<HelperFunction>.none, count: HelperTable.capacity)
+        table.copy(into: helpers)
+        registers = .allocate(capacity: 11)
+        registers.initialize(repeating: 0, count: 11)
+        frames = .allocate(capacity: BPFLimits.maxCallFrames)
+        stack = .allocate(byteCount: Self.stackBytes, alignment: 16)
+        helperContext = .allocate(capacity: 1)
+        helperContext.initialize(to: HelperContext(userData: userData))
+    }
+
+    deinit {
+        code.deallocate()
+        helpers.deallocate()
+        registers.deallocate()
+        frames.deallocate()
+        stack.deallocate()
+        helperContext.deallocate()
+    }
+
+    /// Runs the program with `r1` and `r2` as its arguments and returns r0.
+    /// - Parameters:
+    ///   - mode: ``ExecutionMode/fast`` (no checks) or ``ExecutionMode/checked(instructionLimit:)``.
+    ///   - regions: the memory besides its stack the program may touch, for checked mode.
+    public func run(_ r1: UInt64 = 0, _ r2: UInt64 = 0, mode: ExecutionMode = .fast, regions: [MemoryRegion] = []) throws(ExecutionError) -> UInt64 {
+        switch mode {
+        case .fast:
+            return try execute(r1, r2, policy: FastPolicy())
+        case let .checked(limit):
+            return try regions.withUnsafeBufferPointer { (buffer) throws(ExecutionError) -> UInt64 in
+                let top = UInt64(UInt(bitPattern: stack)) + UInt64(Self.stackBytes)
+                return try execute(r1, r2, policy: CheckedPolicy(regions: buffer, stackTop: top, limit: limit, remaining: limit))
+            }
+        }
+    }
+
+    /// Runs the program over `memory`, passing its address in r1 and its length in r2 (the
+    /// convention of the BPF conformance suite); in checked mode `memory` is the one region
+    /// the program may access besides its stack.
+    public func run(memory: UnsafeMutableRawBufferPointer, mode: ExecutionMode = .fast) throws(ExecutionError) -> UInt64 {
+        let base = UInt64(UInt(bitPattern: memory.baseAddress))
+        return try run(base, UInt64(memory.count), mode: mode, regions: memory.count > 0 ? [MemoryRegion(memory)] : [])
+    }
+
+    struct Frame {
+        var returnPC: Int
+        var saved: (UInt64, UInt64, UInt64, UInt64)
+    }
+
+    // MARK: - The run loop
+
+    @inline(__always)
+    private func execute<P: AccessPolicy>(_ r1: UInt64, _ r2: UInt64, policy initial: P) throws(ExecutionError) -> UInt64 {
+        var policy = initial
+        let code = UnsafePointer(self.code.baseAddress.unsafelyUnwrapped)
+        let reg = registers
+        let helpers = self.helpers
+        let frames = self.frames
+        let context = helperContextRaw
+        let stackTop = UInt64(UInt(bitPattern: stack)) + UInt64(Self.stackBytes)
+        reg[1] = r1
+        reg[2] = r2
+        reg[10] = stackTop
+        var depth = 0
+        var pc = 0
+
+        @inline(__always) func raw(_ address: UInt64) -> UnsafeMutableRawPointer {
+            UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: address)).unsafelyUnwrapped
+        }
+        @inline(__always) func check(_ address: UInt64, _ size: Int, write: Bool) throws(ExecutionError) {
+            guard policy.allows(address, size, write: write, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) else {
+                throw ExecutionError(kind: .memoryFault(address: address, size: size, write: write), pc: pc)
+            }
+        }
+
+        while true {
+            guard policy.tick() else { throw ExecutionError(kind: .instructionLimitExceeded(policy.limit), pc: pc) }
+            let insn = code[pc]
+            let d = Int(insn.dst)
+            let s = Int(insn.src)
+            let imm = insn.imm
+            let uimm = UInt64(bitPattern: imm)
+            pc += 1
+            switch insn.op {
+            // MARK: 64-bit ALU
+            case .add64i: reg[d] = reg[d] &+ uimm
+            case .add64r: reg[d] = reg[d] &+ reg[s]
+            case .sub64i: reg[d] = reg[d] &- uimm
+            case .sub64r: reg[d] = reg[d] &- reg[s]
+            case .mul64i: reg[d] = reg[d] &* uimm
+            case .mul64r: reg[d] = reg[d] &* reg[s]
+            case .div64i: reg[d] = reg[d] / uimm
+            case .div64r: reg[d] = reg[s] == 0 ? 0 : reg[d] / reg[s]
+            case .sdiv64i: reg[d] = sdiv64(reg[d], uimm)
+            case .sdiv64r: reg[d] = sdiv64(reg[d], reg[s])
+            case .mod64i: reg[d] = reg[d] % uimm
+            case .mod64r: if reg[s] != 0 { reg[d] = reg[d] % reg[s] }
+            case .smod64i: reg[d] = smod64(reg[d], uimm)
+            case .smod64r: reg[d] = smod64(reg[d], reg[s])
+            case .or64i: reg[d] = reg[d] | uimm
+            case .or64r: reg[d] = reg[d] | reg[s]
+            case .and64i: reg[d] = reg[d] & uimm
+            case .and64r: reg[d] = reg[d] & reg[s]
+            case .xor64i: reg[d] = reg[d] ^ uimm
+            case .xor64r: reg[d] = reg[d] ^ reg[s]
+            case .lsh64i: reg[d] = reg[d] &<< uimm
+            case .lsh64r: reg[d] = reg[d] &<< reg[s]
+            case .rsh64i: reg[d] = reg[d] &>> uimm
+            case .rsh64r: reg[d] = reg[d] &>> reg[s]
+            case .arsh64i: reg[d] = UInt64(bitPattern: Int64(bitPattern: reg[d]) &>> imm)
+            case .arsh64r: reg[d] = UInt64(bitPattern: Int64(bitPattern: reg[d]) &>> Int64(bitPattern: reg[s]))
+            case .mov64i: reg[d] = uimm
+            case .mov64r: reg[d] = reg[s]
+            case .neg64: reg[d] = 0 &- reg[d]
+            case .movsx8to64: reg[d] = UInt64(bitPattern: Int64(Int8(truncatingIfNeeded: reg[s])))
+            case .movsx16to64: reg[d] = UInt64(bitPattern: Int64(Int16(truncatingIfNeeded: reg[s])))
+            case .movsx32to64: reg[d] = UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: reg[s])))
+
+            // MARK: 32-bit ALU
+            case .add32i: reg[d] = UInt64(lo(reg[d]) &+ lo(uimm))
+            case .add32r: reg[d] = UInt64(lo(reg[d]) &+ lo(reg[s]))
+            case .sub32i: reg[d] = UInt64(lo(reg[d]) &- lo(uimm))
+            case .sub32r: reg[d] = UInt64(lo(reg[d]) &- lo(reg[s]))
+            case .mul32i: reg[d] = UInt64(lo(reg[d]) &* lo(uimm))
+            case .mul32r: reg[d] = UInt64(lo(reg[d]) &* lo(reg[s]))
+            case .div32i: reg[d] = UInt64(lo(reg[d]) / lo(uimm))
+            case .div32r: reg[d] = lo(reg[s]) == 0 ? 0 : UInt64(lo(reg[d]) / lo(reg[s]))
+            case .sdiv32i: reg[d] = sdiv32(reg[d], uimm)
+            case .sdiv32r: reg[d] = sdiv32(reg[d], reg[s])
+            case .mod32i: reg[d] = UInt64(lo(reg[d]) % lo(uimm))
+            case .mod32r: reg[d] = lo(reg[s]) == 0 ? UInt64(lo(reg[d])) : UInt64(lo(reg[d]) % lo(reg[s]))
+            case .smod32i: reg[d] = smod32(reg[d], uimm)
+            case .smod32r: reg[d] = smod32(reg[d], reg[s])
+            case .or32i: reg[d] = UInt64(lo(reg[d]) | lo(uimm))
+            case .or32r: reg[d] = UInt64(lo(reg[d]) | lo(reg[s]))
+            case .and32i: reg[d] = UInt64(lo(reg[d]) & lo(uimm))
+            case .and32r: reg[d] = UInt64(lo(reg[d]) & lo(reg[s]))
+            case .xor32i: reg[d] = UInt64(lo(reg[d]) ^ lo(uimm))
+            case .xor32r: reg[d] = UInt64(lo(reg[d]) ^ lo(reg[s]))
+            case .lsh32i: reg[d] = UInt64(lo(reg[d]) &<< lo(uimm))
+            case .lsh32r: reg[d] = UInt64(lo(reg[d]) &<< lo(reg[s]))
+            case .rsh32i: reg[d] = UInt64(lo(reg[d]) &>> lo(uimm))
+            case .rsh32r: reg[d] = UInt64(lo(reg[d]) &>> lo(reg[s]))
+            case .arsh32i: reg[d] = UInt64(UInt32(bitPattern: Int32(bitPattern: lo(reg[d])) &>> Int32(bitPattern: lo(uimm))))
+            case .arsh32r: reg[d] = UInt64(UInt32(bitPattern: Int32(bitPattern: lo(reg[d])) &>> Int32(bitPattern: lo(reg[s]))))
+            case .mov32i: reg[d] = UInt64(lo(uimm))
+            case .mov32r: reg[d] = UInt64(lo(reg[s]))
+            case .neg32: reg[d] = UInt64(0 &- lo(reg[d]))
+            case .movsx8to32: reg[d] = UInt64(UInt32(bitPattern: Int32(Int8(truncatingIfNeeded: reg[s]))))
+            case .movsx16to32: reg[d] = UInt64(UInt32(bitPattern: Int32(Int16(truncatingIfNeeded: reg[s]))))
+
+            // MARK: byte order
+            case .zext16: reg[d] = reg[d] & 0xffff
+            case .zext32: reg[d] = reg[d] & 0xffff_ffff
+            case .nop: break
+            case .swap16: reg[d] = UInt64(UInt16(truncatingIfNeeded: reg[d]).byteSwapped)
+            case .swap32: reg[d] = UInt64(UInt32(truncatingIfNeeded: reg[d]).byteSwapped)
+            case .swap64: reg[d] = reg[d].byteSwapped
+
+            // MARK: loads and stores
+            case .ldxb:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: false)
+                reg[d] = UInt64(raw(a).load(as: UInt8.self))
+            case .ldxh:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: false)
+                reg[d] = UInt64(raw(a).loadUnaligned(as: UInt16.self))
+            case .ldxw:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: false)
+                reg[d] = UInt64(raw(a).loadUnaligned(as: UInt32.self))
+            case .ldxdw:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: false)
+                reg[d] = raw(a).loadUnaligned(as: UInt64.self)
+            case .ldxsb:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: false)
+                reg[d] = UInt64(bitPattern: Int64(raw(a).load(as: Int8.self)))
+            case .ldxsh:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: false)
+                reg[d] = UInt64(bitPattern: Int64(raw(a).loadUnaligned(as: Int16.self)))
+            case .ldxsw:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: false)
+                reg[d] = UInt64(bitPattern: Int64(raw(a).loadUnaligned(as: Int32.self)))
+            case .stb:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: true)
+                raw(a).storeBytes(of: UInt8(truncatingIfNeeded: imm), as: UInt8.self)
+            case .sth:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: true)
+                raw(a).storeBytes(of: UInt16(truncatingIfNeeded: imm), as: UInt16.self)
+            case .stw:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: true)
+                raw(a).storeBytes(of: UInt32(truncatingIfNeeded: imm), as: UInt32.self)
+            case .stdw:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: true)
+                raw(a).storeBytes(of: uimm, as: UInt64.self)
+            case .stxb:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: true)
+                raw(a).storeBytes(of: UInt8(truncatingIfNeeded: reg[s]), as: UInt8.self)
+            case .stxh:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: true)
+                raw(a).storeBytes(of: UInt16(truncatingIfNeeded: reg[s]), as: UInt16.self)
+            case .stxw:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: true)
+                raw(a).storeBytes(of: UInt32(truncatingIfNeeded: reg[s]), as: UInt32.self)
+            case .stxdw:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: true)
+                raw(a).storeBytes(of: reg[s], as: UInt64.self)
+
+            // MARK: atomics
+            case .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32, .fetchAdd32, .fetchOr32, .fetchAnd32, .fetchXor32, .xchg32, .cmpxchg32:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: true)
+                atomic32(insn.op, raw(a), reg, s)
+            case .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .fetchAdd64, .fetchOr64, .fetchAnd64, .fetchXor64, .xchg64, .cmpxchg64:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: true)
+                atomic64(insn.op, raw(a), reg, s)
+
+            case .lddw:
+                reg[d] = uimm
+                pc += 1
+
+            // MARK: jumps
+            case .ja: pc = Int(insn.offset)
+            case .jeq64i: if reg[d] == uimm { pc = Int(insn.offset) }
+            case .jeq64r: if reg[d] == reg[s] { pc = Int(insn.offset) }
+            case .jgt64i: if reg[d] > uimm { pc = Int(insn.offset) }
+            case .jgt64r: if reg[d] > reg[s] { pc = Int(insn.offset) }
+            case .jge64i: if reg[d] >= uimm { pc = Int(insn.offset) }
+            case .jge64r: if reg[d] >= reg[s] { pc = Int(insn.offset) }
+            case .jset64i: if reg[d] & uimm != 0 { pc = Int(insn.offset) }
+            case .jset64r: if reg[d] & reg[s] != 0 { pc = Int(insn.offset) }
+            case .jne64i: if reg[d] != uimm { pc = Int(insn.offset) }
+            case .jne64r: if reg[d] != reg[s] { pc = Int(insn.offset) }
+            case .jsgt64i: if Int64(bitPattern: reg[d]) > imm { pc = Int(insn.offset) }
+            case .jsgt64r: if Int64(bitPattern: reg[d]) > Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
+            case .jsge64i: if Int64(bitPattern: reg[d]) >= imm { pc = Int(insn.offset) }
+            case .jsge64r: if Int64(bitPattern: reg[d]) >= Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
+            case .jlt64i: if reg[d] < uimm { pc = Int(insn.offset) }
+            case .jlt64r: if reg[d] < reg[s] { pc = Int(insn.offset) }
+            case .jle64i: if reg[d] <= uimm { pc = Int(insn.offset) }
+            case .jle64r: if reg[d] <= reg[s] { pc = Int(insn.offset) }
+            case .jslt64i: if Int64(bitPattern: reg[d]) < imm { pc = Int(insn.offset) }
+            case .jslt64r: if Int64(bitPattern: reg[d]) < Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
+            case .jsle64i: if Int64(bitPattern: reg[d]) <= imm { pc = Int(insn.offset) }
+            case .jsle64r: if Int64(bitPattern: reg[d]) <= Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
+            case .jeq32i: if lo(reg[d]) == lo(uimm) { pc = Int(insn.offset) }
+            case .jeq32r: if lo(reg[d]) == lo(reg[s]) { pc = Int(insn.offset) }
+            case .jgt32i: if lo(reg[d]) > lo(uimm) { pc = Int(insn.offset) }
+            case .jgt32r: if lo(reg[d]) > lo(reg[s]) { pc = Int(insn.offset) }
+            case .jge32i: if lo(reg[d]) >= lo(uimm) { pc = Int(insn.offset) }
+            case .jge32r: if lo(reg[d]) >= lo(reg[s]) { pc = Int(insn.offset) }
+            case .jset32i: if lo(reg[d]) & lo(uimm) != 0 { pc = Int(insn.offset) }
+            case .jset32r: if lo(reg[d]) & lo(reg[s]) != 0 { pc = Int(insn.offset) }
+            case .jne32i: if lo(reg[d]) != lo(uimm) { pc = Int(insn.offset) }
+            case .jne32r: if lo(reg[d]) != lo(reg[s]) { pc = Int(insn.offset) }
+            case .jsgt32i: if slo(reg[d]) > slo(uimm) { pc = Int(insn.offset) }
+            case .jsgt32r: if slo(reg[d]) > slo(reg[s]) { pc = Int(insn.offset) }
+            case .jsge32i: if slo(reg[d]) >= slo(uimm) { pc = Int(insn.offset) }
+            case .jsge32r: if slo(reg[d]) >= slo(reg[s]) { pc = Int(insn.offset) }
+            case .jlt32i: if lo(reg[d]) < lo(uimm) { pc = Int(insn.offset) }
+            case .jlt32r: if lo(reg[d]) < lo(reg[s]) { pc = Int(insn.offset) }
+            case .jle32i: if lo(reg[d]) <= lo(uimm) { pc = Int(insn.offset) }
+            case .jle32r: if lo(reg[d]) <= lo(reg[s]) { pc = Int(insn.offset) }
+            case .jslt32i: if slo(reg[d]) < slo(uimm) { pc = Int(insn.offset) }
+            case .jslt32r: if slo(reg[d]) < slo(reg[s]) { pc = Int(insn.offset) }
+            case .jsle32i: if slo(reg[d]) <= slo(uimm) { pc = Int(insn.offset) }
+            case .jsle32r: if slo(reg[d]) <= slo(reg[s]) { pc = Int(insn.offset) }
+
+            // MARK: calls
+            case .call:
+                reg[0] = helpers[Int(imm)].unsafelyUnwrapped(reg[1], reg[2], reg[3], reg[4], reg[5], context)
+            case .callx:
+                let id = Int64(bitPattern: reg[d])
+                guard id >= 0, id < Int64(HelperTable.capacity), let helper = helpers[Int(id)] else {
+                    throw ExecutionError(kind: .unknownHelper(id), pc: pc - 1)
+                }
+                reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
+            case .callLocal:
+                guard depth + 1 < BPFLimits.maxCallFrames else { throw ExecutionError(kind: .callDepthExceeded, pc: pc - 1) }
+                frames[depth] = Frame(returnPC: pc, saved: (reg[6], reg[7], reg[8], reg[9]))
+                depth += 1
+                reg[10] = reg[10] &- UInt64(BPFLimits.stackSize)
+                pc = Int(insn.offset)
+            case .exit:
+                if depth == 0 { return reg[0] }
+                depth -= 1
+                let frame = frames[depth]
+                (reg[6], reg[7], reg[8], reg[9]) = frame.saved
+                reg[10] = reg[10] &+ UInt64(BPFLimits.stackSize)
+                pc = frame.returnPC
+            }
+        }
+    }
+}
+
+// MARK: - Arithmetic with the kernel's edge cases
+
+@inline(__always) private func lo(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
+@inline(__always) private func slo(_ v: UInt64) -> Int32 { Int32(truncatingIfNeeded: v) }
+
+/// Signed division: by zero gives 0, `INT64_MIN / -1` wraps to `INT64_MIN`.
+@inline(__always) private func sdiv64(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    if b == 0 { return 0 }
+    return UInt64(bitPattern: Int64(bitPattern: a).dividedReportingOverflow(by: Int64(bitPattern: b)).partialValue)
+}
+
+/// Signed modulo (sign of the dividend): by zero leaves the dividend, by -1 gives 0.
+@inline(__always) private func smod64(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    if b == 0 { return a }
+    return UInt64(bitPattern: Int64(bitPattern: a).remainderReportingOverflow(dividingBy: Int64(bitPattern: b)).partialValue)
+}
+
+@inline(__always) private func sdiv32(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    if lo(b) == 0 { return 0 }
+    return UInt64(UInt32(bitPattern: slo(a).dividedReportingOverflow(by: slo(b)).partialValue))
+}
+
+@inline(__always) private func smod32(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    if lo(b) == 0 { return UInt64(lo(a)) }
+    return UInt64(UInt32(bitPattern: slo(a).remainderReportingOverflow(dividingBy: slo(b)).partialValue))
+}
+
+@inline(__always) private func atomic32(_ op: Op, _ p: UnsafeMutableRawPointer, _ reg: UnsafeMutablePointer<UInt64>, _ s: Int) {
+    let v = lo(reg[s])
+    switch op {
+    case .atomicAdd32: _ = cbpf_fetch_add32(p, v)
+    case .atomicOr32: _ = cbpf_fetch_or32(p, v)
+    case .atomicAnd32: _ = cbpf_fetch_and32(p, v)
+    case .atomicXor32: _ = cbpf_fetch_xor32(p, v)
+    case .fetchAdd32: reg[s] = UInt64(cbpf_fetch_add32(p, v))
+    case .fetchOr32: reg[s] = UInt64(cbpf_fetch_or32(p, v))
+    case .fetchAnd32: reg[s] = UInt64(cbpf_fetch_and32(p, v))
+    case .fetchXor32: reg[s] = UInt64(cbpf_fetch_xor32(p, v))
+    case .xchg32: reg[s] = UInt64(cbpf_xchg32(p, v))
+    default: reg[0] = UInt64(cbpf_cmpxchg32(p, lo(reg[0]), v))  // cmpxchg32
+    }
+}
+
+@inline(__always) private func atomic64(_ op: Op, _ p: UnsafeMutableRawPointer, _ reg: UnsafeMutablePointer<UInt64>, _ s: Int) {
+    let v = reg[s]
+    switch op {
+    case .atomicAdd64: _ = cbpf_fetch_add64(p, v)
+    case .atomicOr64: _ = cbpf_fetch_or64(p, v)
+    case .atomicAnd64: _ = cbpf_fetch_and64(p, v)
+    case .atomicXor64: _ = cbpf_fetch_xor64(p, v)
+    case .fetchAdd64: reg[s] = cbpf_fetch_add64(p, v)
+    case .fetchOr64: reg[s] = cbpf_fetch_or64(p, v)
+    case .fetchAnd64: reg[s] = cbpf_fetch_and64(p, v)
+    case .fetchXor64: reg[s] = cbpf_fetch_xor64(p, v)
+    case .xchg64: reg[s] = cbpf_xchg64(p, v)
+    default: reg[0] = cbpf_cmpxchg64(p, reg[0], v)  // cmpxchg64
+    }
+}

@@ -1,0 +1,144 @@
+import BPFCore
+
+/// Turns validated instructions into the interpreter's ``DecodedInstruction`` form.
+enum Predecoder {
+    static func decode(_ code: [Instruction], helpers: HelperTable) throws(LoadError) -> [DecodedInstruction] {
+        do { try Validator.validate(code) } catch { throw LoadError(error) }
+        var out: [DecodedInstruction] = []
+        out.reserveCapacity(code.count)
+        var i = 0
+        while i < code.count {
+            let insn = code[i]
+            func fail(_ reason: String) -> LoadError {
+                LoadError(index: i, reason: "instruction \(i) (\(Disassembler.text(insn))): \(reason)")
+            }
+            var d = DecodedInstruction(op: .nop, dst: insn.dst, src: insn.src, offset: Int32(insn.offset), imm: Int64(insn.imm))
+            switch insn.opClass {
+            case .alu64, .alu: d.op = aluOp(insn)
+            case .jmp, .jmp32:
+                guard let op = jumpOp(insn) else { throw fail("unsupported jump") }
+                d.op = op
+                if let displacement = Validator.branchDisplacement(insn) { d.offset = Int32(i + 1 + displacement) }
+                if op == .call {
+                    guard helpers.contains(insn.imm) else {
+                        throw fail("unknown func \(HelperNames.name(of: insn.imm).map { "bpf_\($0)" } ?? "")#\(insn.imm): no such helper is registered")
+                    }
+                }
+                if insn.opcode == 0x85, insn.src == CallKind.kfunc.rawValue { throw fail("kernel function calls are not supported by the userspace runtime") }
+            case .ldx:
+                let sx = insn.opcode & 0xe0 == MemMode.memsx.rawValue
+                switch MemSize(rawValue: insn.opcode & 0x18)! {
+                case .b: d.op = sx ? .ldxsb : .ldxb
+                case .h: d.op = sx ? .ldxsh : .ldxh
+                case .w: d.op = sx ? .ldxsw : .ldxw
+                case .dw: d.op = .ldxdw
+                }
+            case .st:
+                d.op = [.stw, .sth, .stb, .stdw][Int(insn.opcode & 0x18) >> 3]
+            case .stx:
+                if insn.opcode & 0xe0 == MemMode.mem.rawValue {
+                    d.op = [.stxw, .stxh, .stxb, .stxdw][Int(insn.opcode & 0x18) >> 3]
+                } else {
+                    d.op = atomicOp(AtomicOp(rawValue: insn.imm)!, is64: insn.opcode & 0x18 == MemSize.dw.rawValue)
+                }
+            case .ld:
+                guard insn.isWide else {
+                    throw fail("legacy packet access (BPF_LD_ABS/BPF_LD_IND) needs a socket buffer context, which this engine does not provide yet")
+                }
+                guard insn.src == WideImmediateKind.immediate.rawValue else {
+                    throw fail("lddw with pseudo source \(insn.src) must be relocated by the object loader before it can run")
+                }
+                d.op = .lddw
+                d.imm = Int64(bitPattern: UInt64(UInt32(bitPattern: code[i + 1].imm)) << 32 | UInt64(UInt32(bitPattern: insn.imm)))
+                out.append(d)
+                out.append(DecodedInstruction(op: .nop))  // the second slot is never executed
+                i += 2
+                continue
+            }
+            out.append(d)
+            i += 1
+        }
+        return out
+    }
+
+    private static func aluOp(_ insn: Instruction) -> Op {
+        let is64 = insn.opClass == .alu64
+        let reg = insn.opcode & 0x08 != 0
+        let op = ALUOp(rawValue: insn.opcode & 0xf0)!
+        let signed = insn.offset == 1
+        func pick(_ i64: Op, _ r64: Op, _ i32: Op, _ r32: Op) -> Op { is64 ? (reg ? r64 : i64) : (reg ? r32 : i32) }
+        switch op {
+        case .add: return pick(.add64i, .add64r, .add32i, .add32r)
+        case .sub: return pick(.sub64i, .sub64r, .sub32i, .sub32r)
+        case .mul: return pick(.mul64i, .mul64r, .mul32i, .mul32r)
+        case .div:
+            if !reg, insn.imm == 0 { return is64 ? .mov64i : .mov32i }  // x / 0 == 0 (imm is 0)
+            return signed ? pick(.sdiv64i, .sdiv64r, .sdiv32i, .sdiv32r) : pick(.div64i, .div64r, .div32i, .div32r)
+        case .mod:
+            if !reg, insn.imm == 0 { return is64 ? .nop : .zext32 }  // x % 0 == x
+            return signed ? pick(.smod64i, .smod64r, .smod32i, .smod32r) : pick(.mod64i, .mod64r, .mod32i, .mod32r)
+        case .or: return pick(.or64i, .or64r, .or32i, .or32r)
+        case .and: return pick(.and64i, .and64r, .and32i, .and32r)
+        case .xor: return pick(.xor64i, .xor64r, .xor32i, .xor32r)
+        case .lsh: return pick(.lsh64i, .lsh64r, .lsh32i, .lsh32r)
+        case .rsh: return pick(.rsh64i, .rsh64r, .rsh32i, .rsh32r)
+        case .arsh: return pick(.arsh64i, .arsh64r, .arsh32i, .arsh32r)
+        case .neg: return is64 ? .neg64 : .neg32
+        case .mov:
+            switch (is64, reg ? insn.offset : 0) {
+            case (true, 8): return .movsx8to64
+            case (true, 16): return .movsx16to64
+            case (true, 32): return .movsx32to64
+            case (false, 8): return .movsx8to32
+            case (false, 16): return .movsx16to32
+            default: return pick(.mov64i, .mov64r, .mov32i, .mov32r)
+            }
+        case .end:
+            let toBigEndian = is64 || reg  // ALU64 END is the unconditional bswap
+            switch insn.imm {
+            case 16: return toBigEndian ? .swap16 : .zext16
+            case 32: return toBigEndian ? .swap32 : .zext32
+            default: return toBigEndian ? .swap64 : .nop
+            }
+        }
+    }
+
+    private static func jumpOp(_ insn: Instruction) -> Op? {
+        let is64 = insn.opClass == .jmp
+        let reg = insn.opcode & 0x08 != 0
+        func pick(_ i64: Op, _ r64: Op, _ i32: Op, _ r32: Op) -> Op { is64 ? (reg ? r64 : i64) : (reg ? r32 : i32) }
+        switch JumpOp(rawValue: insn.opcode & 0xf0)! {
+        case .ja: return .ja
+        case .jeq: return pick(.jeq64i, .jeq64r, .jeq32i, .jeq32r)
+        case .jgt: return pick(.jgt64i, .jgt64r, .jgt32i, .jgt32r)
+        case .jge: return pick(.jge64i, .jge64r, .jge32i, .jge32r)
+        case .jset: return pick(.jset64i, .jset64r, .jset32i, .jset32r)
+        case .jne: return pick(.jne64i, .jne64r, .jne32i, .jne32r)
+        case .jsgt: return pick(.jsgt64i, .jsgt64r, .jsgt32i, .jsgt32r)
+        case .jsge: return pick(.jsge64i, .jsge64r, .jsge32i, .jsge32r)
+        case .jlt: return pick(.jlt64i, .jlt64r, .jlt32i, .jlt32r)
+        case .jle: return pick(.jle64i, .jle64r, .jle32i, .jle32r)
+        case .jslt: return pick(.jslt64i, .jslt64r, .jslt32i, .jslt32r)
+        case .jsle: return pick(.jsle64i, .jsle64r, .jsle32i, .jsle32r)
+        case .call:
+            if reg { return .callx }
+            return insn.src == CallKind.local.rawValue ? .callLocal : .call
+        case .exit: return .exit
+        }
+    }
+
+    private static func atomicOp(_ op: AtomicOp, is64: Bool) -> Op {
+        switch op {
+        case .add: is64 ? .atomicAdd64 : .atomicAdd32
+        case .or: is64 ? .atomicOr64 : .atomicOr32
+        case .and: is64 ? .atomicAnd64 : .atomicAnd32
+        case .xor: is64 ? .atomicXor64 : .atomicXor32
+        case .fetchAdd: is64 ? .fetchAdd64 : .fetchAdd32
+        case .fetchOr: is64 ? .fetchOr64 : .fetchOr32
+        case .fetchAnd: is64 ? .fetchAnd64 : .fetchAnd32
+        case .fetchXor: is64 ? .fetchXor64 : .fetchXor32
+        case .xchg: is64 ? .xchg64 : .xchg32
+        case .cmpxchg: is64 ? .cmpxchg64 : .cmpxchg32
+        }
+    }
+}

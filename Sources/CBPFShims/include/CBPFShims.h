@@ -1,0 +1,47 @@
+// Small C shims for SwiftBPF: what Swift cannot express directly.
+//  - sequentially consistent atomics on raw addresses (BPF atomic instructions act on
+//    arbitrary program memory: stack, map values, packet data);
+//  - the bpf(2) system call (syscall() is variadic and not importable into Swift).
+#ifndef CBPF_SHIMS_H
+#define CBPF_SHIMS_H
+
+#include <stdint.h>
+
+static inline uint64_t cbpf_fetch_add64(void *p, uint64_t v) { return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t cbpf_fetch_or64(void *p, uint64_t v) { return __atomic_fetch_or((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t cbpf_fetch_and64(void *p, uint64_t v) { return __atomic_fetch_and((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t cbpf_fetch_xor64(void *p, uint64_t v) { return __atomic_fetch_xor((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t cbpf_xchg64(void *p, uint64_t v) { return __atomic_exchange_n((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t cbpf_cmpxchg64(void *p, uint64_t expected, uint64_t desired) {
+    __atomic_compare_exchange_n((uint64_t *)p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;
+}
+
+static inline uint32_t cbpf_fetch_add32(void *p, uint32_t v) { return __atomic_fetch_add((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t cbpf_fetch_or32(void *p, uint32_t v) { return __atomic_fetch_or((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t cbpf_fetch_and32(void *p, uint32_t v) { return __atomic_fetch_and((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t cbpf_fetch_xor32(void *p, uint32_t v) { return __atomic_fetch_xor((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t cbpf_xchg32(void *p, uint32_t v) { return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t cbpf_cmpxchg32(void *p, uint32_t expected, uint32_t desired) {
+    __atomic_compare_exchange_n((uint32_t *)p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;
+}
+
+/// The CPU the calling thread runs on (0 where the platform cannot tell).
+unsigned int cbpf_current_cpu(void);
+
+/// bpf(2): returns the syscall's result, or -errno on failure. Always -ENOSYS off Linux.
+long cbpf_sys_bpf(int cmd, void *attr, unsigned int size);
+
+
+/// BPF_PROG_LOAD of raw instructions. Returns the program fd or -errno. The verifier's log,
+/// NUL-terminated, goes to log (log_size bytes) when log_level > 0.
+int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
+                   uint32_t log_level, char *log, uint32_t log_size, const char *name);
+
+/// BPF_PROG_TEST_RUN. Returns 0 or -errno; the program's r0, the mean ns per run, and the
+/// output data's size (in/out: the capacity of data_out) are written back.
+int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
+                       uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration);
+
+#endif

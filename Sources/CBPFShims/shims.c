@@ -1,0 +1,81 @@
+#define _GNU_SOURCE
+#include "CBPFShims.h"
+#include <errno.h>
+
+#if defined(__linux__)
+#include <sched.h>
+
+unsigned int cbpf_current_cpu(void) {
+    int cpu = sched_getcpu();
+    return cpu < 0 ? 0 : (unsigned int)cpu;
+}
+#else
+unsigned int cbpf_current_cpu(void) { return 0; }
+#endif
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+
+long cbpf_sys_bpf(int cmd, void *attr, unsigned int size) {
+    long r = syscall(__NR_bpf, cmd, attr, size);
+    return r < 0 ? -(long)errno : r;
+}
+#else
+long cbpf_sys_bpf(int cmd, void *attr, unsigned int size) {
+    (void)cmd; (void)attr; (void)size;
+    return -ENOSYS;
+}
+#endif
+
+#if defined(__linux__)
+#include <linux/bpf.h>
+#include <string.h>
+
+int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
+                   uint32_t log_level, char *log, uint32_t log_size, const char *name) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = prog_type;
+    attr.insns = (uint64_t)(uintptr_t)insns;
+    attr.insn_cnt = insn_cnt;
+    attr.license = (uint64_t)(uintptr_t)license;
+    if (log && log_size) {
+        attr.log_level = log_level;
+        attr.log_buf = (uint64_t)(uintptr_t)log;
+        attr.log_size = log_size;
+    }
+    if (name) strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
+    return (int)cbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
+                       uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.test.prog_fd = prog_fd;
+    attr.test.data_in = (uint64_t)(uintptr_t)data_in;
+    attr.test.data_size_in = data_size;
+    attr.test.data_out = (uint64_t)(uintptr_t)data_out;
+    attr.test.data_size_out = data_size_out ? *data_size_out : 0;
+    attr.test.repeat = repeat;
+    long r = cbpf_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+    if (r < 0) return (int)r;
+    if (retval) *retval = attr.test.retval;
+    if (duration) *duration = attr.test.duration;
+    if (data_size_out) *data_size_out = attr.test.data_size_out;
+    return 0;
+}
+#else
+int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
+                   uint32_t log_level, char *log, uint32_t log_size, const char *name) {
+    (void)prog_type; (void)insns; (void)insn_cnt; (void)license; (void)log_level; (void)log; (void)log_size; (void)name;
+    return -ENOSYS;
+}
+
+int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
+                       uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration) {
+    (void)prog_fd; (void)data_in; (void)data_size; (void)data_out; (void)data_size_out; (void)repeat; (void)retval; (void)duration;
+    return -ENOSYS;
+}
+#endif

@@ -1,0 +1,4 @@
+// The public front of SwiftBPF: one import for embedders.
+@_exported public import BPFCore
+@_exported public import BPFVM
+@_exported public import BPFKernel

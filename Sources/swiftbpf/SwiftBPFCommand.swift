@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct SwiftBPFCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftbpf",
+        abstract: "The eBPF system in Swift: assemble, disassemble, run, test and benchmark eBPF programs.",
+        subcommands: [AsmCommand.self, DisasmCommand.self, RunCommand.self, ConformanceCommand.self, BenchCommand.self]
+    )
+}
+
+/// A command-line failure: printed as `swiftbpf: <message>` with exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
