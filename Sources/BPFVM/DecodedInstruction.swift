@@ -33,6 +33,10 @@ enum Op: UInt8 {
     case jsgt32i, jsgt32r, jsge32i, jsge32r, jlt32i, jlt32r, jle32i, jle32r
     case jslt32i, jslt32r, jsle32i, jsle32r
     case call, callLocal, callx, exit
+    // superinstructions: `mov rD, rS` fused with the ALU64 op on rD that follows it
+    // (imm forms use imm; register forms keep the second source register in offset)
+    case movAdd64i, movSub64i, movMul64i, movOr64i, movAnd64i, movXor64i, movLsh64i, movRsh64i, movArsh64i
+    case movAdd64r, movSub64r, movMul64r, movOr64r, movAnd64r, movXor64r, movLsh64r, movRsh64r
 }
 
 /// One pre-decoded instruction: 16 bytes, read straight from an unsafe buffer by the run loop.

@@ -96,25 +96,16 @@ public final class Interpreter {
         reg[2] = r2
         reg[10] = stackTop
         var depth = 0
-        var pc = 0
-
-        @inline(__always) func raw(_ address: UInt64) -> UnsafeMutableRawPointer {
-            UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: address)).unsafelyUnwrapped
-        }
-        @inline(__always) func check(_ address: UInt64, _ size: Int, write: Bool) throws(ExecutionError) {
-            guard policy.allows(address, size, write: write, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) else {
-                throw ExecutionError(kind: .memoryFault(address: address, size: size, write: write), pc: pc)
-            }
-        }
+        var ip = code
 
         while true {
-            guard policy.tick() else { throw ExecutionError(kind: .instructionLimitExceeded(policy.limit), pc: pc) }
-            let insn = code[pc]
+            guard policy.tick() else { throw ExecutionError(kind: .instructionLimitExceeded(policy.limit), pc: ip - code) }
+            let insn = ip.pointee
             let d = Int(insn.dst)
             let s = Int(insn.src)
             let imm = insn.imm
             let uimm = UInt64(bitPattern: imm)
-            pc += 1
+            ip += 1
             switch insn.op {
             // MARK: 64-bit ALU
             case .add64i: reg[d] = reg[d] &+ uimm
@@ -193,109 +184,109 @@ public final class Interpreter {
 
             // MARK: loads and stores
             case .ldxb:
-                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: false)
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 1, false, reg[10], ip - code - 1)
                 reg[d] = UInt64(raw(a).load(as: UInt8.self))
             case .ldxh:
-                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: false)
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 2, false, reg[10], ip - code - 1)
                 reg[d] = UInt64(raw(a).loadUnaligned(as: UInt16.self))
             case .ldxw:
-                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: false)
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 4, false, reg[10], ip - code - 1)
                 reg[d] = UInt64(raw(a).loadUnaligned(as: UInt32.self))
             case .ldxdw:
-                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: false)
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 8, false, reg[10], ip - code - 1)
                 reg[d] = raw(a).loadUnaligned(as: UInt64.self)
             case .ldxsb:
-                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: false)
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 1, false, reg[10], ip - code - 1)
                 reg[d] = UInt64(bitPattern: Int64(raw(a).load(as: Int8.self)))
             case .ldxsh:
-                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: false)
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 2, false, reg[10], ip - code - 1)
                 reg[d] = UInt64(bitPattern: Int64(raw(a).loadUnaligned(as: Int16.self)))
             case .ldxsw:
-                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: false)
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 4, false, reg[10], ip - code - 1)
                 reg[d] = UInt64(bitPattern: Int64(raw(a).loadUnaligned(as: Int32.self)))
             case .stb:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 1, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: UInt8(truncatingIfNeeded: imm), as: UInt8.self)
             case .sth:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 2, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: UInt16(truncatingIfNeeded: imm), as: UInt16.self)
             case .stw:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 4, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: UInt32(truncatingIfNeeded: imm), as: UInt32.self)
             case .stdw:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 8, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: uimm, as: UInt64.self)
             case .stxb:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 1, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 1, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: UInt8(truncatingIfNeeded: reg[s]), as: UInt8.self)
             case .stxh:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 2, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 2, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: UInt16(truncatingIfNeeded: reg[s]), as: UInt16.self)
             case .stxw:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 4, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: UInt32(truncatingIfNeeded: reg[s]), as: UInt32.self)
             case .stxdw:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 8, true, reg[10], ip - code - 1)
                 raw(a).storeBytes(of: reg[s], as: UInt64.self)
 
             // MARK: atomics
             case .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32, .fetchAdd32, .fetchOr32, .fetchAnd32, .fetchXor32, .xchg32, .cmpxchg32:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 4, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 4, true, reg[10], ip - code - 1)
                 atomic32(insn.op, raw(a), reg, s)
             case .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .fetchAdd64, .fetchOr64, .fetchAnd64, .fetchXor64, .xchg64, .cmpxchg64:
-                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try check(a, 8, write: true)
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 8, true, reg[10], ip - code - 1)
                 atomic64(insn.op, raw(a), reg, s)
 
             case .lddw:
                 reg[d] = uimm
-                pc += 1
+                ip += 1
 
             // MARK: jumps
-            case .ja: pc = Int(insn.offset)
-            case .jeq64i: if reg[d] == uimm { pc = Int(insn.offset) }
-            case .jeq64r: if reg[d] == reg[s] { pc = Int(insn.offset) }
-            case .jgt64i: if reg[d] > uimm { pc = Int(insn.offset) }
-            case .jgt64r: if reg[d] > reg[s] { pc = Int(insn.offset) }
-            case .jge64i: if reg[d] >= uimm { pc = Int(insn.offset) }
-            case .jge64r: if reg[d] >= reg[s] { pc = Int(insn.offset) }
-            case .jset64i: if reg[d] & uimm != 0 { pc = Int(insn.offset) }
-            case .jset64r: if reg[d] & reg[s] != 0 { pc = Int(insn.offset) }
-            case .jne64i: if reg[d] != uimm { pc = Int(insn.offset) }
-            case .jne64r: if reg[d] != reg[s] { pc = Int(insn.offset) }
-            case .jsgt64i: if Int64(bitPattern: reg[d]) > imm { pc = Int(insn.offset) }
-            case .jsgt64r: if Int64(bitPattern: reg[d]) > Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
-            case .jsge64i: if Int64(bitPattern: reg[d]) >= imm { pc = Int(insn.offset) }
-            case .jsge64r: if Int64(bitPattern: reg[d]) >= Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
-            case .jlt64i: if reg[d] < uimm { pc = Int(insn.offset) }
-            case .jlt64r: if reg[d] < reg[s] { pc = Int(insn.offset) }
-            case .jle64i: if reg[d] <= uimm { pc = Int(insn.offset) }
-            case .jle64r: if reg[d] <= reg[s] { pc = Int(insn.offset) }
-            case .jslt64i: if Int64(bitPattern: reg[d]) < imm { pc = Int(insn.offset) }
-            case .jslt64r: if Int64(bitPattern: reg[d]) < Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
-            case .jsle64i: if Int64(bitPattern: reg[d]) <= imm { pc = Int(insn.offset) }
-            case .jsle64r: if Int64(bitPattern: reg[d]) <= Int64(bitPattern: reg[s]) { pc = Int(insn.offset) }
-            case .jeq32i: if lo(reg[d]) == lo(uimm) { pc = Int(insn.offset) }
-            case .jeq32r: if lo(reg[d]) == lo(reg[s]) { pc = Int(insn.offset) }
-            case .jgt32i: if lo(reg[d]) > lo(uimm) { pc = Int(insn.offset) }
-            case .jgt32r: if lo(reg[d]) > lo(reg[s]) { pc = Int(insn.offset) }
-            case .jge32i: if lo(reg[d]) >= lo(uimm) { pc = Int(insn.offset) }
-            case .jge32r: if lo(reg[d]) >= lo(reg[s]) { pc = Int(insn.offset) }
-            case .jset32i: if lo(reg[d]) & lo(uimm) != 0 { pc = Int(insn.offset) }
-            case .jset32r: if lo(reg[d]) & lo(reg[s]) != 0 { pc = Int(insn.offset) }
-            case .jne32i: if lo(reg[d]) != lo(uimm) { pc = Int(insn.offset) }
-            case .jne32r: if lo(reg[d]) != lo(reg[s]) { pc = Int(insn.offset) }
-            case .jsgt32i: if slo(reg[d]) > slo(uimm) { pc = Int(insn.offset) }
-            case .jsgt32r: if slo(reg[d]) > slo(reg[s]) { pc = Int(insn.offset) }
-            case .jsge32i: if slo(reg[d]) >= slo(uimm) { pc = Int(insn.offset) }
-            case .jsge32r: if slo(reg[d]) >= slo(reg[s]) { pc = Int(insn.offset) }
-            case .jlt32i: if lo(reg[d]) < lo(uimm) { pc = Int(insn.offset) }
-            case .jlt32r: if lo(reg[d]) < lo(reg[s]) { pc = Int(insn.offset) }
-            case .jle32i: if lo(reg[d]) <= lo(uimm) { pc = Int(insn.offset) }
-            case .jle32r: if lo(reg[d]) <= lo(reg[s]) { pc = Int(insn.offset) }
-            case .jslt32i: if slo(reg[d]) < slo(uimm) { pc = Int(insn.offset) }
-            case .jslt32r: if slo(reg[d]) < slo(reg[s]) { pc = Int(insn.offset) }
-            case .jsle32i: if slo(reg[d]) <= slo(uimm) { pc = Int(insn.offset) }
-            case .jsle32r: if slo(reg[d]) <= slo(reg[s]) { pc = Int(insn.offset) }
+            case .ja: ip = code + Int(insn.offset)
+            case .jeq64i: if reg[d] == uimm { ip = code + Int(insn.offset) }
+            case .jeq64r: if reg[d] == reg[s] { ip = code + Int(insn.offset) }
+            case .jgt64i: if reg[d] > uimm { ip = code + Int(insn.offset) }
+            case .jgt64r: if reg[d] > reg[s] { ip = code + Int(insn.offset) }
+            case .jge64i: if reg[d] >= uimm { ip = code + Int(insn.offset) }
+            case .jge64r: if reg[d] >= reg[s] { ip = code + Int(insn.offset) }
+            case .jset64i: if reg[d] & uimm != 0 { ip = code + Int(insn.offset) }
+            case .jset64r: if reg[d] & reg[s] != 0 { ip = code + Int(insn.offset) }
+            case .jne64i: if reg[d] != uimm { ip = code + Int(insn.offset) }
+            case .jne64r: if reg[d] != reg[s] { ip = code + Int(insn.offset) }
+            case .jsgt64i: if Int64(bitPattern: reg[d]) > imm { ip = code + Int(insn.offset) }
+            case .jsgt64r: if Int64(bitPattern: reg[d]) > Int64(bitPattern: reg[s]) { ip = code + Int(insn.offset) }
+            case .jsge64i: if Int64(bitPattern: reg[d]) >= imm { ip = code + Int(insn.offset) }
+            case .jsge64r: if Int64(bitPattern: reg[d]) >= Int64(bitPattern: reg[s]) { ip = code + Int(insn.offset) }
+            case .jlt64i: if reg[d] < uimm { ip = code + Int(insn.offset) }
+            case .jlt64r: if reg[d] < reg[s] { ip = code + Int(insn.offset) }
+            case .jle64i: if reg[d] <= uimm { ip = code + Int(insn.offset) }
+            case .jle64r: if reg[d] <= reg[s] { ip = code + Int(insn.offset) }
+            case .jslt64i: if Int64(bitPattern: reg[d]) < imm { ip = code + Int(insn.offset) }
+            case .jslt64r: if Int64(bitPattern: reg[d]) < Int64(bitPattern: reg[s]) { ip = code + Int(insn.offset) }
+            case .jsle64i: if Int64(bitPattern: reg[d]) <= imm { ip = code + Int(insn.offset) }
+            case .jsle64r: if Int64(bitPattern: reg[d]) <= Int64(bitPattern: reg[s]) { ip = code + Int(insn.offset) }
+            case .jeq32i: if lo(reg[d]) == lo(uimm) { ip = code + Int(insn.offset) }
+            case .jeq32r: if lo(reg[d]) == lo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jgt32i: if lo(reg[d]) > lo(uimm) { ip = code + Int(insn.offset) }
+            case .jgt32r: if lo(reg[d]) > lo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jge32i: if lo(reg[d]) >= lo(uimm) { ip = code + Int(insn.offset) }
+            case .jge32r: if lo(reg[d]) >= lo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jset32i: if lo(reg[d]) & lo(uimm) != 0 { ip = code + Int(insn.offset) }
+            case .jset32r: if lo(reg[d]) & lo(reg[s]) != 0 { ip = code + Int(insn.offset) }
+            case .jne32i: if lo(reg[d]) != lo(uimm) { ip = code + Int(insn.offset) }
+            case .jne32r: if lo(reg[d]) != lo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jsgt32i: if slo(reg[d]) > slo(uimm) { ip = code + Int(insn.offset) }
+            case .jsgt32r: if slo(reg[d]) > slo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jsge32i: if slo(reg[d]) >= slo(uimm) { ip = code + Int(insn.offset) }
+            case .jsge32r: if slo(reg[d]) >= slo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jlt32i: if lo(reg[d]) < lo(uimm) { ip = code + Int(insn.offset) }
+            case .jlt32r: if lo(reg[d]) < lo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jle32i: if lo(reg[d]) <= lo(uimm) { ip = code + Int(insn.offset) }
+            case .jle32r: if lo(reg[d]) <= lo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jslt32i: if slo(reg[d]) < slo(uimm) { ip = code + Int(insn.offset) }
+            case .jslt32r: if slo(reg[d]) < slo(reg[s]) { ip = code + Int(insn.offset) }
+            case .jsle32i: if slo(reg[d]) <= slo(uimm) { ip = code + Int(insn.offset) }
+            case .jsle32r: if slo(reg[d]) <= slo(reg[s]) { ip = code + Int(insn.offset) }
 
             // MARK: calls
             case .call:
@@ -303,24 +294,56 @@ public final class Interpreter {
             case .callx:
                 let id = Int64(bitPattern: reg[d])
                 guard id >= 0, id < Int64(HelperTable.capacity), let helper = helpers[Int(id)] else {
-                    throw ExecutionError(kind: .unknownHelper(id), pc: pc - 1)
+                    throw ExecutionError(kind: .unknownHelper(id), pc: ip - code - 1)
                 }
                 reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
             case .callLocal:
-                guard depth + 1 < BPFLimits.maxCallFrames else { throw ExecutionError(kind: .callDepthExceeded, pc: pc - 1) }
-                frames[depth] = Frame(returnPC: pc, saved: (reg[6], reg[7], reg[8], reg[9]))
+                guard depth + 1 < BPFLimits.maxCallFrames else { throw ExecutionError(kind: .callDepthExceeded, pc: ip - code - 1) }
+                frames[depth] = Frame(returnPC: ip - code, saved: (reg[6], reg[7], reg[8], reg[9]))
                 depth += 1
                 reg[10] = reg[10] &- UInt64(BPFLimits.stackSize)
-                pc = Int(insn.offset)
+                ip = code + Int(insn.offset)
             case .exit:
                 if depth == 0 { return reg[0] }
                 depth -= 1
                 let frame = frames[depth]
                 (reg[6], reg[7], reg[8], reg[9]) = frame.saved
                 reg[10] = reg[10] &+ UInt64(BPFLimits.stackSize)
-                pc = frame.returnPC
+                ip = code + frame.returnPC
+
+            // MARK: superinstructions (mov + op; skip the op's own slot)
+            case .movAdd64i: reg[d] = reg[s] &+ uimm; ip += 1
+            case .movSub64i: reg[d] = reg[s] &- uimm; ip += 1
+            case .movMul64i: reg[d] = reg[s] &* uimm; ip += 1
+            case .movOr64i: reg[d] = reg[s] | uimm; ip += 1
+            case .movAnd64i: reg[d] = reg[s] & uimm; ip += 1
+            case .movXor64i: reg[d] = reg[s] ^ uimm; ip += 1
+            case .movLsh64i: reg[d] = reg[s] &<< uimm; ip += 1
+            case .movRsh64i: reg[d] = reg[s] &>> uimm; ip += 1
+            case .movArsh64i: reg[d] = UInt64(bitPattern: Int64(bitPattern: reg[s]) &>> imm); ip += 1
+            case .movAdd64r: reg[d] = reg[s] &+ reg[Int(insn.offset)]; ip += 1
+            case .movSub64r: reg[d] = reg[s] &- reg[Int(insn.offset)]; ip += 1
+            case .movMul64r: reg[d] = reg[s] &* reg[Int(insn.offset)]; ip += 1
+            case .movOr64r: reg[d] = reg[s] | reg[Int(insn.offset)]; ip += 1
+            case .movAnd64r: reg[d] = reg[s] & reg[Int(insn.offset)]; ip += 1
+            case .movXor64r: reg[d] = reg[s] ^ reg[Int(insn.offset)]; ip += 1
+            case .movLsh64r: reg[d] = reg[s] &<< reg[Int(insn.offset)]; ip += 1
+            case .movRsh64r: reg[d] = reg[s] &>> reg[Int(insn.offset)]; ip += 1
             }
         }
+    }
+}
+
+// MARK: - Memory
+
+@inline(__always) private func raw(_ address: UInt64) -> UnsafeMutableRawPointer {
+    UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: address)).unsafelyUnwrapped
+}
+
+/// Asks `policy` whether the access is allowed; `frame` is the current r10.
+@inline(__always) private func access<P: AccessPolicy>(_ policy: P, _ address: UInt64, _ size: Int, _ write: Bool, _ frame: UInt64, _ pc: Int) throws(ExecutionError) {
+    guard policy.allows(address, size, write: write, frameLow: frame &- UInt64(BPFLimits.stackSize)) else {
+        throw ExecutionError(kind: .memoryFault(address: address, size: size, write: write), pc: pc)
     }
 }
 

@@ -58,7 +58,33 @@ enum Predecoder {
             out.append(d)
             i += 1
         }
+        fuse(&out)
         return out
+    }
+
+    /// Fuses `mov rD, rS` with an ALU64 operation on rD in the next slot into one
+    /// superinstruction. The next slot keeps its own operation, so a jump to it stays valid.
+    static func fuse(_ code: inout [DecodedInstruction]) {
+        let immediate: [Op: Op] = [
+            .add64i: .movAdd64i, .sub64i: .movSub64i, .mul64i: .movMul64i, .or64i: .movOr64i, .and64i: .movAnd64i,
+            .xor64i: .movXor64i, .lsh64i: .movLsh64i, .rsh64i: .movRsh64i, .arsh64i: .movArsh64i,
+        ]
+        let register: [Op: Op] = [
+            .add64r: .movAdd64r, .sub64r: .movSub64r, .mul64r: .movMul64r, .or64r: .movOr64r, .and64r: .movAnd64r,
+            .xor64r: .movXor64r, .lsh64r: .movLsh64r, .rsh64r: .movRsh64r,
+        ]
+        guard code.count > 1 else { return }
+        for i in 0..<(code.count - 1) where code[i].op == .mov64r {
+            let mov = code[i], next = code[i + 1]
+            guard next.dst == mov.dst else { continue }
+            if let fused = immediate[next.op] {
+                code[i] = DecodedInstruction(op: fused, dst: mov.dst, src: mov.src, imm: next.imm)
+            } else if let fused = register[next.op] {
+                // After the mov, rD holds rS: a second source of rD reads rS.
+                let second = next.src == mov.dst ? mov.src : next.src
+                code[i] = DecodedInstruction(op: fused, dst: mov.dst, src: mov.src, offset: Int32(second))
+            }
+        }
     }
 
     private static func aluOp(_ insn: Instruction) -> Op {

@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Locates the project's reference material (`../shared` beside the repository), which tests
+/// read at run time. `SWIFTBPF_SHARED` overrides the location.
+package enum SharedFixtures {
+    /// The absolute path of `relative` inside the shared folder, or nil when it is absent.
+    /// `file` is a source file inside the repository (pass `#filePath`).
+    package static func path(_ relative: String, file: String = #filePath) -> String? {
+        var root: String
+        if let override = getenv("SWIFTBPF_SHARED") {
+            root = String(cString: override)
+        } else {
+            // <repo>/Tests/<Target>/<File>.swift or <repo>/Sources/<Target>/<File>.swift
+            var parts = file.split(separator: "/", omittingEmptySubsequences: false)
+            parts.removeLast(3)
+            root = parts.joined(separator: "/") + "/../shared"
+        }
+        let full = root + "/" + relative
+        return access(full, F_OK) == 0 ? full : nil
+    }
+}

@@ -1,0 +1,31 @@
+import BPFCore
+import Testing
+
+@Suite("Instruction encoding")
+struct InstructionTests {
+    @Test("fields round-trip through bytes and words")
+    func roundTrip() {
+        let insn = Instruction(opcode: 0x61, dst: 3, src: 10, offset: -4, imm: -559038737)
+        #expect(insn.bytes == [0x61, 0xa3, 0xfc, 0xff, 0xef, 0xbe, 0xad, 0xde])
+        #expect(Instruction(bytes: insn.bytes) == insn)
+        #expect(Instruction(word: insn.word) == insn)
+        #expect(Instruction(word: 0x5566778800000018) == Instruction(opcode: 0x18, imm: 0x55667788))
+    }
+
+    @Test("decoding rejects a partial instruction")
+    func partial() throws {
+        #expect(throws: DecodingError.self) { try Instruction.decode([0x95, 0, 0, 0]) }
+        #expect(try Instruction.decode([0x95, 0, 0, 0, 0, 0, 0, 0]) == [Instruction(opcode: 0x95)])
+    }
+
+    @Test("helper names follow the kernel's ids")
+    func helperIDs() {
+        #expect(HelperNames.name(of: 1) == "map_lookup_elem")
+        #expect(HelperNames.name(of: 5) == "ktime_get_ns")
+        #expect(HelperNames.name(of: 12) == "tail_call")
+        #expect(HelperNames.name(of: 130) == "ringbuf_output")
+        #expect(HelperNames.id(of: "bpf_get_prandom_u32") == 7)
+        #expect(HelperNames.name(of: -1) == nil)
+        #expect(HelperNames.name(of: 100_000) == nil)
+    }
+}
