@@ -1,9 +1,10 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(
@@ -36,6 +37,7 @@ let package = Package(
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM"], swiftSettings: strict),
+        .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF"], swiftSettings: strict),
         .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFVM"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

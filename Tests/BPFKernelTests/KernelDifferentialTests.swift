@@ -1,0 +1,115 @@
+import BPFConformance
+import BPFCore
+import BPFKernel
+import BPFVM
+import Testing
+
+private let kernelReason = KernelSupport.unavailableReason
+private let testsDirectory = SharedFixtures.path("conformance/tests")
+
+/// The 54-byte Ethernet/IPv4/TCP packet the kernel's XDP test run needs as input.
+private let packet: [UInt8] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1, 0x08, 0x00,
+    0x45, 0, 0, 0x2e, 0, 0, 0x40, 0, 0x40, 0x06, 0, 0, 0x7f, 0, 0, 1, 0x7f, 0, 0, 2,
+    0x04, 0xd2, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0,
+] + Array(repeating: 0x78, count: 6)
+
+@Suite("Differential tests against the Linux kernel")
+struct KernelDifferentialTests {
+    /// Conformance programs that need no input memory, loaded into the kernel as XDP programs.
+    /// Wherever the kernel's verifier accepts one, its BPF_PROG_TEST_RUN result (r0's low 32
+    /// bits) must equal the interpreter's, in both engines.
+    @Test("conformance programs give the kernel's results",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: testsDirectory != nil, "../shared/conformance is absent"))
+    func conformanceAgainstKernel() throws {
+        var compared = 0, rejected: [String] = []
+        for path in ConformanceRunner.files(in: testsDirectory!) ?? [] {
+            let text = try #require(readTextFile(path))
+            let file = try ConformanceFile(text: text)
+            guard file.memory.isEmpty, file.expectedResult != nil else { continue }
+            let kernel: KernelProgram
+            do { kernel = try KernelProgram(type: .xdp, instructions: file.instructions) } catch {
+                rejected.append(path)
+                continue
+            }
+            let expected = try kernel.testRun(data: packet).returnValue
+            for mode in [ExecutionMode.fast, .checked()] {
+                let ours = try Interpreter(file.instructions).run(mode: mode)
+                #expect(UInt32(truncatingIfNeeded: ours) == expected, "\(path): kernel r0 = \(expected), ours = \(ours)")
+            }
+            compared += 1
+        }
+        print("kernel differential: compared \(compared), kernel rejected \(rejected.count): \(rejected.map { $0.split(separator: "/").last! })")
+        // Most of the suite is plain ALU and jump code the kernel accepts; if it suddenly
+        // accepted almost nothing the comparison would be hollow.
+        #expect(compared >= 150, "only \(compared) programs were compared; kernel rejected \(rejected.count)")
+    }
+
+    @Test("the alu benchmark program returns the kernel's verdict",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    func aluBenchmark() throws {
+        let source = """
+            ldxw %r2, [%r1+0]
+            ldxw %r3, [%r1+4]
+            sub32 %r3, %r2
+            mov %r1, 0
+            or32 %r3, 1
+            lddw %r4, 0x9E3779B97F4A7C15
+            mov %r2, 0
+            loop:
+            mov %r5, %r3
+            lsh %r5, 13
+            xor %r5, %r3
+            mov %r0, %r5
+            rsh %r0, 7
+            xor %r0, %r5
+            mov %r3, %r0
+            lsh %r3, 17
+            xor %r3, %r0
+            mov %r5, %r3
+            mul %r5, %r4
+            mov %r0, %r1
+            and %r0, 31
+            rsh %r5, %r0
+            add %r5, %r2
+            mov %r2, %r5
+            and %r2, 1
+            neg %r2
+            and %r2, %r1
+            xor %r2, %r5
+            add %r1, 1
+            jeq %r1, 4096, done
+            ja loop
+            done:
+            and %r2, 1
+            mov32 %r0, 1
+            jeq %r2, 0, out
+            mov32 %r0, 2
+            out:
+            exit
+            """
+        let code = try Assembler.assemble(source)
+        for length in [14, 54, 60, 1500] {
+            var data = packet
+            data += Array(repeating: 0, count: max(0, length - data.count))
+            data = Array(data.prefix(length))
+            let kernel = try KernelProgram(type: .xdp, instructions: code).testRun(data: data).returnValue
+            var context: [UInt32] = [0, UInt32(length), 0, 0, 0, 0]
+            let ours = try context.withUnsafeMutableBytes { try Interpreter(code).run(memory: $0, mode: .checked()) }
+            #expect(UInt64(kernel) == ours, "packet of \(length) bytes")
+        }
+    }
+
+    @Test("a program the kernel rejects comes back with the verifier's log",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    func rejectionLog() throws {
+        let code = try Assembler.assemble("ldxdw %r0, [%r2+0]\nexit")  // r2 is uninitialized
+        #expect {
+            _ = try KernelProgram(type: .xdp, instructions: code)
+        } throws: { error in
+            guard let error = error as? KernelError else { return false }
+            return error.errno == 13 && (error.log ?? "").contains("R2 !read_ok")
+        }
+    }
+}
