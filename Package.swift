@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF"], swiftSettings: strict),
-        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFVM"], swiftSettings: strict),
+        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFVM", "BPFConformance"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
