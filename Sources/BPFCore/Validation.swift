@@ -107,7 +107,12 @@ public enum Validator {
                 return "unknown opcode \(hex(insn.opcode))"
             }
         }
-        if insn.dst == 10, insn.opClass == .ldx { return "frame pointer is read only" }
+        // Instructions that write a register may not write r10.
+        if insn.dst == 10, insn.opClass == .ldx || insn.opClass == .ld { return "frame pointer is read only" }
+        if insn.src == 10, insn.opClass == .stx, insn.opcode & 0xe0 == MemMode.atomic.rawValue,
+           let op = AtomicOp(rawValue: insn.imm), op.fetches, op != .cmpxchg {
+            return "frame pointer is read only"
+        }
         return nil
     }
 
@@ -175,6 +180,7 @@ public enum Validator {
         case MemMode.imm.rawValue:
             guard size == MemSize.dw.rawValue else { return "unknown opcode \(hex(insn.opcode))" }
             guard insn.offset == 0 else { return "invalid bpf_ld_imm64 insn" }
+            guard insn.dst != 10 else { return "frame pointer is read only" }
             guard WideImmediateKind(rawValue: insn.src) != nil else { return "unrecognized bpf_ld_imm64 insn" }
         case MemMode.abs.rawValue, MemMode.ind.rawValue:
             guard size != MemSize.dw.rawValue else { return "unknown opcode \(hex(insn.opcode))" }

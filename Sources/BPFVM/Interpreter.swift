@@ -92,6 +92,8 @@ public final class Interpreter {
         let frames = self.frames
         let context = helperContextRaw
         let stackTop = UInt64(UInt(bitPattern: stack)) + UInt64(Self.stackBytes)
+        // Every run starts from the same registers: nothing of an earlier run is visible.
+        reg.update(repeating: 0, count: 10)
         reg[1] = r1
         reg[2] = r2
         reg[10] = stackTop
