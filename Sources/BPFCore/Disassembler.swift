@@ -108,7 +108,7 @@ public enum Disassembler {
         case .mapIndexValue: return "r\(insn.dst) = map[idx:\(insn.imm)][0]+\(high)"
         case .btfID: return "r\(insn.dst) = btf_id[\(insn.imm)]"
         case .function: return "r\(insn.dst) = func pc\(signed(Int(insn.imm)))"
-        case .immediate, nil: return "r\(insn.dst) = 0x\(String(value, radix: 16)) ll"
+        case .immediate, nil: return "r\(insn.dst) = 0x\(String(value, radix: 16))"
         }
     }
 

@@ -13,31 +13,45 @@ public final class KernelProgram {
     /// Its type.
     public let type: ProgramType
 
+    /// The verifier's log, when the program was loaded with a `logLevel` above 0.
+    public let verifierLog: String
+
     /// Loads `instructions` with `BPF_PROG_LOAD`.
+    /// - Parameter logLevel: 0 for no log (a rejected program is loaded again with level 1 to
+    ///   explain itself), 1 for the verifier's verdict and state, 2 for every instruction it
+    ///   processes.
     /// - Throws: ``KernelError`` with the verifier's log when the kernel rejects the program.
-    public init(type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "") throws(KernelError) {
+    public init(type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "", logLevel: UInt32 = 0) throws(KernelError) {
         let bytes = Instruction.encode(instructions)
-        var fd = bytes.withUnsafeBytes { cbpf_prog_load(type.rawValue, $0.baseAddress, UInt32(instructions.count), license, 0, nil, 0, name) }
-        if fd < 0, fd != -Int32(EPERM), fd != -Int32(ENOSYS) {
-            // Load again with a log, grown until the verifier's output fits.
+        func load(_ level: UInt32) -> (Int32, String) {
+            guard level > 0 else {
+                return (bytes.withUnsafeBytes { cbpf_prog_load(type.rawValue, $0.baseAddress, UInt32(instructions.count), license, 0, nil, 0, name) }, "")
+            }
+            // Grow the log buffer until the verifier's output fits.
             var size: UInt32 = 1 << 16
-            var log = ""
             while true {
                 var buffer = [CChar](repeating: 0, count: Int(size))
-                fd = bytes.withUnsafeBytes { code in
+                let fd = bytes.withUnsafeBytes { code in
                     buffer.withUnsafeMutableBufferPointer {
-                        cbpf_prog_load(type.rawValue, code.baseAddress, UInt32(instructions.count), license, 1, $0.baseAddress, size, name)
+                        cbpf_prog_load(type.rawValue, code.baseAddress, UInt32(instructions.count), license, level, $0.baseAddress, size, name)
                     }
                 }
-                log = buffer.withUnsafeBufferPointer { String(decoding: $0.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-                if fd == -Int32(ENOSPC), size < 1 << 30 { size <<= 2; continue }
-                break
+                if fd == -Int32(ENOSPC), size < 1 << 30 {
+                    size <<= 2
+                    continue
+                }
+                let log = buffer.withUnsafeBufferPointer { String(decoding: $0.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+                return (fd, log)
             }
-            if fd < 0 { throw KernelError(command: "BPF_PROG_LOAD", errno: -fd, log: log) }
         }
-        if fd < 0 { throw KernelError(command: "BPF_PROG_LOAD", errno: -fd) }
+        var (fd, log) = load(logLevel)
+        if fd < 0, logLevel == 0, fd != -Int32(EPERM), fd != -Int32(ENOSYS) {
+            (fd, log) = load(1)
+        }
+        if fd < 0 { throw KernelError(command: "BPF_PROG_LOAD", errno: -fd, log: log.isEmpty ? nil : log) }
         self.fd = fd
         self.type = type
+        self.verifierLog = log
     }
 
     deinit { close(fd) }

@@ -52,7 +52,7 @@ struct AssemblerTests {
         #expect(code.count == 3)
         #expect(code[0] == Instruction(opcode: 0x18, dst: 1, imm: 0x55667788))
         #expect(code[1] == Instruction(opcode: 0, imm: 0x11223344))
-        #expect(Disassembler.listing(code) == "0: (18) r1 = 0x1122334455667788 ll\n2: (95) exit")
+        #expect(Disassembler.listing(code) == "0: (18) r1 = 0x1122334455667788\n2: (95) exit")
         let negative = try Assembler.assemble("lddw %r0, -1\nexit")
         #expect(negative[0].imm == -1 && negative[1].imm == -1)
     }

@@ -113,3 +113,41 @@ struct KernelDifferentialTests {
         }
     }
 }
+
+@Suite("The disassembler against the kernel's own printer")
+struct DisassemblerAgainstKernelTests {
+    /// The verifier's log at level 2 prints every instruction it processes as
+    /// `N: (op) text`. For every conformance program the kernel accepts, our disassembly of each
+    /// instruction the kernel printed must be the kernel's text.
+    @Test("our disassembly is the kernel verifier log's text",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: testsDirectory != nil, "../shared/conformance is absent"))
+    func disassemblyMatchesKernel() throws {
+        var compared = 0
+        for path in ConformanceRunner.files(in: testsDirectory!) ?? [] {
+            let file = try ConformanceFile(text: try #require(readTextFile(path)))
+            guard file.memory.isEmpty,
+                  let program = try? KernelProgram(type: .xdp, instructions: file.instructions, logLevel: 2) else { continue }
+            for line in program.verifierLog.split(separator: "\n") {
+                // "12: (bf) r1 = r2         ; R1_w=..." — the index, the opcode, the text.
+                guard let colon = line.firstIndex(of: ":"), let index = Int(line[..<colon]),
+                      line[colon...].hasPrefix(": ("), index < file.instructions.count else { continue }
+                // The text ends where the verifier's state annotation (" ; R1_w=...") begins.
+                let text = line[line.index(colon, offsetBy: 7)...].split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                let kernelText = String(text).trimmingCharacters(in: " ")
+                let insn = file.instructions[index]
+                let next = insn.isWide ? file.instructions[index + 1] : nil
+                #expect(Disassembler.text(insn, next: next) == kernelText, "\(path) instruction \(index)")
+                compared += 1
+            }
+        }
+        print("disassembler vs kernel: \(compared) instructions compared")
+        #expect(compared > 1000)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        String(drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
+    }
+}
