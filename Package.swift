@@ -25,20 +25,22 @@ let package = Package(
         .target(name: "BPFVM", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
         .target(name: "BPFKernel", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM"], swiftSettings: strict),
+        .target(name: "BPFBenchmarks", swiftSettings: strict),
+        .target(name: "BPFTestSupport", swiftSettings: strict),
         .target(name: "SwiftBPF", dependencies: ["BPFCore", "BPFVM", "BPFKernel"], swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
-                "SwiftBPF", "BPFConformance",
+                "SwiftBPF", "BPFConformance", "BPFBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),
-        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore"], swiftSettings: strict),
-        .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM"], swiftSettings: strict),
+        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF"], swiftSettings: strict),
-        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFVM", "BPFConformance"], swiftSettings: strict),
+        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFVM", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

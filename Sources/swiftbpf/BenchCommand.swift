@@ -1,4 +1,5 @@
 import ArgumentParser
+import BPFBenchmarks
 import BPFCore
 import BPFKernel
 import BPFVM

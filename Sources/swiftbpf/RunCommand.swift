@@ -10,7 +10,7 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "Raw instruction bytes, assembly text, or a conformance test file.") var file: String
     @Option(help: "Input memory as hex bytes (default: the file's '-- mem' section).") var mem: String?
-    @Option(help: "interpreter or checked.") var engine: Engine = .interpreter
+    @Option(help: "checked (bounds-checked, the default until the verifier lands) or interpreter (no checks).") var engine: Engine = .checked
 
     func run() throws {
         let program = try ProgramInput(path: file)

@@ -1,5 +1,6 @@
 import BPFConformance
 import BPFCore
+import BPFTestSupport
 import BPFVM
 import Testing
 

@@ -1,18 +1,15 @@
+import BPFBenchmarks
 import BPFConformance
 import BPFCore
 import BPFKernel
+import BPFTestSupport
 import BPFVM
 import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 private let testsDirectory = SharedFixtures.path("conformance/tests")
 
-/// The 54-byte Ethernet/IPv4/TCP packet the kernel's XDP test run needs as input.
-private let packet: [UInt8] = [
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1, 0x08, 0x00,
-    0x45, 0, 0, 0x2e, 0, 0, 0x40, 0, 0x40, 0x06, 0, 0, 0x7f, 0, 0, 1, 0x7f, 0, 0, 2,
-    0x04, 0xd2, 0, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0,
-] + Array(repeating: 0x78, count: 6)
+private let packet = BenchmarkPrograms.packet
 
 @Suite("Differential tests against the Linux kernel")
 struct KernelDifferentialTests {
@@ -49,47 +46,7 @@ struct KernelDifferentialTests {
     @Test("the alu benchmark program returns the kernel's verdict",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func aluBenchmark() throws {
-        let source = """
-            ldxw %r2, [%r1+0]
-            ldxw %r3, [%r1+4]
-            sub32 %r3, %r2
-            mov %r1, 0
-            or32 %r3, 1
-            lddw %r4, 0x9E3779B97F4A7C15
-            mov %r2, 0
-            loop:
-            mov %r5, %r3
-            lsh %r5, 13
-            xor %r5, %r3
-            mov %r0, %r5
-            rsh %r0, 7
-            xor %r0, %r5
-            mov %r3, %r0
-            lsh %r3, 17
-            xor %r3, %r0
-            mov %r5, %r3
-            mul %r5, %r4
-            mov %r0, %r1
-            and %r0, 31
-            rsh %r5, %r0
-            add %r5, %r2
-            mov %r2, %r5
-            and %r2, 1
-            neg %r2
-            and %r2, %r1
-            xor %r2, %r5
-            add %r1, 1
-            jeq %r1, 4096, done
-            ja loop
-            done:
-            and %r2, 1
-            mov32 %r0, 1
-            jeq %r2, 0, out
-            mov32 %r0, 2
-            out:
-            exit
-            """
-        let code = try Assembler.assemble(source)
+        let code = try Assembler.assemble(BenchmarkPrograms.alu)
         for length in [14, 54, 60, 1500] {
             var data = packet
             data += Array(repeating: 0, count: max(0, length - data.count))

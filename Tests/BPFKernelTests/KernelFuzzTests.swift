@@ -1,21 +1,13 @@
 import BPFCore
+import BPFTestSupport
 import BPFKernel
 import BPFVM
 import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 
-/// SplitMix64: deterministic, so a disagreement reproduces from its seed.
-private struct Generator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+/// Random choices for kernel-acceptable programs.
+private extension SplitMix64 {
     mutating func register() -> UInt8 { UInt8(below(10)) }
     mutating func immediate() -> Int32 {
         [0, 1, -1, 2, 31, 32, 63, 64, Int32.max, Int32.min, Int32(truncatingIfNeeded: next())][below(11)]
@@ -27,7 +19,7 @@ private struct Generator {
 /// immediate stay in range, no divisor is a zero immediate, and every branch goes forward. Every ALU operation of both widths,
 /// byte swaps, sign-extending moves and 64-bit atomics appear. The epilogue folds all registers
 /// into the 32 bits of r0 that BPF_PROG_TEST_RUN reports.
-private func kernelAcceptableProgram(_ g: inout Generator) -> [Instruction] {
+private func kernelAcceptableProgram(_ g: inout SplitMix64) -> [Instruction] {
     var code: [Instruction] = []
     for r in UInt8(0)...9 {
         let value = g.next()
@@ -95,7 +87,7 @@ struct KernelFuzzTests {
     @Test("random programs give the kernel's results", .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           arguments: 0..<4)
     func randomProgramsAgainstKernel(seed: UInt64) throws {
-        var g = Generator(state: 0xC0FFEE &+ seed)
+        var g = SplitMix64(state: 0xC0FFEE &+ seed)
         let packet = [UInt8](repeating: 0, count: 64)
         var compared = 0, rejected: [String] = []
         for _ in 0..<300 {

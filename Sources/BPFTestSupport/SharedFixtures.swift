@@ -14,7 +14,7 @@ package enum SharedFixtures {
         if let override = getenv("SWIFTBPF_SHARED") {
             root = String(cString: override)
         } else {
-            // <repo>/Tests/<Target>/<File>.swift or <repo>/Sources/<Target>/<File>.swift
+            // <repo>/Tests/<Target>/<File>.swift
             var parts = file.split(separator: "/", omittingEmptySubsequences: false)
             parts.removeLast(3)
             root = parts.joined(separator: "/") + "/../shared"

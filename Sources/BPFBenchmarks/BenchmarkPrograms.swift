@@ -1,9 +1,10 @@
-/// Programs the benchmark runs, in the assembler's text form.
-enum BenchmarkPrograms {
+/// The programs and packets every performance figure is quoted on, shared by `swiftbpf bench`
+/// and the tests that check them against the kernel.
+package enum BenchmarkPrograms {
     /// The work of `shared/bench/alu.bpf.c`, instruction for instruction as
     /// `clang -O2 -target bpf` compiles it: 4096 rounds of a xorshift-multiply mix seeded from
     /// the packet length, returning XDP_PASS (2) or XDP_DROP (1). r1 is an `xdp_md` context.
-    static let alu = """
+    package static let alu = """
         ldxw %r2, [%r1+0]
         ldxw %r3, [%r1+4]
         sub32 %r3, %r2
@@ -45,7 +46,7 @@ enum BenchmarkPrograms {
         """
 
     /// The 54-byte Ethernet/IPv4/TCP SYN every benchmark figure is quoted on.
-    static let packet: [UInt8] = {
+    package static let packet: [UInt8] = {
         let hex = "ffffffffffff0000000000010800" + "4500002e00004000400600007f0000017f000002"
             + "04d2005000000000000000005002200000000000" + "787878787878"
         var out: [UInt8] = []
