@@ -1,8 +1,8 @@
 import BPFConformance
 import BPFCore
 
-/// Reads a program from a file in any of the forms the CLI accepts: a conformance test file
-/// (`-- asm` / `-- raw` sections), plain assembly text, or raw little-endian instruction bytes.
+/// Reads a program from a file in any of the forms `run` and `asm` accept: a conformance test
+/// file (`-- asm` / `-- raw` sections), plain assembly text, or raw little-endian instruction bytes.
 struct ProgramInput {
     var instructions: [Instruction]
     /// Input memory from a conformance file's `-- mem` section.
@@ -10,6 +10,9 @@ struct ProgramInput {
 
     init(path: String) throws {
         guard let bytes = readFile(path) else { throw CLIError("\(path): cannot read the file") }
+        if bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
+            throw CLIError("\(path): is an ELF object; running its programs needs their contexts and maps, which the object loader does not provide yet (disasm reads it)")
+        }
         let text = String(decoding: bytes, as: UTF8.self)
         let looksTextual = !bytes.isEmpty && bytes.allSatisfy { $0 == 9 || $0 == 10 || $0 == 13 || (32..<127).contains($0) }
         if looksTextual, text.contains("-- asm") || text.contains("-- raw") {

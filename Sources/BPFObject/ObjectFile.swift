@@ -1,0 +1,61 @@
+public import BPFCore
+
+/// An eBPF object file as clang compiles it: its programs, with their types from `SEC()`
+/// names, their instructions and the relocations that still have to be applied, and the license.
+/// Parsing makes no system calls; every backend starts from this.
+public struct ObjectFile: Sendable {
+    /// One program: a global function in an executable section.
+    public struct Program: Sendable {
+        /// The function's name.
+        public var name: String
+        /// The `SEC()` name.
+        public var section: String
+        /// The program type and attach target, or nil for a section libbpf would not recognize.
+        public var kind: SectionNames.Match?
+        /// The instructions, relocations not yet applied.
+        public var instructions: [Instruction]
+        /// Relocations against the program, with offsets relative to its first instruction.
+        public var relocations: [ELFFile.Relocation]
+    }
+
+    /// The underlying ELF file.
+    public let elf: ELFFile
+    /// Programs in section order.
+    public private(set) var programs: [Program] = []
+    /// The `license` section's text, when present.
+    public private(set) var license: String?
+
+    /// Parses an eBPF object.
+    /// - Throws: ``ObjectError`` naming the section and offset of what is malformed.
+    public init(bytes: [UInt8]) throws(ObjectError) {
+        elf = try ELFFile(bytes: bytes)
+        if let section = elf.section(named: "license") {
+            license = String(decoding: elf.data(of: section).prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        for section in elf.sections where section.isExecutable && section.type == 1 && section.name != ".text" {
+            guard section.size % 8 == 0 else {
+                throw ObjectError(section: section.name, "code size \(section.size) is not a whole number of 8-byte instructions")
+            }
+            let code: [Instruction]
+            do { code = try Instruction.decode(elf.data(of: section)) } catch { throw ObjectError(section: section.name, error.description) }
+            let relocations = try elf.relocations(for: section.index)
+            let functions = elf.symbols
+                .filter { Int($0.sectionIndex) == section.index && $0.type == 2 && $0.binding != 0 }
+                .sorted { $0.value < $1.value }
+            for function in functions {
+                let start = Int(function.value), size = Int(function.size)
+                guard start % 8 == 0, size % 8 == 0, start + size <= section.size, size > 0 else {
+                    throw ObjectError(section: section.name, "function \(function.name) spans 0x\(String(start, radix: 16))+0x\(String(size, radix: 16)), which is not whole instructions inside the section")
+                }
+                programs.append(Program(
+                    name: function.name, section: section.name, kind: SectionNames.match(section.name),
+                    instructions: Array(code[(start / 8)..<((start + size) / 8)]),
+                    relocations: relocations.filter { $0.offset >= UInt64(start) && $0.offset < UInt64(start + size) }
+                        .map { ELFFile.Relocation(offset: $0.offset - UInt64(start), symbol: $0.symbol, type: $0.type) }))
+            }
+        }
+    }
+
+    /// The program named `name`.
+    public func program(named name: String) -> Program? { programs.first { $0.name == name } }
+}

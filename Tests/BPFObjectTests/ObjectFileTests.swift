@@ -1,0 +1,121 @@
+import BPFBenchmarks
+import BPFCore
+import BPFObject
+import BPFTestSupport
+import Testing
+
+private let bench = SharedFixtures.path("bench")
+private let compilerReason = BPFCompiler.unavailableReason
+
+@Suite("Object files")
+struct ObjectFileTests {
+    @Test("the bench programs load with their types, license and relocations",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"))
+    func benchObjects() throws {
+        let alu = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/alu.bpf.c"))
+        #expect(alu.license == "Dual MIT/GPL")
+        let program = try #require(alu.program(named: "bench_alu"))
+        #expect(program.section == "xdp" && program.kind?.type == .xdp)
+        // Our hand transcription of clang's output is exact, instruction for instruction.
+        #expect(program.instructions == (try Assembler.assemble(BenchmarkPrograms.alu)))
+        #expect(program.relocations.isEmpty)
+
+        for name in ["checksum", "flow", "maps"] {
+            let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c"))
+            #expect(object.programs.count == 1, "\(name)")
+            #expect(object.programs.allSatisfy { $0.kind?.type == .xdp })
+            try Validator.validate(object.programs[0].instructions)
+        }
+        // flow and maps address their maps: each map load is a relocated lddw.
+        let maps = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/maps.bpf.c"))
+        let relocations = maps.programs[0].relocations
+        #expect(!relocations.isEmpty)
+        for relocation in relocations {
+            let insn = maps.programs[0].instructions[Int(relocation.offset / 8)]
+            #expect(insn.isWide || insn.opcode == 0x85, "relocation at \(relocation.offset) is on \(Disassembler.text(insn))")
+            #expect(!maps.elf.symbols[relocation.symbol].name.isEmpty)
+        }
+    }
+
+    @Test("section names map to program types the way libbpf's do", arguments: [
+        ("xdp", ProgramType.xdp, nil as String?),
+        ("xdp.frags", .xdp, nil),
+        ("socket", .socketFilter, nil),
+        ("tc", .schedCLS, nil),
+        ("classifier", .schedCLS, nil),
+        ("tp/syscalls/sys_enter_execve", .tracepoint, "syscalls/sys_enter_execve"),
+        ("tracepoint/sched/sched_switch", .tracepoint, "sched/sched_switch"),
+        ("raw_tp/sys_enter", .rawTracepoint, "sys_enter"),
+        ("tp_btf/sched_switch", .tracing, "sched_switch"),
+        ("kprobe/do_sys_open", .kprobe, "do_sys_open"),
+        ("kretprobe/do_sys_open", .kprobe, "do_sys_open"),
+        ("uprobe/bin:func", .kprobe, "bin:func"),
+        ("fentry/tcp_connect", .tracing, "tcp_connect"),
+        ("fexit/tcp_connect", .tracing, "tcp_connect"),
+        ("lsm/file_open", .lsm, "file_open"),
+        ("cgroup_skb/ingress", .cgroupSKB, nil),
+        ("perf_event", .perfEvent, nil),
+    ])
+    func sectionNames(name: String, type: ProgramType, target: String?) {
+        #expect(SectionNames.match(name) == SectionNames.Match(type: type, attachTarget: target))
+    }
+
+    @Test("unknown section names are reported, not guessed")
+    func unknownSections() {
+        #expect(SectionNames.match("xdpfoo") == nil)
+        #expect(SectionNames.match("my_section") == nil)
+        #expect(SectionNames.match("") == nil)
+    }
+}
+
+@Suite("Malformed object files")
+struct MalformedObjectTests {
+    private static func object() throws -> [UInt8] { try BPFCompiler.compile(bench! + "/flow.bpf.c") }
+
+    @Test("truncated, foreign and corrupt files get errors that say where")
+    func handPicked() throws {
+        #expect { try ObjectFile(bytes: []) } throws: { ($0 as? ObjectError)?.message.contains("shorter than an ELF header") == true }
+        #expect { try ObjectFile(bytes: Array(repeating: 0, count: 64)) } throws: { ($0 as? ObjectError)?.message.contains("bad magic") == true }
+        guard compilerReason == nil, bench != nil else { return }
+        var foreign = try Self.object()
+        foreign[18] = 62  // EM_X86_64
+        #expect { try ObjectFile(bytes: foreign) } throws: { ($0 as? ObjectError)?.message.contains("EM_BPF") == true }
+        let valid = try Self.object()
+        #expect { try ObjectFile(bytes: Array(valid.prefix(valid.count - 100))) } throws: { $0 is ObjectError }
+        var badTable = valid
+        badTable[40] = 0xff; badTable[41] = 0xff; badTable[42] = 0xff  // e_shoff past the end
+        #expect { try ObjectFile(bytes: badTable) } throws: { ($0 as? ObjectError)?.message.contains("runs past the end") == true }
+    }
+
+    /// Random corruption of a real object must end in a parsed object or an ObjectError —
+    /// never a crash. Every error names a section or an offset.
+    @Test("mutated objects never crash the loader",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"))
+    func fuzz() throws {
+        let valid = try Self.object()
+        var rng = SplitMix64(state: 7)
+        var errors = 0
+        for _ in 0..<3000 {
+            var bytes = valid
+            switch rng.below(3) {
+            case 0: bytes = Array(bytes.prefix(rng.below(bytes.count)))
+            default:
+                for _ in 0...rng.below(8) {
+                    // Bias toward the header and section table, where the structure lives.
+                    let at = rng.below(2) == 0 ? rng.below(64) : rng.below(bytes.count)
+                    bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+                }
+            }
+            do {
+                let object = try ObjectFile(bytes: bytes)
+                for program in object.programs { _ = Disassembler.listing(program.instructions) }
+            } catch {
+                errors += 1
+                #expect(error.section != nil || error.offset != nil || error.message.contains("whole number"), "\(error)")
+            }
+        }
+        #expect(errors > 500)
+    }
+}
