@@ -50,3 +50,21 @@ package enum BPFCompiler {
         package var description: String { message }
     }
 }
+
+/// Runs a reference tool (bpftool, llvm-objdump) and returns its standard output, or nil when
+/// the tool is not installed.
+package func referenceToolOutput(_ tool: String, _ arguments: [String]) throws -> String? {
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/usr/sbin").split(separator: ":")
+        .map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    guard let path else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = Pipe()
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return process.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+}

@@ -1,5 +1,6 @@
 // The public front of SwiftBPF: one import for embedders.
 @_exported public import BPFCore
 @_exported public import BPFObject
+@_exported public import BTF
 @_exported public import BPFVM
 @_exported public import BPFKernel

@@ -1,0 +1,48 @@
+import ArgumentParser
+import BPFConformance
+import BPFCore
+import BPFObject
+import BTF
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct BTFCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "btf",
+        abstract: "Inspect BTF type information.",
+        subcommands: [Dump.self]
+    )
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the types of raw BTF (such as /sys/kernel/btf/vmlinux) or of an object's .BTF section.",
+            discussion: "The output is bpftool's raw format ('bpftool btf dump file F')."
+        )
+
+        @Argument(help: "Raw BTF, or an ELF object with a .BTF section.") var file: String
+        @Flag(help: "Print only the number of types and the parse time.") var summary = false
+
+        func run() throws {
+            guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }
+            var data = bytes
+            if bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
+                let elf: ELFFile
+                do { elf = try ELFFile(bytes: bytes) } catch { throw CLIError("\(file): \(error)") }
+                guard let section = elf.section(named: ".BTF") else { throw CLIError("\(file): the object has no .BTF section (compile with -g)") }
+                data = Array(elf.data(of: section))
+            }
+            let start = monotonicNanoseconds()
+            let btf: BTF
+            do { btf = try BTF(bytes: data) } catch { throw CLIError("\(file): \(error)") }
+            let elapsed = monotonicNanoseconds() - start
+            if summary {
+                print("\(btf.types.count - 1) types, \(btf.strings.count) bytes of strings, parsed in \(format1(Double(elapsed) / 1e6)) ms")
+            } else {
+                print(btf.rawDump(), terminator: "")
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import BPFObject
+import BPFTestSupport
+import BTF
+import Foundation
+import Testing
+
+private let vmlinuxPath = "/sys/kernel/btf/vmlinux"
+private let vmlinux = FileManager.default.contents(atPath: vmlinuxPath).map { Array($0) }
+private let bench = SharedFixtures.path("bench")
+private let compilerReason = BPFCompiler.unavailableReason
+private let bpftoolPresent = (try? referenceToolOutput("bpftool", ["version"])) != nil
+
+@Suite("BTF")
+struct BTFTests {
+    /// The kernel's own BTF, dumped in bpftool's raw format, must be bpftool's output byte for byte.
+    @Test("vmlinux BTF dumps exactly as bpftool dumps it",
+          .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent: the kernel has no BTF"),
+          .enabled(if: bpftoolPresent, "bpftool is not installed"))
+    func vmlinuxAgainstBpftool() throws {
+        let btf = try BTF(bytes: vmlinux!)
+        #expect(btf.types.count > 10_000)
+        let reference = try #require(try referenceToolOutput("bpftool", ["btf", "dump", "file", vmlinuxPath]))
+        let ours = btf.rawDump()
+        guard ours != reference else { return }
+        let a = ours.split(separator: "\n"), b = reference.split(separator: "\n")
+        let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
+        Issue.record("first difference at line \(first + 1): ours '\(first < a.count ? a[first] : "")', bpftool '\(first < b.count ? b[first] : "")'")
+    }
+
+    @Test("the .BTF of clang-compiled objects dumps exactly as bpftool dumps it",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"),
+          .enabled(if: bpftoolPresent, "bpftool is not installed"),
+          arguments: ["alu", "checksum", "flow", "maps"])
+    func objectsAgainstBpftool(name: String) throws {
+        let bytes = try BPFCompiler.compile(bench! + "/\(name).bpf.c")
+        let elf = try ELFFile(bytes: bytes)
+        let section = try #require(elf.section(named: ".BTF"))
+        let btf = try BTF(bytes: Array(elf.data(of: section)))
+        let path = NSTemporaryDirectory() + "swiftbpf-btf-\(name).o"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        let reference = try #require(try referenceToolOutput("bpftool", ["btf", "dump", "file", path]))
+        #expect(btf.rawDump() == reference)
+        // The program's function and its license variable are named in the type graph.
+        #expect(btf.types.indices.contains { btf.name(ofType: $0) == "bench_\(name)" })
+    }
+
+    @Test("malformed BTF is refused with the place named")
+    func malformed() {
+        func error(_ bytes: [UInt8]) -> BTFError? {
+            do { _ = try BTF(bytes: bytes); return nil } catch { return error }
+        }
+        #expect(error([])?.message.contains("shorter than its header") == true)
+        #expect(error([0xeb, 0x9f, 1, 0] + Array(repeating: 0, count: 20))?.message.contains("magic") == true)  // big-endian
+        var header: [UInt8] = [0x9f, 0xeb, 1, 0, 24, 0, 0, 0]
+        header += [0, 0, 0, 0, 12, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0]  // 12 bytes of types, 1 of strings
+        let unknownKind: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0x1f, 0, 0, 0, 0]  // kind 31
+        let e = error(header + unknownKind + [0])
+        #expect(e?.typeID == 1 && e?.message.contains("unknown BTF kind 31") == true)
+        let truncatedStruct: [UInt8] = [0, 0, 0, 0, 2, 0, 0, 0x04, 8, 0, 0, 0]  // STRUCT with vlen 2, no members
+        #expect(error(header + truncatedStruct + [0])?.message.contains("truncated") == true)
+        var badNames = header
+        badNames[16] = 0xff  // string section offset far past the end
+        #expect(error(badNames + unknownKind + [0])?.message.contains("do not fit") == true)
+    }
+
+    /// Random corruption of real BTF ends in parsed types or a BTFError, never a crash.
+    @Test("mutated BTF never crashes the parser", .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
+    func fuzz() {
+        // A real header and the first types, cut so that the sections stay consistent.
+        var base = Array(vmlinux!.prefix(24 + 4096))
+        let typeLength = UInt32(4096 - 64), stringStart = typeLength
+        base.replaceSubrange(8..<24, with: withUnsafeBytes(of: [0, typeLength, stringStart, 64].map { UInt32($0).littleEndian }) { Array($0) })
+        var rng = SplitMix64(state: 99)
+        var failures = 0
+        for _ in 0..<3000 {
+            var bytes = base
+            for _ in 0...rng.below(6) {
+                bytes[rng.below(bytes.count)] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            if rng.below(4) == 0 { bytes = Array(bytes.prefix(rng.below(bytes.count))) }
+            do {
+                let btf = try BTF(bytes: bytes)
+                _ = btf.rawDump()
+            } catch {
+                failures += 1
+                #expect(error.offset != nil || error.typeID != nil)
+            }
+        }
+        #expect(failures > 100)
+    }
+}
