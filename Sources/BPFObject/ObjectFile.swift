@@ -1,4 +1,5 @@
 public import BPFCore
+public import BTF
 
 /// An eBPF object file as clang compiles it: its programs, with their types from `SEC()`
 /// names, their instructions and the relocations that still have to be applied, and the license.
@@ -16,6 +17,19 @@ public struct ObjectFile: Sendable {
         public var instructions: [Instruction]
         /// Relocations against the program, with offsets relative to its first instruction.
         public var relocations: [ELFFile.Relocation]
+        /// C source positions from BTF line info, by instruction index in the program.
+        public var sourceLines: [SourceLine] = []
+    }
+
+    /// The C source of an instruction, from BTF line info.
+    public struct SourceLine: Sendable, Equatable {
+        /// Index of the first instruction the line covers, in the program.
+        public var instruction: Int
+        public var file: String
+        public var line: Int
+        public var column: Int
+        /// The text of the source line.
+        public var text: String
     }
 
     /// The underlying ELF file.
@@ -24,6 +38,10 @@ public struct ObjectFile: Sendable {
     public private(set) var programs: [Program] = []
     /// The `license` section's text, when present.
     public private(set) var license: String?
+    /// The object's type information (`.BTF`), when it was compiled with `-g`.
+    public private(set) var btf: BTF?
+    /// Function, line and CO-RE records (`.BTF.ext`), when present.
+    public private(set) var btfExt: BTFExt?
 
     /// Parses an eBPF object.
     /// - Throws: ``ObjectError`` naming the section and offset of what is malformed.
@@ -31,6 +49,12 @@ public struct ObjectFile: Sendable {
         elf = try ELFFile(bytes: bytes)
         if let section = elf.section(named: "license") {
             license = String(decoding: elf.data(of: section).prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if let section = elf.section(named: ".BTF") {
+            do { btf = try BTF(bytes: Array(elf.data(of: section))) } catch { throw ObjectError(section: ".BTF", error.description) }
+        }
+        if let section = elf.section(named: ".BTF.ext"), btf != nil {
+            do { btfExt = try BTFExt(bytes: Array(elf.data(of: section))) } catch { throw ObjectError(section: ".BTF.ext", error.description) }
         }
         for section in elf.sections where section.isExecutable && section.type == 1 && section.name != ".text" {
             guard section.size % 8 == 0 else {
@@ -51,11 +75,22 @@ public struct ObjectFile: Sendable {
                     name: function.name, section: section.name, kind: SectionNames.match(section.name),
                     instructions: Array(code[(start / 8)..<((start + size) / 8)]),
                     relocations: relocations.filter { $0.offset >= UInt64(start) && $0.offset < UInt64(start + size) }
-                        .map { ELFFile.Relocation(offset: $0.offset - UInt64(start), symbol: $0.symbol, type: $0.type) }))
+                        .map { ELFFile.Relocation(offset: $0.offset - UInt64(start), symbol: $0.symbol, type: $0.type) },
+                    sourceLines: sourceLines(section: section.name, range: start..<(start + size))))
             }
         }
     }
 
     /// The program named `name`.
     public func program(named name: String) -> Program? { programs.first { $0.name == name } }
+
+    /// Line info records of `section` that fall inside the byte range `range`.
+    private func sourceLines(section: String, range: Range<Int>) -> [SourceLine] {
+        guard let btf, let btfExt else { return [] }
+        let records = btfExt.lines.first { btf.name($0.sectionNameOffset) == section }?.records ?? []
+        return records.filter { range.contains(Int($0.instructionOffset)) }.map {
+            SourceLine(instruction: (Int($0.instructionOffset) - range.lowerBound) / 8,
+                       file: btf.name($0.fileNameOffset), line: Int($0.line), column: Int($0.column), text: btf.name($0.lineOffset))
+        }
+    }
 }

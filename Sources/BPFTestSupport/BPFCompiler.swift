@@ -45,6 +45,15 @@ package enum BPFCompiler {
         return Array(try Data(contentsOf: URL(fileURLWithPath: output)))
     }
 
+    /// Compiles C `text`, written to a temporary file named `name`.
+    package static func compile(text: String, name: String) throws -> [UInt8] {
+        let path = outputDirectory + "/" + name
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw CompileError(message: "cannot write \(path)")
+        }
+        return try compile(path)
+    }
+
     package struct CompileError: Error, CustomStringConvertible {
         package var message: String
         package var description: String { message }

@@ -30,7 +30,26 @@ struct DisasmCommand: ParsableCommand {
             if i > 0 { print() }
             let type = p.kind.map { "\($0.type)" } ?? "unknown section type"
             print("\(p.name): SEC(\"\(p.section)\") \(type), \(p.instructions.count) instructions, \(p.relocations.count) relocations")
-            print(Disassembler.listing(p.instructions))
+            printListing(p)
         }
     }
+
+    /// The listing with each C source line (from BTF line info) above its first instruction,
+    /// as `bpftool prog dump xlated linum` shows it.
+    private func printListing(_ program: ObjectFile.Program) {
+        let lines = Disassembler.listing(program.instructions).split(separator: "\n")
+        var sources = Dictionary(grouping: program.sourceLines, by: \.instruction)
+        for line in lines {
+            let index = Int(line.prefix(while: { $0 != ":" }).trimmingCharacters()) ?? -1
+            for source in sources.removeValue(forKey: index) ?? [] {
+                let file = source.file.split(separator: "/").last.map(String.init) ?? source.file
+                print("; \(source.text) [\(file):\(source.line):\(source.column)]")
+            }
+            print(line)
+        }
+    }
+}
+
+private extension Substring {
+    func trimmingCharacters() -> String { String(drop(while: { $0 == " " })) }
 }
