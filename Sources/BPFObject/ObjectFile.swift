@@ -42,6 +42,8 @@ public struct ObjectFile: Sendable {
     public private(set) var btf: BTF?
     /// Function, line and CO-RE records (`.BTF.ext`), when present.
     public private(set) var btfExt: BTFExt?
+    /// The maps the object declares, BTF-defined and legacy.
+    public private(set) var maps: [MapDefinition] = []
 
     /// Parses an eBPF object.
     /// - Throws: ``ObjectError`` naming the section and offset of what is malformed.
@@ -56,6 +58,8 @@ public struct ObjectFile: Sendable {
         if let section = elf.section(named: ".BTF.ext"), btf != nil {
             do { btfExt = try BTFExt(bytes: Array(elf.data(of: section))) } catch { throw ObjectError(section: ".BTF.ext", error.description) }
         }
+        if let btf { maps = try Self.btfMaps(btf, elf: elf) }
+        maps += try Self.legacyMaps(elf: elf)
         for section in elf.sections where section.isExecutable && section.type == 1 && section.name != ".text" {
             guard section.size % 8 == 0 else {
                 throw ObjectError(section: section.name, "code size \(section.size) is not a whole number of 8-byte instructions")
@@ -83,6 +87,14 @@ public struct ObjectFile: Sendable {
 
     /// The program named `name`.
     public func program(named name: String) -> Program? { programs.first { $0.name == name } }
+
+    /// The map a relocation refers to: its symbol lies in a map section at a map's offset.
+    public func map(for relocation: ELFFile.Relocation) -> MapDefinition? {
+        let symbol = elf.symbols[relocation.symbol]
+        guard Int(symbol.sectionIndex) < elf.sections.count else { return nil }
+        let section = elf.sections[Int(symbol.sectionIndex)].name
+        return maps.first { $0.section == section && $0.name == symbol.name }
+    }
 
     /// Line info records of `section` that fall inside the byte range `range`.
     private func sourceLines(section: String, range: Range<Int>) -> [SourceLine] {

@@ -38,6 +38,24 @@ struct ObjectFileTests {
         }
     }
 
+    @Test("BTF-defined maps are read with their shapes, and map relocations find them",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"))
+    func mapDefinitions() throws {
+        let maps = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/maps.bpf.c"))
+        #expect(maps.maps.map(\.name) == ["counters", "table"])
+        #expect(maps.maps.map(\.type) == [2, 1])  // BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH
+        #expect(maps.maps.map(\.keySize) == [4, 4] && maps.maps.map(\.valueSize) == [8, 8])
+        #expect(maps.maps.map(\.maxEntries) == [256, 1024])
+        let referenced = maps.programs[0].relocations.compactMap { maps.map(for: $0)?.name }
+        #expect(Set(referenced) == ["counters", "table"] && referenced.count == maps.programs[0].relocations.count)
+
+        let flow = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/flow.bpf.c"))
+        let flows = try #require(flow.maps.first)
+        #expect(flow.maps.count == 1 && flows.name == "flows" && flows.type == 1)
+        #expect(flows.keySize == 16 && flows.valueSize == 16 && flows.maxEntries == 65536 && flows.section == ".maps")
+    }
+
     @Test("section names map to program types the way libbpf's do", arguments: [
         ("xdp", ProgramType.xdp, nil as String?),
         ("xdp.frags", .xdp, nil),

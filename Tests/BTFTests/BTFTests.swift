@@ -64,6 +64,25 @@ struct BTFTests {
         #expect(error(badNames + unknownKind + [0])?.message.contains("do not fit") == true)
     }
 
+    @Test("sizes resolve through typedefs and arrays, and cycles end")
+    func sizes() throws {
+        // [1] INT 'int' size 4; [2] TYPEDEF -> 1; [3] ARRAY of 2 x 10; [4] ARRAY of itself.
+        var types: [UInt8] = []
+        func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        types += u32(1) + u32(0x0100_0000) + u32(4) + u32(0x0100_0020)  // INT 'int' 32 bits, name at 1
+        types += u32(0) + u32(0x0800_0000) + u32(1)                       // TYPEDEF -> 1
+        types += u32(0) + u32(0x0300_0000) + u32(0) + u32(2) + u32(1) + u32(10)  // ARRAY 10 x [2]
+        types += u32(0) + u32(0x0300_0000) + u32(0) + u32(4) + u32(1) + u32(2)   // ARRAY 2 x [4]: itself
+        let strings: [UInt8] = [0] + Array("int".utf8) + [0]
+        let header = [0x9f, 0xeb, 1, 0] + u32(24) + u32(0) + u32(UInt32(types.count)) + u32(UInt32(types.count)) + u32(UInt32(strings.count))
+        let btf = try BTF(bytes: header + types + strings)
+        #expect(btf.size(of: 2) == 4)
+        #expect(btf.size(of: 3) == 40)
+        #expect(btf.size(of: 4) == nil)
+        #expect(btf.size(of: 99) == nil)
+        #expect(btf.name(ofType: 1) == "int")
+    }
+
     /// Random corruption of real BTF ends in parsed types or a BTFError, never a crash.
     @Test("mutated BTF never crashes the parser", .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
     func fuzz() {

@@ -1,0 +1,82 @@
+import BTF
+
+/// A map an object declares: BTF-defined in `.maps` (`__uint(type, …)`, `__type(key, …)`) or
+/// legacy `struct bpf_map_def` in `maps`.
+public struct MapDefinition: Sendable, Equatable {
+    /// The map's variable name.
+    public var name: String
+    /// `enum bpf_map_type`.
+    public var type: UInt32
+    public var keySize: Int
+    public var valueSize: Int
+    public var maxEntries: Int
+    public var flags: UInt32
+    /// The ELF section holding the definition and the symbol's offset in it.
+    public var section: String
+    public var offset: Int
+}
+
+extension ObjectFile {
+    /// Reads BTF-defined maps: each variable of the `.maps` data section is a struct whose
+    /// members encode the attributes — `int (*type)[N]` for a number, `T *key` for a type.
+    static func btfMaps(_ btf: BTF, elf: ELFFile) throws(ObjectError) -> [MapDefinition] {
+        guard let section = elf.section(named: ".maps") else { return [] }
+        guard let datasec = btf.types.firstIndex(where: {
+            if case .dataSection = $0.kind { return btf.name($0.nameOffset) == ".maps" } else { return false }
+        }), case let .dataSection(_, variables) = btf.types[datasec].kind else {
+            throw ObjectError(section: ".maps", "the object's BTF has no .maps data section describing its maps")
+        }
+        var maps: [MapDefinition] = []
+        for placement in variables {
+            guard case let .variable(structType, _) = btf.type(placement.type)?.kind else {
+                throw ObjectError(section: ".maps", "entry at offset \(placement.offset) is not a variable")
+            }
+            let name = btf.name(ofType: Int(placement.type))
+            guard case let .structure(_, members) = btf.resolvedKind(structType) else {
+                throw ObjectError(section: ".maps", "map '\(name)' is not defined by a struct")
+            }
+            var map = MapDefinition(name: name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, section: section.name, offset: Int(placement.offset))
+            for member in members {
+                let field = btf.name(member.nameOffset)
+                guard case let .pointer(target) = btf.resolvedKind(member.type) else {
+                    throw ObjectError(section: ".maps", "map '\(name)' attribute '\(field)' is not encoded as a pointer")
+                }
+                // __uint(field, N) is int (*field)[N]; __type(field, T) is T *field.
+                var number: Int? {
+                    if case let .array(_, _, count) = btf.resolvedKind(target) { return Int(count) }
+                    return nil
+                }
+                switch field {
+                case "type": map.type = UInt32(number ?? 0)
+                case "max_entries": map.maxEntries = number ?? 0
+                case "map_flags": map.flags = UInt32(number ?? 0)
+                case "key_size": map.keySize = number ?? 0
+                case "value_size": map.valueSize = number ?? 0
+                case "key", "value":
+                    guard let size = btf.size(of: target) else {
+                        throw ObjectError(section: ".maps", "map '\(name)': the \(field) type has no size")
+                    }
+                    if field == "key" { map.keySize = size } else { map.valueSize = size }
+                default: break  // pinning, numa_node, values (inner maps): not yet interpreted
+                }
+            }
+            maps.append(map)
+        }
+        return maps
+    }
+
+    /// Reads legacy `struct bpf_map_def` entries (type, key size, value size, max entries,
+    /// flags) from the `maps` section, named by their symbols.
+    static func legacyMaps(elf: ELFFile) throws(ObjectError) -> [MapDefinition] {
+        guard let section = elf.section(named: "maps") else { return [] }
+        let data = Array(elf.data(of: section))
+        let symbols = elf.symbols.filter { Int($0.sectionIndex) == section.index && $0.type == 1 }
+        return try symbols.map { (symbol) throws(ObjectError) -> MapDefinition in
+            let at = Int(symbol.value)
+            guard at % 4 == 0, at + 20 <= data.count else { throw ObjectError(section: "maps", offset: at, "map '\(symbol.name)' runs past the section") }
+            func field(_ i: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(data[at + 4 * i + $1]) << (8 * $1) } }
+            return MapDefinition(name: symbol.name, type: field(0), keySize: Int(field(1)), valueSize: Int(field(2)),
+                                 maxEntries: Int(field(3)), flags: field(4), section: "maps", offset: at)
+        }
+    }
+}
