@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "BPFVM", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
         .target(name: "BTF", swiftSettings: strict),
         .target(name: "BPFObject", dependencies: ["BPFCore", "BTF"], swiftSettings: strict),
-        .target(name: "BPFKernel", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
+        .target(name: "BPFKernel", dependencies: ["BPFCore", "BPFObject", "CBPFShims"], swiftSettings: strict),
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", swiftSettings: strict),
         .target(name: "BPFTestSupport", swiftSettings: strict),
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF"], swiftSettings: strict),
-        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFVM", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFObject", "BPFVM", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -49,6 +49,19 @@ int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, con
     return (int)cbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
 }
 
+int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                    uint32_t map_flags, const char *name) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_type = map_type;
+    attr.key_size = key_size;
+    attr.value_size = value_size;
+    attr.max_entries = max_entries;
+    attr.map_flags = map_flags;
+    if (name) strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
+    return (int)cbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
+}
+
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
                        uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration) {
     union bpf_attr attr;
@@ -67,6 +80,12 @@ int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, voi
     return 0;
 }
 #else
+int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                    uint32_t map_flags, const char *name) {
+    (void)map_type; (void)key_size; (void)value_size; (void)max_entries; (void)map_flags; (void)name;
+    return -ENOSYS;
+}
+
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                    uint32_t log_level, char *log, uint32_t log_size, const char *name) {
     (void)prog_type; (void)insns; (void)insn_cnt; (void)license; (void)log_level; (void)log; (void)log_size; (void)name;

@@ -39,6 +39,10 @@ long cbpf_sys_bpf(int cmd, void *attr, unsigned int size);
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                    uint32_t log_level, char *log, uint32_t log_size, const char *name);
 
+/// BPF_MAP_CREATE. Returns the map fd or -errno.
+int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                    uint32_t map_flags, const char *name);
+
 /// BPF_PROG_TEST_RUN. Returns 0 or -errno; the program's r0, the mean ns per run, and the
 /// output data's size (in/out: the capacity of data_out) are written back.
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,

@@ -1,0 +1,97 @@
+import BPFBenchmarks
+import BPFCore
+import BPFKernel
+import BPFObject
+import BPFTestSupport
+import BPFVM
+import Foundation
+import Testing
+
+private let kernelReason = KernelSupport.unavailableReason
+private let compilerReason = BPFCompiler.unavailableReason
+private let bench = SharedFixtures.path("bench")
+
+/// Descriptors of this process that refer to bpf maps and programs.
+private func bpfDescriptors() -> Int {
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return fds.filter { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "").hasPrefix("anon_inode:bpf") }.count
+}
+
+@Suite("Objects loaded into the kernel", .serialized)
+struct KernelObjectTests {
+    private func load(_ name: String) throws -> KernelObject {
+        try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c")))
+    }
+
+    @Test("the four bench objects load with their maps and return the expected verdicts",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"))
+    func benchObjects() throws {
+        let packet = BenchmarkPrograms.packet
+        let padded = packet + Array(repeating: 0, count: 1500 - packet.count)
+
+        // alu: the same verdict as our interpreter on the same packet length.
+        var context: [UInt32] = [0, UInt32(packet.count), 0, 0, 0, 0]
+        let ours = try context.withUnsafeMutableBytes { try Interpreter(try Assembler.assemble(BenchmarkPrograms.alu)).run(memory: $0) }
+        #expect(UInt64(try load("alu").load().testRun(data: packet).returnValue) == ours)
+
+        // checksum: the ones'-complement parity, computed here from the packet's 16-bit words.
+        for data in [packet, padded] {
+            var sum: UInt32 = 0
+            for i in stride(from: 0, to: min(data.count, 1500) - 1, by: 2) { sum &+= UInt32(data[i]) | UInt32(data[i + 1]) << 8 }
+            sum = (sum & 0xffff) + (sum >> 16)
+            sum = (sum & 0xffff) + (sum >> 16)
+            #expect(try load("checksum").load().testRun(data: data).returnValue == (sum & 1 == 1 ? 2 : 1), "\(data.count) bytes")
+        }
+
+        // flow: a SYN without ACK is dropped; a UDP packet passes.
+        let flow = try load("flow")
+        #expect(flow.maps.map(\.definition.name) == ["flows"])
+        #expect(try flow.load().testRun(data: packet).returnValue == 1)
+        var udp = packet
+        udp[23] = 17
+        #expect(try flow.load().testRun(data: udp).returnValue == 2)
+
+        // maps: on empty maps every hash lookup misses, so the total is 0 and the packet dropped.
+        let maps = try load("maps")
+        #expect(maps.maps.count == 2)
+        #expect(try maps.load().testRun(data: packet).returnValue == 1)
+    }
+
+    @Test("references the loader cannot relocate yet are refused with the instruction named",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func globalData() throws {
+        let source = """
+            #include <linux/bpf.h>
+            #include <bpf/bpf_helpers.h>
+            volatile int threshold = 5;
+            SEC("xdp") int uses_global(struct xdp_md *ctx) { return threshold > 3 ? XDP_PASS : XDP_DROP; }
+            char LICENSE[] SEC("license") = "GPL";
+            """
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "global.bpf.c")))
+        #expect {
+            _ = try object.load()
+        } throws: { error in
+            guard let error = error as? KernelObject.LoadError else { return false }
+            return error.program == "uses_global" && error.message.contains("instruction 0") && error.message.contains("global data")
+        }
+    }
+
+    @Test("loading and releasing objects leaks no file descriptors",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"))
+    func noLeaks() throws {
+        let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/maps.bpf.c"))
+        let before = bpfDescriptors()
+        for _ in 0..<20 {
+            let loaded = try KernelObject(object)
+            _ = try loaded.load().testRun(data: BenchmarkPrograms.packet)
+        }
+        // A leak would leave 60 (2 maps and 1 program, 20 times); tests running in parallel may
+        // hold a few of their own for a moment.
+        #expect(bpfDescriptors() - before < 10, "bpf descriptors before \(before), after \(bpfDescriptors())")
+    }
+}
