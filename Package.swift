@@ -22,6 +22,7 @@ let package = Package(
         // is not importable into Swift).
         .target(name: "CBPFShims"),
         .target(name: "BPFCore", swiftSettings: strict),
+        .target(name: "BPFMaps", dependencies: ["CBPFShims"], swiftSettings: strict),
         .target(name: "BPFVM", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
         .target(name: "BTF", swiftSettings: strict),
         .target(name: "BPFObject", dependencies: ["BPFCore", "BTF"], swiftSettings: strict),
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", swiftSettings: strict),
         .target(name: "BPFTestSupport", swiftSettings: strict),
-        .target(name: "SwiftBPF", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFVM", "BPFKernel"], swiftSettings: strict),
+        .target(name: "SwiftBPF", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFKernel"], swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),
         .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: strict),
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF"], swiftSettings: strict),

@@ -1,0 +1,49 @@
+import CBPFShims
+
+/// `BPF_MAP_TYPE_ARRAY`: `maxEntries` zero-initialized values indexed by a 32-bit key; every
+/// element always exists. Values are 8-byte aligned, as the kernel rounds them.
+final class ArrayMap: BPFMap, @unchecked Sendable {
+    private let storage: UnsafeMutableRawPointer
+    private let stride: Int
+
+    override init(name: String, shape: MapShape) {
+        stride = (shape.valueSize + 7) / 8 * 8
+        storage = .allocate(byteCount: stride * shape.maxEntries, alignment: 16)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: stride * shape.maxEntries)
+        super.init(name: name, shape: shape)
+    }
+
+    deinit { storage.deallocate() }
+
+    @inline(__always) private func index(_ key: UnsafeRawPointer) -> Int { Int(key.loadUnaligned(as: UInt32.self)) }
+
+    override func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
+        let i = index(key)
+        return i < shape.maxEntries ? storage + i * stride : nil
+    }
+
+    override func update(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64) throws(MapError) {
+        guard flags <= UpdateFlags.exist.rawValue else { throw .invalid(name, "unknown update flags \(flags)") }
+        let i = index(key)
+        guard i < shape.maxEntries else { throw .full(name) }
+        guard flags != UpdateFlags.noExist.rawValue else { throw .exists(name) }
+        // Concurrent readers may see a partly written value, as in the kernel without BPF_F_LOCK.
+        (storage + i * stride).copyMemory(from: value, byteCount: shape.valueSize)
+    }
+
+    override func delete(_ key: UnsafeRawPointer) throws(MapError) {
+        throw .invalid(name, "array elements cannot be deleted")
+    }
+
+    override func nextKey(after key: UnsafeRawPointer?, into next: UnsafeMutableRawPointer) throws(MapError) {
+        var n: Int
+        if let key {
+            let i = index(key)
+            n = i >= shape.maxEntries ? 0 : i + 1
+        } else {
+            n = 0
+        }
+        guard n < shape.maxEntries else { throw .notFound(name) }
+        next.storeBytes(of: UInt32(n), as: UInt32.self)
+    }
+}

@@ -1,0 +1,142 @@
+import Synchronization
+
+/// The shape of a map: what `BPF_MAP_CREATE` takes.
+public struct MapShape: Sendable, Equatable {
+    /// `enum bpf_map_type`: 1 hash, 2 array, …
+    public var type: UInt32
+    public var keySize: Int
+    public var valueSize: Int
+    public var maxEntries: Int
+    public var flags: UInt32
+
+    public init(type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32 = 0) {
+        self.type = type
+        self.keySize = keySize
+        self.valueSize = valueSize
+        self.maxEntries = maxEntries
+        self.flags = flags
+    }
+
+    /// `BPF_MAP_TYPE_HASH`.
+    public static let hash: UInt32 = 1
+    /// `BPF_MAP_TYPE_ARRAY`.
+    public static let array: UInt32 = 2
+}
+
+/// A map with kernel semantics. Values live in raw memory the map owns and never move for the
+/// map's life, so a program may keep the pointer a lookup returned (DESIGN.md principle 2).
+/// Every operation is safe to call from many threads at once.
+///
+/// Create maps with ``make(name:shape:)``; operate on them through the raw-pointer methods
+/// (what helpers use, allocation-free) or the byte-array conveniences (for host code).
+public class BPFMap: @unchecked Sendable {
+    /// The map's name, for messages.
+    public let name: String
+    /// Its shape.
+    public let shape: MapShape
+
+    /// The most memory one map may reserve for its entries.
+    public static let memoryLimit = 1 << 30
+
+    init(name: String, shape: MapShape) {
+        self.name = name
+        self.shape = shape
+    }
+
+    /// Creates a map of `shape.type`.
+    /// - Throws: ``MapError`` for an unsupported type, zero sizes, or a map over the memory limit.
+    public static func make(name: String, shape: MapShape) throws(MapError) -> BPFMap {
+        guard shape.keySize > 0, shape.valueSize > 0, shape.maxEntries > 0 else {
+            throw .invalid(name, "key size, value size and max entries must be positive (key \(shape.keySize), value \(shape.valueSize), entries \(shape.maxEntries))")
+        }
+        guard shape.keySize <= 512 else {
+            throw MapError(errno: 7, "\(name): keys of \(shape.keySize) bytes exceed the 512 a program's stack can hold (E2BIG)")
+        }
+        guard shape.valueSize <= memoryLimit else {
+            throw MapError(errno: 12, "\(name): values of \(shape.valueSize) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
+        }
+        let perEntry = (shape.keySize + 7) / 8 * 8 + (shape.valueSize + 7) / 8 * 8 + 16
+        let (total, overflow) = perEntry.multipliedReportingOverflow(by: shape.maxEntries)
+        guard !overflow, total <= memoryLimit else {
+            throw MapError(errno: 12, "\(name): \(shape.maxEntries) entries of \(perEntry) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
+        }
+        switch shape.type {
+        case MapShape.array:
+            guard shape.keySize == 4 else { throw .invalid(name, "an array map's key must be 4 bytes, not \(shape.keySize)") }
+            return ArrayMap(name: name, shape: shape)
+        case MapShape.hash:
+            return HashMap(name: name, shape: shape)
+        default:
+            throw .invalid(name, "map type \(shape.type) is not supported by the userspace runtime yet")
+        }
+    }
+
+    /// The value stored under `key`, or nil.
+    public func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? { fatalError("abstract") }
+
+    /// Stores `value` under `key` according to `flags`.
+    public func update(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64) throws(MapError) { fatalError("abstract") }
+
+    /// Removes `key`.
+    public func delete(_ key: UnsafeRawPointer) throws(MapError) { fatalError("abstract") }
+
+    /// Writes the key after `key` (the first key when `key` is nil or absent) to `next`.
+    /// - Throws: ``MapError`` `ENOENT` after the last key.
+    public func nextKey(after key: UnsafeRawPointer?, into next: UnsafeMutableRawPointer) throws(MapError) { fatalError("abstract") }
+
+    // MARK: Host conveniences
+
+    /// The value under `key`, copied out.
+    public func lookup(_ key: [UInt8]) throws(MapError) -> [UInt8]? {
+        try checkKey(key)
+        return key.withUnsafeBytes { k in
+            lookup(k.baseAddress!).map { Array(UnsafeRawBufferPointer(start: $0, count: shape.valueSize)) }
+        }
+    }
+
+    /// Stores `value` under `key`.
+    public func update(_ key: [UInt8], _ value: [UInt8], flags: UpdateFlags = .any) throws(MapError) {
+        try checkKey(key)
+        guard value.count == shape.valueSize else { throw .invalid(name, "value is \(value.count) bytes, the map's values are \(shape.valueSize)") }
+        let failure: MapError? = key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                do throws(MapError) { try update(k.baseAddress!, v.baseAddress!, flags: flags.rawValue) } catch { return error }
+                return nil
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Removes `key`.
+    public func delete(_ key: [UInt8]) throws(MapError) {
+        try checkKey(key)
+        let failure: MapError? = key.withUnsafeBytes { k in
+            do throws(MapError) { try delete(k.baseAddress!) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    /// Every key, in iteration order.
+    public func keys() -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var current: [UInt8]? = nil
+        var next = [UInt8](repeating: 0, count: shape.keySize)
+        while true {
+            let found: Bool = next.withUnsafeMutableBytes { n in
+                let after = current.map { UnsafeMutableRawPointer.allocate(byteCount: $0.count, alignment: 8) }
+                defer { after?.deallocate() }
+                if let after, let current { current.withUnsafeBytes { after.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+                do throws(MapError) { try nextKey(after: after.map(UnsafeRawPointer.init), into: n.baseAddress!) } catch { return false }
+                return true
+            }
+            guard found, out.count <= shape.maxEntries else { return out }
+            out.append(next)
+            current = next
+        }
+    }
+
+    private func checkKey(_ key: [UInt8]) throws(MapError) {
+        guard key.count == shape.keySize else { throw .invalid(name, "key is \(key.count) bytes, the map's keys are \(shape.keySize)") }
+    }
+}

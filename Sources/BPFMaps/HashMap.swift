@@ -1,0 +1,154 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `BPF_MAP_TYPE_HASH` with the kernel's default preallocation: all `maxEntries` elements are
+/// reserved up front, so an update never allocates and a value's address never changes (an
+/// element deleted and reused later holds another key's value, as in the kernel). Buckets chain
+/// through element indices; one lock serializes changes and lookups.
+final class HashMap: BPFMap, @unchecked Sendable {
+    /// Element layout: `next` (Int32, -1 ends a chain), hash (UInt32), key, value — key and
+    /// value each padded to 8 bytes.
+    private let elements: UnsafeMutableRawPointer
+    private let elementSize: Int
+    private let keyStride: Int
+    private let buckets: UnsafeMutablePointer<Int32>
+    private let bucketMask: Int
+    private let lock = Mutex<State>(State(free: 0, count: 0))
+
+    private struct State {
+        /// Head of the free list (-1 when full).
+        var free: Int32
+        var count: Int
+    }
+
+    override init(name: String, shape: MapShape) {
+        keyStride = (shape.keySize + 7) / 8 * 8
+        elementSize = 8 + keyStride + (shape.valueSize + 7) / 8 * 8
+        elements = .allocate(byteCount: elementSize * shape.maxEntries, alignment: 16)
+        elements.initializeMemory(as: UInt8.self, repeating: 0, count: elementSize * shape.maxEntries)
+        var bucketCount = 1
+        while bucketCount < shape.maxEntries { bucketCount <<= 1 }
+        buckets = .allocate(capacity: bucketCount)
+        buckets.initialize(repeating: -1, count: bucketCount)
+        bucketMask = bucketCount - 1
+        super.init(name: name, shape: shape)
+        for i in 0..<shape.maxEntries {
+            next(Int32(i)).pointee = i + 1 < shape.maxEntries ? Int32(i + 1) : -1
+        }
+    }
+
+    deinit {
+        elements.deallocate()
+        buckets.deallocate()
+    }
+
+    @inline(__always) private func element(_ i: Int32) -> UnsafeMutableRawPointer { elements + Int(i) * elementSize }
+    @inline(__always) private func next(_ i: Int32) -> UnsafeMutablePointer<Int32> { element(i).assumingMemoryBound(to: Int32.self) }
+    @inline(__always) private func keyPointer(_ i: Int32) -> UnsafeMutableRawPointer { element(i) + 8 }
+    @inline(__always) private func valuePointer(_ i: Int32) -> UnsafeMutableRawPointer { element(i) + 8 + keyStride }
+
+    /// A 32-bit hash of the key's bytes (multiply-xorshift over 8-byte words).
+    @inline(__always) private func hash(_ key: UnsafeRawPointer) -> UInt32 {
+        var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(shape.keySize)
+        var at = 0
+        while at + 8 <= shape.keySize {
+            h = (h ^ key.loadUnaligned(fromByteOffset: at, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            at += 8
+        }
+        var tail: UInt64 = 0
+        while at < shape.keySize {
+            tail = tail << 8 | UInt64(key.load(fromByteOffset: at, as: UInt8.self))
+            at += 1
+        }
+        h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 31
+        return UInt32(truncatingIfNeeded: h)
+    }
+
+    /// The element holding `key` and its predecessor in the chain (-1 for none).
+    @inline(__always) private func find(_ key: UnsafeRawPointer, _ h: UInt32) -> (element: Int32, previous: Int32) {
+        var previous: Int32 = -1
+        var i = buckets[Int(h) & bucketMask]
+        while i >= 0 {
+            if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, memcmp(keyPointer(i), key, shape.keySize) == 0 {
+                return (i, previous)
+            }
+            previous = i
+            i = next(i).pointee
+        }
+        return (-1, previous)
+    }
+
+    override func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
+        let h = hash(key)
+        return lock.withLock { _ in
+            let found = find(key, h).element
+            return found >= 0 ? valuePointer(found) : nil
+        }
+    }
+
+    override func update(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64) throws(MapError) {
+        guard flags <= UpdateFlags.exist.rawValue else { throw .invalid(name, "unknown update flags \(flags)") }
+        let h = hash(key)
+        try lock.withLock { (state) throws(MapError) in
+            let found = find(key, h).element
+            if found >= 0 {
+                guard flags != UpdateFlags.noExist.rawValue else { throw .exists(name) }
+                valuePointer(found).copyMemory(from: value, byteCount: shape.valueSize)
+                return
+            }
+            guard flags != UpdateFlags.exist.rawValue else { throw .notFound(name) }
+            let fresh = state.free
+            guard fresh >= 0 else { throw .full(name) }
+            state.free = next(fresh).pointee
+            state.count += 1
+            element(fresh).storeBytes(of: h, toByteOffset: 4, as: UInt32.self)
+            keyPointer(fresh).copyMemory(from: key, byteCount: shape.keySize)
+            valuePointer(fresh).copyMemory(from: value, byteCount: shape.valueSize)
+            let bucket = Int(h) & bucketMask
+            next(fresh).pointee = buckets[bucket]
+            buckets[bucket] = fresh
+        }
+    }
+
+    override func delete(_ key: UnsafeRawPointer) throws(MapError) {
+        let h = hash(key)
+        try lock.withLock { (state) throws(MapError) in
+            let (found, previous) = find(key, h)
+            guard found >= 0 else { throw .notFound(name) }
+            if previous >= 0 { next(previous).pointee = next(found).pointee } else { buckets[Int(h) & bucketMask] = next(found).pointee }
+            next(found).pointee = state.free
+            state.free = found
+            state.count -= 1
+        }
+    }
+
+    override func nextKey(after key: UnsafeRawPointer?, into result: UnsafeMutableRawPointer) throws(MapError) {
+        try lock.withLock { (_) throws(MapError) in
+            var bucket = 0
+            var candidate: Int32 = -1
+            if let key {
+                let h = hash(key)
+                let found = find(key, h).element
+                if found >= 0 {
+                    candidate = next(found).pointee
+                    bucket = (Int(h) & bucketMask) + 1
+                }
+            }
+            while candidate < 0, bucket <= bucketMask {
+                candidate = buckets[bucket]
+                bucket += 1
+            }
+            guard candidate >= 0 else { throw .notFound(name) }
+            result.copyMemory(from: keyPointer(candidate), byteCount: shape.keySize)
+        }
+    }
+
+    /// The number of keys present.
+    var count: Int { lock.withLock { $0.count } }
+}

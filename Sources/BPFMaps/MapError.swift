@@ -1,0 +1,32 @@
+/// A map operation's failure, carrying the negative errno the kernel returns to programs.
+public struct MapError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The kernel's errno for this failure (positive: `ENOENT` is 2).
+    public var errno: Int32
+    /// What happened.
+    public var message: String
+
+    public init(errno: Int32, _ message: String) {
+        self.errno = errno
+        self.message = message
+    }
+
+    /// What a helper returns to the program: `-errno` as a 64-bit register value.
+    public var helperResult: UInt64 { UInt64(bitPattern: Int64(-errno)) }
+
+    public var description: String { message }
+
+    static func notFound(_ map: String) -> MapError { MapError(errno: 2, "\(map): no such key (ENOENT)") }
+    static func exists(_ map: String) -> MapError { MapError(errno: 17, "\(map): the key exists and BPF_NOEXIST was given (EEXIST)") }
+    static func full(_ map: String) -> MapError { MapError(errno: 7, "\(map): the map is full (E2BIG)") }
+    static func invalid(_ map: String, _ why: String) -> MapError { MapError(errno: 22, "\(map): \(why) (EINVAL)") }
+}
+
+/// Update flags, as `bpf_map_update_elem` takes them.
+public enum UpdateFlags: UInt64, Sendable {
+    /// Create or replace (`BPF_ANY`).
+    case any = 0
+    /// Create only (`BPF_NOEXIST`).
+    case noExist = 1
+    /// Replace only (`BPF_EXIST`).
+    case exist = 2
+}

@@ -1,0 +1,128 @@
+import BPFMaps
+import Dispatch
+import Testing
+
+private func key32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+private func value64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+
+private func errno(_ body: () throws -> Void) -> Int32? {
+    do { try body(); return nil } catch { return (error as? MapError)?.errno ?? -1 }
+}
+
+@Suite("Maps")
+struct MapTests {
+    @Test("array maps: every element exists, zeroed, at a stable address")
+    func array() throws {
+        let map = try BPFMap.make(name: "a", shape: MapShape(type: MapShape.array, keySize: 4, valueSize: 12, maxEntries: 4))
+        #expect(try map.lookup(key32(3)) == Array(repeating: 0, count: 12))
+        #expect(try map.lookup(key32(4)) == nil)
+        let address = key32(2).withUnsafeBytes { map.lookup($0.baseAddress!) }
+        try map.update(key32(2), Array(1...12))
+        try map.update(key32(2), Array(repeating: 7, count: 12), flags: .exist)
+        #expect(try map.lookup(key32(2)) == Array(repeating: 7, count: 12))
+        #expect(key32(2).withUnsafeBytes { map.lookup($0.baseAddress!) } == address)
+        #expect(errno { try map.update(key32(1), Array(repeating: 0, count: 12), flags: .noExist) } == 17)  // EEXIST
+        #expect(errno { try map.update(key32(9), Array(repeating: 0, count: 12)) } == 7)  // E2BIG
+        #expect(errno { try map.delete(key32(1)) } == 22)  // EINVAL
+        #expect(errno { try map.update(key32(1), [1]) } == 22)
+        #expect(map.keys() == (0..<4).map { key32(UInt32($0)) })
+    }
+
+    @Test("hash maps: flags, fullness, deletion and iteration as the kernel defines them")
+    func hash() throws {
+        let map = try BPFMap.make(name: "h", shape: MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 3))
+        #expect(try map.lookup(key32(1)) == nil)
+        #expect(errno { try map.update(key32(1), value64(1), flags: .exist) } == 2)  // ENOENT
+        try map.update(key32(1), value64(10), flags: .noExist)
+        #expect(errno { try map.update(key32(1), value64(11), flags: .noExist) } == 17)
+        try map.update(key32(1), value64(12), flags: .exist)
+        try map.update(key32(2), value64(20))
+        try map.update(key32(3), value64(30))
+        #expect(errno { try map.update(key32(4), value64(40)) } == 7)  // full
+        let address = key32(3).withUnsafeBytes { map.lookup($0.baseAddress!) }
+        try map.delete(key32(2))
+        #expect(errno { try map.delete(key32(2)) } == 2)
+        try map.update(key32(4), value64(40))
+        #expect(key32(3).withUnsafeBytes { map.lookup($0.baseAddress!) } == address)  // values never move
+        #expect(Set(map.keys()) == Set([key32(1), key32(3), key32(4)]))
+        #expect(try map.lookup(key32(1)) == value64(12))
+        #expect(errno { try map.update(key32(1), value64(1), flags: UpdateFlags(rawValue: 2)!) } == nil)
+    }
+
+    /// Random operations against a dictionary model: every result and every error agrees.
+    @Test("hash maps behave like the model under random operations", arguments: [1, 4, 13])
+    func model(keySize: Int) throws {
+        let map = try BPFMap.make(name: "m", shape: MapShape(type: MapShape.hash, keySize: keySize, valueSize: 8, maxEntries: 64))
+        var model: [[UInt8]: [UInt8]] = [:]
+        var state: UInt64 = 12345
+        func random(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33) % n
+        }
+        for step in 0..<20_000 {
+            let key = (0..<keySize).map { _ in UInt8(random(keySize == 1 ? 256 : 3)) }
+            let value = value64(UInt64(step))
+            switch random(4) {
+            case 0:
+                #expect(try map.lookup(key) == model[key])
+            case 1:
+                let flags = [UpdateFlags.any, .noExist, .exist][random(3)]
+                let expected: Int32? = switch flags {
+                case .noExist where model[key] != nil: 17
+                case .exist where model[key] == nil: 2
+                case _ where model[key] == nil && model.count == 64: 7
+                default: nil
+                }
+                #expect(errno { try map.update(key, value, flags: flags) } == expected)
+                if expected == nil { model[key] = value }
+            default:
+                #expect(errno { try map.delete(key) } == (model[key] == nil ? 2 : nil))
+                model[key] = nil
+            }
+        }
+        #expect(Set(map.keys()) == Set(model.keys))
+    }
+
+    @Test("concurrent updates, lookups and deletes keep every thread's keys intact")
+    func concurrency() throws {
+        let map = try BPFMap.make(name: "c", shape: MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 4096))
+        let threads = 4, perThread = 500
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for round in 0..<20 {
+                for i in 0..<perThread {
+                    let key = key32(UInt32(t * perThread + i))
+                    try? map.update(key, value64(UInt64(round)))
+                    _ = try? map.lookup(key)
+                    if i % 3 == 0 { try? map.delete(key) }
+                }
+            }
+        }
+        var present = 0
+        for t in 0..<threads {
+            for i in 0..<perThread {
+                let value = try map.lookup(key32(UInt32(t * perThread + i)))
+                if i % 3 == 0 {
+                    #expect(value == nil)
+                } else {
+                    #expect(value == value64(19))
+                    present += 1
+                }
+            }
+        }
+        #expect(map.keys().count == present)
+    }
+
+    @Test("shapes over the limits are refused with the kernel's errno", arguments: [
+        (MapShape(type: MapShape.hash, keySize: 0, valueSize: 8, maxEntries: 1), Int32(22)),
+        (MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 0), 22),
+        (MapShape(type: MapShape.array, keySize: 8, valueSize: 8, maxEntries: 1), 22),
+        (MapShape(type: 27, keySize: 4, valueSize: 8, maxEntries: 1), 22),
+        (MapShape(type: MapShape.hash, keySize: 4, valueSize: 1 << 20, maxEntries: 1 << 20), 12),
+        (MapShape(type: MapShape.array, keySize: 4, valueSize: Int.max / 2, maxEntries: 4), 12),
+        (MapShape(type: MapShape.hash, keySize: 4, valueSize: Int.max, maxEntries: Int.max), 12),
+        (MapShape(type: MapShape.hash, keySize: 513, valueSize: 8, maxEntries: 1), 7),
+    ] as [(MapShape, Int32)])
+    func limits(shape: MapShape, expected: Int32) {
+        #expect(errno { _ = try BPFMap.make(name: "x", shape: shape) } == expected)
+    }
+}
