@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "CBPFShims"),
         .target(name: "BPFCore", swiftSettings: strict),
         .target(name: "BPFMaps", dependencies: ["CBPFShims"], swiftSettings: strict),
-        .target(name: "BPFVM", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
+        .target(name: "BPFVM", dependencies: ["BPFCore", "BPFMaps", "CBPFShims"], swiftSettings: strict),
         .target(name: "BTF", swiftSettings: strict),
         .target(name: "BPFObject", dependencies: ["BPFCore", "BTF"], swiftSettings: strict),
         .target(name: "BPFKernel", dependencies: ["BPFCore", "BPFObject", "CBPFShims"], swiftSettings: strict),
@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: strict),
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF"], swiftSettings: strict),
+        .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BPFObject", "BPFVM", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

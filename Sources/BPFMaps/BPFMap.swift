@@ -71,6 +71,9 @@ public class BPFMap: @unchecked Sendable {
         }
     }
 
+    /// The raw memory holding the map's entries, for checked execution's region list.
+    public var storage: UnsafeMutableRawBufferPointer { fatalError("abstract") }
+
     /// The value stored under `key`, or nil.
     public func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? { fatalError("abstract") }
 

@@ -46,6 +46,8 @@ final class HashMap: BPFMap, @unchecked Sendable {
         buckets.deallocate()
     }
 
+    override var storage: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: elements, count: elementSize * shape.maxEntries) }
+
     @inline(__always) private func element(_ i: Int32) -> UnsafeMutableRawPointer { elements + Int(i) * elementSize }
     @inline(__always) private func next(_ i: Int32) -> UnsafeMutablePointer<Int32> { element(i).assumingMemoryBound(to: Int32.self) }
     @inline(__always) private func keyPointer(_ i: Int32) -> UnsafeMutableRawPointer { element(i) + 8 }

@@ -1,4 +1,5 @@
-// The public front of SwiftBPF: one import for embedders.
+// The public front of SwiftBPF: one import for embedders. UserspaceObject.swift holds the
+// userspace backend's object loader.
 @_exported public import BPFCore
 @_exported public import BPFObject
 @_exported public import BTF

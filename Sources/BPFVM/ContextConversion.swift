@@ -1,0 +1,146 @@
+public import BPFCore
+
+/// Rewrites a program's context accesses for the userspace runtime's context layout, as the
+/// kernel's verifier does for its own (`convert_ctx_accesses`). Which loads read the context is
+/// found by a data-flow pass over every path: a load is rewritten only where its base register
+/// holds the context pointer on *every* path that reaches it; one that holds it on some paths
+/// only is refused rather than guessed.
+public enum ContextConversion {
+    /// One readable context field: the offset and width programs use (UAPI) and where the
+    /// runtime keeps it.
+    public struct Field: Sendable {
+        public var offset: Int16
+        public var size: Int
+        public var runtimeOffset: Int16
+        public var runtimeSize: MemSize
+    }
+
+    /// Why a program's context use cannot be converted.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var index: Int
+        public var message: String
+        public var description: String { "instruction \(index): \(message)" }
+    }
+
+    /// `struct xdp_md` (u32 data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+    /// egress_ifindex) onto ``XDPContext``, whose packet pointers are full 64-bit addresses.
+    public static let xdp: [Field] = [
+        Field(offset: 0, size: 4, runtimeOffset: 0, runtimeSize: .dw),
+        Field(offset: 4, size: 4, runtimeOffset: 8, runtimeSize: .dw),
+        Field(offset: 8, size: 4, runtimeOffset: 16, runtimeSize: .dw),
+        Field(offset: 12, size: 4, runtimeOffset: 24, runtimeSize: .w),
+        Field(offset: 16, size: 4, runtimeOffset: 28, runtimeSize: .w),
+        Field(offset: 20, size: 4, runtimeOffset: 32, runtimeSize: .w),
+    ]
+
+    /// Returns `code` with every context load rewritten to `fields`' runtime layout.
+    /// - Throws: ``Failure`` for an access to no known field, a store to the context, or a load
+    ///   whose base holds the context on some paths only.
+    public static func convert(_ code: [Instruction], fields: [Field]) throws(Failure) -> [Instruction] {
+        // Per instruction: registers that surely hold the context, and that may hold it.
+        let count = code.count
+        var sure = [UInt16?](repeating: nil, count: count)
+        var maybe = [UInt16](repeating: 0, count: count)
+        sure[0] = 1 << 1
+        maybe[0] = 1 << 1
+        var work = [0]
+        while let i = work.popLast() {
+            let insn = code[i]
+            var (s, m) = (sure[i]!, maybe[i])
+            let cls = insn.opClass
+            func clear(_ r: UInt8) { s &= ~(1 << r); m &= ~(1 << r) }
+            switch cls {
+            case .alu, .alu64:
+                if insn.opcode == 0xbf, insn.offset == 0 {  // r_dst = r_src keeps the context pointer
+                    let sureBit = s & (1 << insn.src) != 0, maybeBit = m & (1 << insn.src) != 0
+                    clear(insn.dst)
+                    if sureBit { s |= 1 << insn.dst }
+                    if maybeBit { m |= 1 << insn.dst }
+                } else {
+                    clear(insn.dst)
+                }
+            case .ldx, .ld: clear(insn.dst)
+            case .stx where insn.opcode & 0xe0 == MemMode.atomic.rawValue:
+                if AtomicOp(rawValue: insn.imm)?.fetches == true { clear(insn.imm == AtomicOp.cmpxchg.rawValue ? 0 : insn.src) }
+            case .jmp where insn.opcode & 0xf0 == JumpOp.call.rawValue:
+                for r in UInt8(0)...5 { clear(r) }
+            default: break
+            }
+            var successors: [Int] = []
+            if insn.opcode == 0x85, insn.src == CallKind.local.rawValue {
+                // The callee may receive the context in r1-r5, but never surely: an access
+                // through it there is refused, not guessed.
+                let callee = i + 1 + Int(insn.imm)
+                if callee >= 0, callee < count {
+                    let merged: UInt16 = 0
+                    let mergedMaybe = maybe[callee] | (maybe[i] & 0b11_1110)
+                    if sure[callee] != merged || maybe[callee] != mergedMaybe {
+                        sure[callee] = merged
+                        maybe[callee] = mergedMaybe
+                        work.append(callee)
+                    }
+                }
+            }
+            if insn.opcode != 0x95 {
+                if let d = Validator.branchDisplacement(insn), insn.opcode != 0x85 { successors.append(i + 1 + d) }
+                let unconditional = insn.opcode == 0x05 || insn.opcode == 0x06
+                if !unconditional { successors.append(i + (insn.isWide ? 2 : 1)) }
+            }
+            for next in successors where next < count {
+                let merged = sure[next].map { $0 & s } ?? s
+                let mergedMaybe = maybe[next] | m
+                if sure[next] != merged || maybe[next] != mergedMaybe {
+                    sure[next] = merged
+                    maybe[next] = mergedMaybe
+                    work.append(next)
+                }
+            }
+        }
+        var out = code
+        for (i, insn) in code.enumerated() {
+            guard let s = sure[i] else { continue }  // unreachable
+            let m = maybe[i]
+            let base: UInt8
+            switch insn.opClass {
+            case .ldx: base = insn.src
+            case .st, .stx: base = insn.dst
+            default: continue
+            }
+            guard m & (1 << base) != 0 else { continue }
+            guard s & (1 << base) != 0 else {
+                throw Failure(index: i, message: "r\(base) holds the context on some paths only; the access cannot be converted")
+            }
+            guard insn.opClass == .ldx, insn.opcode & 0xe0 == MemMode.mem.rawValue else {
+                throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (the context is read-only)")
+            }
+            let size = MemSize(rawValue: insn.opcode & 0x18)!.byteCount
+            guard let field = fields.first(where: { $0.offset == insn.offset && $0.size == size }) else {
+                throw Failure(index: i, message: "invalid bpf_context access off=\(insn.offset) size=\(size)")
+            }
+            out[i].opcode = OpClass.ldx.rawValue | MemMode.mem.rawValue | field.runtimeSize.rawValue
+            out[i].offset = field.runtimeOffset
+        }
+        return out
+    }
+}
+
+/// The XDP context the userspace runtime gives a program: `struct xdp_md`'s fields with the
+/// packet pointers as real 64-bit addresses (programs are converted to read it by
+/// ``ContextConversion``).
+public struct XDPContext {
+    public var data: UInt64
+    public var dataEnd: UInt64
+    public var dataMeta: UInt64
+    public var ingressIfindex: UInt32
+    public var rxQueueIndex: UInt32
+    public var egressIfindex: UInt32
+
+    public init(data: UInt64, dataEnd: UInt64, ingressIfindex: UInt32 = 1, rxQueueIndex: UInt32 = 0) {
+        self.data = data
+        self.dataEnd = dataEnd
+        self.dataMeta = data
+        self.ingressIfindex = ingressIfindex
+        self.rxQueueIndex = rxQueueIndex
+        self.egressIfindex = 0
+    }
+}

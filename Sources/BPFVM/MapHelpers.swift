@@ -1,0 +1,52 @@
+import BPFMaps
+
+/// The map helpers. A program's map reference (`lddw rX, map`) is relocated to the address of
+/// the ``BPFMap`` object, so r1 arrives here as that address; it is used without retaining
+/// (the loaded program keeps its maps alive), so the call path has no ARC traffic.
+enum MapHelpers {
+    @inline(__always) static func map<R>(_ address: UInt64, _ body: (BPFMap) -> R) -> R {
+        Unmanaged<BPFMap>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(address))!)._withUnsafeGuaranteedRef(body)
+    }
+
+    @inline(__always) static func pointer(_ address: UInt64) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(address)).unsafelyUnwrapped
+    }
+
+    /// `bpf_map_lookup_elem(map, key)`: the value's address, or 0.
+    static let lookup: HelperFunction = { m, key, _, _, _, _ in
+        map(m) { UInt64(UInt(bitPattern: $0.lookup(pointer(key)))) }
+    }
+
+    /// `bpf_map_update_elem(map, key, value, flags)`: 0 or a negative errno.
+    static let update: HelperFunction = { m, key, value, flags, _, _ in
+        map(m) { map in
+            do throws(MapError) {
+                try map.update(pointer(key), pointer(value), flags: flags)
+                return 0
+            } catch {
+                return error.helperResult
+            }
+        }
+    }
+
+    /// `bpf_map_delete_elem(map, key)`: 0 or a negative errno.
+    static let delete: HelperFunction = { m, key, _, _, _, _ in
+        map(m) { map in
+            do throws(MapError) {
+                try map.delete(pointer(key))
+                return 0
+            } catch {
+                return error.helperResult
+            }
+        }
+    }
+}
+
+extension HelperTable {
+    /// Adds `bpf_map_lookup_elem` (1), `bpf_map_update_elem` (2) and `bpf_map_delete_elem` (3).
+    public mutating func registerMapHelpers() {
+        register(id: 1, MapHelpers.lookup)
+        register(id: 2, MapHelpers.update)
+        register(id: 3, MapHelpers.delete)
+    }
+}

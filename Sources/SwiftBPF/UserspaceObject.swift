@@ -1,0 +1,128 @@
+import BPFCore
+public import BPFMaps
+public import BPFObject
+public import BPFVM
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An object file loaded into the userspace runtime: its maps created as ``BPFMap``s, and its
+/// programs prepared on request — map references relocated to the maps, context accesses
+/// converted to the runtime's layout, helpers bound.
+public final class UserspaceObject {
+    /// The parsed object.
+    public let object: ObjectFile
+    /// The maps, in the object's order.
+    public let maps: [BPFMap]
+
+    /// A failure to prepare a program for the userspace runtime, naming the program.
+    public struct LoadError: Error, Sendable, CustomStringConvertible {
+        public var program: String
+        public var message: String
+        public var description: String { "program \(program): \(message)" }
+    }
+
+    /// Creates every map the object declares.
+    public init(_ object: ObjectFile) throws(MapError) {
+        self.object = object
+        var maps: [BPFMap] = []
+        for d in object.maps {
+            maps.append(try BPFMap.make(name: d.name, shape: MapShape(type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries, flags: d.flags)))
+        }
+        self.maps = maps
+    }
+
+    /// The map named `name`.
+    public func map(named name: String) -> BPFMap? { maps.first { $0.name == name } }
+
+    /// Prepares program `name` (the only one when nil).
+    public func load(program name: String? = nil) throws(LoadError) -> UserspaceProgram {
+        let candidates = object.programs.filter { name == nil || $0.name == name }
+        guard candidates.count == 1, let program = candidates.first else {
+            let names = object.programs.map(\.name).joined(separator: ", ")
+            throw LoadError(program: name ?? "?", message: name == nil ? "the object has \(object.programs.count) programs (\(names)); name one" : "no such program (programs: \(names))")
+        }
+        guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
+        guard kind.type == .xdp else {
+            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP is supported)")
+        }
+        var code = program.instructions
+        for relocation in program.relocations {
+            let index = Int(relocation.offset / 8)
+            guard relocation.offset % 8 == 0, index + 1 < code.count, code[index].isWide,
+                  let definition = object.map(for: relocation), let position = object.maps.firstIndex(of: definition) else {
+                let symbol = object.elf.symbols[relocation.symbol].name
+                throw LoadError(program: program.name, message: "instruction \(index): relocation against '\(symbol)' is not a map reference; global data and calls across sections are not supported yet")
+            }
+            let address = UInt64(UInt(bitPattern: Unmanaged.passUnretained(maps[position]).toOpaque()))
+            code[index].src = WideImmediateKind.immediate.rawValue
+            code[index].imm = Int32(truncatingIfNeeded: address)
+            code[index + 1].imm = Int32(truncatingIfNeeded: address >> 32)
+        }
+        do { code = try ContextConversion.convert(code, fields: ContextConversion.xdp) } catch {
+            throw LoadError(program: program.name, message: error.description)
+        }
+        var helpers = HelperTable.standard
+        helpers.registerMapHelpers()
+        let interpreter: Interpreter
+        do { interpreter = try Interpreter(code, helpers: helpers) } catch { throw LoadError(program: program.name, message: error.description) }
+        return UserspaceProgram(name: program.name, interpreter: interpreter, object: self)
+    }
+}
+
+/// A program ready to run in the userspace runtime.
+public final class UserspaceProgram {
+    public let name: String
+    let interpreter: Interpreter
+    /// Keeps the maps alive as long as the program may run.
+    let object: UserspaceObject
+
+    init(name: String, interpreter: Interpreter, object: UserspaceObject) {
+        self.name = name
+        self.interpreter = interpreter
+        self.object = object
+    }
+
+    /// The outcome of ``testRun(packet:repeat:mode:)``: the userspace `BPF_PROG_TEST_RUN`.
+    public struct TestRun: Sendable {
+        /// r0's low 32 bits, as the kernel reports it.
+        public var returnValue: UInt32
+        /// The packet after the last run.
+        public var packet: [UInt8]
+        /// Mean nanoseconds per run.
+        public var nanosecondsPerRun: Double
+    }
+
+    /// Bytes before the packet, as the kernel's XDP test run leaves (`XDP_PACKET_HEADROOM`).
+    public static let headroom = 256
+
+    /// Runs the XDP program `count` times on a copy of `packet`.
+    public func testRun(packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode = .checked()) throws(ExecutionError) -> TestRun {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.headroom + packet.count + 64, alignment: 16)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        let data = buffer.baseAddress! + Self.headroom
+        packet.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let start = UInt64(UInt(bitPattern: data))
+        var context = XDPContext(data: start, dataEnd: start + UInt64(packet.count))
+        var regions = [MemoryRegion(UnsafeMutableRawBufferPointer(start: data, count: packet.count))]
+        regions += object.maps.map { MemoryRegion($0.storage) }
+        var r0: UInt64 = 0
+        var ts = timespec(), te = timespec()
+        try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
+            regions.append(MemoryRegion(ctx, writable: false))
+            let ctxAddress = UInt64(UInt(bitPattern: ctx.baseAddress))
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            for _ in 0..<max(count, 1) {
+                r0 = try interpreter.run(ctxAddress, mode: mode, regions: regions)
+            }
+            clock_gettime(CLOCK_MONOTONIC, &te)
+        }
+        let elapsed = Double(te.tv_sec - ts.tv_sec) * 1e9 + Double(te.tv_nsec - ts.tv_nsec)
+        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0),
+                       packet: Array(UnsafeRawBufferPointer(start: data, count: packet.count)),
+                       nanosecondsPerRun: elapsed / Double(max(count, 1)))
+    }
+}

@@ -1,0 +1,61 @@
+import BPFBenchmarks
+import BPFKernel
+import BPFTestSupport
+import SwiftBPF
+import Testing
+
+private let kernelReason = KernelSupport.unavailableReason
+private let compilerReason = BPFCompiler.unavailableReason
+private let bench = SharedFixtures.path("bench")
+
+@Suite("Objects in the userspace runtime", .serialized)
+struct UserspaceObjectTests {
+    private static let packets: [(String, [UInt8])] = {
+        let syn = BenchmarkPrograms.packet
+        var udp = syn
+        udp[23] = 17
+        var ack = syn
+        ack[47] = 0x12  // SYN+ACK
+        return [("syn", syn), ("udp", udp), ("syn-ack", ack), ("1500", syn + Array(repeating: 0, count: 1500 - syn.count)),
+                ("short", Array(syn.prefix(20)))]
+    }()
+
+    /// The four bench programs, from clang's objects, give the kernel's verdict on every packet,
+    /// run after run (map state evolves the same way on both sides), in both engines.
+    @Test("bench objects return what the kernel returns",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"),
+          arguments: ["alu", "checksum", "flow", "maps"])
+    func againstKernel(name: String) throws {
+        let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c"))
+        for mode in [ExecutionMode.checked(), .fast] {
+            let kernel = try KernelObject(object).load()
+            let ours = try UserspaceObject(object).load()
+            for (label, packet) in Self.packets {
+                for run in 0..<3 {
+                    let expected = try kernel.testRun(data: packet)
+                    let actual = try ours.testRun(packet: packet, mode: mode)
+                    #expect(actual.returnValue == expected.returnValue, "\(name), \(label) packet, run \(run), \(mode)")
+                    #expect(actual.packet == Array(expected.data.prefix(packet.count)))
+                }
+            }
+        }
+    }
+
+    @Test("map state after runs is what the program wrote",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"))
+    func mapState() throws {
+        let loaded = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/flow.bpf.c")))
+        let program = try loaded.load()
+        for _ in 0..<5 { _ = try program.testRun(packet: BenchmarkPrograms.packet) }
+        let flows = try #require(loaded.map(named: "flows"))
+        let keys = flows.keys()
+        #expect(keys.count == 1)
+        let stats = try #require(try flows.lookup(keys[0]))
+        let packets = stats.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+        let bytes = stats.suffix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+        #expect(packets == 5 && bytes == 5 * UInt64(BenchmarkPrograms.packet.count))
+    }
+}
