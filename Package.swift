@@ -40,7 +40,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),
-        .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: strict),
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFTestSupport"], swiftSettings: strict),

@@ -49,11 +49,8 @@ public final class KernelObject {
     /// Loads program `name` (the only one when nil).
     /// - Throws: ``KernelError`` with the verifier's log, or ``LoadError`` for what cannot be relocated.
     public func load(program name: String? = nil) throws -> KernelProgram {
-        let candidates = object.programs.filter { name == nil || $0.name == name }
-        guard candidates.count == 1, let program = candidates.first else {
-            let names = object.programs.map(\.name).joined(separator: ", ")
-            throw LoadError(program: name ?? "?", message: name == nil ? "the object has \(object.programs.count) programs (\(names)); name one" : "no such program (programs: \(names))")
-        }
+        let program: ObjectFile.Program
+        do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
         guard let kind = program.kind else {
             throw LoadError(program: program.name, message: "section '\(program.section)' names no program type libbpf knows")
         }

@@ -88,6 +88,15 @@ public struct ObjectFile: Sendable {
     /// The program named `name`.
     public func program(named name: String) -> Program? { programs.first { $0.name == name } }
 
+    /// The program named `name`, or the only program when `name` is nil.
+    /// - Throws: ``ObjectError`` listing the programs when the choice is missing or ambiguous.
+    public func program(selecting name: String?) throws(ObjectError) -> Program {
+        if let name, let program = program(named: name) { return program }
+        if name == nil, programs.count == 1 { return programs[0] }
+        let names = programs.isEmpty ? "none" : programs.map(\.name).joined(separator: ", ")
+        throw ObjectError(name.map { "no program named '\($0)' (programs: \(names))" } ?? "the object has \(programs.count) programs (\(names)); name one")
+    }
+
     /// The map a relocation refers to: its symbol lies in a map section at a map's offset.
     public func map(for relocation: ELFFile.Relocation) -> MapDefinition? {
         let symbol = elf.symbols[relocation.symbol]

@@ -39,11 +39,8 @@ public final class UserspaceObject {
 
     /// Prepares program `name` (the only one when nil).
     public func load(program name: String? = nil) throws(LoadError) -> UserspaceProgram {
-        let candidates = object.programs.filter { name == nil || $0.name == name }
-        guard candidates.count == 1, let program = candidates.first else {
-            let names = object.programs.map(\.name).joined(separator: ", ")
-            throw LoadError(program: name ?? "?", message: name == nil ? "the object has \(object.programs.count) programs (\(names)); name one" : "no such program (programs: \(names))")
-        }
+        let program: ObjectFile.Program
+        do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
         guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
         guard kind.type == .xdp else {
             throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP is supported)")

@@ -2,7 +2,9 @@ import ArgumentParser
 import BPFBenchmarks
 import BPFCore
 import BPFKernel
+import BPFObject
 import BPFVM
+import SwiftBPF
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,66 +16,96 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time the benchmark programs on each engine, side by side with the kernel JIT.",
         discussion: """
-            The kernel figure is BPF_PROG_TEST_RUN's mean duration for the same program on the same \
-            packet, measured in the same run; it is omitted with the reason where bpf(2) is unavailable.
+            Compiles the four programs of the bench folder with clang (-O2 -g -target bpf) and runs each \
+            on its packet in the userspace interpreter (fast and checked) and in the kernel through \
+            BPF_PROG_TEST_RUN, whose mean duration is the kernel JIT's figure, in the same run. Without \
+            clang or the bench folder, the alu program's hand-written equivalent is timed. The kernel \
+            column is omitted, with the reason, where bpf(2) is unavailable.
             """
     )
 
-    @Option(name: .customLong("repeat"), help: "Runs per measurement.") var runs: Int = 2000
+    @Option(name: .customLong("repeat"), help: "Runs per measurement.") var runs: Int = 1000
     @Option(help: "Measurements per engine; the best is reported.") var rounds: Int = 5
+    @Option(help: "The folder of benchmark C programs.") var benchDir: String = "../shared/bench"
+
+    private struct Row {
+        var name: String
+        var packetBytes: Int
+        var interpreter: Double
+        var checked: Double
+        var kernel: Double?
+        var ours: UInt32
+        var kernelResult: UInt32?
+    }
 
     func run() throws {
-        let instructions = try Assembler.assemble(BenchmarkPrograms.alu)
         let packet = BenchmarkPrograms.packet
-        // An xdp_md as the program reads it: data at offset 0, data_end at offset 4.
+        let padded = packet + [UInt8](repeating: 0, count: 1500 - packet.count)
+        var rows: [Row] = []
+        var notes: [String] = []
+        let kernelReason = KernelSupport.unavailableReason
+        if let reason = kernelReason { notes.append("kernel JIT: skipped: \(reason)") }
+
+        if let reason = BPFCompiler.unavailableReason ?? (access(benchDir + "/alu.bpf.c", R_OK) == 0 ? nil : "\(benchDir) has no alu.bpf.c") {
+            notes.append("objects: skipped (\(reason)); timing the hand-written alu program instead")
+            rows.append(try handWrittenAlu(packet, kernel: kernelReason == nil))
+        } else {
+            for (name, data) in [("alu", packet), ("checksum", padded), ("flow", packet), ("maps", packet)] {
+                let object = try ObjectFile(bytes: try BPFCompiler.compile(benchDir + "/\(name).bpf.c"))
+                let ours = try UserspaceObject(object).load()
+                var row = Row(name: name, packetBytes: data.count, interpreter: .infinity, checked: .infinity,
+                              ours: try ours.testRun(packet: data).returnValue)
+                for _ in 0..<rounds {
+                    row.interpreter = min(row.interpreter, try ours.testRun(packet: data, repeat: runs, mode: .fast).nanosecondsPerRun)
+                    row.checked = min(row.checked, try ours.testRun(packet: data, repeat: runs, mode: .checked()).nanosecondsPerRun)
+                }
+                if kernelReason == nil {
+                    let kernel = try KernelObject(object).load()
+                    row.kernelResult = try kernel.testRun(data: data).returnValue
+                    row.kernel = try (0..<rounds).map { _ in Double(try kernel.testRun(data: data, repeat: UInt32(runs)).nanosecondsPerRun) }.min()
+                }
+                rows.append(row)
+            }
+        }
+
+        print("program   packet  interpreter ns/run  checked ns/run  kernel JIT ns/run  interpreter/JIT  r0 ours/kernel")
+        for r in rows {
+            let ratio = r.kernel.map { format1(r.interpreter / $0) + "x" } ?? "-"
+            let results = "\(r.ours)/" + (r.kernelResult.map(String.init) ?? "-")
+            print(pad(r.name, 9) + " " + pad("\(r.packetBytes) B", 7) + " " + pad(format1(r.interpreter), 19) + " "
+                  + pad(format1(r.checked), 15) + " " + pad(r.kernel.map(format1) ?? "-", 18) + " " + pad(ratio, 16) + " " + results)
+        }
+        for note in notes { print(note) }
+        if rows.contains(where: { $0.kernelResult != nil && $0.kernelResult != $0.ours }) {
+            throw CLIError("a program returned something other than the kernel's result")
+        }
+    }
+
+    /// The alu workload from ``BenchmarkPrograms/alu``, for machines without clang.
+    private func handWrittenAlu(_ packet: [UInt8], kernel: Bool) throws -> Row {
+        let code = try Assembler.assemble(BenchmarkPrograms.alu)
+        let interpreter = try Interpreter(code)
         var context = [UInt32](repeating: 0, count: 6)
         context[1] = UInt32(packet.count)
-
-        let interpreter = try Interpreter(instructions)
-        var rows: [(String, Double, UInt64)] = []
-        for (name, mode) in [("interpreter", ExecutionMode.fast), ("checked", .checked(instructionLimit: .max))] {
-            var best = Double.infinity
-            var r0: UInt64 = 0
-            for _ in 0..<rounds {
-                let start = monotonicNanoseconds()
-                try context.withUnsafeMutableBytes { ctx in
-                    let regions = [MemoryRegion(ctx, writable: false)]
-                    for _ in 0..<runs {
-                        r0 = try interpreter.run(UInt64(UInt(bitPattern: ctx.baseAddress)), mode: mode, regions: regions)
-                    }
-                }
-                best = min(best, Double(monotonicNanoseconds() - start) / Double(runs))
-            }
-            rows.append((name, best, r0))
-        }
-
-        var kernelNs: Double?
-        var kernelNote = ""
-        if let reason = KernelSupport.unavailableReason {
-            kernelNote = "kernel JIT: skipped: \(reason)"
-        } else {
-            let program = try KernelProgram(type: .xdp, instructions: instructions, name: "bench_alu")
-            var best = Double.infinity
-            for _ in 0..<rounds {
-                let run = try program.testRun(data: packet, repeat: UInt32(runs))
-                best = min(best, Double(run.nanosecondsPerRun))
-                if UInt64(run.returnValue) != rows[0].2 {
-                    throw CLIError("alu: the kernel returned \(run.returnValue), the interpreter \(rows[0].2)")
+        var row = Row(name: "alu", packetBytes: packet.count, interpreter: .infinity, checked: .infinity, ours: 0)
+        try context.withUnsafeMutableBytes { ctx in
+            let regions = [MemoryRegion(ctx, writable: false)]
+            let address = UInt64(UInt(bitPattern: ctx.baseAddress))
+            for (mode, isChecked) in [(ExecutionMode.fast, false), (.checked(instructionLimit: .max), true)] {
+                for _ in 0..<rounds {
+                    let start = monotonicNanoseconds()
+                    for _ in 0..<runs { row.ours = UInt32(truncatingIfNeeded: try interpreter.run(address, mode: mode, regions: regions)) }
+                    let ns = Double(monotonicNanoseconds() - start) / Double(runs)
+                    if isChecked { row.checked = min(row.checked, ns) } else { row.interpreter = min(row.interpreter, ns) }
                 }
             }
-            kernelNs = best
         }
-
-        print("program  engine        ns/run      vs kernel JIT   r0")
-        for (engine, ns, r0) in rows {
-            let ratio = kernelNs.map { String(format1(ns / $0)) + "x" } ?? "-"
-            print("alu      \(pad(engine, 12))  \(pad(format1(ns), 10))  \(pad(ratio, 14))  \(r0)")
+        if kernel {
+            let program = try KernelProgram(type: .xdp, instructions: code, name: "bench_alu")
+            row.kernelResult = try program.testRun(data: packet).returnValue
+            row.kernel = try (0..<rounds).map { _ in Double(try program.testRun(data: packet, repeat: UInt32(runs)).nanosecondsPerRun) }.min()
         }
-        if let kernelNs {
-            print("alu      \(pad("kernel JIT", 12))  \(pad(format1(kernelNs), 10))  \(pad("1.0x", 14))  \(rows[0].2)")
-        } else {
-            print(kernelNote)
-        }
+        return row
     }
 }
 

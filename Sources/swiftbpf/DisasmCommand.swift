@@ -21,10 +21,9 @@ struct DisasmCommand: ParsableCommand {
         }
         let object: ObjectFile
         do { object = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(file): \(error)") }
-        let chosen = object.programs.filter { program == nil || $0.name == program }
-        if chosen.isEmpty {
-            let names = object.programs.map(\.name).joined(separator: ", ")
-            throw CLIError("\(file): no program \(program.map { "named '\($0)'" } ?? "") (programs: \(names.isEmpty ? "none" : names))")
+        var chosen = object.programs
+        if let program {
+            do { chosen = [try object.program(selecting: program)] } catch { throw CLIError("\(file): \(error)") }
         }
         for (i, p) in chosen.enumerated() {
             if i > 0 { print() }

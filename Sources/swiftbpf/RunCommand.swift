@@ -4,6 +4,7 @@ import BPFCore
 import BPFKernel
 import BPFObject
 import BPFVM
+import SwiftBPF
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,28 +12,25 @@ struct RunCommand: ParsableCommand {
         abstract: "Run a program and print its result.",
         discussion: """
             A program in text, raw or conformance form runs in the userspace interpreter over input \
-            memory (r1 = address, r2 = length) and prints r0 in hex. An ELF object runs with --kernel \
-            in the running kernel through BPF_PROG_TEST_RUN on --packet, printing the return value, \
-            the kernel's ns/run and the output packet when it changed.
+            memory (r1 = address, r2 = length) and prints r0 in hex. An ELF object's program runs on \
+            --packet — in the userspace runtime, or with --kernel in the running kernel through \
+            BPF_PROG_TEST_RUN — printing the return value, ns/run and the output packet when it changed.
             """
     )
 
     @Argument(help: "An ELF object, raw instruction bytes, assembly text, or a conformance test file.") var file: String
     @Option(help: "Input memory as hex bytes (default: the file's '-- mem' section).") var mem: String?
     @Option(help: "checked (bounds-checked, the default until the verifier lands) or interpreter (no checks).") var engine: Engine = .checked
-    @Flag(help: "Run in the kernel through BPF_PROG_TEST_RUN (ELF objects).") var kernel = false
-    @Option(help: "The packet (or context data) as hex bytes, for --kernel.") var packet: String?
-    @Option(help: "Read the packet from a file, for --kernel.") var packetFile: String?
+    @Flag(help: "Run an ELF object's program in the kernel through BPF_PROG_TEST_RUN.") var kernel = false
+    @Option(help: "The packet as hex bytes, for ELF objects.") var packet: String?
+    @Option(help: "Read the packet from a file, for ELF objects.") var packetFile: String?
     @Option(help: "In an ELF object, the program's function name.") var program: String?
-    @Option(name: .customLong("repeat"), help: "Runs to time, for --kernel.") var runs: UInt32 = 1
+    @Option(name: .customLong("repeat"), help: "Runs to time, for ELF objects.") var runs: UInt32 = 1
 
     func run() throws {
         guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }
         if bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
-            guard kernel else {
-                throw CLIError("\(file): is an ELF object; the userspace runtime cannot run object programs yet (they need maps and contexts); add --kernel to run it in the kernel")
-            }
-            try runInKernel(bytes)
+            try runObject(bytes)
             return
         }
         guard !kernel else { throw CLIError("--kernel runs ELF objects (the kernel needs a program type, which objects name)") }
@@ -50,8 +48,7 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    private func runInKernel(_ bytes: [UInt8]) throws {
-        if let reason = KernelSupport.unavailableReason { throw CLIError("--kernel: \(reason)") }
+    private func runObject(_ bytes: [UInt8]) throws {
         var data: [UInt8]
         if let packetFile {
             guard let contents = readFile(packetFile) else { throw CLIError("\(packetFile): cannot read the file") }
@@ -61,25 +58,31 @@ struct RunCommand: ParsableCommand {
         }
         let object: ObjectFile
         do { object = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(file): \(error)") }
-        let result: KernelProgram.TestRun
-        let type: ProgramType
+        let count = max(runs, 1)
+        let returnValue: UInt32, output: [UInt8], nanoseconds: String, type: ProgramType
         do {
-            let loaded = try KernelObject(object)
-            let program = try loaded.load(program: program)
-            type = program.type
-            result = try program.testRun(data: data, repeat: max(runs, 1))
+            if kernel {
+                if let reason = KernelSupport.unavailableReason { throw CLIError("--kernel: \(reason)") }
+                let loaded = try KernelObject(object).load(program: program)
+                let result = try loaded.testRun(data: data, repeat: count)
+                (returnValue, output, type) = (result.returnValue, Array(result.data.prefix(data.count)), loaded.type)
+                nanoseconds = "\(result.nanosecondsPerRun) ns/run (kernel"
+            } else {
+                let loaded = try UserspaceObject(object).load(program: program)
+                let result = try loaded.testRun(packet: data, repeat: Int(count), mode: engine == .checked ? .checked() : .fast)
+                (returnValue, output, type) = (result.returnValue, result.packet, .xdp)
+                nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(engine.rawValue)"
+            }
+        } catch let error as CLIError {
+            throw error
         } catch {
             throw CLIError("\(file): \(error)")
         }
         let xdpNames = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"]
-        let name = type == .xdp && Int(result.returnValue) < xdpNames.count ? " (\(xdpNames[Int(result.returnValue)]))" : ""
-        print("retval \(result.returnValue)\(name)")
-        print("duration \(result.nanosecondsPerRun) ns/run (kernel, \(max(runs, 1)) run\(runs > 1 ? "s" : ""))")
-        if result.data != data {
-            print("packet " + result.data.map { String($0, radix: 16).leftPadded(2) }.joined())
-        } else {
-            print("packet unchanged")
-        }
+        let name = type == .xdp && Int(returnValue) < xdpNames.count ? " (\(xdpNames[Int(returnValue)]))" : ""
+        print("retval \(returnValue)\(name)")
+        print("duration \(nanoseconds), \(count) run\(count > 1 ? "s" : ""))")
+        print(output == data ? "packet unchanged" : "packet " + output.map { String($0, radix: 16).leftPadded(2) }.joined())
     }
 }
 

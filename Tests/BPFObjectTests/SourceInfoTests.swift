@@ -1,3 +1,4 @@
+import BPFBenchmarks
 import BPFCore
 import BPFObject
 import BPFTestSupport

@@ -1,3 +1,4 @@
+import BPFBenchmarks
 import BPFObject
 import BPFTestSupport
 import BTF
