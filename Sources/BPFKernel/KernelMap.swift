@@ -23,4 +23,52 @@ public final class KernelMap {
     }
 
     deinit { close(fd) }
+
+    /// The value under `key`, or nil when there is none.
+    public func lookup(_ key: [UInt8]) throws(KernelError) -> [UInt8]? {
+        var value = [UInt8](repeating: 0, count: definition.valueSize)
+        let r = key.withUnsafeBytes { k in value.withUnsafeMutableBytes { cbpf_map_elem(1, fd, k.baseAddress, $0.baseAddress, 0) } }
+        if r == -Int32(ENOENT) { return nil }
+        guard r == 0 else { throw KernelError(command: "BPF_MAP_LOOKUP_ELEM (\(definition.name))", errno: -r) }
+        return value
+    }
+
+    /// Stores `value` under `key` with `BPF_ANY` (0), `BPF_NOEXIST` (1) or `BPF_EXIST` (2).
+    public func update(_ key: [UInt8], _ value: [UInt8], flags: UInt64 = 0) throws(KernelError) {
+        var value = value
+        let r = key.withUnsafeBytes { k in value.withUnsafeMutableBytes { cbpf_map_elem(2, fd, k.baseAddress, $0.baseAddress, flags) } }
+        guard r == 0 else { throw KernelError(command: "BPF_MAP_UPDATE_ELEM (\(definition.name))", errno: -r) }
+    }
+
+    /// Removes `key`.
+    public func delete(_ key: [UInt8]) throws(KernelError) {
+        let r = key.withUnsafeBytes { cbpf_map_elem(3, fd, $0.baseAddress, nil, 0) }
+        guard r == 0 else { throw KernelError(command: "BPF_MAP_DELETE_ELEM (\(definition.name))", errno: -r) }
+    }
+
+    /// Every key, in the kernel's iteration order.
+    public func keys() throws(KernelError) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var current: [UInt8]? = nil
+        while true {
+            var next = [UInt8](repeating: 0, count: definition.keySize)
+            let r = next.withUnsafeMutableBytes { n in
+                if let current { return current.withUnsafeBytes { cbpf_map_elem(4, fd, $0.baseAddress, n.baseAddress, 0) } }
+                return cbpf_map_elem(4, fd, nil, n.baseAddress, 0)
+            }
+            if r == -Int32(ENOENT) { return out }
+            guard r == 0 else { throw KernelError(command: "BPF_MAP_GET_NEXT_KEY (\(definition.name))", errno: -r) }
+            out.append(next)
+            current = next
+        }
+    }
+
+    /// Every entry, as key and value bytes.
+    public func entries() throws(KernelError) -> [(key: [UInt8], value: [UInt8])] {
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        for key in try keys() {
+            if let value = try lookup(key) { out.append((key, value)) }
+        }
+        return out
+    }
 }

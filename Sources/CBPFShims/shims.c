@@ -62,6 +62,16 @@ int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, u
     return (int)cbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 }
 
+int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = (uint32_t)map_fd;
+    attr.key = (uint64_t)(uintptr_t)key;
+    attr.value = (uint64_t)(uintptr_t)value;
+    attr.flags = flags;
+    return (int)cbpf_sys_bpf(cmd, &attr, sizeof(attr));
+}
+
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
                        uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration) {
     union bpf_attr attr;
@@ -80,6 +90,11 @@ int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, voi
     return 0;
 }
 #else
+int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t flags) {
+    (void)cmd; (void)map_fd; (void)key; (void)value; (void)flags;
+    return -ENOSYS;
+}
+
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name) {
     (void)map_type; (void)key_size; (void)value_size; (void)max_entries; (void)map_flags; (void)name;

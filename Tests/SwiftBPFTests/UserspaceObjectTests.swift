@@ -30,15 +30,23 @@ struct UserspaceObjectTests {
     func againstKernel(name: String) throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c"))
         for mode in [ExecutionMode.checked(), .fast] {
-            let kernel = try KernelObject(object).load()
-            let ours = try UserspaceObject(object).load()
+            let kernel = try KernelObject(object)
+            let ours = try UserspaceObject(object)
+            let kernelProgram = try kernel.load(), ourProgram = try ours.load()
             for (label, packet) in Self.packets {
                 for run in 0..<3 {
-                    let expected = try kernel.testRun(data: packet)
-                    let actual = try ours.testRun(packet: packet, mode: mode)
+                    let expected = try kernelProgram.testRun(data: packet)
+                    let actual = try ourProgram.testRun(packet: packet, mode: mode)
                     #expect(actual.returnValue == expected.returnValue, "\(name), \(label) packet, run \(run), \(mode)")
                     #expect(actual.packet == Array(expected.data.prefix(packet.count)))
                 }
+            }
+            // After the same runs, every map holds the same entries on both sides.
+            for (kernelMap, ourMap) in zip(kernel.maps, ours.maps) {
+                let theirs = try kernelMap.entries().map { $0.key + $0.value }
+                let mine = try ourMap.keys().map { try $0 + (ourMap.lookup($0) ?? []) }
+                #expect(Set(theirs) == Set(mine), "\(name): map \(ourMap.name)")
+                #expect(!theirs.isEmpty || name == "alu" || name == "checksum")
             }
         }
     }
