@@ -15,11 +15,17 @@ public final class KernelMap {
 
     /// Creates the map with `BPF_MAP_CREATE`.
     public init(_ definition: MapDefinition) throws(KernelError) {
+        // Global data is read-only to programs where the object says so (BPF_F_RDONLY_PROG).
+        let flags = definition.flags | (definition.readOnly ? 0x80 : 0)
+        let name = String(definition.name.filter { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }.prefix(15))
         let fd = cbpf_map_create(definition.type, UInt32(definition.keySize), UInt32(definition.valueSize),
-                                 UInt32(definition.maxEntries), definition.flags, String(definition.name.prefix(15)))
+                                 UInt32(definition.maxEntries), flags, name)
         guard fd >= 0 else { throw KernelError(command: "BPF_MAP_CREATE (\(definition.name))", errno: -fd) }
         self.fd = fd
         self.definition = definition
+        if let initial = definition.initialValue {
+            try update([0, 0, 0, 0], initial)
+        }
     }
 
     deinit { close(fd) }

@@ -24,24 +24,19 @@ public final class KernelObject {
         public var description: String { "program \(program): \(message)" }
     }
 
-    /// The program's instructions with every map reference (`lddw` relocated against a map
-    /// symbol) turned into `BPF_PSEUDO_MAP_FD` with the map's descriptor.
-    public func relocatedInstructions(_ program: ObjectFile.Program) throws(LoadError) -> [Instruction] {
-        var code = program.instructions
-        for relocation in program.relocations {
-            let index = Int(relocation.offset / 8)
-            let symbol = object.elf.symbols[relocation.symbol]
-            guard relocation.offset % 8 == 0, index < code.count else {
-                throw LoadError(program: program.name, message: "relocation at offset \(relocation.offset) is not on an instruction")
+    /// The linked program's instructions with every map reference pointing at the kernel's map:
+    /// `BPF_PSEUDO_MAP_FD` for a map, `BPF_PSEUDO_MAP_VALUE` with the offset for global data.
+    public func relocatedInstructions(_ linked: LinkedProgram) -> [Instruction] {
+        var code = linked.instructions
+        for reference in linked.mapReferences {
+            let i = reference.instruction
+            code[i].imm = maps[reference.map].fd
+            if let offset = reference.valueOffset {
+                code[i].src = WideImmediateKind.mapValue.rawValue
+                code[i + 1].imm = Int32(offset)
+            } else {
+                code[i].src = WideImmediateKind.mapFD.rawValue
             }
-            guard let map = object.map(for: relocation), let position = object.maps.firstIndex(of: map) else {
-                throw LoadError(program: program.name, message: "instruction \(index): relocation against '\(symbol.name)' is not a map reference; global data and calls across sections are not supported yet")
-            }
-            guard code[index].isWide, index + 1 < code.count else {
-                throw LoadError(program: program.name, message: "instruction \(index): map '\(map.name)' is referenced by \(Disassembler.text(code[index])), not by a lddw")
-            }
-            code[index].src = WideImmediateKind.mapFD.rawValue
-            code[index].imm = maps[position].fd
         }
         return code
     }
@@ -54,7 +49,9 @@ public final class KernelObject {
         guard let kind = program.kind else {
             throw LoadError(program: program.name, message: "section '\(program.section)' names no program type libbpf knows")
         }
-        return try KernelProgram(type: kind.type, instructions: try relocatedInstructions(program),
+        let linked: LinkedProgram
+        do { linked = try object.link(program) } catch { throw LoadError(program: program.name, message: error.description) }
+        return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
                                  license: object.license ?? "", name: String(program.name.prefix(15)))
     }
 }

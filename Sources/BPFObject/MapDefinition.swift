@@ -14,6 +14,10 @@ public struct MapDefinition: Sendable, Equatable {
     /// The ELF section holding the definition and the symbol's offset in it.
     public var section: String
     public var offset: Int
+    /// For global data (`.data`, `.rodata`, `.bss`): the single value's initial bytes.
+    public var initialValue: [UInt8]? = nil
+    /// Whether programs may only read it (`.rodata`).
+    public var readOnly = false
 }
 
 extension ObjectFile {
@@ -63,6 +67,23 @@ extension ObjectFile {
             maps.append(map)
         }
         return maps
+    }
+
+    /// Global data sections as single-entry array maps whose value is the section, the way
+    /// libbpf backs `.data`, `.rodata` and `.bss` (and `.data.*`, `.rodata.*`).
+    static func globalDataMaps(elf: ELFFile) -> [MapDefinition] {
+        elf.sections.filter { isGlobalData($0) && $0.size > 0 }.map { section in
+            MapDefinition(name: section.name, type: 2, keySize: 4, valueSize: section.size, maxEntries: 1, flags: 0,
+                          section: section.name, offset: 0,
+                          initialValue: section.isNoBits ? [UInt8](repeating: 0, count: section.size) : Array(elf.data(of: section)),
+                          readOnly: section.name.hasPrefix(".rodata"))
+        }
+    }
+
+    static func isGlobalData(_ section: ELFFile.Section) -> Bool {
+        let name = section.name
+        return !section.isExecutable && (name == ".data" || name == ".bss" || name == ".rodata"
+            || name.hasPrefix(".data.") || name.hasPrefix(".rodata.") || name.hasPrefix(".bss."))
     }
 
     /// Reads legacy `struct bpf_map_def` entries (type, key size, value size, max entries,

@@ -60,6 +60,7 @@ public struct ObjectFile: Sendable {
         }
         if let btf { maps = try Self.btfMaps(btf, elf: elf) }
         maps += try Self.legacyMaps(elf: elf)
+        maps += Self.globalDataMaps(elf: elf)
         for section in elf.sections where section.isExecutable && section.type == 1 && section.name != ".text" {
             guard section.size % 8 == 0 else {
                 throw ObjectError(section: section.name, "code size \(section.size) is not a whole number of 8-byte instructions")
@@ -97,12 +98,13 @@ public struct ObjectFile: Sendable {
         throw ObjectError(name.map { "no program named '\($0)' (programs: \(names))" } ?? "the object has \(programs.count) programs (\(names)); name one")
     }
 
-    /// The map a relocation refers to: its symbol lies in a map section at a map's offset.
+    /// The map a relocation refers to: a map definition's symbol, or a global data section.
     public func map(for relocation: ELFFile.Relocation) -> MapDefinition? {
         let symbol = elf.symbols[relocation.symbol]
         guard Int(symbol.sectionIndex) < elf.sections.count else { return nil }
-        let section = elf.sections[Int(symbol.sectionIndex)].name
-        return maps.first { $0.section == section && $0.name == symbol.name }
+        let section = elf.sections[Int(symbol.sectionIndex)]
+        if Self.isGlobalData(section) { return maps.first { $0.section == section.name } }
+        return maps.first { $0.section == section.name && $0.name == symbol.name }
     }
 
     /// Line info records of `section` that fall inside the byte range `range`.

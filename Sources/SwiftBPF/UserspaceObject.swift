@@ -29,7 +29,9 @@ public final class UserspaceObject {
         self.object = object
         var maps: [BPFMap] = []
         for d in object.maps {
-            maps.append(try BPFMap.make(name: d.name, shape: MapShape(type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries, flags: d.flags)))
+            let map = try BPFMap.make(name: d.name, shape: MapShape(type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries, flags: d.flags))
+            if let initial = d.initialValue { try map.update([0, 0, 0, 0], initial) }
+            maps.append(map)
         }
         self.maps = maps
     }
@@ -45,18 +47,19 @@ public final class UserspaceObject {
         guard kind.type == .xdp else {
             throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP is supported)")
         }
-        var code = program.instructions
-        for relocation in program.relocations {
-            let index = Int(relocation.offset / 8)
-            guard relocation.offset % 8 == 0, index + 1 < code.count, code[index].isWide,
-                  let definition = object.map(for: relocation), let position = object.maps.firstIndex(of: definition) else {
-                let symbol = object.elf.symbols[relocation.symbol].name
-                throw LoadError(program: program.name, message: "instruction \(index): relocation against '\(symbol)' is not a map reference; global data and calls across sections are not supported yet")
+        let linked: LinkedProgram
+        do { linked = try object.link(program) } catch { throw LoadError(program: program.name, message: error.description) }
+        var code = linked.instructions
+        for reference in linked.mapReferences {
+            let map = maps[reference.map]
+            var address = UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))
+            if let offset = reference.valueOffset {
+                address = UInt64(UInt(bitPattern: map.storage.baseAddress)) + UInt64(offset)  // the single value
             }
-            let address = UInt64(UInt(bitPattern: Unmanaged.passUnretained(maps[position]).toOpaque()))
-            code[index].src = WideImmediateKind.immediate.rawValue
-            code[index].imm = Int32(truncatingIfNeeded: address)
-            code[index + 1].imm = Int32(truncatingIfNeeded: address >> 32)
+            let i = reference.instruction
+            code[i].src = WideImmediateKind.immediate.rawValue
+            code[i].imm = Int32(truncatingIfNeeded: address)
+            code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
         }
         do { code = try ContextConversion.convert(code, fields: ContextConversion.xdp) } catch {
             throw LoadError(program: program.name, message: error.description)
@@ -105,7 +108,8 @@ public final class UserspaceProgram {
         let start = UInt64(UInt(bitPattern: data))
         var context = XDPContext(data: start, dataEnd: start + UInt64(packet.count))
         var regions = [MemoryRegion(UnsafeMutableRawBufferPointer(start: data, count: packet.count))]
-        regions += object.maps.map { MemoryRegion($0.storage) }
+        let readOnly = Set(object.object.maps.filter(\.readOnly).map(\.name))
+        regions += object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
         var r0: UInt64 = 0
         var ts = timespec(), te = timespec()
         try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in

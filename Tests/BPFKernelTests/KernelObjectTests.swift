@@ -62,20 +62,20 @@ struct KernelObjectTests {
     @Test("references the loader cannot relocate yet are refused with the instruction named",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
-    func globalData() throws {
+    func unresolvedExtern() throws {
         let source = """
             #include <linux/bpf.h>
             #include <bpf/bpf_helpers.h>
-            volatile int threshold = 5;
-            SEC("xdp") int uses_global(struct xdp_md *ctx) { return threshold > 3 ? XDP_PASS : XDP_DROP; }
+            extern int defined_elsewhere;
+            SEC("xdp") int uses_extern(struct xdp_md *ctx) { return defined_elsewhere > 3 ? XDP_PASS : XDP_DROP; }
             char LICENSE[] SEC("license") = "GPL";
             """
-        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "global.bpf.c")))
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "extern.bpf.c")))
         #expect {
             _ = try object.load()
         } throws: { error in
             guard let error = error as? KernelObject.LoadError else { return false }
-            return error.program == "uses_global" && error.message.contains("instruction 0") && error.message.contains("global data")
+            return error.program == "uses_extern" && error.message.contains("instruction 0") && error.message.contains("defined_elsewhere")
         }
     }
 
