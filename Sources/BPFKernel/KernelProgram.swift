@@ -68,7 +68,7 @@ public final class KernelProgram {
 
     /// Runs the program `repeat` times on `data` with `BPF_PROG_TEST_RUN`.
     public func testRun(data: [UInt8], repeat count: UInt32 = 1) throws(KernelError) -> TestRun {
-        var out = [UInt8](repeating: 0, count: max(data.count, 64) + 256)
+        var out = [UInt8](repeating: 0, count: data.count + 4096)  // room for a grown tail
         var outSize = UInt32(out.count)
         var retval: UInt32 = 0, duration: UInt32 = 0
         let r = data.withUnsafeBytes { input in

@@ -126,7 +126,7 @@ public enum ContextConversion {
 
 /// The XDP context the userspace runtime gives a program: `struct xdp_md`'s fields with the
 /// packet pointers as real 64-bit addresses (programs are converted to read it by
-/// ``ContextConversion``).
+/// ``ContextConversion``), then the frame's bounds, which only helpers see.
 public struct XDPContext {
     public var data: UInt64
     public var dataEnd: UInt64
@@ -134,13 +134,21 @@ public struct XDPContext {
     public var ingressIfindex: UInt32
     public var rxQueueIndex: UInt32
     public var egressIfindex: UInt32
+    /// Start of the frame buffer (`data_hard_start`).
+    public var hardStart: UInt64
+    /// The last byte packet data may grow to (`xdp_data_hard_end`).
+    public var hardEnd: UInt64
+    /// The interface `bpf_redirect` chose, 0 when none.
+    public var redirectIfindex: UInt32 = 0
 
-    public init(data: UInt64, dataEnd: UInt64, ingressIfindex: UInt32 = 1, rxQueueIndex: UInt32 = 0) {
+    public init(data: UInt64, dataEnd: UInt64, hardStart: UInt64, hardEnd: UInt64, ingressIfindex: UInt32 = 1, rxQueueIndex: UInt32 = 0) {
         self.data = data
         self.dataEnd = dataEnd
         self.dataMeta = data
         self.ingressIfindex = ingressIfindex
         self.rxQueueIndex = rxQueueIndex
         self.egressIfindex = 0
+        self.hardStart = hardStart
+        self.hardEnd = hardEnd
     }
 }

@@ -66,6 +66,7 @@ public final class UserspaceObject {
         }
         var helpers = HelperTable.standard
         helpers.registerMapHelpers()
+        helpers.registerXDPHelpers()
         let interpreter: Interpreter
         do { interpreter = try Interpreter(code, helpers: helpers) } catch { throw LoadError(program: program.name, message: error.description) }
         return UserspaceProgram(name: program.name, interpreter: interpreter, object: self)
@@ -97,17 +98,21 @@ public final class UserspaceProgram {
 
     /// Bytes before the packet, as the kernel's XDP test run leaves (`XDP_PACKET_HEADROOM`).
     public static let headroom = 256
+    /// The frame the kernel's test run builds: a page, whose last bytes hold `skb_shared_info`.
+    static let frameSize = 4096, sharedInfo = 320
 
     /// Runs the XDP program `count` times on a copy of `packet`.
     public func testRun(packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode = .checked()) throws(ExecutionError) -> TestRun {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.headroom + packet.count + 64, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0)
-        let data = buffer.baseAddress! + Self.headroom
-        packet.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        let start = UInt64(UInt(bitPattern: data))
-        var context = XDPContext(data: start, dataEnd: start + UInt64(packet.count))
-        var regions = [MemoryRegion(UnsafeMutableRawBufferPointer(start: data, count: packet.count))]
+        let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Self.frameSize, Self.headroom + packet.count + Self.sharedInfo), alignment: 16)
+        defer { frame.deallocate() }
+        let hardStart = UInt64(UInt(bitPattern: frame.baseAddress))
+        let start = hardStart + UInt64(Self.headroom)
+        var context = XDPContext(data: start, dataEnd: start + UInt64(packet.count), hardStart: hardStart,
+                                 hardEnd: hardStart + UInt64(frame.count - Self.sharedInfo))
+        frame.initializeMemory(as: UInt8.self, repeating: 0)
+        packet.withUnsafeBytes { (frame.baseAddress! + Self.headroom).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        // The packet may move within the frame, so the whole frame is the program's region.
+        var regions = [MemoryRegion(frame)]
         let readOnly = Set(object.object.maps.filter(\.readOnly).map(\.name))
         regions += object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
         var r0: UInt64 = 0
@@ -116,14 +121,17 @@ public final class UserspaceProgram {
             regions.append(MemoryRegion(ctx, writable: false))
             let ctxAddress = UInt64(UInt(bitPattern: ctx.baseAddress))
             clock_gettime(CLOCK_MONOTONIC, &ts)
+            // Like the kernel's test run, repeats share one context: a program that moves the
+            // packet moves it again on the next run.
             for _ in 0..<max(count, 1) {
                 r0 = try interpreter.run(ctxAddress, mode: mode, regions: regions)
             }
             clock_gettime(CLOCK_MONOTONIC, &te)
         }
         let elapsed = Double(te.tv_sec - ts.tv_sec) * 1e9 + Double(te.tv_nsec - ts.tv_nsec)
+        let data = UnsafeRawPointer(bitPattern: UInt(context.data))!
         return TestRun(returnValue: UInt32(truncatingIfNeeded: r0),
-                       packet: Array(UnsafeRawBufferPointer(start: data, count: packet.count)),
+                       packet: Array(UnsafeRawBufferPointer(start: data, count: Int(context.dataEnd - context.data))),
                        nanosecondsPerRun: elapsed / Double(max(count, 1)))
     }
 }
