@@ -21,6 +21,8 @@ public struct MapShape: Sendable, Equatable {
     public static let hash: UInt32 = 1
     /// `BPF_MAP_TYPE_ARRAY`.
     public static let array: UInt32 = 2
+    /// `BPF_MAP_TYPE_RINGBUF`.
+    public static let ringBuffer: UInt32 = 27
 }
 
 /// A map with kernel semantics. Values live in raw memory the map owns and never move for the
@@ -46,6 +48,14 @@ public class BPFMap: @unchecked Sendable {
     /// Creates a map of `shape.type`.
     /// - Throws: ``MapError`` for an unsupported type, zero sizes, or a map over the memory limit.
     public static func make(name: String, shape: MapShape) throws(MapError) -> BPFMap {
+        if shape.type == MapShape.ringBuffer {
+            // The kernel's rule: no key or value, a page-multiple power-of-two size.
+            guard shape.keySize == 0, shape.valueSize == 0, shape.maxEntries >= 4096, shape.maxEntries & (shape.maxEntries - 1) == 0 else {
+                throw .invalid(name, "a ring buffer needs no key or value and a power-of-two size of at least 4096 bytes (got \(shape.maxEntries))")
+            }
+            guard shape.maxEntries <= memoryLimit else { throw MapError(errno: 12, "\(name): \(shape.maxEntries) bytes exceed the map memory limit (ENOMEM)") }
+            return RingBufferMap(name: name, shape: shape)
+        }
         guard shape.keySize > 0, shape.valueSize > 0, shape.maxEntries > 0 else {
             throw .invalid(name, "key size, value size and max entries must be positive (key \(shape.keySize), value \(shape.valueSize), entries \(shape.maxEntries))")
         }
