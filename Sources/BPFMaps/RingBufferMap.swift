@@ -64,10 +64,13 @@ public final class RingBufferMap: BPFMap, @unchecked Sendable {
         }
     }
 
-    /// Publishes a reserved record (`discard`: marks it to be skipped instead).
+    /// Publishes a reserved record (`discard`: marks it to be skipped instead). A pointer
+    /// that is not an outstanding reservation is ignored.
     public func commit(_ record: UnsafeMutableRawPointer, discard: Bool = false) {
         let header = record - Self.headerSize
-        let length = header.load(as: UInt32.self) & ~(Self.busy | Self.discard)
+        let word = cbpf_fetch_add32(header, 0)
+        guard word & Self.busy != 0 else { return }
+        let length = word & ~(Self.busy | Self.discard)
         _ = cbpf_xchg32(header, length | (discard ? Self.discard : 0))
     }
 

@@ -19,6 +19,13 @@ public typealias HelperFunction = @convention(c) (
 public struct HelperContext {
     /// Host data attached to the program by the embedder.
     public var userData: UnsafeMutableRawPointer?
+    /// The task the `get_current_*` helpers describe.
+    public var task: TaskInfo = .current
+    /// Memory the `probe_read*` helpers may read; anything else reads as `-EFAULT`.
+    public var readable: UnsafeBufferPointer<MemoryRegion> = UnsafeBufferPointer(start: nil, count: 0)
+    /// The program's ring buffers (``BPFMap`` addresses), which `ringbuf_submit`/`discard`
+    /// search for the record they are given.
+    public var ringBuffers: UnsafeBufferPointer<UInt64> = UnsafeBufferPointer(start: nil, count: 0)
 
     public init(userData: UnsafeMutableRawPointer? = nil) {
         self.userData = userData
@@ -49,6 +56,7 @@ public struct HelperTable: Sendable {
         table.register(id: 8, StandardHelpers.getSmpProcessorID)    // bpf_get_smp_processor_id
         table.register(id: 125, StandardHelpers.ktimeGetBootNs)     // bpf_ktime_get_boot_ns
         table.register(id: 160, StandardHelpers.ktimeGetCoarseNs)   // bpf_ktime_get_coarse_ns
+        table.registerTaskHelpers()
         return table
     }
 

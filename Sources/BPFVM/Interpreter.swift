@@ -52,6 +52,12 @@ public final class Interpreter {
         helperContext.deallocate()
     }
 
+    /// The state helpers see: the task they describe, the memory they may read, host data.
+    public var helperContextValue: HelperContext {
+        get { helperContext.pointee }
+        set { helperContext.pointee = newValue }
+    }
+
     /// Runs the program with `r1` and `r2` as its arguments and returns r0.
     /// - Parameters:
     ///   - mode: ``ExecutionMode/fast`` (no checks) or ``ExecutionMode/checked(instructionLimit:)``.

@@ -44,8 +44,8 @@ public final class UserspaceObject {
         let program: ObjectFile.Program
         do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
         guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
-        guard kind.type == .xdp else {
-            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP is supported)")
+        guard kind.type == .xdp || kind.type == .tracepoint else {
+            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP and tracepoints are supported)")
         }
         let linked: LinkedProgram
         do { linked = try object.link(program) } catch { throw LoadError(program: program.name, message: error.description) }
@@ -61,29 +61,72 @@ public final class UserspaceObject {
             code[i].imm = Int32(truncatingIfNeeded: address)
             code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
         }
-        do { code = try ContextConversion.convert(code, fields: ContextConversion.xdp) } catch {
-            throw LoadError(program: program.name, message: error.description)
+        if kind.type == .xdp {
+            do { code = try ContextConversion.convert(code, fields: ContextConversion.xdp) } catch {
+                throw LoadError(program: program.name, message: error.description)
+            }
         }
         var helpers = HelperTable.standard
         helpers.registerMapHelpers()
-        helpers.registerXDPHelpers()
+        helpers.registerRingBufferHelpers()
+        if kind.type == .xdp { helpers.registerXDPHelpers() }
         let interpreter: Interpreter
         do { interpreter = try Interpreter(code, helpers: helpers) } catch { throw LoadError(program: program.name, message: error.description) }
-        return UserspaceProgram(name: program.name, interpreter: interpreter, object: self)
+        return UserspaceProgram(name: program.name, type: kind.type, interpreter: interpreter, object: self)
     }
 }
 
 /// A program ready to run in the userspace runtime.
 public final class UserspaceProgram {
     public let name: String
+    /// The program type, which decides its context.
+    public let type: ProgramType
     let interpreter: Interpreter
     /// Keeps the maps alive as long as the program may run.
     let object: UserspaceObject
+    /// The object's ring buffers, for the ring buffer helpers.
+    private let ringBuffers: UnsafeMutableBufferPointer<UInt64>
 
-    init(name: String, interpreter: Interpreter, object: UserspaceObject) {
+    init(name: String, type: ProgramType, interpreter: Interpreter, object: UserspaceObject) {
         self.name = name
+        self.type = type
         self.interpreter = interpreter
         self.object = object
+        let rings = object.maps.filter { $0.shape.type == MapShape.ringBuffer }
+        ringBuffers = .allocate(capacity: rings.count)
+        _ = ringBuffers.initialize(from: rings.map { UInt64(UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque())) })
+        interpreter.helperContextValue.ringBuffers = UnsafeBufferPointer(ringBuffers)
+    }
+
+    deinit { ringBuffers.deallocate() }
+
+    /// The regions checked execution lets the program touch besides its stack and context:
+    /// every map's storage, read-only where the object says so.
+    private var mapRegions: [MemoryRegion] {
+        let readOnly = Set(object.object.maps.filter(\.readOnly).map(\.name))
+        return object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
+    }
+
+    /// Runs a tracing program on `record`, the tracepoint's raw record as the kernel passes it.
+    /// - Parameters:
+    ///   - readable: host memory the probe-read helpers may copy from (the user and kernel
+    ///     memory the record's pointers refer to); everything else reads as `-EFAULT`.
+    ///   - task: what the `get_current_*` helpers report (default: this process).
+    /// - Returns: r0.
+    public func run(record: [UInt8], readable: [UnsafeRawBufferPointer] = [], task: TaskInfo = .current,
+                    mode: ExecutionMode = .checked()) throws(ExecutionError) -> UInt64 {
+        let regions = readable.map { MemoryRegion(start: UInt64(UInt(bitPattern: $0.baseAddress)), length: UInt64($0.count), writable: false) }
+        let context = UnsafeMutableRawBufferPointer.allocate(byteCount: max(record.count, 8), alignment: 16)
+        defer { context.deallocate() }
+        context.initializeMemory(as: UInt8.self, repeating: 0)
+        record.withUnsafeBytes { context.copyMemory(from: $0) }
+        return try regions.withUnsafeBufferPointer { (readableRegions) throws(ExecutionError) -> UInt64 in
+            interpreter.helperContextValue.readable = readableRegions
+            interpreter.helperContextValue.task = task
+            defer { interpreter.helperContextValue.readable = UnsafeBufferPointer(start: nil, count: 0) }
+            return try interpreter.run(UInt64(UInt(bitPattern: context.baseAddress)), mode: mode,
+                                       regions: [MemoryRegion(context, writable: false)] + mapRegions)
+        }
     }
 
     /// The outcome of ``testRun(packet:repeat:mode:)``: the userspace `BPF_PROG_TEST_RUN`.
@@ -112,9 +155,7 @@ public final class UserspaceProgram {
         frame.initializeMemory(as: UInt8.self, repeating: 0)
         packet.withUnsafeBytes { (frame.baseAddress! + Self.headroom).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         // The packet may move within the frame, so the whole frame is the program's region.
-        var regions = [MemoryRegion(frame)]
-        let readOnly = Set(object.object.maps.filter(\.readOnly).map(\.name))
-        regions += object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
+        var regions = [MemoryRegion(frame)] + mapRegions
         var r0: UInt64 = 0
         var ts = timespec(), te = timespec()
         try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
