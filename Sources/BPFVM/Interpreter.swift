@@ -89,7 +89,8 @@ public final class Interpreter {
 
     // MARK: - The run loop
 
-    @inline(__always)
+    // Not inlined: each policy's specialization gets a function, and a code layout, of its own.
+    @inline(never)
     private func execute<P: AccessPolicy>(_ r1: UInt64, _ r2: UInt64, policy initial: P) throws(ExecutionError) -> UInt64 {
         var policy = initial
         let code = UnsafePointer(self.code.baseAddress.unsafelyUnwrapped)
