@@ -69,7 +69,10 @@ public final class UserspaceObject {
         var helpers = HelperTable.standard
         helpers.registerMapHelpers()
         helpers.registerRingBufferHelpers()
-        if kind.type == .xdp { helpers.registerXDPHelpers() }
+        if kind.type == .xdp {
+            helpers.registerXDPHelpers()
+            helpers.registerChecksumHelpers()
+        }
         let interpreter: Interpreter
         do { interpreter = try Interpreter(code, helpers: helpers) } catch { throw LoadError(program: program.name, message: error.description) }
         return UserspaceProgram(name: program.name, type: kind.type, interpreter: interpreter, object: self)
