@@ -1,3 +1,5 @@
+import BPFCore
+
 /// A run-time failure of a program, with the instruction where it happened.
 public struct ExecutionError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
@@ -10,6 +12,8 @@ public struct ExecutionError: Error, Sendable, Equatable, CustomStringConvertibl
         case unknownHelper(Int64)
         /// The instruction budget ran out (checked mode only).
         case instructionLimitExceeded(UInt64)
+        /// A helper argument is not what the helper's prototype requires (checked mode only).
+        case invalidHelperArgument(helper: Int32, register: Int, reason: String)
     }
 
     /// What went wrong.
@@ -27,6 +31,8 @@ public struct ExecutionError: Error, Sendable, Equatable, CustomStringConvertibl
             "instruction \(pc): callx to helper #\(id), which is not registered"
         case let .instructionLimitExceeded(limit):
             "instruction \(pc): instruction limit of \(limit) exceeded"
+        case let .invalidHelperArgument(helper, register, reason):
+            "instruction \(pc): R\(register) of helper \(HelperNames.name(of: helper).map { "bpf_\($0)" } ?? "")#\(helper): \(reason)"
         }
     }
 }

@@ -26,6 +26,12 @@ public struct HelperContext {
     /// The program's ring buffers (``BPFMap`` addresses), which `ringbuf_submit`/`discard`
     /// search for the record they are given.
     public var ringBuffers: UnsafeBufferPointer<UInt64> = UnsafeBufferPointer(start: nil, count: 0)
+    /// Every map the program uses (``BPFMap`` addresses): in checked mode a map argument must
+    /// be one of them.
+    public var maps: UnsafeBufferPointer<UInt64> = UnsafeBufferPointer(start: nil, count: 0)
+    /// The address of the program's context for the current run (checked mode's `context`
+    /// arguments must equal it).
+    public var contextAddress: UInt64 = 0
 
     public init(userData: UnsafeMutableRawPointer? = nil) {
         self.userData = userData

@@ -299,11 +299,17 @@ public final class Interpreter {
 
             // MARK: calls
             case .call:
+                if let (register, reason) = policy.refusal(helper: Int32(truncatingIfNeeded: imm), reg, helperContext, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
+                    throw ExecutionError(kind: .invalidHelperArgument(helper: Int32(truncatingIfNeeded: imm), register: register, reason: reason), pc: ip - code - 1)
+                }
                 reg[0] = helpers[Int(imm)].unsafelyUnwrapped(reg[1], reg[2], reg[3], reg[4], reg[5], context)
             case .callx:
                 let id = Int64(bitPattern: reg[d])
                 guard id >= 0, id < Int64(HelperTable.capacity), let helper = helpers[Int(id)] else {
                     throw ExecutionError(kind: .unknownHelper(id), pc: ip - code - 1)
+                }
+                if let (register, reason) = policy.refusal(helper: Int32(id), reg, helperContext, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
+                    throw ExecutionError(kind: .invalidHelperArgument(helper: Int32(id), register: register, reason: reason), pc: ip - code - 1)
                 }
                 reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
             case .callLocal:

@@ -87,21 +87,30 @@ public final class UserspaceProgram {
     let interpreter: Interpreter
     /// Keeps the maps alive as long as the program may run.
     let object: UserspaceObject
-    /// The object's ring buffers, for the ring buffer helpers.
+    /// The object's ring buffers, for the ring buffer helpers, and all its maps, for checked
+    /// mode's argument checks (addresses of the ``BPFMap`` objects).
     private let ringBuffers: UnsafeMutableBufferPointer<UInt64>
+    private let mapAddresses: UnsafeMutableBufferPointer<UInt64>
 
     init(name: String, type: ProgramType, interpreter: Interpreter, object: UserspaceObject) {
         self.name = name
         self.type = type
         self.interpreter = interpreter
         self.object = object
+        func address(_ map: BPFMap) -> UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque())) }
         let rings = object.maps.filter { $0.shape.type == MapShape.ringBuffer }
         ringBuffers = .allocate(capacity: rings.count)
-        _ = ringBuffers.initialize(from: rings.map { UInt64(UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque())) })
+        _ = ringBuffers.initialize(from: rings.map(address))
+        mapAddresses = .allocate(capacity: object.maps.count)
+        _ = mapAddresses.initialize(from: object.maps.map(address))
         interpreter.helperContextValue.ringBuffers = UnsafeBufferPointer(ringBuffers)
+        interpreter.helperContextValue.maps = UnsafeBufferPointer(mapAddresses)
     }
 
-    deinit { ringBuffers.deallocate() }
+    deinit {
+        ringBuffers.deallocate()
+        mapAddresses.deallocate()
+    }
 
     /// The regions checked execution lets the program touch besides its stack and context:
     /// every map's storage, read-only where the object says so.
@@ -126,6 +135,7 @@ public final class UserspaceProgram {
         return try regions.withUnsafeBufferPointer { (readableRegions) throws(ExecutionError) -> UInt64 in
             interpreter.helperContextValue.readable = readableRegions
             interpreter.helperContextValue.task = task
+            interpreter.helperContextValue.contextAddress = UInt64(UInt(bitPattern: context.baseAddress))
             defer { interpreter.helperContextValue.readable = UnsafeBufferPointer(start: nil, count: 0) }
             return try interpreter.run(UInt64(UInt(bitPattern: context.baseAddress)), mode: mode,
                                        regions: [MemoryRegion(context, writable: false)] + mapRegions)
@@ -164,6 +174,7 @@ public final class UserspaceProgram {
         try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
             regions.append(MemoryRegion(ctx, writable: false))
             let ctxAddress = UInt64(UInt(bitPattern: ctx.baseAddress))
+            interpreter.helperContextValue.contextAddress = ctxAddress
             clock_gettime(CLOCK_MONOTONIC, &ts)
             // Like the kernel's test run, repeats share one context: a program that moves the
             // packet moves it again on the next run.

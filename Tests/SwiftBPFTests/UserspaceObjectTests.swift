@@ -67,3 +67,43 @@ struct UserspaceObjectTests {
         #expect(packets == 5 && bytes == 5 * UInt64(BenchmarkPrograms.packet.count))
     }
 }
+
+/// Checked mode tests helper arguments against the helpers' prototypes, so an unverified
+/// program cannot make a helper touch memory it could not touch itself.
+@Suite("Checked helper arguments")
+struct CheckedHelperArgumentTests {
+    private static let source = """
+        #include <linux/bpf.h>
+        #include <bpf/bpf_helpers.h>
+        struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __u64); __type(value, __u64); } m SEC(".maps");
+        SEC("xdp") int misuse(struct xdp_md *ctx) {
+            void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+            if (data + 8 > end) return 0;
+            __u8 how = *(__u8 *)data;
+            __u64 key = 1, bogus = 0x1000;
+            if (how == 1) return bpf_map_lookup_elem((void *)bogus, &key) != 0;            /* not a map */
+            if (how == 2) return bpf_map_lookup_elem(&m, (void *)bogus) != 0;              /* key nowhere */
+            if (how == 3) return bpf_map_lookup_elem(&m, data + 3835) != 0;                /* key runs off the 4 KiB frame */
+            if (how == 4) return bpf_csum_diff(0, 0, (void *)bogus, 16, 0);                /* buffer nowhere */
+            if (how == 5) return bpf_xdp_adjust_head((void *)data, 0);                     /* not the context */
+            return bpf_map_lookup_elem(&m, &key) != 0;                                    /* fine */
+        }
+        char LICENSE[] SEC("license") = "GPL";
+        """
+
+    @Test("bad pointers to helpers fault in checked mode, naming the register",
+          .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")),
+          arguments: [(1, 1), (2, 2), (3, 2), (4, 3), (5, 1)])
+    func refused(how: UInt8, register: Int) throws {
+        let program = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(text: Self.source, name: "misuse.bpf.c"))).load()
+        var packet = [UInt8](repeating: 0, count: 8)
+        packet[0] = how
+        #expect {
+            _ = try program.testRun(packet: packet, mode: .checked())
+        } throws: { error in
+            guard let error = error as? ExecutionError, case let .invalidHelperArgument(_, r, _) = error.kind else { return false }
+            return r == register
+        }
+        #expect(try program.testRun(packet: [UInt8](repeating: 0, count: 8), mode: .checked()).returnValue == 0)
+    }
+}

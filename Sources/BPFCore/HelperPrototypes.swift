@@ -1,0 +1,40 @@
+/// What a helper argument must be, as the kernel's `bpf_func_proto` says: the verifier proves
+/// these statically; the interpreter's checked mode tests them before each call.
+public enum HelperArgument: Sendable, Equatable {
+    /// Any value.
+    case anything
+    /// A map the program uses.
+    case map
+    /// Memory holding a key of the map in r1.
+    case mapKey
+    /// Memory holding a value of the map in r1.
+    case mapValue
+    /// Memory the helper reads, as many bytes as argument `size` (1-based register) says.
+    case readable(size: Int)
+    /// Memory the helper writes, as many bytes as argument `size` says.
+    case writable(size: Int)
+    /// The program's context.
+    case context
+}
+
+/// Argument kinds of the helpers the userspace runtime provides, by kernel helper id.
+public enum HelperPrototypes {
+    /// The arguments of helper `id` (r1 first), or nil for a helper with no prototype here.
+    public static func arguments(of id: Int32) -> [HelperArgument]? {
+        switch id {
+        case 1, 3: [.map, .mapKey]                                       // map_lookup_elem, map_delete_elem
+        case 2: [.map, .mapKey, .mapValue, .anything]                    // map_update_elem
+        case 4, 112, 113, 45, 114, 115: [.writable(size: 2), .anything, .anything]  // probe_read*, probe_read*_str
+        case 5, 7, 8, 14, 15, 125, 160: []                               // time, random, cpu, pid/uid
+        case 16: [.writable(size: 2), .anything]                         // get_current_comm
+        case 23: [.anything, .anything]                                  // redirect
+        case 28: [.readable(size: 2), .anything, .readable(size: 4), .anything, .anything]  // csum_diff
+        case 44, 65: [.context, .anything]                               // xdp_adjust_head, xdp_adjust_tail
+        case 130: [.map, .readable(size: 3), .anything, .anything]       // ringbuf_output
+        case 131: [.map, .anything, .anything]                           // ringbuf_reserve
+        case 132, 133: [.anything, .anything]                            // ringbuf_submit/discard: the helper checks the record
+        case 134: [.map, .anything]                                      // ringbuf_query
+        default: nil
+        }
+    }
+}
