@@ -24,6 +24,8 @@ enum Op: UInt8 {
     case atomicAdd64, atomicOr64, atomicAnd64, atomicXor64
     case fetchAdd64, fetchOr64, fetchAnd64, fetchXor64, xchg64, cmpxchg64
     case lddw
+    // legacy packet access: r0 = big-endian bytes at skb data + imm (+ src for ind)
+    case ldabsb, ldabsh, ldabsw, ldindb, ldindh, ldindw
     // control flow
     case ja
     case jeq64i, jeq64r, jgt64i, jgt64r, jge64i, jge64r, jset64i, jset64r, jne64i, jne64r

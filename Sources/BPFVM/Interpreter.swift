@@ -250,6 +250,28 @@ public final class Interpreter {
                 reg[d] = uimm
                 ip += 1
 
+            // MARK: legacy packet access through the socket buffer in r6
+            case .ldabsb, .ldabsh, .ldabsw, .ldindb, .ldindh, .ldindw:
+                let size: Int
+                switch insn.op {
+                case .ldabsb, .ldindb: size = 1
+                case .ldabsh, .ldindh: size = 2
+                default: size = 4
+                }
+                var offset = imm
+                if insn.op == .ldindb || insn.op == .ldindh || insn.op == .ldindw { offset &+= Int64(Int32(truncatingIfNeeded: reg[s])) }
+                try access(policy, reg[6], MemoryLayout<SocketBufferContext>.size, false, reg[10], ip - code - 1)
+                let skb = raw(reg[6]).assumingMemoryBound(to: SocketBufferContext.self)
+                // Out of the packet: the program ends and returns 0, as in the kernel.
+                guard offset >= 0, offset + Int64(size) <= Int64(skb.pointee.dataEnd &- skb.pointee.data) else { return 0 }
+                let p = raw(skb.pointee.data &+ UInt64(offset))
+                switch size {
+                case 1: reg[0] = UInt64(p.load(as: UInt8.self))
+                case 2: reg[0] = UInt64(UInt16(bigEndian: p.loadUnaligned(as: UInt16.self)))
+                default: reg[0] = UInt64(UInt32(bigEndian: p.loadUnaligned(as: UInt32.self)))
+                }
+                for r in 1...5 { reg[r] = 0 }  // like a call, it clobbers r1-r5
+
             // MARK: jumps
             case .ja: ip = code + Int(insn.offset)
             case .jeq64i: if reg[d] == uimm { ip = code + Int(insn.offset) }

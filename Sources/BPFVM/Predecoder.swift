@@ -19,12 +19,12 @@ enum Predecoder {
                 guard let op = jumpOp(insn) else { throw fail("unsupported jump") }
                 d.op = op
                 if let displacement = Validator.branchDisplacement(insn) { d.offset = Int32(i + 1 + displacement) }
+                if insn.opcode == 0x85, insn.src == CallKind.kfunc.rawValue { throw fail("kernel function calls are not supported by the userspace runtime") }
                 if op == .call {
                     guard helpers.contains(insn.imm) else {
                         throw fail("unknown func \(HelperNames.name(of: insn.imm).map { "bpf_\($0)" } ?? "")#\(insn.imm): no such helper is registered")
                     }
                 }
-                if insn.opcode == 0x85, insn.src == CallKind.kfunc.rawValue { throw fail("kernel function calls are not supported by the userspace runtime") }
             case .ldx:
                 let sx = insn.opcode & 0xe0 == MemMode.memsx.rawValue
                 switch MemSize(rawValue: insn.opcode & 0x18)! {
@@ -42,8 +42,16 @@ enum Predecoder {
                     d.op = atomicOp(AtomicOp(rawValue: insn.imm)!, is64: insn.opcode & 0x18 == MemSize.dw.rawValue)
                 }
             case .ld:
-                guard insn.isWide else {
-                    throw fail("legacy packet access (BPF_LD_ABS/BPF_LD_IND) needs a socket buffer context, which this engine does not provide yet")
+                if !insn.isWide {
+                    let indirect = insn.opcode & 0xe0 == MemMode.ind.rawValue
+                    switch MemSize(rawValue: insn.opcode & 0x18)! {
+                    case .b: d.op = indirect ? .ldindb : .ldabsb
+                    case .h: d.op = indirect ? .ldindh : .ldabsh
+                    default: d.op = indirect ? .ldindw : .ldabsw
+                    }
+                    out.append(d)
+                    i += 1
+                    continue
                 }
                 guard insn.src == WideImmediateKind.immediate.rawValue else {
                     throw fail("lddw with pseudo source \(insn.src) must be relocated by the object loader before it can run")

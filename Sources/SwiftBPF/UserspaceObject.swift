@@ -44,8 +44,8 @@ public final class UserspaceObject {
         let program: ObjectFile.Program
         do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
         guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
-        guard kind.type == .xdp || kind.type == .tracepoint else {
-            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP and tracepoints are supported)")
+        guard [.xdp, .socketFilter, .tracepoint].contains(kind.type) else {
+            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters and tracepoints are supported)")
         }
         let linked: LinkedProgram
         do { linked = try object.link(program) } catch { throw LoadError(program: program.name, message: error.description) }
@@ -61,8 +61,8 @@ public final class UserspaceObject {
             code[i].imm = Int32(truncatingIfNeeded: address)
             code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
         }
-        if kind.type == .xdp {
-            do { code = try ContextConversion.convert(code, fields: ContextConversion.xdp) } catch {
+        if kind.type == .xdp || kind.type == .socketFilter {
+            do { code = try ContextConversion.convert(code, fields: kind.type == .xdp ? ContextConversion.xdp : ContextConversion.socketFilter) } catch {
                 throw LoadError(program: program.name, message: error.description)
             }
         }
@@ -119,6 +119,27 @@ public final class UserspaceProgram {
         return object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
     }
 
+    /// A socket filter over the frame `packet`, as the kernel's test run presents it (see
+    /// ``SocketBufferContext/init(frame:ifindex:)``); the packet is read-only.
+    private func socketFilterRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode) throws(ExecutionError) -> TestRun {
+        let data = UnsafeMutableRawBufferPointer.allocate(byteCount: max(packet.count, 1), alignment: 16)
+        defer { data.deallocate() }
+        packet.withUnsafeBytes { data.copyMemory(from: $0) }
+        var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count))
+        var r0: UInt64 = 0
+        var ts = timespec(), te = timespec()
+        try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
+            let regions = [MemoryRegion(ctx, writable: false), MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: false)] + mapRegions
+            let address = UInt64(UInt(bitPattern: ctx.baseAddress))
+            interpreter.helperContextValue.contextAddress = address
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }
+            clock_gettime(CLOCK_MONOTONIC, &te)
+        }
+        let elapsed = Double(te.tv_sec - ts.tv_sec) * 1e9 + Double(te.tv_nsec - ts.tv_nsec)
+        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0), packet: packet, nanosecondsPerRun: elapsed / Double(max(count, 1)))
+    }
+
     /// Runs a tracing program on `record`, the tracepoint's raw record as the kernel passes it.
     /// - Parameters:
     ///   - readable: host memory the probe-read helpers may copy from (the user and kernel
@@ -157,8 +178,9 @@ public final class UserspaceProgram {
     /// The frame the kernel's test run builds: a page, whose last bytes hold `skb_shared_info`.
     static let frameSize = 4096, sharedInfo = 320
 
-    /// Runs the XDP program `count` times on a copy of `packet`.
+    /// Runs the XDP program or socket filter `count` times on a copy of `packet`.
     public func testRun(packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode = .checked()) throws(ExecutionError) -> TestRun {
+        if type == .socketFilter { return try socketFilterRun(packet: packet, repeat: count, mode: mode) }
         let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Self.frameSize, Self.headroom + packet.count + Self.sharedInfo), alignment: 16)
         defer { frame.deallocate() }
         let hardStart = UInt64(UInt(bitPattern: frame.baseAddress))

@@ -114,7 +114,7 @@ struct InterpreterTests {
     func loadErrors() throws {
         for (source, message) in [
             ("call 1\nexit", "bpf_map_lookup_elem#1"),
-            ("ldabsb 12\nexit", "BPF_LD_ABS"),
+            ("call 1\nmov %r0, 0\nexit", "bpf_map_lookup_elem#1"),
         ] {
             #expect {
                 _ = try Interpreter(try Assembler.assemble(source))
@@ -125,6 +125,8 @@ struct InterpreterTests {
         }
         let mapLoad = [Instruction(opcode: 0x18, dst: 1, src: 1, imm: 3), Instruction(opcode: 0), Instruction(opcode: 0x95)]
         #expect(throws: LoadError.self) { try Interpreter(mapLoad) }
+        let kfunc = [Instruction(opcode: 0x85, src: CallKind.kfunc.rawValue, imm: 1234), Instruction(opcode: 0x95)]
+        #expect { try Interpreter(kfunc) } throws: { ($0 as? LoadError)?.description.contains("kernel function") == true }
     }
 
     @Test("helpers receive r1-r5 and the program's context; callx reaches them by id")

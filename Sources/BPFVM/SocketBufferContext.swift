@@ -1,0 +1,56 @@
+/// The socket-buffer context the userspace runtime gives socket filters: `struct __sk_buff`'s
+/// first fields at their UAPI offsets (so a program's loads need no rewriting), then the packet
+/// bounds that `LD_ABS`/`LD_IND` read through.
+public struct SocketBufferContext {
+    public var len: UInt32
+    public var pktType: UInt32
+    public var mark: UInt32
+    public var queueMapping: UInt32
+    /// The EtherType, in network byte order as the kernel stores it.
+    public var protocolType: UInt32
+    public var vlanPresent: UInt32
+    public var vlanTCI: UInt32
+    public var vlanProto: UInt32
+    public var priority: UInt32
+    public var ingressIfindex: UInt32
+    public var ifindex: UInt32
+    public var tcIndex: UInt32
+    public var cb: (UInt32, UInt32, UInt32, UInt32, UInt32)
+    public var hash: UInt32
+    /// The packet, for legacy packet access (not visible to programs as fields).
+    public var data: UInt64
+    public var dataEnd: UInt64
+
+    /// A context for the Ethernet `frame` as the kernel's `BPF_PROG_TEST_RUN` presents one to
+    /// a socket filter: the Ethernet header pulled (`eth_type_trans`), so the data and `len`
+    /// start at the network header and `protocol` holds the EtherType. Frames of 14 bytes or
+    /// fewer have no network header; they get an empty packet.
+    public init(frame: UnsafeRawBufferPointer, ifindex: UInt32 = 1) {
+        let header = min(14, frame.count)
+        let data = UnsafeRawBufferPointer(rebasing: frame[header...])
+        len = UInt32(data.count)
+        pktType = 0
+        mark = 0
+        queueMapping = 0
+        protocolType = frame.count >= 14 ? UInt32(frame[12]) | UInt32(frame[13]) << 8 : 0
+        vlanPresent = 0
+        vlanTCI = 0
+        vlanProto = 0
+        priority = 0
+        ingressIfindex = ifindex
+        self.ifindex = ifindex
+        tcIndex = 0
+        cb = (0, 0, 0, 0, 0)
+        hash = 0
+        self.data = UInt64(UInt(bitPattern: frame.baseAddress)) + UInt64(header)
+        dataEnd = self.data + UInt64(data.count)
+    }
+}
+
+extension ContextConversion {
+    /// The `__sk_buff` fields a socket filter may read, at their own offsets (the runtime keeps
+    /// the UAPI layout), 4 bytes each: len through hash.
+    public static let socketFilter: [Field] = (0..<18).map {
+        Field(offset: Int16($0 * 4), size: 4, runtimeOffset: Int16($0 * 4), runtimeSize: .w)
+    }
+}
