@@ -25,6 +25,7 @@ public enum HelperPrototypes {
         case 1, 3: [.map, .mapKey]                                       // map_lookup_elem, map_delete_elem
         case 2: [.map, .mapKey, .mapValue, .anything]                    // map_update_elem
         case 4, 112, 113, 45, 114, 115: [.writable(size: 2), .anything, .anything]  // probe_read*, probe_read*_str
+        case 12: [.context, .map, .anything]                             // tail_call
         case 5, 7, 8, 14, 15, 125, 160: []                               // time, random, cpu, pid/uid
         case 16: [.writable(size: 2), .anything]                         // get_current_comm
         case 23: [.anything, .anything]                                  // redirect

@@ -21,6 +21,8 @@ public struct MapShape: Sendable, Equatable {
     public static let hash: UInt32 = 1
     /// `BPF_MAP_TYPE_ARRAY`.
     public static let array: UInt32 = 2
+    /// `BPF_MAP_TYPE_PROG_ARRAY`.
+    public static let programArray: UInt32 = 3
     /// `BPF_MAP_TYPE_RINGBUF`.
     public static let ringBuffer: UInt32 = 27
 }
@@ -76,6 +78,9 @@ public class BPFMap: @unchecked Sendable {
             return ArrayMap(name: name, shape: shape)
         case MapShape.hash:
             return HashMap(name: name, shape: shape)
+        case MapShape.programArray:
+            guard shape.keySize == 4, shape.valueSize == 4 else { throw .invalid(name, "a program array needs 4-byte keys and values") }
+            return ProgramArrayMap(name: name, shape: shape)
         default:
             throw .invalid(name, "map type \(shape.type) is not supported by the userspace runtime yet")
         }

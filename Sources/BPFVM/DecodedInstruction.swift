@@ -34,7 +34,7 @@ enum Op: UInt8 {
     case jeq32i, jeq32r, jgt32i, jgt32r, jge32i, jge32r, jset32i, jset32r, jne32i, jne32r
     case jsgt32i, jsgt32r, jsge32i, jsge32r, jlt32i, jlt32r, jle32i, jle32r
     case jslt32i, jslt32r, jsle32i, jsle32r
-    case call, callLocal, callx, exit
+    case call, callLocal, callx, exit, tailCall
     // superinstructions: `mov rD, rS` fused with the ALU64 op on rD that follows it
     // (imm forms use imm; register forms keep the second source register in offset)
     case movAdd64i, movSub64i, movMul64i, movOr64i, movAnd64i, movXor64i, movLsh64i, movRsh64i, movArsh64i

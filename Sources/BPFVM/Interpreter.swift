@@ -1,4 +1,5 @@
 public import BPFCore
+import BPFMaps
 import CBPFShims
 
 /// Executes eBPF programs by interpretation.
@@ -85,7 +86,13 @@ public final class Interpreter {
     struct Frame {
         var returnPC: Int
         var saved: (UInt64, UInt64, UInt64, UInt64)
+        /// The program the caller runs (a tail call may have replaced the callee's).
+        var code: UnsafePointer<DecodedInstruction>
     }
+
+    /// What a program array slot holds for this program: the address of its pre-decoded code,
+    /// where `bpf_tail_call` continues. Valid while the interpreter lives.
+    public var entryHandle: UInt64 { UInt64(UInt(bitPattern: code.baseAddress)) }
 
     // MARK: - The run loop
 
@@ -93,7 +100,8 @@ public final class Interpreter {
     @inline(never)
     private func execute<P: AccessPolicy>(_ r1: UInt64, _ r2: UInt64, policy initial: P) throws(ExecutionError) -> UInt64 {
         var policy = initial
-        let code = UnsafePointer(self.code.baseAddress.unsafelyUnwrapped)
+        var code = UnsafePointer(self.code.baseAddress.unsafelyUnwrapped)
+        var tailCalls = 0
         let reg = registers
         let helpers = self.helpers
         let frames = self.frames
@@ -324,7 +332,10 @@ public final class Interpreter {
                 if let (register, reason) = policy.refusal(helper: Int32(truncatingIfNeeded: imm), reg, helperContext, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
                     throw ExecutionError(kind: .invalidHelperArgument(helper: Int32(truncatingIfNeeded: imm), register: register, reason: reason), pc: ip - code - 1)
                 }
-                reg[0] = helpers[Int(imm)].unsafelyUnwrapped(reg[1], reg[2], reg[3], reg[4], reg[5], context)
+                guard let helper = helpers[Int(imm)] else {  // a tail-called program may name helpers this table lacks
+                    throw ExecutionError(kind: .unknownHelper(imm), pc: ip - code - 1)
+                }
+                reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
             case .callx:
                 let id = Int64(bitPattern: reg[d])
                 guard id >= 0, id < Int64(HelperTable.capacity), let helper = helpers[Int(id)] else {
@@ -336,7 +347,7 @@ public final class Interpreter {
                 reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
             case .callLocal:
                 guard depth + 1 < BPFLimits.maxCallFrames else { throw ExecutionError(kind: .callDepthExceeded, pc: ip - code - 1) }
-                frames[depth] = Frame(returnPC: ip - code, saved: (reg[6], reg[7], reg[8], reg[9]))
+                frames[depth] = Frame(returnPC: ip - code, saved: (reg[6], reg[7], reg[8], reg[9]), code: code)
                 depth += 1
                 reg[10] = reg[10] &- UInt64(BPFLimits.stackSize)
                 ip = code + Int(insn.offset)
@@ -346,7 +357,23 @@ public final class Interpreter {
                 let frame = frames[depth]
                 (reg[6], reg[7], reg[8], reg[9]) = frame.saved
                 reg[10] = reg[10] &+ UInt64(BPFLimits.stackSize)
+                code = frame.code
                 ip = code + frame.returnPC
+
+            case .tailCall:
+                // bpf_tail_call(ctx, prog_array, index): continue in the slot's program, in this
+                // frame, at most 33 times a run; an empty slot or the limit falls through.
+                if let (register, reason) = policy.refusal(helper: 12, reg, helperContext, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
+                    throw ExecutionError(kind: .invalidHelperArgument(helper: 12, register: register, reason: reason), pc: ip - code - 1)
+                }
+                let target = MapHelpers.map(reg[2]) { map -> UInt64 in
+                    map.shape.type == MapShape.programArray ? unsafeDowncast(map, to: ProgramArrayMap.self).handle(UInt32(truncatingIfNeeded: reg[3])) : 0
+                }
+                if target != 0, tailCalls < BPFLimits.maxTailCalls {
+                    tailCalls += 1
+                    code = UnsafePointer(bitPattern: UInt(target)).unsafelyUnwrapped
+                    ip = code
+                }
 
             // MARK: superinstructions (mov + op; skip the op's own slot)
             case .movAdd64i: reg[d] = reg[s] &+ uimm; ip += 1

@@ -20,7 +20,9 @@ enum Predecoder {
                 d.op = op
                 if let displacement = Validator.branchDisplacement(insn) { d.offset = Int32(i + 1 + displacement) }
                 if insn.opcode == 0x85, insn.src == CallKind.kfunc.rawValue { throw fail("kernel function calls are not supported by the userspace runtime") }
-                if op == .call {
+                if op == .call, insn.imm == 12 {
+                    d.op = .tailCall  // bpf_tail_call replaces the running program: the run loop does it
+                } else if op == .call {
                     guard helpers.contains(insn.imm) else {
                         throw fail("unknown func \(HelperNames.name(of: insn.imm).map { "bpf_\($0)" } ?? "")#\(insn.imm): no such helper is registered")
                     }

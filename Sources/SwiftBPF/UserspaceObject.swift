@@ -39,6 +39,13 @@ public final class UserspaceObject {
     /// The map named `name`.
     public func map(named name: String) -> BPFMap? { maps.first { $0.name == name } }
 
+    /// Puts `program` (nil: nothing) in slot `index` of the program array `map`, for
+    /// `bpf_tail_call`.
+    public func setTailCall(map name: String, index: Int, to program: UserspaceProgram?) throws(MapError) {
+        guard let array = map(named: name) as? ProgramArrayMap else { throw MapError(errno: 22, "\(name): not a program array (EINVAL)") }
+        try array.set(index, handle: program?.interpreter.entryHandle ?? 0, owner: program)
+    }
+
     /// Prepares program `name` (the only one when nil).
     public func load(program name: String? = nil) throws(LoadError) -> UserspaceProgram {
         let program: ObjectFile.Program
