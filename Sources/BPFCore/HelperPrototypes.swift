@@ -9,6 +9,8 @@ public enum HelperArgument: Sendable, Equatable {
     case mapKey
     /// Memory holding a value of the map in r1.
     case mapValue
+    /// Memory the helper fills with a value of the map in r1.
+    case writableMapValue
     /// Memory the helper reads, as many bytes as argument `size` (1-based register) says.
     case readable(size: Int)
     /// Memory the helper writes, as many bytes as argument `size` says.
@@ -26,6 +28,8 @@ public enum HelperPrototypes {
         case 2: [.map, .mapKey, .mapValue, .anything]                    // map_update_elem
         case 4, 112, 113, 45, 114, 115: [.writable(size: 2), .anything, .anything]  // probe_read*, probe_read*_str
         case 12: [.context, .map, .anything]                             // tail_call
+        case 87: [.map, .mapValue, .anything]                            // map_push_elem
+        case 88, 89: [.map, .writableMapValue]                           // map_pop_elem, map_peek_elem
         case 5, 7, 8, 14, 15, 125, 160: []                               // time, random, cpu, pid/uid
         case 16: [.writable(size: 2), .anything]                         // get_current_comm
         case 23: [.anything, .anything]                                  // redirect

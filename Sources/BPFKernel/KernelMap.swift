@@ -69,6 +69,23 @@ public final class KernelMap {
         }
     }
 
+    /// Pushes onto a queue or stack (`BPF_MAP_UPDATE_ELEM` without a key).
+    public func push(_ value: [UInt8], flags: UInt64 = 0) throws(KernelError) {
+        var value = value
+        let r = value.withUnsafeMutableBytes { cbpf_map_elem(2, fd, nil, $0.baseAddress, flags) }
+        guard r == 0 else { throw KernelError(command: "BPF_MAP_UPDATE_ELEM (\(definition.name))", errno: -r) }
+    }
+
+    /// Pops from a queue or stack (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`), or peeks (`BPF_MAP_LOOKUP_ELEM`
+    /// without a key); nil when empty.
+    public func pop(remove: Bool = true) throws(KernelError) -> [UInt8]? {
+        var value = [UInt8](repeating: 0, count: definition.valueSize)
+        let r = value.withUnsafeMutableBytes { cbpf_map_elem(remove ? 21 : 1, fd, nil, $0.baseAddress, 0) }
+        if r == -Int32(ENOENT) { return nil }
+        guard r == 0 else { throw KernelError(command: "\(remove ? "BPF_MAP_LOOKUP_AND_DELETE_ELEM" : "BPF_MAP_LOOKUP_ELEM") (\(definition.name))", errno: -r) }
+        return value
+    }
+
     /// Every entry, as key and value bytes.
     public func entries() throws(KernelError) -> [(key: [UInt8], value: [UInt8])] {
         var out: [(key: [UInt8], value: [UInt8])] = []

@@ -23,6 +23,10 @@ public struct MapShape: Sendable, Equatable {
     public static let array: UInt32 = 2
     /// `BPF_MAP_TYPE_PROG_ARRAY`.
     public static let programArray: UInt32 = 3
+    /// `BPF_MAP_TYPE_QUEUE`.
+    public static let queue: UInt32 = 22
+    /// `BPF_MAP_TYPE_STACK`.
+    public static let stack: UInt32 = 23
     /// `BPF_MAP_TYPE_RINGBUF`.
     public static let ringBuffer: UInt32 = 27
 }
@@ -57,6 +61,13 @@ public class BPFMap: @unchecked Sendable {
             }
             guard shape.maxEntries <= memoryLimit else { throw MapError(errno: 12, "\(name): \(shape.maxEntries) bytes exceed the map memory limit (ENOMEM)") }
             return RingBufferMap(name: name, shape: shape)
+        }
+        if shape.type == MapShape.queue || shape.type == MapShape.stack {
+            guard shape.keySize == 0, shape.valueSize > 0, shape.valueSize <= memoryLimit, shape.maxEntries > 0,
+                  shape.maxEntries < memoryLimit / shape.valueSize else {
+                throw .invalid(name, "a queue or stack needs no key, a value size and max entries within the limits")
+            }
+            return QueueStackMap(name: name, shape: shape)
         }
         guard shape.keySize > 0, shape.valueSize > 0, shape.maxEntries > 0 else {
             throw .invalid(name, "key size, value size and max entries must be positive (key \(shape.keySize), value \(shape.valueSize), entries \(shape.maxEntries))")

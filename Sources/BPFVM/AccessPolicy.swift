@@ -60,11 +60,12 @@ struct CheckedPolicy: AccessPolicy {
                 guard isMap(value) else { return (r, "0x\(String(value, radix: 16)) is not one of the program's maps") }
             case .context:
                 guard value == context.pointee.contextAddress else { return (r, "expected the program's context") }
-            case .mapKey, .mapValue:
+            case .mapKey, .mapValue, .writableMapValue:
                 guard isMap(reg[1]) else { return (1, "not one of the program's maps") }
                 let shape = MapHelpers.map(reg[1]) { $0.shape }
                 let size = kind == .mapKey ? shape.keySize : shape.valueSize
-                guard allows(value, size, write: false, frameLow: frameLow) else { return (r, "\(size) bytes at 0x\(String(value, radix: 16)) are outside the program's memory") }
+                let write = kind == .writableMapValue
+                guard allows(value, size, write: write, frameLow: frameLow) else { return (r, "\(size) bytes at 0x\(String(value, radix: 16)) are outside the program's memory") }
             case let .readable(sizeRegister), let .writable(sizeRegister):
                 let size = reg[sizeRegister]
                 guard size <= 1 << 20 else { return (sizeRegister, "size \(size) is too large") }

@@ -42,11 +42,47 @@ enum MapHelpers {
     }
 }
 
+extension MapHelpers {
+    static let einval = UInt64(bitPattern: -22)
+
+    /// Runs `body` on the queue or stack at `address`; `-EINVAL` for any other map.
+    @inline(__always) static func queue(_ address: UInt64, _ body: (QueueStackMap) throws(MapError) -> Void) -> UInt64 {
+        map(address) { map in
+            guard map.shape.type == MapShape.queue || map.shape.type == MapShape.stack else { return einval }
+            do throws(MapError) {
+                try body(unsafeDowncast(map, to: QueueStackMap.self))
+                return 0
+            } catch {
+                return error.helperResult
+            }
+        }
+    }
+
+    /// `bpf_map_push_elem(map, value, flags)`.
+    static let push: HelperFunction = { m, value, flags, _, _, _ in
+        queue(m) { (q) throws(MapError) in try q.push(pointer(value), flags: flags) }
+    }
+
+    /// `bpf_map_pop_elem(map, value)`.
+    static let pop: HelperFunction = { m, value, _, _, _, _ in
+        queue(m) { (q) throws(MapError) in try q.take(into: pointer(value), remove: true) }
+    }
+
+    /// `bpf_map_peek_elem(map, value)`.
+    static let peek: HelperFunction = { m, value, _, _, _, _ in
+        queue(m) { (q) throws(MapError) in try q.take(into: pointer(value), remove: false) }
+    }
+}
+
 extension HelperTable {
-    /// Adds `bpf_map_lookup_elem` (1), `bpf_map_update_elem` (2) and `bpf_map_delete_elem` (3).
+    /// Adds `bpf_map_lookup_elem` (1), `bpf_map_update_elem` (2), `bpf_map_delete_elem` (3),
+    /// and `bpf_map_push_elem` (87), `bpf_map_pop_elem` (88), `bpf_map_peek_elem` (89).
     public mutating func registerMapHelpers() {
         register(id: 1, MapHelpers.lookup)
         register(id: 2, MapHelpers.update)
         register(id: 3, MapHelpers.delete)
+        register(id: 87, MapHelpers.push)
+        register(id: 88, MapHelpers.pop)
+        register(id: 89, MapHelpers.peek)
     }
 }

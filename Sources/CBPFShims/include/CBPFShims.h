@@ -43,8 +43,9 @@ int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, con
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name);
 
-/// BPF_MAP_LOOKUP_ELEM (1), BPF_MAP_UPDATE_ELEM (2), BPF_MAP_DELETE_ELEM (3) and
-/// BPF_MAP_GET_NEXT_KEY (4, with the next key written to value). Returns 0 or -errno.
+/// BPF_MAP_LOOKUP_ELEM (1), BPF_MAP_UPDATE_ELEM (2), BPF_MAP_DELETE_ELEM (3),
+/// BPF_MAP_GET_NEXT_KEY (4, with the next key written to value) and
+/// BPF_MAP_LOOKUP_AND_DELETE_ELEM (21). Returns 0 or -errno.
 int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t flags);
 
 /// BPF_PROG_TEST_RUN. Returns 0 or -errno; the program's r0, the mean ns per run, and the
