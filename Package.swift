@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "BPFVM", dependencies: ["BPFCore", "BPFMaps", "CBPFShims"], swiftSettings: strict),
         .target(name: "BTF", swiftSettings: strict),
         .target(name: "BPFObject", dependencies: ["BPFCore", "BTF"], swiftSettings: strict),
-        .target(name: "BPFKernel", dependencies: ["BPFCore", "BPFObject", "CBPFShims"], swiftSettings: strict),
+        .target(name: "BPFKernel", dependencies: ["BPFCore", "BPFObject", "BPFMaps", "CBPFShims"], swiftSettings: strict),
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", swiftSettings: strict),
         .target(name: "BPFTestSupport", swiftSettings: strict),

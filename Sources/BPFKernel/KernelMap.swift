@@ -1,3 +1,4 @@
+import BPFMaps
 public import BPFObject
 import CBPFShims
 #if canImport(Glibc)
@@ -30,9 +31,15 @@ public final class KernelMap {
 
     deinit { close(fd) }
 
-    /// The value under `key`, or nil when there is none.
+    /// Bytes a value occupies in syscalls: per-CPU maps return every possible CPU's value, each
+    /// padded to 8 bytes.
+    public var valueBufferSize: Int {
+        definition.type == 5 || definition.type == 6 ? (definition.valueSize + 7) / 8 * 8 * PossibleCPUs.count : definition.valueSize
+    }
+
+    /// The value under `key` (for per-CPU maps, every CPU's), or nil when there is none.
     public func lookup(_ key: [UInt8]) throws(KernelError) -> [UInt8]? {
-        var value = [UInt8](repeating: 0, count: definition.valueSize)
+        var value = [UInt8](repeating: 0, count: valueBufferSize)
         let r = key.withUnsafeBytes { k in value.withUnsafeMutableBytes { cbpf_map_elem(1, fd, k.baseAddress, $0.baseAddress, 0) } }
         if r == -Int32(ENOENT) { return nil }
         guard r == 0 else { throw KernelError(command: "BPF_MAP_LOOKUP_ELEM (\(definition.name))", errno: -r) }

@@ -23,6 +23,10 @@ public struct MapShape: Sendable, Equatable {
     public static let array: UInt32 = 2
     /// `BPF_MAP_TYPE_PROG_ARRAY`.
     public static let programArray: UInt32 = 3
+    /// `BPF_MAP_TYPE_PERCPU_HASH`.
+    public static let perCPUHash: UInt32 = 5
+    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
+    public static let perCPUArray: UInt32 = 6
     /// `BPF_MAP_TYPE_QUEUE`.
     public static let queue: UInt32 = 22
     /// `BPF_MAP_TYPE_STACK`.
@@ -78,7 +82,8 @@ public class BPFMap: @unchecked Sendable {
         guard shape.valueSize <= memoryLimit else {
             throw MapError(errno: 12, "\(name): values of \(shape.valueSize) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
         }
-        let perEntry = (shape.keySize + 7) / 8 * 8 + (shape.valueSize + 7) / 8 * 8 + 16
+        let copies = shape.type == MapShape.perCPUArray || shape.type == MapShape.perCPUHash ? PossibleCPUs.count : 1
+        let perEntry = (shape.keySize + 7) / 8 * 8 + (shape.valueSize + 7) / 8 * 8 * copies + 16
         let (total, overflow) = perEntry.multipliedReportingOverflow(by: shape.maxEntries)
         guard !overflow, total <= memoryLimit else {
             throw MapError(errno: 12, "\(name): \(shape.maxEntries) entries of \(perEntry) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
@@ -89,6 +94,9 @@ public class BPFMap: @unchecked Sendable {
             return ArrayMap(name: name, shape: shape)
         case MapShape.hash:
             return HashMap(name: name, shape: shape)
+        case MapShape.perCPUArray, MapShape.perCPUHash:
+            guard shape.type == MapShape.perCPUHash || shape.keySize == 4 else { throw .invalid(name, "a per-CPU array's key must be 4 bytes") }
+            return PerCPUMap(name: name, shape: shape)
         case MapShape.programArray:
             guard shape.keySize == 4, shape.valueSize == 4 else { throw .invalid(name, "a program array needs 4-byte keys and values") }
             return ProgramArrayMap(name: name, shape: shape)

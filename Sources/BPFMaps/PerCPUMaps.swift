@@ -1,0 +1,85 @@
+import CBPFShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The CPUs a per-CPU map keeps a value for: the kernel's *possible* CPUs.
+public enum PossibleCPUs {
+    /// The number of possible CPUs (`/sys/devices/system/cpu/possible` on Linux).
+    public static let count: Int = {
+        #if os(Linux)
+        if let f = fopen("/sys/devices/system/cpu/possible", "r") {
+            defer { fclose(f) }
+            var buffer = [CChar](repeating: 0, count: 256)
+            if fgets(&buffer, 256, f) != nil {
+                let text = String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                // "0-1", "0", or "0-3,5-7": one past the highest CPU number.
+                let highest = text.split(separator: ",").compactMap { $0.split(separator: "-").last.flatMap { Int($0) } }.max()
+                if let highest { return highest + 1 }
+            }
+        }
+        #endif
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
+    }()
+
+    /// The calling thread's CPU, as an index below ``count``.
+    @inline(__always) static var current: Int { Int(cbpf_current_cpu()) % count }
+}
+
+/// `BPF_MAP_TYPE_PERCPU_ARRAY` and `BPF_MAP_TYPE_PERCPU_HASH`: one value per possible CPU.
+/// A program sees the value of the CPU it runs on; the host reads and writes all of them, as
+/// the kernel's syscalls do: each CPU's value padded to 8 bytes, CPU 0 first.
+public final class PerCPUMap: BPFMap, @unchecked Sendable {
+    /// Bytes of one CPU's value, rounded up to 8.
+    public let stride: Int
+    /// Every CPU's values of an entry side by side.
+    private let inner: BPFMap
+
+    override init(name: String, shape: MapShape) {
+        stride = (shape.valueSize + 7) / 8 * 8
+        var innerShape = shape
+        innerShape.type = shape.type == MapShape.perCPUArray ? MapShape.array : MapShape.hash
+        innerShape.valueSize = stride * PossibleCPUs.count
+        inner = shape.type == MapShape.perCPUArray ? ArrayMap(name: name, shape: innerShape) : HashMap(name: name, shape: innerShape)
+        super.init(name: name, shape: shape)
+    }
+
+    override public var storage: UnsafeMutableRawBufferPointer { inner.storage }
+
+    /// The running CPU's value.
+    override public func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
+        inner.lookup(key).map { $0 + PossibleCPUs.current * stride }
+    }
+
+    /// A program's update: sets the running CPU's value; a new hash entry's other CPUs read 0.
+    override public func update(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64) throws(MapError) {
+        let all = UnsafeMutableRawPointer.allocate(byteCount: stride * PossibleCPUs.count, alignment: 8)
+        defer { all.deallocate() }
+        if let existing = inner.lookup(key) {
+            all.copyMemory(from: existing, byteCount: stride * PossibleCPUs.count)
+        } else {
+            all.initializeMemory(as: UInt8.self, repeating: 0, count: stride * PossibleCPUs.count)
+        }
+        (all + PossibleCPUs.current * stride).copyMemory(from: value, byteCount: shape.valueSize)
+        try inner.update(key, all, flags: flags)
+    }
+
+    /// The host's update: `values` holds every CPU's value (``stride`` bytes each).
+    public func updateAll(_ key: UnsafeRawPointer, _ values: UnsafeRawPointer, flags: UInt64) throws(MapError) {
+        try inner.update(key, values, flags: flags)
+    }
+
+    /// Every CPU's value under `key` (``stride`` bytes each), or nil.
+    public func lookupAll(_ key: [UInt8]) throws(MapError) -> [[UInt8]]? {
+        guard let all = try inner.lookup(key) else { return nil }
+        return (0..<PossibleCPUs.count).map { Array(all[($0 * stride)..<($0 * stride + shape.valueSize)]) }
+    }
+
+    override public func delete(_ key: UnsafeRawPointer) throws(MapError) { try inner.delete(key) }
+
+    override public func nextKey(after key: UnsafeRawPointer?, into next: UnsafeMutableRawPointer) throws(MapError) {
+        try inner.nextKey(after: key, into: next)
+    }
+}
