@@ -21,6 +21,8 @@ public struct MapShape: Sendable, Equatable {
     public static let hash: UInt32 = 1
     /// `BPF_MAP_TYPE_ARRAY`.
     public static let array: UInt32 = 2
+    /// `BPF_MAP_TYPE_LPM_TRIE`.
+    public static let lpmTrie: UInt32 = 11
     /// `BPF_MAP_TYPE_PROG_ARRAY`.
     public static let programArray: UInt32 = 3
     /// `BPF_MAP_TYPE_PERCPU_HASH`.
@@ -94,6 +96,12 @@ public class BPFMap: @unchecked Sendable {
             return ArrayMap(name: name, shape: shape)
         case MapShape.hash:
             return HashMap(name: name, shape: shape)
+        case MapShape.lpmTrie:
+            // The kernel's rules: a 4-byte prefix length plus 1 to 256 bytes of data, no preallocation.
+            guard shape.keySize > 4, shape.keySize <= 260, shape.flags & 1 != 0 else {
+                throw .invalid(name, "an LPM trie needs a key of a 4-byte prefix length and 1-256 data bytes, and BPF_F_NO_PREALLOC")
+            }
+            return LPMTrieMap(name: name, shape: shape)
         case MapShape.perCPUArray, MapShape.perCPUHash:
             guard shape.type == MapShape.perCPUHash || shape.keySize == 4 else { throw .invalid(name, "a per-CPU array's key must be 4 bytes") }
             return PerCPUMap(name: name, shape: shape)
