@@ -1,5 +1,11 @@
 public import BPFCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import BPFObject
+public import BTF
 
 /// An object file loaded into the running kernel: its maps created, and its programs loaded on
 /// request with their map references patched to the maps' file descriptors.
@@ -41,17 +47,33 @@ public final class KernelObject {
         return code
     }
 
-    /// Loads program `name` (the only one when nil).
+    /// Loads program `name` (the only one when nil), CO-RE relocated against `target` (the
+    /// running kernel's BTF, ``vmlinuxBTF``) when given.
     /// - Throws: ``KernelError`` with the verifier's log, or ``LoadError`` for what cannot be relocated.
-    public func load(program name: String? = nil) throws -> KernelProgram {
+    public func load(program name: String? = nil, target: BTF? = nil) throws -> KernelProgram {
         let program: ObjectFile.Program
         do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
         guard let kind = program.kind else {
             throw LoadError(program: program.name, message: "section '\(program.section)' names no program type libbpf knows")
         }
         let linked: LinkedProgram
-        do { linked = try object.link(program) } catch { throw LoadError(program: program.name, message: error.description) }
+        do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
         return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
                                  license: object.license ?? "", name: String(program.name.prefix(15)))
     }
 }
+
+/// The running kernel's type information, `/sys/kernel/btf/vmlinux`, parsed once; nil where the
+/// kernel has none.
+public let vmlinuxBTF: BTF? = {
+    var bytes: [UInt8] = []
+    guard let f = fopen("/sys/kernel/btf/vmlinux", "rb") else { return nil }
+    defer { fclose(f) }
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+        bytes += chunk[0..<n]
+        if n < chunk.count { break }
+    }
+    return try? BTF(bytes: bytes)
+}()

@@ -81,6 +81,17 @@ public final class KernelProgram {
     }
 }
 
+extension KernelProgram {
+    /// Runs the program once on a context (`ctx_in`) with no packet, as raw tracepoint
+    /// programs are test-run; returns its return value.
+    public func testRun(context: [UInt8]) throws(KernelError) -> UInt32 {
+        var retval: UInt32 = 0
+        let r = context.withUnsafeBytes { cbpf_prog_test_run_context(fd, $0.baseAddress, UInt32($0.count), &retval) }
+        if r < 0 { throw KernelError(command: "BPF_PROG_TEST_RUN", errno: -r) }
+        return retval
+    }
+}
+
 /// Whether this process may use `bpf(2)`.
 public enum KernelSupport {
     /// Nil when `bpf(2)` works here; otherwise why it does not (not Linux, not permitted, …).

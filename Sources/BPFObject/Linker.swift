@@ -1,4 +1,5 @@
 public import BPFCore
+public import BTF
 
 /// A program ready for a backend: subprograms it calls in `.text` appended and its calls
 /// pointed at them, and every map or global-data reference listed for the backend to fill in
@@ -22,10 +23,11 @@ public struct LinkedProgram: Sendable {
 
 extension ObjectFile {
     /// Links `program`: appends `.text` when the program calls into it, resolves those calls,
-    /// and resolves map and global-data references.
+    /// resolves map and global-data references, and, given the `target` kernel's BTF, applies
+    /// CO-RE relocations (without one, the program keeps the offsets it was compiled with).
     /// - Throws: ``ObjectError`` for a relocation that is not a map, global data or a call into
-    ///   `.text`, naming the instruction and symbol.
-    public func link(_ program: Program) throws(ObjectError) -> LinkedProgram {
+    ///   `.text`, or a CO-RE relocation the target cannot satisfy, naming the instruction.
+    public func link(_ program: Program, target: BTF? = nil) throws(ObjectError) -> LinkedProgram {
         var code = program.instructions
         var references: [LinkedProgram.MapReference] = []
         let text = elf.section(named: ".text")
@@ -72,6 +74,48 @@ extension ObjectFile {
             }
             references.append(.init(instruction: index, map: position, valueOffset: offset))
         }
+        if let target, let btf, let btfExt {
+            let relocator = CORERelocator(local: btf, target: target)
+            var parts = [(section: program.section, start: program.sectionOffset, end: program.sectionOffset + program.instructions.count * 8, base: 0)]
+            if let textBase { parts.append((".text", 0, Int.max, textBase)) }
+            for part in parts {
+                for record in btfExt.coreRelocations.first(where: { btf.name($0.sectionNameOffset) == part.section })?.records ?? []
+                where Int(record.instructionOffset) >= part.start && Int(record.instructionOffset) < part.end {
+                    let index = part.base + (Int(record.instructionOffset) - part.start) / 8
+                    guard index < code.count else { continue }
+                    func fail(_ message: String) -> ObjectError {
+                        ObjectError(section: part.section, "program \(program.name), instruction \(index) (\(Disassembler.text(code[index]))): CO-RE: \(message)")
+                    }
+                    let resolution: CORERelocator.Resolution
+                    do { resolution = try relocator.resolve(record) } catch { throw fail(error.message) }
+                    try Self.patch(&code, at: index, resolution, fail)
+                }
+            }
+        }
         return LinkedProgram(name: program.name, kind: program.kind, instructions: code, mapReferences: references)
+    }
+
+    /// Writes a CO-RE result into the instruction that holds the compiled-in value: a memory
+    /// offset, an ALU immediate, or a `lddw` constant.
+    private static func patch(_ code: inout [Instruction], at index: Int, _ r: CORERelocator.Resolution,
+                              _ fail: (String) -> ObjectError) throws(ObjectError) {
+        let insn = code[index]
+        switch insn.opClass {
+        case .ldx, .st, .stx:
+            guard UInt64(bitPattern: Int64(insn.offset)) == r.local else { throw fail("the offset is \(insn.offset), the local type says \(r.local)") }
+            guard let offset = Int16(exactly: r.target) else { throw fail("offset \(r.target) does not fit an instruction") }
+            code[index].offset = offset
+        case .alu where insn.opcode & 0x08 == 0, .alu64 where insn.opcode & 0x08 == 0:
+            guard UInt64(bitPattern: Int64(insn.imm)) == r.local || UInt64(UInt32(bitPattern: insn.imm)) == r.local else {
+                throw fail("the immediate is \(insn.imm), the local type says \(r.local)")
+            }
+            guard let imm = Int32(exactly: r.target) else { throw fail("value \(r.target) does not fit an immediate") }
+            code[index].imm = imm
+        case .ld where insn.isWide && index + 1 < code.count:
+            code[index].imm = Int32(truncatingIfNeeded: r.target)
+            code[index + 1].imm = Int32(truncatingIfNeeded: r.target >> 32)
+        default:
+            throw fail("the instruction holds no value to relocate")
+        }
     }
 }

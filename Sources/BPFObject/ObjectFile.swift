@@ -19,6 +19,8 @@ public struct ObjectFile: Sendable {
         public var relocations: [ELFFile.Relocation]
         /// C source positions from BTF line info, by instruction index in the program.
         public var sourceLines: [SourceLine] = []
+        /// Byte offset of the first instruction in its section.
+        public var sectionOffset: Int = 0
     }
 
     /// The C source of an instruction, from BTF line info.
@@ -81,7 +83,8 @@ public struct ObjectFile: Sendable {
                     instructions: Array(code[(start / 8)..<((start + size) / 8)]),
                     relocations: relocations.filter { $0.offset >= UInt64(start) && $0.offset < UInt64(start + size) }
                         .map { ELFFile.Relocation(offset: $0.offset - UInt64(start), symbol: $0.symbol, type: $0.type) },
-                    sourceLines: sourceLines(section: section.name, range: start..<(start + size))))
+                    sourceLines: sourceLines(section: section.name, range: start..<(start + size)),
+                    sectionOffset: start))
             }
         }
     }

@@ -89,7 +89,23 @@ int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, voi
     if (data_size_out) *data_size_out = attr.test.data_size_out;
     return 0;
 }
+int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.test.prog_fd = prog_fd;
+    attr.test.ctx_in = (uint64_t)(uintptr_t)ctx;
+    attr.test.ctx_size_in = ctx_size;
+    long r = cbpf_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+    if (r < 0) return (int)r;
+    if (retval) *retval = attr.test.retval;
+    return 0;
+}
 #else
+int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval) {
+    (void)prog_fd; (void)ctx; (void)ctx_size; (void)retval;
+    return -ENOSYS;
+}
+
 int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t flags) {
     (void)cmd; (void)map_fd; (void)key; (void)value; (void)flags;
     return -ENOSYS;

@@ -2,6 +2,7 @@ import BPFCore
 public import BPFMaps
 public import BPFObject
 public import BPFVM
+public import BTF
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -46,8 +47,9 @@ public final class UserspaceObject {
         try array.set(index, handle: program?.interpreter.entryHandle ?? 0, owner: program)
     }
 
-    /// Prepares program `name` (the only one when nil).
-    public func load(program name: String? = nil) throws(LoadError) -> UserspaceProgram {
+    /// Prepares program `name` (the only one when nil), CO-RE relocated against `target` when
+    /// given (the BTF of the kernel whose data the program will read).
+    public func load(program name: String? = nil, target: BTF? = nil) throws(LoadError) -> UserspaceProgram {
         let program: ObjectFile.Program
         do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
         guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
@@ -55,7 +57,7 @@ public final class UserspaceObject {
             throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters and tracepoints are supported)")
         }
         let linked: LinkedProgram
-        do { linked = try object.link(program) } catch { throw LoadError(program: program.name, message: error.description) }
+        do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
         var code = linked.instructions
         for reference in linked.mapReferences {
             let map = maps[reference.map]

@@ -53,4 +53,7 @@ int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t fl
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
                        uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration);
 
+/// BPF_PROG_TEST_RUN with a context (ctx_in) and no data, as raw tracepoints take it.
+int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval);
+
 #endif
