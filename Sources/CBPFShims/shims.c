@@ -100,7 +100,38 @@ int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, 
     if (retval) *retval = attr.test.retval;
     return 0;
 }
+#include <linux/perf_event.h>
+#include <sys/mount.h>
+
+int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.type = PERF_TYPE_TRACEPOINT;
+    attr.size = sizeof(attr);
+    attr.config = tracepoint_id;
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
+    long r = syscall(__NR_perf_event_open, &attr, -1 /* any process */, 0 /* cpu */, -1, PERF_FLAG_FD_CLOEXEC);
+    return r < 0 ? -errno : (int)r;
+}
+
+int cbpf_link_create_perf_event(int prog_fd, int perf_fd) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.link_create.prog_fd = (uint32_t)prog_fd;
+    attr.link_create.target_fd = (uint32_t)perf_fd;
+    attr.link_create.attach_type = BPF_PERF_EVENT;
+    return (int)cbpf_sys_bpf(BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
+int cbpf_mount_tracefs(void) {
+    return mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 ? 0 : -errno;
+}
 #else
+int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) { (void)tracepoint_id; return -ENOSYS; }
+int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
+int cbpf_mount_tracefs(void) { return -ENOSYS; }
+
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval) {
     (void)prog_fd; (void)ctx; (void)ctx_size; (void)retval;
     return -ENOSYS;

@@ -30,6 +30,12 @@ static inline uint32_t cbpf_cmpxchg32(void *p, uint32_t expected, uint32_t desir
 /// The CPU the calling thread runs on (0 where the platform cannot tell).
 unsigned int cbpf_current_cpu(void);
 
+/// Acquire loads and a release store, for memory shared with the kernel (some of it read-only,
+/// where a read-modify-write would fault).
+static inline uint64_t cbpf_load_acquire64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE); }
+static inline uint32_t cbpf_load_acquire32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE); }
+static inline void cbpf_store_release64(void *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE); }
+
 /// bpf(2): returns the syscall's result, or -errno on failure. Always -ENOSYS off Linux.
 long cbpf_sys_bpf(int cmd, void *attr, unsigned int size);
 
@@ -52,6 +58,17 @@ int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t fl
 /// output data's size (in/out: the capacity of data_out) are written back.
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
                        uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration);
+
+/// perf_event_open(2) for a tracepoint id, on CPU 0 for every process (a BPF program attached to
+/// it runs for every CPU). Returns the perf event fd or -errno.
+int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id);
+
+/// BPF_LINK_CREATE attaching prog_fd to the perf event perf_fd (BPF_PERF_EVENT). Returns the
+/// link fd or -errno.
+int cbpf_link_create_perf_event(int prog_fd, int perf_fd);
+
+/// mount -t tracefs nodev /sys/kernel/tracing. Returns 0 or -errno.
+int cbpf_mount_tracefs(void);
 
 /// BPF_PROG_TEST_RUN with a context (ctx_in) and no data, as raw tracepoints take it.
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval);

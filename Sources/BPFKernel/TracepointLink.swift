@@ -1,0 +1,49 @@
+import CBPFShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A program attached to a kernel tracepoint: a perf event for the tracepoint and a bpf_link
+/// joining the program to it. Releasing the value detaches the program.
+public final class TracepointLink {
+    /// The perf event and link descriptors.
+    public let perfFD: Int32, linkFD: Int32
+
+    /// Attaches `program` to tracepoint `category/name` (`syscalls/sys_enter_execve`), mounting
+    /// tracefs at /sys/kernel/tracing first if it is not there.
+    public init(_ program: KernelProgram, category: String, name: String) throws(KernelError) {
+        let id = try Self.tracepointID(category: category, name: name)
+        let perf = cbpf_perf_event_open_tracepoint(id)
+        guard perf >= 0 else { throw KernelError(command: "perf_event_open (tracepoint \(category)/\(name))", errno: -perf) }
+        let link = cbpf_link_create_perf_event(program.fd, perf)
+        guard link >= 0 else {
+            close(perf)
+            throw KernelError(command: "BPF_LINK_CREATE (\(category)/\(name))", errno: -link)
+        }
+        perfFD = perf
+        linkFD = link
+    }
+
+    deinit {
+        close(linkFD)
+        close(perfFD)
+    }
+
+    /// The tracepoint's id from tracefs (`events/<category>/<name>/id`).
+    static func tracepointID(category: String, name: String) throws(KernelError) -> UInt64 {
+        let roots = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        if access(roots[0] + "/events", F_OK) != 0 { _ = cbpf_mount_tracefs() }
+        for root in roots {
+            guard let f = fopen("\(root)/events/\(category)/\(name)/id", "r") else { continue }
+            defer { fclose(f) }
+            var buffer = [CChar](repeating: 0, count: 32)
+            if fgets(&buffer, 32, f) != nil,
+               let id = UInt64(String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) {
+                return id
+            }
+        }
+        throw KernelError(command: "tracefs lookup of \(category)/\(name)", errno: ENOENT)
+    }
+}
