@@ -34,9 +34,10 @@ let package = Package(
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
-                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "BPFObject", "BTF",
+                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "BPFObject", "BTF", "BPFKernel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            resources: [.copy("Resources/exec_monitor.bpf.c")],
             swiftSettings: strict
         ),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),

@@ -10,7 +10,7 @@ private let compilerReason = BPFCompiler.unavailableReason
 private let monitorSource: String = {
     var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast(3)
-    return parts.joined(separator: "/") + "/Examples/exec_monitor.bpf.c"
+    return parts.joined(separator: "/") + "/Sources/swiftbpf/Resources/exec_monitor.bpf.c"
 }()
 
 @Suite("The exec monitor in the kernel")

@@ -6,11 +6,11 @@ import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
-/// Examples/exec_monitor.bpf.c in this repository.
+/// The exec monitor the CLI ships (Sources/swiftbpf/Resources/exec_monitor.bpf.c).
 private let monitorSource: String = {
     var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast(3)
-    return parts.joined(separator: "/") + "/Examples/exec_monitor.bpf.c"
+    return parts.joined(separator: "/") + "/Sources/swiftbpf/Resources/exec_monitor.bpf.c"
 }()
 
 /// A sys_enter_execve record whose filename argument points at `filename`.
