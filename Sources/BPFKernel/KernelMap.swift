@@ -29,6 +29,12 @@ public final class KernelMap {
         }
     }
 
+    /// Takes ownership of an open map descriptor (from a pin, or another loader).
+    init(adopting fd: Int32, definition: MapDefinition) {
+        self.fd = fd
+        self.definition = definition
+    }
+
     deinit { close(fd) }
 
     /// Bytes a value occupies in syscalls: per-CPU maps return every possible CPU's value, each

@@ -18,6 +18,20 @@ public struct MapDefinition: Sendable, Equatable {
     public var initialValue: [UInt8]? = nil
     /// Whether programs may only read it (`.rodata`).
     public var readOnly = false
+
+    package init(name: String, type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32,
+                 section: String, offset: Int, initialValue: [UInt8]? = nil, readOnly: Bool = false) {
+        self.name = name
+        self.type = type
+        self.keySize = keySize
+        self.valueSize = valueSize
+        self.maxEntries = maxEntries
+        self.flags = flags
+        self.section = section
+        self.offset = offset
+        self.initialValue = initialValue
+        self.readOnly = readOnly
+    }
 }
 
 extension ObjectFile {

@@ -127,10 +127,54 @@ int cbpf_link_create_perf_event(int prog_fd, int perf_fd) {
 int cbpf_mount_tracefs(void) {
     return mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 ? 0 : -errno;
 }
+
+int cbpf_obj_pin(int fd, const char *path) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.pathname = (uint64_t)(uintptr_t)path;
+    attr.bpf_fd = (uint32_t)fd;
+    return (int)cbpf_sys_bpf(BPF_OBJ_PIN, &attr, sizeof(attr));
+}
+
+int cbpf_obj_get(const char *path) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.pathname = (uint64_t)(uintptr_t)path;
+    return (int)cbpf_sys_bpf(BPF_OBJ_GET, &attr, sizeof(attr));
+}
+
+int cbpf_mount_bpffs(void) {
+    return mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) == 0 ? 0 : -errno;
+}
+
+int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
+                  uint32_t *flags, uint32_t *id, char *name) {
+    struct bpf_map_info info;
+    memset(&info, 0, sizeof(info));
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = (uint32_t)fd;
+    attr.info.info_len = sizeof(info);
+    attr.info.info = (uint64_t)(uintptr_t)&info;
+    long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+    if (r < 0) return (int)r;
+    *type = info.type; *key_size = info.key_size; *value_size = info.value_size;
+    *max_entries = info.max_entries; *flags = info.map_flags; *id = info.id;
+    memcpy(name, info.name, sizeof(info.name));
+    return 0;
+}
 #else
 int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) { (void)tracepoint_id; return -ENOSYS; }
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
 int cbpf_mount_tracefs(void) { return -ENOSYS; }
+int cbpf_obj_pin(int fd, const char *path) { (void)fd; (void)path; return -ENOSYS; }
+int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }
+int cbpf_mount_bpffs(void) { return -ENOSYS; }
+int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
+                  uint32_t *flags, uint32_t *id, char *name) {
+    (void)fd; (void)type; (void)key_size; (void)value_size; (void)max_entries; (void)flags; (void)id; (void)name;
+    return -ENOSYS;
+}
 
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval) {
     (void)prog_fd; (void)ctx; (void)ctx_size; (void)retval;

@@ -70,6 +70,20 @@ int cbpf_link_create_perf_event(int prog_fd, int perf_fd);
 /// mount -t tracefs nodev /sys/kernel/tracing. Returns 0 or -errno.
 int cbpf_mount_tracefs(void);
 
+/// BPF_OBJ_PIN: pins the map, program or link fd at path (in bpffs). Returns 0 or -errno.
+int cbpf_obj_pin(int fd, const char *path);
+
+/// BPF_OBJ_GET: opens what is pinned at path. Returns the fd or -errno.
+int cbpf_obj_get(const char *path);
+
+/// mount -t bpf bpf /sys/fs/bpf. Returns 0 or -errno.
+int cbpf_mount_bpffs(void);
+
+/// BPF_OBJ_GET_INFO_BY_FD for a map: its type, key and value sizes, max entries, flags, id and
+/// name (16 bytes). Returns 0 or -errno.
+int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
+                  uint32_t *flags, uint32_t *id, char *name);
+
 /// BPF_PROG_TEST_RUN with a context (ctx_in) and no data, as raw tracepoints take it.
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval);
 

@@ -1,0 +1,61 @@
+import BPFObject
+import CBPFShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Pinning in the BPF filesystem: a pinned map, program or link outlives every descriptor
+/// and the process that made it, until its pin is unlinked.
+public enum Pinning {
+    /// Where bpffs is mounted; mounted there on first use when absent.
+    public static let root = "/sys/fs/bpf"
+
+    static func ensureMounted() {
+        if let f = fopen("/proc/mounts", "r") {
+            defer { fclose(f) }
+            var line = [CChar](repeating: 0, count: 512)
+            while fgets(&line, 512, f) != nil {
+                let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let fields = text.split(separator: " ")
+                if fields.count > 2, fields[1] == root, fields[2] == "bpf" { return }
+            }
+        }
+        _ = cbpf_mount_bpffs()
+    }
+
+    /// Pins `fd` at `path` (inside bpffs).
+    public static func pin(_ fd: Int32, at path: String) throws(KernelError) {
+        ensureMounted()
+        let r = cbpf_obj_pin(fd, path)
+        guard r == 0 else { throw KernelError(command: "BPF_OBJ_PIN (\(path))", errno: -r) }
+    }
+
+    /// Removes the pin at `path` (the object lives on while descriptors remain).
+    public static func unpin(_ path: String) throws(KernelError) {
+        guard unlink(path) == 0 else { throw KernelError(command: "unlink (\(path))", errno: errno) }
+    }
+}
+
+extension KernelMap {
+    /// Pins the map at `path`.
+    public func pin(at path: String) throws(KernelError) { try Pinning.pin(fd, at: path) }
+
+    /// Opens the map pinned at `path`, learning its shape from the kernel.
+    public convenience init(pinnedAt path: String) throws(KernelError) {
+        Pinning.ensureMounted()
+        let fd = cbpf_obj_get(path)
+        guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(path))", errno: -fd) }
+        var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, id: UInt32 = 0
+        var name = [CChar](repeating: 0, count: 16)
+        let r = cbpf_map_info(fd, &type, &key, &value, &max, &flags, &id, &name)
+        guard r == 0 else {
+            close(fd)
+            throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD (\(path))", errno: -r)
+        }
+        let mapName = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.init(adopting: fd, definition: MapDefinition(name: mapName, type: type, keySize: Int(key), valueSize: Int(value),
+                                                          maxEntries: Int(max), flags: flags, section: "", offset: 0))
+    }
+}
