@@ -47,6 +47,18 @@ extension KernelMap {
         Pinning.ensureMounted()
         let fd = cbpf_obj_get(path)
         guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(path))", errno: -fd) }
+        try self.init(describing: fd, source: path)
+    }
+
+    /// Opens the map with kernel id `id`.
+    public convenience init(id: UInt32) throws(KernelError) {
+        let fd = cbpf_fd_by_id(1, id)
+        guard fd >= 0 else { throw KernelError(command: "BPF_MAP_GET_FD_BY_ID (\(id))", errno: -fd) }
+        try self.init(describing: fd, source: "map \(id)")
+    }
+
+    /// Adopts `fd`, asking the kernel for the map's shape.
+    convenience init(describing fd: Int32, source path: String) throws(KernelError) {
         var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, id: UInt32 = 0
         var name = [CChar](repeating: 0, count: 16)
         let r = cbpf_map_info(fd, &type, &key, &value, &max, &flags, &id, &name)

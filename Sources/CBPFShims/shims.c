@@ -147,6 +147,41 @@ int cbpf_mount_bpffs(void) {
     return mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) == 0 ? 0 : -errno;
 }
 
+int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.start_id = start_id;
+    long r = cbpf_sys_bpf(kind == 0 ? BPF_PROG_GET_NEXT_ID : BPF_MAP_GET_NEXT_ID, &attr, sizeof(attr));
+    if (r < 0) return (int)r;
+    *next_id = attr.next_id;
+    return 0;
+}
+
+int cbpf_fd_by_id(int kind, uint32_t id) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    if (kind == 0) attr.prog_id = id; else attr.map_id = id;
+    return (int)cbpf_sys_bpf(kind == 0 ? BPF_PROG_GET_FD_BY_ID : BPF_MAP_GET_FD_BY_ID, &attr, sizeof(attr));
+}
+
+int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = (uint32_t)fd;
+    attr.info.info_len = sizeof(info);
+    attr.info.info = (uint64_t)(uintptr_t)&info;
+    long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+    if (r < 0) return (int)r;
+    summary->type = info.type; summary->id = info.id; summary->xlated_len = info.xlated_prog_len;
+    summary->jited_len = info.jited_prog_len; summary->created_by_uid = info.created_by_uid;
+    summary->nr_map_ids = info.nr_map_ids; summary->load_time = info.load_time;
+    memcpy(summary->tag, info.tag, 8);
+    memcpy(summary->name, info.name, 16);
+    return 0;
+}
+
 int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
                   uint32_t *flags, uint32_t *id, char *name) {
     struct bpf_map_info info;
@@ -170,6 +205,9 @@ int cbpf_mount_tracefs(void) { return -ENOSYS; }
 int cbpf_obj_pin(int fd, const char *path) { (void)fd; (void)path; return -ENOSYS; }
 int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }
 int cbpf_mount_bpffs(void) { return -ENOSYS; }
+int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id) { (void)kind; (void)start_id; (void)next_id; return -ENOSYS; }
+int cbpf_fd_by_id(int kind, uint32_t id) { (void)kind; (void)id; return -ENOSYS; }
+int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
 int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
                   uint32_t *flags, uint32_t *id, char *name) {
     (void)fd; (void)type; (void)key_size; (void)value_size; (void)max_entries; (void)flags; (void)id; (void)name;

@@ -84,6 +84,24 @@ int cbpf_mount_bpffs(void);
 int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
                   uint32_t *flags, uint32_t *id, char *name);
 
+/// BPF_PROG_GET_NEXT_ID (kind 0) or BPF_MAP_GET_NEXT_ID (kind 1): the id after start_id, in
+/// next_id. Returns 0, or -ENOENT after the last.
+int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id);
+
+/// BPF_PROG_GET_FD_BY_ID (kind 0) or BPF_MAP_GET_FD_BY_ID (kind 1). Returns the fd or -errno.
+int cbpf_fd_by_id(int kind, uint32_t id);
+
+/// The parts of struct bpf_prog_info the CLI shows.
+struct cbpf_prog_summary {
+    uint32_t type, id, xlated_len, jited_len, created_by_uid, nr_map_ids;
+    uint64_t load_time;
+    uint8_t tag[8];
+    char name[16];
+};
+
+/// BPF_OBJ_GET_INFO_BY_FD for a program. Returns 0 or -errno.
+int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary);
+
 /// BPF_PROG_TEST_RUN with a context (ctx_in) and no data, as raw tracepoints take it.
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval);
 

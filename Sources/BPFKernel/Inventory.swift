@@ -1,0 +1,81 @@
+public import BPFCore
+import CBPFShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What is loaded in the running kernel, as `bpftool prog list` and `map list` show it.
+public enum Inventory {
+    /// A loaded program.
+    public struct ProgramInfo: Sendable, Equatable {
+        public var id: UInt32
+        public var type: ProgramType?
+        public var name: String
+        /// The program's tag (a hash of its instructions), hex.
+        public var tag: String
+        public var translatedBytes: UInt32
+        public var jitedBytes: UInt32
+        public var mapCount: UInt32
+        public var createdByUID: UInt32
+    }
+
+    /// A map in the kernel.
+    public struct MapInfo: Sendable, Equatable {
+        public var id: UInt32
+        public var type: UInt32
+        public var name: String
+        public var keySize: UInt32
+        public var valueSize: UInt32
+        public var maxEntries: UInt32
+        public var flags: UInt32
+    }
+
+    /// Ids of programs (kind 0) or maps (kind 1), ascending.
+    static func ids(kind: Int32) throws(KernelError) -> [UInt32] {
+        var out: [UInt32] = []
+        var current: UInt32 = 0
+        while true {
+            var next: UInt32 = 0
+            let r = cbpf_next_id(kind, current, &next)
+            if r == -Int32(ENOENT) { return out }
+            guard r == 0 else { throw KernelError(command: kind == 0 ? "BPF_PROG_GET_NEXT_ID" : "BPF_MAP_GET_NEXT_ID", errno: -r) }
+            out.append(next)
+            current = next
+        }
+    }
+
+    /// Every loaded program. One that goes away while being listed is skipped.
+    public static func programs() throws(KernelError) -> [ProgramInfo] {
+        var out: [ProgramInfo] = []
+        for id in try ids(kind: 0) {
+            let fd = cbpf_fd_by_id(0, id)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var s = cbpf_prog_summary()
+            guard cbpf_prog_info(fd, &s) == 0 else { continue }
+            let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let tag = withUnsafeBytes(of: s.tag) { $0.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+            out.append(ProgramInfo(id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
+                                   jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid))
+        }
+        return out
+    }
+
+    /// Every map in the kernel.
+    public static func maps() throws(KernelError) -> [MapInfo] {
+        var out: [MapInfo] = []
+        for id in try ids(kind: 1) {
+            let fd = cbpf_fd_by_id(1, id)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, mapID: UInt32 = 0
+            var name = [CChar](repeating: 0, count: 16)
+            guard cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name) == 0 else { continue }
+            out.append(MapInfo(id: mapID, type: type, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                               keySize: key, valueSize: value, maxEntries: max, flags: flags))
+        }
+        return out
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import BPFCore
+import BPFKernel
+
+/// Map type names, as bpftool prints them.
+private let mapTypeNames: [UInt32: String] = [
+    1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array", 5: "percpu_hash", 6: "percpu_array",
+    7: "stack_trace", 8: "cgroup_array", 9: "lru_hash", 10: "lru_percpu_hash", 11: "lpm_trie", 12: "array_of_maps",
+    13: "hash_of_maps", 14: "devmap", 15: "sockmap", 16: "cpumap", 17: "xskmap", 18: "sockhash", 22: "queue",
+    23: "stack", 24: "sk_storage", 25: "devmap_hash", 26: "struct_ops", 27: "ringbuf", 28: "inode_storage",
+    29: "task_storage", 30: "bloom_filter", 31: "user_ringbuf", 32: "cgrp_storage", 33: "arena",
+]
+
+private func hexBytes(_ bytes: [UInt8]) -> String {
+    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+}
+
+struct ProgCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prog", abstract: "Programs loaded in the kernel.", subcommands: [List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List loaded programs, like bpftool prog list.")
+
+        func run() throws {
+            if let reason = KernelSupport.unavailableReason { throw CLIError("prog list: \(reason)") }
+            for p in try Inventory.programs() {
+                print("\(p.id): \(p.type.map { "\($0)" } ?? "unknown")  name \(p.name.isEmpty ? "-" : p.name)  tag \(p.tag)  uid \(p.createdByUID)")
+                print("\txlated \(p.translatedBytes)B  jited \(p.jitedBytes)B  maps \(p.mapCount)")
+            }
+        }
+    }
+}
+
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "map", abstract: "Maps in the kernel.", subcommands: [List.self, Dump.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List maps, like bpftool map list.")
+
+        func run() throws {
+            if let reason = KernelSupport.unavailableReason { throw CLIError("map list: \(reason)") }
+            for m in try Inventory.maps() {
+                print("\(m.id): \(mapTypeNames[m.type] ?? "type \(m.type)")  name \(m.name.isEmpty ? "-" : m.name)  flags 0x\(String(m.flags, radix: 16))")
+                print("\tkey \(m.keySize)B  value \(m.valueSize)B  max_entries \(m.maxEntries)")
+            }
+        }
+    }
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every entry of a map, like bpftool map dump id ID.")
+
+        @Argument(help: "The map's id (from map list).") var id: UInt32
+
+        func run() throws {
+            if let reason = KernelSupport.unavailableReason { throw CLIError("map dump: \(reason)") }
+            let map: KernelMap
+            do { map = try KernelMap(id: id) } catch { throw CLIError("map dump \(id): \(error)") }
+            let entries = try map.entries()
+            for entry in entries { print("key: \(hexBytes(entry.key))  value: \(hexBytes(entry.value))") }
+            print("Found \(entries.count) element\(entries.count == 1 ? "" : "s")")
+        }
+    }
+}
