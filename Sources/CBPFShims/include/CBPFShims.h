@@ -67,6 +67,10 @@ int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id);
 /// link fd or -errno.
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd);
 
+/// BPF_LINK_CREATE attaching an XDP program to interface ifindex (BPF_XDP). Returns the link fd
+/// or -errno.
+int cbpf_link_create_xdp(int prog_fd, uint32_t ifindex);
+
 /// mount -t tracefs nodev /sys/kernel/tracing. Returns 0 or -errno.
 int cbpf_mount_tracefs(void);
 
