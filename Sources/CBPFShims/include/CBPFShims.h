@@ -36,6 +36,9 @@ static inline uint64_t cbpf_load_acquire64(const void *p) { return __atomic_load
 static inline uint32_t cbpf_load_acquire32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE); }
 static inline void cbpf_store_release64(void *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE); }
 
+/// The calling thread's id (gettid), as bpf_get_current_pid_tgid's low half reports it.
+int cbpf_gettid(void);
+
 /// bpf(2): returns the syscall's result, or -errno on failure. Always -ENOSYS off Linux.
 long cbpf_sys_bpf(int cmd, void *attr, unsigned int size);
 
@@ -66,6 +69,9 @@ int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id);
 /// BPF_LINK_CREATE attaching prog_fd to the perf event perf_fd (BPF_PERF_EVENT). Returns the
 /// link fd or -errno.
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd);
+
+/// BPF_RAW_TRACEPOINT_OPEN: attaches prog_fd to the raw tracepoint `name`. Returns the fd or -errno.
+int cbpf_raw_tracepoint_open(const char *name, int prog_fd);
 
 /// BPF_LINK_CREATE attaching an XDP program to interface ifindex (BPF_XDP). Returns the link fd
 /// or -errno.

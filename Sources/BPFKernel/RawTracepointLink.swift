@@ -1,0 +1,23 @@
+import CBPFShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A raw tracepoint program attached with `BPF_RAW_TRACEPOINT_OPEN`; releasing it detaches.
+public final class RawTracepointLink {
+    public let fd: Int32
+
+    /// Attaches `program` to raw tracepoint `name` (`sys_enter`).
+    public init(_ program: KernelProgram, name: String) throws(KernelError) {
+        let fd = cbpf_raw_tracepoint_open(name, program.fd)
+        guard fd >= 0 else { throw KernelError(command: "BPF_RAW_TRACEPOINT_OPEN (\(name))", errno: -fd) }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+}
+
+/// The calling thread's id, as `bpf_get_current_pid_tgid()`'s low 32 bits report it.
+public func currentThreadID() -> Int32 { cbpf_gettid() }
