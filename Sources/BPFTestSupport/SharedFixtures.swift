@@ -23,3 +23,16 @@ package enum SharedFixtures {
         return access(full, F_OK) == 0 ? full : nil
     }
 }
+
+/// A file of this repository, by its path from the repository's root (`file`: pass `#filePath`
+/// from a test source, `<repo>/Tests/<Target>/<File>.swift`).
+package func repositoryFile(_ relative: String, file: String = #filePath) -> String {
+    var parts = file.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/") + "/" + relative
+}
+
+/// The little-endian unsigned number in `bytes` (at most 8 of them).
+package func littleEndianValue(_ bytes: some Collection<UInt8>) -> UInt64 {
+    bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+}

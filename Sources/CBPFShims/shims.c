@@ -183,15 +183,20 @@ int cbpf_fd_by_id(int kind, uint32_t id) {
     return (int)cbpf_sys_bpf(kind == 0 ? BPF_PROG_GET_FD_BY_ID : BPF_MAP_GET_FD_BY_ID, &attr, sizeof(attr));
 }
 
-int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
-    struct bpf_prog_info info;
-    memset(&info, 0, sizeof(info));
+/* BPF_OBJ_GET_INFO_BY_FD into a zeroed info struct of `size` bytes. */
+static long obj_info(int fd, void *info, uint32_t size) {
+    memset(info, 0, size);
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.info.bpf_fd = (uint32_t)fd;
-    attr.info.info_len = sizeof(info);
-    attr.info.info = (uint64_t)(uintptr_t)&info;
-    long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+    attr.info.info_len = size;
+    attr.info.info = (uint64_t)(uintptr_t)info;
+    return cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+}
+
+int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
+    struct bpf_prog_info info;
+    long r = obj_info(fd, &info, sizeof(info));
     if (r < 0) return (int)r;
     summary->type = info.type; summary->id = info.id; summary->xlated_len = info.xlated_prog_len;
     summary->jited_len = info.jited_prog_len; summary->created_by_uid = info.created_by_uid;
@@ -204,13 +209,7 @@ int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
 int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
                   uint32_t *flags, uint32_t *id, char *name) {
     struct bpf_map_info info;
-    memset(&info, 0, sizeof(info));
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.info.bpf_fd = (uint32_t)fd;
-    attr.info.info_len = sizeof(info);
-    attr.info.info = (uint64_t)(uintptr_t)&info;
-    long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+    long r = obj_info(fd, &info, sizeof(info));
     if (r < 0) return (int)r;
     *type = info.type; *key_size = info.key_size; *value_size = info.value_size;
     *max_entries = info.max_entries; *flags = info.map_flags; *id = info.id;

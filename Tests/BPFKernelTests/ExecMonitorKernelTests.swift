@@ -7,11 +7,7 @@ import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
-private let monitorSource: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/") + "/Sources/swiftbpf/Resources/exec_monitor.bpf.c"
-}()
+private let monitorSource = repositoryFile("Sources/swiftbpf/Resources/exec_monitor.bpf.c")
 
 @Suite("The exec monitor in the kernel")
 struct ExecMonitorKernelTests {

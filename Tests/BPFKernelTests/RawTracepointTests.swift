@@ -38,7 +38,7 @@ struct RawTracepointTests {
         let loaded = try KernelObject(object)
         let hits = try #require(loaded.maps.first { $0.definition.name == "hits" })
         func count() throws -> UInt64 {
-            try hits.lookup([0, 0, 0, 0]).map { $0.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) } } ?? 0
+            try hits.lookup([0, 0, 0, 0]).map { littleEndianValue($0) } ?? 0
         }
         var link: RawTracepointLink? = try RawTracepointLink(try loaded.load(), name: "sys_enter")
         for _ in 0..<25 { _ = getpid() }

@@ -63,7 +63,7 @@ struct XDPAttachTests {
         let program = try loaded.load()
         let seen = try #require(loaded.maps.first)
         func count() throws -> UInt64 {
-            try seen.lookup([0, 0, 0, 0]).map { $0.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) } } ?? 0
+            try seen.lookup([0, 0, 0, 0]).map { littleEndianValue($0) } ?? 0
         }
         var link: XDPLink? = try XDPLink(program, interface: outside)
         #expect(link?.ifindex != 0)

@@ -7,11 +7,7 @@ import Testing
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
 /// The exec monitor the CLI ships (Sources/swiftbpf/Resources/exec_monitor.bpf.c).
-private let monitorSource: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/") + "/Sources/swiftbpf/Resources/exec_monitor.bpf.c"
-}()
+private let monitorSource = repositoryFile("Sources/swiftbpf/Resources/exec_monitor.bpf.c")
 
 /// A sys_enter_execve record whose filename argument points at `filename`.
 private func record(filename: UnsafeRawBufferPointer) -> [UInt8] {

@@ -42,7 +42,7 @@ struct PerCPUMapTests {
             _ = try ourProgram.testRun(packet: packet)
         }
         func sum(_ values: [[UInt8]]) -> UInt64 {
-            values.reduce(0) { total, value in total + value.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) } }
+            values.reduce(0) { $0 + littleEndianValue($1) }
         }
         var compared: UInt64 = 0
         for (kernelMap, ourMap) in zip(kernel.maps, ours.maps) {

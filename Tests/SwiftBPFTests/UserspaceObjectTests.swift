@@ -62,8 +62,7 @@ struct UserspaceObjectTests {
         let keys = flows.keys()
         #expect(keys.count == 1)
         let stats = try #require(try flows.lookup(keys[0]))
-        let packets = stats.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
-        let bytes = stats.suffix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+        let packets = littleEndianValue(stats.prefix(8)), bytes = littleEndianValue(stats.suffix(8))
         #expect(packets == 5 && bytes == 5 * UInt64(BenchmarkPrograms.packet.count))
     }
 }
