@@ -220,26 +220,6 @@ int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_si
 int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) { (void)tracepoint_id; return -ENOSYS; }
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
 int cbpf_mount_tracefs(void) { return -ENOSYS; }
-int cbpf_perf_event_open_kprobe(uint32_t pmu_type, const char *function, int retprobe, int retprobe_bit) {
-    struct perf_event_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.type = pmu_type;
-    attr.size = sizeof(attr);
-    attr.config = retprobe ? (1ULL << retprobe_bit) : 0;
-    attr.config1 = (uint64_t)(uintptr_t)function;  /* kprobe_func */
-    attr.config2 = 0;                               /* probe_offset */
-    long r = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
-    return r < 0 ? -errno : (int)r;
-}
-
-int cbpf_raw_tracepoint_open(const char *name, int prog_fd) {
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.raw_tracepoint.name = (uint64_t)(uintptr_t)name;
-    attr.raw_tracepoint.prog_fd = (uint32_t)prog_fd;
-    return (int)cbpf_sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
-}
-
 int cbpf_link_create_xdp(int prog_fd, uint32_t ifindex) { (void)prog_fd; (void)ifindex; return -ENOSYS; }
 int cbpf_raw_tracepoint_open(const char *name, int prog_fd) { (void)name; (void)prog_fd; return -ENOSYS; }
 int cbpf_obj_pin(int fd, const char *path) { (void)fd; (void)path; return -ENOSYS; }
