@@ -1,3 +1,5 @@
+import BPFBenchmarks
+import BPFTestSupport
 import SwiftBPF
 import Testing
 
@@ -18,4 +20,19 @@ func readmeExample() throws {
     helpers.register(id: 200) { a, _, _, _, _, _ in a * 2 }
     let doubled = try Interpreter(try Assembler.assemble("mov %r1, 21\ncall 200\nexit"), helpers: helpers)
     #expect(try doubled.run() == 42)
+}
+
+/// The README's object example, kept compiling and correct.
+@Test("the README's object example works as written",
+      .enabled(if: KernelSupport.unavailableReason == nil, Comment(rawValue: KernelSupport.unavailableReason ?? "")),
+      .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")),
+      .enabled(if: SharedFixtures.path("bench") != nil, "../shared/bench is absent"))
+func readmeObjectExample() throws {
+    let objectBytes = try BPFCompiler.compile(SharedFixtures.path("bench")! + "/flow.bpf.c")
+    let frame = BenchmarkPrograms.packet
+    let object = try ObjectFile(bytes: objectBytes)
+    let ours = try UserspaceObject(object).load()
+    let kernel = try KernelObject(object).load(target: vmlinuxBTF)
+    let packet: [UInt8] = frame
+    #expect(try ours.testRun(packet: packet).returnValue == (try kernel.testRun(data: packet).returnValue))
 }
