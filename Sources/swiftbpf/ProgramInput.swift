@@ -11,7 +11,7 @@ struct ProgramInput {
     init(path: String) throws {
         guard let bytes = readFile(path) else { throw CLIError("\(path): cannot read the file") }
         if bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
-            throw CLIError("\(path): is an ELF object; running its programs needs their contexts and maps, which the object loader does not provide yet (disasm reads it)")
+            throw CLIError("\(path): is an ELF object, already assembled: `disasm` prints its programs and `run` runs them")
         }
         let text = String(decoding: bytes, as: UTF8.self)
         let looksTextual = !bytes.isEmpty && bytes.allSatisfy { $0 == 9 || $0 == 10 || $0 == 13 || (32..<127).contains($0) }
