@@ -22,7 +22,7 @@ let package = Package(
         // is not importable into Swift).
         .target(name: "CBPFShims"),
         .target(name: "BPFCore", swiftSettings: strict),
-        .target(name: "BPFMaps", dependencies: ["CBPFShims"], swiftSettings: strict),
+        .target(name: "BPFMaps", dependencies: ["BPFCore", "CBPFShims"], swiftSettings: strict),
         .target(name: "BPFVM", dependencies: ["BPFCore", "BPFMaps", "CBPFShims"], swiftSettings: strict),
         .target(name: "BTF", swiftSettings: strict),
         .target(name: "BPFObject", dependencies: ["BPFCore", "BTF"], swiftSettings: strict),

@@ -22,3 +22,8 @@ package func readFile(_ path: String) -> [UInt8]? {
     }
     return ferror(f) == 0 ? out : nil
 }
+
+/// The first line of a (small, often virtual: /proc, /sys) text file, without its newline.
+package func readFirstLine(_ path: String) -> String? {
+    readTextFile(path).flatMap { $0.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) }
+}

@@ -1,9 +1,4 @@
 public import BPFCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 public import BPFObject
 public import BTF
 
@@ -65,15 +60,4 @@ public final class KernelObject {
 
 /// The running kernel's type information, `/sys/kernel/btf/vmlinux`, parsed once; nil where the
 /// kernel has none.
-public let vmlinuxBTF: BTF? = {
-    var bytes: [UInt8] = []
-    guard let f = fopen("/sys/kernel/btf/vmlinux", "rb") else { return nil }
-    defer { fclose(f) }
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        bytes += chunk[0..<n]
-        if n < chunk.count { break }
-    }
-    return try? BTF(bytes: bytes)
-}()
+public let vmlinuxBTF: BTF? = readFile("/sys/kernel/btf/vmlinux").flatMap { try? BTF(bytes: $0) }

@@ -1,3 +1,4 @@
+import BPFCore
 import BPFObject
 import CBPFShims
 #if canImport(Glibc)
@@ -13,14 +14,9 @@ public enum Pinning {
     public static let root = "/sys/fs/bpf"
 
     static func ensureMounted() {
-        if let f = fopen("/proc/mounts", "r") {
-            defer { fclose(f) }
-            var line = [CChar](repeating: 0, count: 512)
-            while fgets(&line, 512, f) != nil {
-                let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                let fields = text.split(separator: " ")
-                if fields.count > 2, fields[1] == root, fields[2] == "bpf" { return }
-            }
+        for line in (readTextFile("/proc/mounts") ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 2, fields[1] == root, fields[2] == "bpf" { return }
         }
         _ = cbpf_mount_bpffs()
     }

@@ -1,3 +1,4 @@
+import BPFCore
 import CBPFShims
 #if canImport(Glibc)
 import Glibc
@@ -36,13 +37,7 @@ public final class TracepointLink {
         let roots = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
         if access(roots[0] + "/events", F_OK) != 0 { _ = cbpf_mount_tracefs() }
         for root in roots {
-            guard let f = fopen("\(root)/events/\(category)/\(name)/id", "r") else { continue }
-            defer { fclose(f) }
-            var buffer = [CChar](repeating: 0, count: 32)
-            if fgets(&buffer, 32, f) != nil,
-               let id = UInt64(String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) {
-                return id
-            }
+            if let id = readFirstLine("\(root)/events/\(category)/\(name)/id").flatMap({ UInt64($0) }) { return id }
         }
         throw KernelError(command: "tracefs lookup of \(category)/\(name)", errno: ENOENT)
     }

@@ -1,3 +1,4 @@
+import BPFCore
 import CBPFShims
 #if canImport(Glibc)
 import Glibc
@@ -10,15 +11,10 @@ public enum PossibleCPUs {
     /// The number of possible CPUs (`/sys/devices/system/cpu/possible` on Linux).
     public static let count: Int = {
         #if os(Linux)
-        if let f = fopen("/sys/devices/system/cpu/possible", "r") {
-            defer { fclose(f) }
-            var buffer = [CChar](repeating: 0, count: 256)
-            if fgets(&buffer, 256, f) != nil {
-                let text = String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                // "0-1", "0", or "0-3,5-7": one past the highest CPU number.
-                let highest = text.split(separator: ",").compactMap { $0.split(separator: "-").last.flatMap { Int($0) } }.max()
-                if let highest { return highest + 1 }
-            }
+        // "0-1", "0", or "0-3,5-7": one past the highest CPU number.
+        if let text = readFirstLine("/sys/devices/system/cpu/possible"),
+           let highest = text.split(separator: ",").compactMap({ $0.split(separator: "-").last.flatMap { Int($0) } }).max() {
+            return highest + 1
         }
         #endif
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))

@@ -44,6 +44,16 @@ public enum ContextConversion {
         sure[0] = 1 << 1
         maybe[0] = 1 << 1
         var work = [0]
+        /// Merges a state into instruction `next` (surely: intersection; maybe: union) and
+        /// queues it when that changed anything.
+        func propagate(to next: Int, sure s: UInt16, maybe m: UInt16) {
+            guard next >= 0, next < count else { return }
+            let merged = sure[next].map { $0 & s } ?? s, mergedMaybe = maybe[next] | m
+            guard sure[next] != merged || maybe[next] != mergedMaybe else { return }
+            sure[next] = merged
+            maybe[next] = mergedMaybe
+            work.append(next)
+        }
         while let i = work.popLast() {
             let insn = code[i]
             var (s, m) = (sure[i]!, maybe[i])
@@ -66,34 +76,15 @@ public enum ContextConversion {
                 for r in UInt8(0)...5 { clear(r) }
             default: break
             }
-            var successors: [Int] = []
             if insn.opcode == 0x85, insn.src == CallKind.local.rawValue {
                 // The callee may receive the context in r1-r5, but never surely: an access
                 // through it there is refused, not guessed.
-                let callee = i + 1 + Int(insn.imm)
-                if callee >= 0, callee < count {
-                    let merged: UInt16 = 0
-                    let mergedMaybe = maybe[callee] | (maybe[i] & 0b11_1110)
-                    if sure[callee] != merged || maybe[callee] != mergedMaybe {
-                        sure[callee] = merged
-                        maybe[callee] = mergedMaybe
-                        work.append(callee)
-                    }
-                }
+                propagate(to: i + 1 + Int(insn.imm), sure: 0, maybe: maybe[i] & 0b11_1110)
             }
             if insn.opcode != 0x95 {
-                if let d = Validator.branchDisplacement(insn), insn.opcode != 0x85 { successors.append(i + 1 + d) }
+                if let d = Validator.branchDisplacement(insn), insn.opcode != 0x85 { propagate(to: i + 1 + d, sure: s, maybe: m) }
                 let unconditional = insn.opcode == 0x05 || insn.opcode == 0x06
-                if !unconditional { successors.append(i + (insn.isWide ? 2 : 1)) }
-            }
-            for next in successors where next < count {
-                let merged = sure[next].map { $0 & s } ?? s
-                let mergedMaybe = maybe[next] | m
-                if sure[next] != merged || maybe[next] != mergedMaybe {
-                    sure[next] = merged
-                    maybe[next] = mergedMaybe
-                    work.append(next)
-                }
+                if !unconditional { propagate(to: i + (insn.isWide ? 2 : 1), sure: s, maybe: m) }
             }
         }
         var out = code

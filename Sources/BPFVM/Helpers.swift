@@ -15,6 +15,12 @@ public typealias HelperFunction = @convention(c) (
     UInt64, UInt64, UInt64, UInt64, UInt64, UnsafeMutableRawPointer
 ) -> UInt64
 
+/// Negative errnos as helpers return them in r0.
+enum HelperResult {
+    static let einval = UInt64(bitPattern: -22)
+    static let efault = UInt64(bitPattern: -14)
+}
+
 /// Per-execution state handed to every helper call.
 public struct HelperContext {
     /// Host data attached to the program by the embedder.

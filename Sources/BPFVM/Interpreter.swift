@@ -329,9 +329,7 @@ public final class Interpreter {
 
             // MARK: calls
             case .call:
-                if let (register, reason) = policy.refusal(helper: Int32(truncatingIfNeeded: imm), reg, helperContext, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
-                    throw ExecutionError(kind: .invalidHelperArgument(helper: Int32(truncatingIfNeeded: imm), register: register, reason: reason), pc: ip - code - 1)
-                }
+                try checkCall(policy, Int32(truncatingIfNeeded: imm), reg, helperContext, ip - code - 1)
                 guard let helper = helpers[Int(imm)] else {  // a tail-called program may name helpers this table lacks
                     throw ExecutionError(kind: .unknownHelper(imm), pc: ip - code - 1)
                 }
@@ -341,9 +339,7 @@ public final class Interpreter {
                 guard id >= 0, id < Int64(HelperTable.capacity), let helper = helpers[Int(id)] else {
                     throw ExecutionError(kind: .unknownHelper(id), pc: ip - code - 1)
                 }
-                if let (register, reason) = policy.refusal(helper: Int32(id), reg, helperContext, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
-                    throw ExecutionError(kind: .invalidHelperArgument(helper: Int32(id), register: register, reason: reason), pc: ip - code - 1)
-                }
+                try checkCall(policy, Int32(id), reg, helperContext, ip - code - 1)
                 reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
             case .callLocal:
                 guard depth + 1 < BPFLimits.maxCallFrames else { throw ExecutionError(kind: .callDepthExceeded, pc: ip - code - 1) }
@@ -363,11 +359,9 @@ public final class Interpreter {
             case .tailCall:
                 // bpf_tail_call(ctx, prog_array, index): continue in the slot's program, in this
                 // frame, at most 33 times a run; an empty slot or the limit falls through.
-                if let (register, reason) = policy.refusal(helper: 12, reg, helperContext, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
-                    throw ExecutionError(kind: .invalidHelperArgument(helper: 12, register: register, reason: reason), pc: ip - code - 1)
-                }
-                let target = MapHelpers.map(reg[2]) { map -> UInt64 in
-                    map.shape.type == MapShape.programArray ? unsafeDowncast(map, to: ProgramArrayMap.self).handle(UInt32(truncatingIfNeeded: reg[3])) : 0
+                try checkCall(policy, 12, reg, helperContext, ip - code - 1)
+                let target = MapHelpers.map(reg[2], as: ProgramArrayMap.self, where: { $0.type == MapShape.programArray }, otherwise: 0) {
+                    $0.handle(UInt32(truncatingIfNeeded: reg[3]))
                 }
                 if target != 0, tailCalls < BPFLimits.maxTailCalls {
                     tailCalls += 1
@@ -408,6 +402,14 @@ public final class Interpreter {
 @inline(__always) private func access<P: AccessPolicy>(_ policy: P, _ address: UInt64, _ size: Int, _ write: Bool, _ frame: UInt64, _ pc: Int) throws(ExecutionError) {
     guard policy.allows(address, size, write: write, frameLow: frame &- UInt64(BPFLimits.stackSize)) else {
         throw ExecutionError(kind: .memoryFault(address: address, size: size, write: write), pc: pc)
+    }
+}
+
+/// Asks `policy` whether helper `id` may be called with these registers.
+@inline(__always) private func checkCall<P: AccessPolicy>(_ policy: P, _ id: Int32, _ reg: UnsafeMutablePointer<UInt64>,
+                                                         _ context: UnsafeMutablePointer<HelperContext>, _ pc: Int) throws(ExecutionError) {
+    if let (register, reason) = policy.refusal(helper: id, reg, context, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
+        throw ExecutionError(kind: .invalidHelperArgument(helper: id, register: register, reason: reason), pc: pc)
     }
 }
 

@@ -8,6 +8,13 @@ enum MapHelpers {
         Unmanaged<BPFMap>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(address))!)._withUnsafeGuaranteedRef(body)
     }
 
+    /// `body` applied to the map at `address` as an `M`, when `matches` accepts its shape;
+    /// `otherwise` for any other map (the verifier will rule that out, the runtime refuses it).
+    @inline(__always) static func map<M: BPFMap, R>(_ address: UInt64, as _: M.Type, where matches: (MapShape) -> Bool,
+                                                   otherwise: R, _ body: (M) -> R) -> R {
+        map(address) { map in matches(map.shape) ? body(unsafeDowncast(map, to: M.self)) : otherwise }
+    }
+
     @inline(__always) static func pointer(_ address: UInt64) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(bitPattern: UInt(address)).unsafelyUnwrapped
     }
@@ -43,14 +50,12 @@ enum MapHelpers {
 }
 
 extension MapHelpers {
-    static let einval = UInt64(bitPattern: -22)
-
     /// Runs `body` on the queue or stack at `address`; `-EINVAL` for any other map.
     @inline(__always) static func queue(_ address: UInt64, _ body: (QueueStackMap) throws(MapError) -> Void) -> UInt64 {
-        map(address) { map in
-            guard map.shape.type == MapShape.queue || map.shape.type == MapShape.stack else { return einval }
+        map(address, as: QueueStackMap.self, where: { $0.type == MapShape.queue || $0.type == MapShape.stack },
+            otherwise: HelperResult.einval) { queue in
             do throws(MapError) {
-                try body(unsafeDowncast(map, to: QueueStackMap.self))
+                try body(queue)
                 return 0
             } catch {
                 return error.helperResult

@@ -4,12 +4,8 @@ import BPFMaps
 /// A map argument that is not a ring buffer, or a record that is not a reservation of one of
 /// the program's rings, is refused rather than trusted (the verifier will rule both out).
 enum RingBufferHelpers {
-    static let einval = UInt64(bitPattern: -22)
-
     @inline(__always) static func ring<R>(_ address: UInt64, _ body: (RingBufferMap) -> R, otherwise: R) -> R {
-        MapHelpers.map(address) { map in
-            map.shape.type == MapShape.ringBuffer ? body(unsafeDowncast(map, to: RingBufferMap.self)) : otherwise
-        }
+        MapHelpers.map(address, as: RingBufferMap.self, where: { $0.type == MapShape.ringBuffer }, otherwise: otherwise, body)
     }
 
     /// The program's ring whose storage holds `record`.
@@ -27,8 +23,8 @@ enum RingBufferHelpers {
     }
 
     static let output: HelperFunction = { map, data, size, _, _, _ in
-        guard let source = UnsafeRawPointer(bitPattern: UInt(data)) else { return einval }
-        return ring(map, { UInt64(bitPattern: Int64($0.output(source, size: Int(size)))) }, otherwise: einval)
+        guard let source = UnsafeRawPointer(bitPattern: UInt(data)) else { return HelperResult.einval }
+        return ring(map, { UInt64(bitPattern: Int64($0.output(source, size: Int(size)))) }, otherwise: HelperResult.einval)
     }
 
     static let reserve: HelperFunction = { map, size, _, _, _, _ in

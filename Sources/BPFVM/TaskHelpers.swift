@@ -1,3 +1,4 @@
+import BPFCore
 import CBPFShims
 #if canImport(Glibc)
 import Glibc
@@ -28,13 +29,7 @@ public struct TaskInfo: Sendable, Equatable {
         let pid = UInt32(getpid())
         var comm = "swiftbpf"
         #if os(Linux)
-        if let f = fopen("/proc/self/comm", "r") {
-            var buffer = [CChar](repeating: 0, count: 32)
-            if fgets(&buffer, 32, f) != nil {
-                comm = String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            }
-            fclose(f)
-        }
+        comm = readFirstLine("/proc/self/comm") ?? comm
         #endif
         return TaskInfo(pid: pid, tgid: pid, uid: UInt32(getuid()), gid: UInt32(getgid()), comm: comm)
     }
@@ -43,8 +38,6 @@ public struct TaskInfo: Sendable, Equatable {
 /// `get_current_pid_tgid`, `get_current_uid_gid`, `get_current_comm`, and the probe reads,
 /// which copy only from memory the embedder registered in ``HelperContext/readable``.
 enum TaskHelpers {
-    static let efault = UInt64(bitPattern: -14)
-
     @inline(__always) static func context(_ raw: UnsafeMutableRawPointer) -> UnsafeMutablePointer<HelperContext> {
         HelperContext.at(raw)
     }
@@ -61,7 +54,7 @@ enum TaskHelpers {
 
     /// `get_current_comm(buf, size)`: the name, NUL-padded to `size`.
     static let comm: HelperFunction = { buf, size, _, _, _, c in
-        guard size > 0, let destination = UnsafeMutableRawPointer(bitPattern: UInt(buf)) else { return UInt64(bitPattern: -22) }
+        guard size > 0, let destination = UnsafeMutableRawPointer(bitPattern: UInt(buf)) else { return HelperResult.einval }
         destination.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
         let name = Array(context(c).pointee.task.comm.utf8.prefix(Int(size) - 1))
         name.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -75,10 +68,10 @@ enum TaskHelpers {
 
     /// `probe_read_{user,kernel}(dst, size, src)`: zero-fills `dst` on failure, as the kernel does.
     static let probeRead: HelperFunction = { dst, size, src, _, _, c in
-        guard let destination = UnsafeMutableRawPointer(bitPattern: UInt(dst)) else { return efault }
+        guard let destination = UnsafeMutableRawPointer(bitPattern: UInt(dst)) else { return HelperResult.efault }
         guard readable(c, src, Int(size)) != nil, let source = UnsafeRawPointer(bitPattern: UInt(src)) else {
             destination.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
-            return efault
+            return HelperResult.efault
         }
         destination.copyMemory(from: source, byteCount: Int(size))
         return 0
@@ -87,10 +80,10 @@ enum TaskHelpers {
     /// `probe_read_{user,kernel}_str(dst, size, src)`: copies up to a NUL within `size - 1`
     /// bytes, always NUL-terminates, returns the length including the NUL.
     static let probeReadString: HelperFunction = { dst, size, src, _, _, c in
-        guard size > 0, let destination = UnsafeMutableRawPointer(bitPattern: UInt(dst)) else { return UInt64(bitPattern: -22) }
+        guard size > 0, let destination = UnsafeMutableRawPointer(bitPattern: UInt(dst)) else { return HelperResult.einval }
         guard let region = readable(c, src, 1), let source = UnsafeRawPointer(bitPattern: UInt(src)) else {
             destination.storeBytes(of: 0, as: UInt8.self)
-            return efault
+            return HelperResult.efault
         }
         let available = Int(region.start + region.length - src)
         var n = 0

@@ -6,7 +6,6 @@ enum XDPHelpers {
     static let frameHeader: UInt64 = 40
     /// `ETH_HLEN`: a packet never shrinks below an Ethernet header.
     static let ethernetHeader: UInt64 = 14
-    static let invalid = UInt64(bitPattern: -22)  // -EINVAL
 
     @inline(__always) static func context(_ r1: UInt64) -> UnsafeMutablePointer<XDPContext> {
         UnsafeMutablePointer<XDPContext>(bitPattern: UInt(r1)).unsafelyUnwrapped
@@ -17,7 +16,7 @@ enum XDPHelpers {
         let ctx = context(r1)
         let data = ctx.pointee.data &+ UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: delta)))
         guard data >= ctx.pointee.hardStart + frameHeader, data <= ctx.pointee.dataEnd &- ethernetHeader,
-              ctx.pointee.dataEnd >= ethernetHeader else { return invalid }
+              ctx.pointee.dataEnd >= ethernetHeader else { return HelperResult.einval }
         ctx.pointee.dataMeta = data
         ctx.pointee.data = data
         return 0
@@ -28,7 +27,7 @@ enum XDPHelpers {
         let ctx = context(r1)
         let offset = Int64(Int32(truncatingIfNeeded: delta))
         let end = ctx.pointee.dataEnd &+ UInt64(bitPattern: offset)
-        guard end <= ctx.pointee.hardEnd, end >= ctx.pointee.data + ethernetHeader else { return invalid }
+        guard end <= ctx.pointee.hardEnd, end >= ctx.pointee.data + ethernetHeader else { return HelperResult.einval }
         if offset > 0 {
             UnsafeMutableRawPointer(bitPattern: UInt(ctx.pointee.dataEnd))!.initializeMemory(as: UInt8.self, repeating: 0, count: Int(offset))
         }

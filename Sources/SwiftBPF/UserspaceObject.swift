@@ -135,18 +135,27 @@ public final class UserspaceProgram {
         defer { data.deallocate() }
         packet.withUnsafeBytes { data.copyMemory(from: $0) }
         var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count))
+        let packetRegion = MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: false)
+        let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
+            try repeatedRuns(context: ctx, count: count, mode: mode, regions: [packetRegion] + mapRegions)
+        }
+        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0), packet: packet, nanosecondsPerRun: nanoseconds)
+    }
+
+    /// Runs the program `count` times with r1 = `context` (read-only to it, and shared by the
+    /// repeats as in the kernel's test run); returns the last r0 and the mean ns per run.
+    private func repeatedRuns(context: UnsafeMutableRawBufferPointer, count: Int, mode: ExecutionMode,
+                              regions: [MemoryRegion]) throws(ExecutionError) -> (UInt64, Double) {
+        let address = UInt64(UInt(bitPattern: context.baseAddress))
+        let regions = regions + [MemoryRegion(context, writable: false)]
+        interpreter.helperContextValue.contextAddress = address
         var r0: UInt64 = 0
         var ts = timespec(), te = timespec()
-        try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
-            let regions = [MemoryRegion(ctx, writable: false), MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: false)] + mapRegions
-            let address = UInt64(UInt(bitPattern: ctx.baseAddress))
-            interpreter.helperContextValue.contextAddress = address
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }
-            clock_gettime(CLOCK_MONOTONIC, &te)
-        }
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }
+        clock_gettime(CLOCK_MONOTONIC, &te)
         let elapsed = Double(te.tv_sec - ts.tv_sec) * 1e9 + Double(te.tv_nsec - ts.tv_nsec)
-        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0), packet: packet, nanosecondsPerRun: elapsed / Double(max(count, 1)))
+        return (r0, elapsed / Double(max(count, 1)))
     }
 
     /// Runs a tracing program on `record`, the tracepoint's raw record as the kernel passes it.
@@ -165,10 +174,8 @@ public final class UserspaceProgram {
         return try regions.withUnsafeBufferPointer { (readableRegions) throws(ExecutionError) -> UInt64 in
             interpreter.helperContextValue.readable = readableRegions
             interpreter.helperContextValue.task = task
-            interpreter.helperContextValue.contextAddress = UInt64(UInt(bitPattern: context.baseAddress))
             defer { interpreter.helperContextValue.readable = UnsafeBufferPointer(start: nil, count: 0) }
-            return try interpreter.run(UInt64(UInt(bitPattern: context.baseAddress)), mode: mode,
-                                       regions: [MemoryRegion(context, writable: false)] + mapRegions)
+            return try repeatedRuns(context: context, count: 1, mode: mode, regions: mapRegions).0
         }
     }
 
@@ -199,25 +206,12 @@ public final class UserspaceProgram {
         frame.initializeMemory(as: UInt8.self, repeating: 0)
         packet.withUnsafeBytes { (frame.baseAddress! + Self.headroom).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         // The packet may move within the frame, so the whole frame is the program's region.
-        var regions = [MemoryRegion(frame)] + mapRegions
-        var r0: UInt64 = 0
-        var ts = timespec(), te = timespec()
-        try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
-            regions.append(MemoryRegion(ctx, writable: false))
-            let ctxAddress = UInt64(UInt(bitPattern: ctx.baseAddress))
-            interpreter.helperContextValue.contextAddress = ctxAddress
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            // Like the kernel's test run, repeats share one context: a program that moves the
-            // packet moves it again on the next run.
-            for _ in 0..<max(count, 1) {
-                r0 = try interpreter.run(ctxAddress, mode: mode, regions: regions)
-            }
-            clock_gettime(CLOCK_MONOTONIC, &te)
+        let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
+            try repeatedRuns(context: ctx, count: count, mode: mode, regions: [MemoryRegion(frame)] + mapRegions)
         }
-        let elapsed = Double(te.tv_sec - ts.tv_sec) * 1e9 + Double(te.tv_nsec - ts.tv_nsec)
         let data = UnsafeRawPointer(bitPattern: UInt(context.data))!
         return TestRun(returnValue: UInt32(truncatingIfNeeded: r0),
                        packet: Array(UnsafeRawBufferPointer(start: data, count: Int(context.dataEnd - context.data))),
-                       nanosecondsPerRun: elapsed / Double(max(count, 1)))
+                       nanosecondsPerRun: nanoseconds)
     }
 }
