@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: strict),
-        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFConformance", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),

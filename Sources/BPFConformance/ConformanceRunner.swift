@@ -12,6 +12,11 @@ public enum Engine: String, Sendable, CaseIterable {
     case interpreter
     /// The interpreter bounds-checking every access.
     case checked
+    /// Native code from the x86-64 JIT.
+    case jit
+
+    /// The engines this host has (the JIT needs x86-64).
+    public static var available: [Engine] { allCases.filter { $0 != .jit || JITProgram.isSupported } }
 }
 
 /// Runs conformance files and judges them.
@@ -32,9 +37,15 @@ public enum ConformanceRunner {
     public static func run(text: String, engine: Engine) -> Outcome {
         let file: ConformanceFile
         do { file = try ConformanceFile(text: text) } catch { return .failed(error.description) }
-        let interpreter: Interpreter
+        let run: (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64
         do {
-            interpreter = try Interpreter(file.instructions)
+            if engine == .jit {
+                let program = try JITProgram(file.instructions)
+                run = { (buffer) throws(ExecutionError) in try program.run(memory: buffer) }
+            } else {
+                let interpreter = try Interpreter(file.instructions)
+                run = { (buffer) throws(ExecutionError) in try interpreter.run(memory: buffer, mode: engine == .checked ? .checked() : .fast) }
+            }
         } catch {
             if file.expectedError != nil { return .passed }  // rejected, as expected
             return .failed("rejected: \(error)")
@@ -42,9 +53,7 @@ public enum ConformanceRunner {
         var memory = file.memory
         let result: UInt64
         do {
-            result = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in
-                try interpreter.run(memory: buffer, mode: engine == .checked ? .checked() : .fast)
-            }
+            result = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in try run(buffer) }
         } catch {
             if file.expectedError != nil { return .passed }
             return .failed("run-time error: \(error)")

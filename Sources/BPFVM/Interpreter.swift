@@ -21,6 +21,7 @@ public final class Interpreter {
     private let frames: UnsafeMutablePointer<Frame>
     private let stack: UnsafeMutableRawPointer
     private let helperContext: UnsafeMutablePointer<HelperContext>
+    private let entry: UnsafeMutablePointer<UInt64>
     private var helperContextRaw: UnsafeMutableRawPointer { UnsafeMutableRawPointer(helperContext) }
 
     private static let stackBytes = BPFLimits.stackSize * BPFLimits.maxCallFrames
@@ -42,6 +43,7 @@ public final class Interpreter {
         stack = .allocate(byteCount: Self.stackBytes, alignment: 16)
         helperContext = .allocate(capacity: 1)
         helperContext.initialize(to: HelperContext(userData: userData))
+        entry = ProgramEntry.allocate(interpreterCode: UInt64(UInt(bitPattern: code.baseAddress)), nativeEntry: 0)
     }
 
     deinit {
@@ -51,6 +53,7 @@ public final class Interpreter {
         frames.deallocate()
         stack.deallocate()
         helperContext.deallocate()
+        entry.deallocate()
     }
 
     /// The state helpers see: the task they describe, the memory they may read, host data.
@@ -90,9 +93,13 @@ public final class Interpreter {
         var code: UnsafePointer<DecodedInstruction>
     }
 
-    /// What a program array slot holds for this program: the address of its pre-decoded code,
-    /// where `bpf_tail_call` continues. Valid while the interpreter lives.
-    public var entryHandle: UInt64 { UInt64(UInt(bitPattern: code.baseAddress)) }
+    /// What a program array slot holds for this program (see ``ProgramEntry``). Valid while
+    /// the interpreter lives.
+    public var entryHandle: UInt64 { UInt64(UInt(bitPattern: entry)) }
+
+    /// Makes tail calls from JIT-compiled programs into this program continue at `address`,
+    /// the native body of the same program compiled by ``JITProgram``.
+    package func setNativeEntry(_ address: UInt64) { entry[1] = address }
 
     // MARK: - The run loop
 
@@ -363,9 +370,10 @@ public final class Interpreter {
                 let target = MapHelpers.map(reg[2], as: ProgramArrayMap.self, where: { $0.type == MapShape.programArray }, otherwise: 0) {
                     $0.handle(UInt32(truncatingIfNeeded: reg[3]))
                 }
-                if target != 0, tailCalls < BPFLimits.maxTailCalls {
+                let targetCode = target == 0 ? 0 : ProgramEntry.interpreterCode(of: target)
+                if targetCode != 0, tailCalls < BPFLimits.maxTailCalls {
                     tailCalls += 1
-                    code = UnsafePointer(bitPattern: UInt(target)).unsafelyUnwrapped
+                    code = UnsafePointer(bitPattern: UInt(targetCode)).unsafelyUnwrapped
                     ip = code
                 }
 

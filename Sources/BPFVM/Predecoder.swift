@@ -2,7 +2,8 @@ import BPFCore
 
 /// Turns validated instructions into the interpreter's ``DecodedInstruction`` form.
 enum Predecoder {
-    static func decode(_ code: [Instruction], helpers: HelperTable) throws(LoadError) -> [DecodedInstruction] {
+    /// Validates `code` and decodes it, slot for slot; `fuse` adds the interpreter's superinstructions.
+    static func decode(_ code: [Instruction], helpers: HelperTable, fuse: Bool = true) throws(LoadError) -> [DecodedInstruction] {
         do { try Validator.validate(code) } catch { throw LoadError(error) }
         var out: [DecodedInstruction] = []
         out.reserveCapacity(code.count)
@@ -68,7 +69,7 @@ enum Predecoder {
             out.append(d)
             i += 1
         }
-        fuse(&out)
+        if fuse { Self.fuse(&out) }
         return out
     }
 

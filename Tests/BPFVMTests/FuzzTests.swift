@@ -68,12 +68,12 @@ private func randomProgram(_ rng: inout SplitMix64) -> [Instruction] {
 struct FuzzTests {
     /// Every random program is either rejected with an error naming an instruction inside it, or
     /// runs in checked mode to a result or a reported fault; and wherever checked mode completes
-    /// without a fault, fast mode must give the same r0 (checked mode is exactly the fast
-    /// semantics plus checks).
-    @Test("random programs: validation, checked execution, fast = checked", arguments: 0..<8)
+    /// without a fault, fast mode and the JIT (plain and with blinded constants) must give the
+    /// same r0 and memory (checked mode is exactly the fast semantics plus checks).
+    @Test("random programs: validation, checked execution, fast = checked = JIT", arguments: 0..<8)
     func randomPrograms(seed: UInt64) throws {
         var rng = SplitMix64(state: seed &* 0x1234_5678_9abc_def1)
-        var rejected = 0, faulted = 0, completed = 0
+        var rejected = 0, faulted = 0, completed = 0, jitted = 0
         for _ in 0..<2000 {
             let code = randomProgram(&rng)
             let vm: Interpreter
@@ -105,11 +105,21 @@ struct FuzzTests {
                 let fast = try vm.run(memory: memory, mode: .fast)
                 #expect(fast == checked, "fast and checked disagree on \(Disassembler.listing(code))")
                 #expect(Array(memory) == afterChecked)
+                if JITProgram.isSupported {
+                    let blind = rng.next() % 4 == 0
+                    let jit = try JITProgram(code, options: .init(blindConstants: blind))
+                    memory.initializeMemory(as: UInt8.self, repeating: 0x5a)
+                    let native = try jit.run(memory: memory)
+                    #expect(native == checked, "JIT\(blind ? " (blinded)" : "") and interpreter disagree on \(Disassembler.listing(code))")
+                    #expect(Array(memory) == afterChecked, "JIT leaves other memory on \(Disassembler.listing(code))")
+                    jitted += 1
+                }
             }
             completed += 1
         }
         // The generator must exercise every path, or the test proves little.
         #expect(rejected > 100 && faulted > 10 && completed > 100, "rejected \(rejected), faulted \(faulted), completed \(completed)")
+        #expect(!JITProgram.isSupported || jitted > 60, "JIT-compared \(jitted)")
     }
 
     @Test("random bytes never crash the decoder, validator or loader", arguments: 0..<4)

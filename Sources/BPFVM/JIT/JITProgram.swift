@@ -1,0 +1,192 @@
+public import BPFCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A program compiled to native x86-64 code.
+///
+/// Like the kernel's JIT it maps BPF registers onto machine registers and calls helpers through
+/// the same C entry points as the interpreter; the code lives in W^X memory freed with the
+/// instance. Memory accesses are not checked: compile only programs the verifier accepted (or
+/// that ran cleanly in checked mode). One instance runs one program at a time.
+public final class JITProgram {
+    /// Compilation choices.
+    public struct Options: Sendable {
+        /// XOR every immediate with a random key so that no chosen constant appears in the
+        /// code (against JIT spraying; the kernel's `bpf_jit_harden`). Costs an instruction or
+        /// two per constant.
+        public var blindConstants: Bool
+        /// Keep the assembly text of the code, for ``listing``.
+        public var keepListing: Bool
+
+        public init(blindConstants: Bool = false, keepListing: Bool = false) {
+            self.blindConstants = blindConstants
+            self.keepListing = keepListing
+        }
+    }
+
+    /// Whether this host can run compiled code (x86-64); elsewhere use the ``Interpreter``.
+    public static var isSupported: Bool {
+        #if arch(x86_64)
+        true
+        #else
+        false
+        #endif
+    }
+
+    /// The program as given.
+    public let instructions: [Instruction]
+    /// The machine code.
+    public let machineCode: [UInt8]
+    /// Where each instruction's native code starts in ``machineCode``.
+    public let instructionOffsets: [Int]
+    /// Nanoseconds the compilation took (decoding, selection, encoding, mapping).
+    public let compileNanoseconds: Double
+
+    private let assemblyText: [(offset: Int, text: String)]?
+    private let memory: ExecutableMemory
+    private let runtime: UnsafeMutableRawPointer
+    private let entry: UnsafeMutablePointer<UInt64>
+    private let function: @convention(c) (UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64
+
+    /// Validates and compiles `instructions`.
+    /// - Throws: ``LoadError`` naming the malformed instruction or unknown helper, or saying
+    ///   that this host has no JIT.
+    public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
+                options: Options = Options()) throws(LoadError) {
+        guard Self.isSupported else { throw LoadError(index: nil, reason: "the JIT compiles to x86-64; this host needs the interpreter") }
+        var start = timespec(), end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        let decoded = try Predecoder.decode(instructions, helpers: table, fuse: false)
+        let addresses = (0..<HelperTable.capacity).map { id in table[Int32(id)].map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) } ?? 0 }
+
+        // Emit once with long jumps, then again with short ones wherever they reach.
+        let blinding = options.blindConstants ? ConstantBlinding() : nil
+        var generator = X86CodeGenerator(code: decoded, helperAddresses: addresses, blinding: blinding, listing: false, shortJumps: [])
+        generator.generate()
+        guard generator.asm.resolve() else { preconditionFailure("long jumps always reach") }
+        generator.asm.measureJumps()
+        let short = Set(generator.asm.jumpDistances.filter { Int8(exactly: $0.value) != nil }.keys)
+        var final = X86CodeGenerator(code: decoded, helperAddresses: addresses, blinding: blinding, listing: options.keepListing, shortJumps: short)
+        final.generate()
+        guard final.asm.resolve() else { preconditionFailure("jumps only get closer when others shrink") }
+
+        guard let memory = ExecutableMemory(final.asm.bytes) else {
+            throw LoadError(index: nil, reason: "cannot map executable memory (errno \(errno))")
+        }
+        self.instructions = instructions
+        self.memory = memory
+        machineCode = final.asm.bytes
+        instructionOffsets = final.instructionOffsets
+        assemblyText = final.asm.listing
+        function = unsafeBitCast(memory.base, to: (@convention(c) (UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64).self)
+
+        runtime = .allocate(byteCount: JITRuntimeBlock.size, alignment: 64)
+        runtime.initializeMemory(as: UInt8.self, repeating: 0, count: JITRuntimeBlock.size)
+        let context = UnsafeMutablePointer<HelperContext>.allocate(capacity: 1)
+        context.initialize(to: HelperContext(userData: userData))
+        runtime.storeBytes(of: UInt64(UInt(bitPattern: context)), toByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self)
+        for (id, address) in addresses.enumerated() {
+            runtime.storeBytes(of: UInt64(address), toByteOffset: Int(JITRuntimeBlock.helpers) + 8 * id, as: UInt64.self)
+        }
+        entry = ProgramEntry.allocate(interpreterCode: 0, nativeEntry: UInt64(UInt(bitPattern: memory.base)) + UInt64(final.tailCallEntry))
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        compileNanoseconds = Double(end.tv_sec - start.tv_sec) * 1e9 + Double(end.tv_nsec - start.tv_nsec)
+    }
+
+    deinit {
+        helperContextPointer.deinitialize(count: 1)
+        helperContextPointer.deallocate()
+        runtime.deallocate()
+        entry.deallocate()
+    }
+
+    private var helperContextPointer: UnsafeMutablePointer<HelperContext> {
+        UnsafeMutablePointer(bitPattern: UInt(runtime.load(fromByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self))).unsafelyUnwrapped
+    }
+
+    /// The state helpers see: the task they describe, the memory they may read, host data.
+    public var helperContextValue: HelperContext {
+        get { helperContextPointer.pointee }
+        set { helperContextPointer.pointee = newValue }
+    }
+
+    /// What a program array slot holds for this program (see ``Interpreter/entryHandle``).
+    public var entryHandle: UInt64 { UInt64(UInt(bitPattern: entry)) }
+
+    /// Where the machine code is mapped.
+    package var codeAddress: UInt64 { UInt64(UInt(bitPattern: memory.base)) }
+
+    /// Where tail calls into this program land.
+    package var nativeEntry: UInt64 { entry[1] }
+
+    /// Runs the program with `r1` and `r2` as its arguments and returns r0.
+    public func run(_ r1: UInt64 = 0, _ r2: UInt64 = 0) throws(ExecutionError) -> UInt64 {
+        runtime.storeBytes(of: 0, toByteOffset: Int(JITRuntimeBlock.errorKind), as: UInt64.self)
+        let r0 = function(r1, r2, runtime)
+        let kind = runtime.load(fromByteOffset: Int(JITRuntimeBlock.errorKind), as: UInt64.self)
+        if kind == 0 { return r0 }
+        let pc = Int(runtime.load(fromByteOffset: Int(JITRuntimeBlock.errorPC), as: UInt64.self))
+        switch JITRuntimeBlock.ErrorKind(rawValue: Int(kind)) {
+        case .callDepth: throw ExecutionError(kind: .callDepthExceeded, pc: pc)
+        case .unknownHelper:
+            throw ExecutionError(kind: .unknownHelper(Int64(bitPattern: runtime.load(fromByteOffset: Int(JITRuntimeBlock.errorValue), as: UInt64.self))), pc: pc)
+        default: return 0  // LD_ABS/LD_IND outside the packet
+        }
+    }
+
+    /// Runs the program over `memory`, passing its address in r1 and its length in r2 (the
+    /// conformance suite's convention).
+    public func run(memory: UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64 {
+        try run(UInt64(UInt(bitPattern: memory.baseAddress)), UInt64(memory.count))
+    }
+
+    /// Each native instruction: offset, bytes and Intel-syntax text (with ``Options/keepListing``).
+    package var assembly: [(offset: Int, bytes: [UInt8], text: String)] {
+        guard let assemblyText else { return [] }
+        return assemblyText.indices.map { i in
+            let (offset, text) = assemblyText[i]
+            let stop = i + 1 < assemblyText.count ? assemblyText[i + 1].offset : machineCode.count
+            return (offset, Array(machineCode[offset..<stop]), text)
+        }
+    }
+
+    /// The native code as text, a block per BPF instruction: the instruction as the kernel's
+    /// verifier log prints it, then its machine code (offset, bytes, Intel syntax), like
+    /// `bpftool prog dump jited`. Needs ``Options/keepListing``; nil otherwise.
+    public var listing: String? {
+        guard assemblyText != nil else { return nil }
+        let assembly = self.assembly
+        var lines: [String] = []
+        var next = 0
+        func emit(upTo end: Int) {
+            while next < assembly.count, assembly[next].offset < end {
+                let (offset, bytes, text) = assembly[next]
+                let hexBytes = bytes.map { hex($0, width: 2) }.joined(separator: " ")
+                lines.append("  \(hex(UInt64(offset), width: 4)):  \(hexBytes.padding(31))\(text)")
+                next += 1
+            }
+        }
+        var pc = 0
+        while pc < instructions.count {
+            emit(upTo: instructionOffsets[pc])
+            lines.append("; \(pc): \(Disassembler.text(instructions[pc], next: pc + 1 < instructions.count ? instructions[pc + 1] : nil))")
+            pc += instructions[pc].isWide ? 2 : 1
+        }
+        emit(upTo: .max)
+        return lines.joined(separator: "\n")
+    }
+}
+
+private func hex(_ value: some BinaryInteger, width: Int) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
+}
+
+extension String {
+    fileprivate func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}
