@@ -17,6 +17,10 @@ final class ArrayMap: BPFMap, @unchecked Sendable {
 
     override var storage: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: values, count: stride * shape.maxEntries) }
 
+    override package var directLookup: (base: UInt64, stride: Int, count: Int)? {
+        (UInt64(UInt(bitPattern: values)), stride, shape.maxEntries)
+    }
+
     @inline(__always) private func index(_ key: UnsafeRawPointer) -> Int { Int(key.loadUnaligned(as: UInt32.self)) }
 
     override func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {

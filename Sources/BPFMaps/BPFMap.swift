@@ -116,6 +116,10 @@ public class BPFMap: @unchecked Sendable {
     /// The raw memory holding the map's entries, for checked execution's region list.
     public var storage: UnsafeMutableRawBufferPointer { fatalError("abstract") }
 
+    /// For maps whose lookup is pure arithmetic (arrays): value `i` is at `base + i·stride` for
+    /// `i < count`. A JIT inlines such lookups, as the kernel's does; nil for other maps.
+    package var directLookup: (base: UInt64, stride: Int, count: Int)? { nil }
+
     /// The value stored under `key`, or nil.
     public func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? { fatalError("abstract") }
 

@@ -1,3 +1,4 @@
+import CBPFShims
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -8,9 +9,14 @@ import Darwin
 /// `BPF_MAP_TYPE_HASH` with the kernel's default preallocation: all `maxEntries` elements are
 /// reserved up front, so an update never allocates and a value's address never changes (an
 /// element deleted and reused later holds another key's value, as in the kernel). Buckets chain
-/// through element indices; one lock serializes changes and lookups.
+/// through element indices; one lock serializes changes.
+///
+/// Lookups take no lock, like the kernel's RCU readers: writers publish links with release
+/// stores, readers follow them with acquire loads. Each chain ends in a marker naming its bucket
+/// (`~bucket`, the kernel's "nulls" lists): a reader carried into another chain or the free
+/// list by a concurrent delete ends on a different marker and starts over.
 final class HashMap: BPFMap, @unchecked Sendable {
-    /// Element layout: `next` (Int32, -1 ends a chain), hash (UInt32), key, value — key and
+    /// Element layout: `next` (Int32; negative ends a chain), hash (UInt32), key, value — key and
     /// value each padded to 8 bytes.
     private let elements: UnsafeMutableRawPointer
     private let elementSize: Int
@@ -19,8 +25,11 @@ final class HashMap: BPFMap, @unchecked Sendable {
     private let bucketMask: Int
     private let lock = Mutex<State>(State(free: 0, count: 0))
 
+    /// The end of the free list (no bucket's marker).
+    private static let freeListEnd = Int32.min
+
     private struct State {
-        /// Head of the free list (-1 when full).
+        /// Head of the free list (negative when full).
         var free: Int32
         var count: Int
     }
@@ -33,11 +42,11 @@ final class HashMap: BPFMap, @unchecked Sendable {
         var bucketCount = 1
         while bucketCount < shape.maxEntries { bucketCount <<= 1 }
         buckets = .allocate(capacity: bucketCount)
-        buckets.initialize(repeating: -1, count: bucketCount)
+        for b in 0..<bucketCount { (buckets + b).initialize(to: ~Int32(b)) }
         bucketMask = bucketCount - 1
         super.init(name: name, shape: shape)
         for i in 0..<shape.maxEntries {
-            next(Int32(i)).pointee = i + 1 < shape.maxEntries ? Int32(i + 1) : -1
+            next(Int32(i)).pointee = i + 1 < shape.maxEntries ? Int32(i + 1) : Self.freeListEnd
         }
     }
 
@@ -72,7 +81,7 @@ final class HashMap: BPFMap, @unchecked Sendable {
         return UInt32(truncatingIfNeeded: h)
     }
 
-    /// The element holding `key` and its predecessor in the chain (-1 for none).
+    /// The element holding `key` and its predecessor in the chain (-1 for none), under the lock.
     @inline(__always) private func find(_ key: UnsafeRawPointer, _ h: UInt32) -> (element: Int32, previous: Int32) {
         var previous: Int32 = -1
         var i = buckets[Int(h) & bucketMask]
@@ -88,10 +97,23 @@ final class HashMap: BPFMap, @unchecked Sendable {
 
     override func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
         let h = hash(key)
-        return lock.withLock { _ in
-            let found = find(key, h).element
-            return found >= 0 ? valuePointer(found) : nil
+        let bucket = Int(h) & bucketMask
+        while true {
+            var i = Int32(bitPattern: cbpf_load_acquire32(buckets + bucket))
+            var steps = 0
+            while i >= 0, steps <= shape.maxEntries {
+                if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, memcmp(keyPointer(i), key, shape.keySize) == 0 {
+                    return valuePointer(i)
+                }
+                i = Int32(bitPattern: cbpf_load_acquire32(next(i)))
+                steps += 1
+            }
+            if i == ~Int32(bucket) { return nil }  // the end of this bucket's chain: not there
         }
+    }
+
+    @inline(__always) private func publish(_ link: UnsafeMutablePointer<Int32>, _ value: Int32) {
+        cbpf_store_release32(link, UInt32(bitPattern: value))
     }
 
     override func update(_ key: UnsafeRawPointer, _ value: UnsafeRawPointer, flags: UInt64) throws(MapError) {
@@ -114,7 +136,7 @@ final class HashMap: BPFMap, @unchecked Sendable {
             valuePointer(fresh).copyMemory(from: value, byteCount: shape.valueSize)
             let bucket = Int(h) & bucketMask
             next(fresh).pointee = buckets[bucket]
-            buckets[bucket] = fresh
+            publish(buckets + bucket, fresh)
         }
     }
 
@@ -123,8 +145,8 @@ final class HashMap: BPFMap, @unchecked Sendable {
         try lock.withLock { (state) throws(MapError) in
             let (found, previous) = find(key, h)
             guard found >= 0 else { throw .notFound(name) }
-            if previous >= 0 { next(previous).pointee = next(found).pointee } else { buckets[Int(h) & bucketMask] = next(found).pointee }
-            next(found).pointee = state.free
+            publish(previous >= 0 ? next(previous) : buckets + (Int(h) & bucketMask), next(found).pointee)
+            publish(next(found), state.free)
             state.free = found
             state.count -= 1
         }

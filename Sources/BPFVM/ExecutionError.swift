@@ -70,4 +70,7 @@ public enum ExecutionMode: Sendable, Equatable {
     /// Bounds-check every load and store against the stack and the given regions, and stop
     /// after `instructionLimit` instructions — the safety net for unverified programs.
     case checked(instructionLimit: UInt64 = 10_000_000)
+    /// Native code from ``JITProgram`` where the host has a JIT (x86-64), the interpreter's
+    /// ``fast`` mode elsewhere (and for a bare ``Interpreter``). No run-time checks.
+    case jit
 }

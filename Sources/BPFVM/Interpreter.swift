@@ -68,7 +68,7 @@ public final class Interpreter {
     ///   - regions: the memory besides its stack the program may touch, for checked mode.
     public func run(_ r1: UInt64 = 0, _ r2: UInt64 = 0, mode: ExecutionMode = .fast, regions: [MemoryRegion] = []) throws(ExecutionError) -> UInt64 {
         switch mode {
-        case .fast:
+        case .fast, .jit:
             return try execute(r1, r2, policy: FastPolicy())
         case let .checked(limit):
             return try regions.withUnsafeBufferPointer { (buffer) throws(ExecutionError) -> UInt64 in

@@ -37,6 +37,10 @@ public final class UserspaceObject {
         self.maps = maps
     }
 
+    /// How ``load(program:target:)`` compiles programs for ``ExecutionMode/jit`` (on x86-64
+    /// hosts every loaded program is also compiled).
+    public var jitOptions = JITProgram.Options()
+
     /// The map named `name`.
     public func map(named name: String) -> BPFMap? { maps.first { $0.name == name } }
 
@@ -83,8 +87,16 @@ public final class UserspaceObject {
             helpers.registerChecksumHelpers()
         }
         let interpreter: Interpreter
-        do { interpreter = try Interpreter(code, helpers: helpers) } catch { throw LoadError(program: program.name, message: error.description) }
-        return UserspaceProgram(name: program.name, type: kind.type, interpreter: interpreter, object: self)
+        var jit: JITProgram?
+        do {
+            interpreter = try Interpreter(code, helpers: helpers)
+            if JITProgram.isSupported {
+                let compiled = try JITProgram(code, helpers: helpers, maps: maps, options: jitOptions)
+                interpreter.setNativeEntry(compiled.nativeEntry)  // tail calls from compiled code land there
+                jit = compiled
+            }
+        } catch { throw LoadError(program: program.name, message: error.description) }
+        return UserspaceProgram(name: program.name, type: kind.type, interpreter: interpreter, jit: jit, object: self)
     }
 }
 
@@ -94,6 +106,8 @@ public final class UserspaceProgram {
     /// The program type, which decides its context.
     public let type: ProgramType
     let interpreter: Interpreter
+    /// The program compiled to native code, on hosts with a JIT.
+    public let jit: JITProgram?
     /// Keeps the maps alive as long as the program may run.
     let object: UserspaceObject
     /// The object's ring buffers, for the ring buffer helpers, and all its maps, for checked
@@ -101,10 +115,11 @@ public final class UserspaceProgram {
     private let ringBuffers: UnsafeMutableBufferPointer<UInt64>
     private let mapAddresses: UnsafeMutableBufferPointer<UInt64>
 
-    init(name: String, type: ProgramType, interpreter: Interpreter, object: UserspaceObject) {
+    init(name: String, type: ProgramType, interpreter: Interpreter, jit: JITProgram?, object: UserspaceObject) {
         self.name = name
         self.type = type
         self.interpreter = interpreter
+        self.jit = jit
         self.object = object
         func address(_ map: BPFMap) -> UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque())) }
         let rings = object.maps.filter { $0.shape.type == MapShape.ringBuffer }
@@ -112,8 +127,16 @@ public final class UserspaceProgram {
         _ = ringBuffers.initialize(from: rings.map(address))
         mapAddresses = .allocate(capacity: object.maps.count)
         _ = mapAddresses.initialize(from: object.maps.map(address))
-        interpreter.helperContextValue.ringBuffers = UnsafeBufferPointer(ringBuffers)
-        interpreter.helperContextValue.maps = UnsafeBufferPointer(mapAddresses)
+        updateHelperContext {
+            $0.ringBuffers = UnsafeBufferPointer(ringBuffers)
+            $0.maps = UnsafeBufferPointer(mapAddresses)
+        }
+    }
+
+    /// Changes the helper context of every engine the program has.
+    private func updateHelperContext(_ change: (inout HelperContext) -> Void) {
+        change(&interpreter.helperContextValue)
+        if let jit { change(&jit.helperContextValue) }
     }
 
     deinit {
@@ -148,11 +171,15 @@ public final class UserspaceProgram {
                               regions: [MemoryRegion]) throws(ExecutionError) -> (UInt64, Double) {
         let address = UInt64(UInt(bitPattern: context.baseAddress))
         let regions = regions + [MemoryRegion(context, writable: false)]
-        interpreter.helperContextValue.contextAddress = address
+        updateHelperContext { $0.contextAddress = address }
         var r0: UInt64 = 0
         var ts = timespec(), te = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }
+        if mode == .jit, let jit {
+            for _ in 0..<max(count, 1) { r0 = try jit.run(address) }
+        } else {
+            for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }
+        }
         clock_gettime(CLOCK_MONOTONIC, &te)
         let elapsed = Double(te.tv_sec - ts.tv_sec) * 1e9 + Double(te.tv_nsec - ts.tv_nsec)
         return (r0, elapsed / Double(max(count, 1)))
@@ -172,9 +199,11 @@ public final class UserspaceProgram {
         context.initializeMemory(as: UInt8.self, repeating: 0)
         record.withUnsafeBytes { context.copyMemory(from: $0) }
         return try regions.withUnsafeBufferPointer { (readableRegions) throws(ExecutionError) -> UInt64 in
-            interpreter.helperContextValue.readable = readableRegions
-            interpreter.helperContextValue.task = task
-            defer { interpreter.helperContextValue.readable = UnsafeBufferPointer(start: nil, count: 0) }
+            updateHelperContext {
+                $0.readable = readableRegions
+                $0.task = task
+            }
+            defer { updateHelperContext { $0.readable = UnsafeBufferPointer(start: nil, count: 0) } }
             return try repeatedRuns(context: context, count: 1, mode: mode, regions: mapRegions).0
         }
     }

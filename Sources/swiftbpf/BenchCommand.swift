@@ -17,8 +17,9 @@ struct BenchCommand: ParsableCommand {
         abstract: "Time the benchmark programs on each engine, side by side with the kernel JIT.",
         discussion: """
             Compiles the four programs of the bench folder with clang (-O2 -g -target bpf) and runs each \
-            on its packet in the userspace interpreter (fast and checked) and in the kernel through \
-            BPF_PROG_TEST_RUN, whose mean duration is the kernel JIT's figure, in the same run. Without \
+            on its packet in the userspace interpreter (fast and checked), in our JIT's native code (x86-64 \
+            hosts), and in the kernel through BPF_PROG_TEST_RUN, whose mean duration is the kernel JIT's \
+            figure, in the same run. Our JIT's compile time is shown too. Without \
             clang or the bench folder, the alu program's hand-written equivalent is timed. The kernel \
             column is omitted, with the reason, where bpf(2) is unavailable.
             """
@@ -33,6 +34,8 @@ struct BenchCommand: ParsableCommand {
         var packetBytes: Int
         var interpreter: Double
         var checked: Double
+        var jit: Double?
+        var compileMicroseconds: Double?
         var kernel: Double?
         var ours: UInt32
         var kernelResult: UInt32?
@@ -59,6 +62,12 @@ struct BenchCommand: ParsableCommand {
                     row.interpreter = min(row.interpreter, try ours.testRun(packet: data, repeat: runs, mode: .fast).nanosecondsPerRun)
                     row.checked = min(row.checked, try ours.testRun(packet: data, repeat: runs, mode: .checked()).nanosecondsPerRun)
                 }
+                if let jit = ours.jit {
+                    row.compileMicroseconds = jit.compileNanoseconds / 1000
+                    let result = try ours.testRun(packet: data, mode: .jit).returnValue
+                    if result != row.ours { throw CLIError("\(name): the JIT returned \(result), the interpreter \(row.ours)") }
+                    row.jit = try (0..<rounds).map { _ in try ours.testRun(packet: data, repeat: runs, mode: .jit).nanosecondsPerRun }.min()
+                }
                 if kernelReason == nil {
                     let kernel = try KernelObject(object).load()
                     row.kernelResult = try kernel.testRun(data: data).returnValue
@@ -68,13 +77,19 @@ struct BenchCommand: ParsableCommand {
             }
         }
 
-        print("program   packet  interpreter ns/run  checked ns/run  kernel JIT ns/run  interpreter/JIT  r0 ours/kernel")
+        print("ns/run     packet  interpreter  checked  our JIT  kernel JIT  interpreter/kernel  our JIT/kernel  JIT compile  r0 ours/kernel")
         for r in rows {
-            let ratio = r.kernel.map { format1(r.interpreter / $0) + "x" } ?? "-"
+            func ratio(_ ours: Double?) -> String {
+                guard let ours, let kernel = r.kernel else { return "-" }
+                return format2(ours / kernel) + "x"
+            }
             let results = "\(r.ours)/" + (r.kernelResult.map(String.init) ?? "-")
-            print(pad(r.name, 9) + " " + pad("\(r.packetBytes) B", 7) + " " + pad(format1(r.interpreter), 19) + " "
-                  + pad(format1(r.checked), 15) + " " + pad(r.kernel.map(format1) ?? "-", 18) + " " + pad(ratio, 16) + " " + results)
+            print(pad(r.name, 10) + " " + pad("\(r.packetBytes) B", 7) + " " + pad(format1(r.interpreter), 12) + " "
+                  + pad(format1(r.checked), 8) + " " + pad(r.jit.map(format1) ?? "-", 8) + " " + pad(r.kernel.map(format1) ?? "-", 11) + " "
+                  + pad(ratio(r.interpreter), 19) + " " + pad(ratio(r.jit), 15) + " "
+                  + pad(r.compileMicroseconds.map { format1($0) + " µs" } ?? "-", 12) + " " + results)
         }
+        if !JITProgram.isSupported { notes.append("our JIT: skipped: the JIT compiles to x86-64 and this host is not") }
         for note in notes { print(note) }
         if rows.contains(where: { $0.kernelResult != nil && $0.kernelResult != $0.ours }) {
             throw CLIError("a program returned something other than the kernel's result")
@@ -100,6 +115,18 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
+        if JITProgram.isSupported {
+            let jit = try JITProgram(code)
+            row.compileMicroseconds = jit.compileNanoseconds / 1000
+            try context.withUnsafeMutableBytes { ctx in
+                let address = UInt64(UInt(bitPattern: ctx.baseAddress))
+                row.jit = try (0..<rounds).map { _ in
+                    let start = monotonicNanoseconds()
+                    for _ in 0..<runs { _ = try jit.run(address) }
+                    return Double(monotonicNanoseconds() - start) / Double(runs)
+                }.min()
+            }
+        }
         if kernel {
             let program = try KernelProgram(type: .xdp, instructions: code, name: "bench_alu")
             row.kernelResult = try program.testRun(data: packet).returnValue
@@ -113,6 +140,11 @@ func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func format2(_ v: Double) -> String {
+    let scaled = Int((v * 100).rounded())
+    return "\(scaled / 100)." + String(scaled % 100).leftPadded(2)
 }
 
 func format1(_ v: Double) -> String {

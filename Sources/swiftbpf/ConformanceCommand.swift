@@ -9,7 +9,7 @@ struct ConformanceCommand: ParsableCommand {
     )
 
     @Argument(help: "Directory of .data conformance files.") var directory: String
-    @Option(help: "checked (bounds-checked, the default until the verifier lands) or interpreter (no checks).") var engine: Engine = .checked
+    @Option(help: "checked (bounds-checked, the default until the verifier lands), interpreter or jit (x86-64 native code).") var engine: Engine = .checked
 
     func run() throws {
         guard let files = ConformanceRunner.files(in: directory) else { throw CLIError("\(directory): cannot read the directory") }

@@ -2,21 +2,37 @@ import ArgumentParser
 import BPFConformance
 import BPFCore
 import BPFObject
+import BPFVM
+import SwiftBPF
 
 struct DisasmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "disasm",
         abstract: "Print instructions in the kernel's verifier-log syntax, like bpftool prog dump xlated.",
-        discussion: "Reads an eBPF ELF object (every program, or --program NAME), raw instruction bytes, assembly text, or a conformance test file."
+        discussion: """
+            Reads an eBPF ELF object (every program, or --program NAME), raw instruction bytes, assembly text, \
+            or a conformance test file. With --jited, prints the x86-64 code the JIT makes of each \
+            instruction instead, like bpftool prog dump jited (for objects: after map relocation and \
+            context conversion, as the userspace runtime runs them).
+            """
     )
 
     @Argument(help: "An ELF object, raw instruction bytes, assembly text, or a conformance test file.") var file: String
     @Option(help: "In an ELF object, only the program with this function name.") var program: String?
+    @Flag(help: "Show the JIT's native code under each instruction.") var jited = false
+    @Flag(help: "With --jited: blind constants, as the JIT does against spraying.") var blind = false
 
     func run() throws {
         guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }
+        let options = JITProgram.Options(blindConstants: blind, keepListing: true)
+        if jited && !JITProgram.isSupported { throw CLIError("--jited: the JIT compiles to x86-64, and this host is not") }
         guard bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else {
-            print(Disassembler.listing(try ProgramInput(path: file).instructions))
+            let instructions = try ProgramInput(path: file).instructions
+            if jited {
+                do { print(try JITProgram(instructions, options: options).listing ?? "") } catch { throw CLIError("\(file): \(error)") }
+            } else {
+                print(Disassembler.listing(instructions))
+            }
             return
         }
         let object: ObjectFile
@@ -29,7 +45,17 @@ struct DisasmCommand: ParsableCommand {
             if i > 0 { print() }
             let type = p.kind.map { "\($0.type)" } ?? "unknown section type"
             print("\(p.name): SEC(\"\(p.section)\") \(type), \(p.instructions.count) instructions, \(p.relocations.count) relocations")
-            printListing(p)
+            if jited {
+                do {
+                    let loaded = try UserspaceObject(object)
+                    loaded.jitOptions = options
+                    let jit = try loaded.load(program: p.name).jit!
+                    print("\(jit.machineCode.count) bytes of x86-64, compiled in \(Int(jit.compileNanoseconds / 1000)) µs")
+                    print(jit.listing ?? "")
+                } catch { throw CLIError("\(file): \(error)") }
+            } else {
+                printListing(p)
+            }
         }
     }
 

@@ -20,7 +20,7 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "An ELF object, raw instruction bytes, assembly text, or a conformance test file.") var file: String
     @Option(help: "Input memory as hex bytes (default: the file's '-- mem' section).") var mem: String?
-    @Option(help: "checked (bounds-checked, the default until the verifier lands) or interpreter (no checks).") var engine: Engine = .checked
+    @Option(help: "checked (bounds-checked, the default until the verifier lands), interpreter or jit (x86-64 native code; both unchecked).") var engine: Engine = .checked
     @Flag(help: "Run an ELF object's program in the kernel through BPF_PROG_TEST_RUN.") var kernel = false
     @Option(help: "The packet as hex bytes, for ELF objects.") var packet: String?
     @Option(help: "Read the packet from a file, for ELF objects.") var packetFile: String?
@@ -36,12 +36,18 @@ struct RunCommand: ParsableCommand {
         guard !kernel else { throw CLIError("--kernel runs ELF objects (the kernel needs a program type, which objects name)") }
         let input = try ProgramInput(path: file)
         var memory = try mem.map(parseHexBytes) ?? input.memory
-        let interpreter: Interpreter
-        do { interpreter = try Interpreter(input.instructions) } catch { throw CLIError("\(file): \(error)") }
+        let run: (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64
         do {
-            let r0 = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in
-                try interpreter.run(memory: buffer, mode: engine == .checked ? .checked() : .fast)
+            if engine == .jit {
+                let jit = try JITProgram(input.instructions)
+                run = { (buffer) throws(ExecutionError) in try jit.run(memory: buffer) }
+            } else {
+                let interpreter = try Interpreter(input.instructions)
+                run = { (buffer) throws(ExecutionError) in try interpreter.run(memory: buffer, mode: engine.mode) }
             }
+        } catch { throw CLIError("\(file): \(error)") }
+        do {
+            let r0 = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in try run(buffer) }
             print("0x" + String(r0, radix: 16))
         } catch {
             throw CLIError("\(file): \(error)")
@@ -69,7 +75,7 @@ struct RunCommand: ParsableCommand {
                 nanoseconds = "\(result.nanosecondsPerRun) ns/run (kernel"
             } else {
                 let loaded = try UserspaceObject(object).load(program: program)
-                let result = try loaded.testRun(packet: data, repeat: Int(count), mode: engine == .checked ? .checked() : .fast)
+                let result = try loaded.testRun(packet: data, repeat: Int(count), mode: engine.mode)
                 (returnValue, output, type) = (result.returnValue, result.packet, .xdp)
                 nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(engine.rawValue)"
             }
@@ -86,4 +92,13 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-extension Engine: ExpressibleByArgument {}
+extension Engine: ExpressibleByArgument {
+    /// How the userspace runtime runs a program on this engine.
+    var mode: ExecutionMode {
+        switch self {
+        case .checked: .checked()
+        case .interpreter: .fast
+        case .jit: .jit
+        }
+    }
+}

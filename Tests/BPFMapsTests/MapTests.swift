@@ -1,3 +1,4 @@
+import Synchronization
 import BPFMaps
 import Dispatch
 import Testing
@@ -110,6 +111,37 @@ struct MapTests {
             }
         }
         #expect(map.keys().count == present)
+    }
+
+    /// Lookups take no lock: readers racing with deletes and reinsertions in the same buckets
+    /// (a small table, so chains are long and shared) must still find every key that is never
+    /// deleted — the chain-end markers send a reader that was carried off its chain back to it.
+    @Test("lock-free lookups always find keys that stay, while other keys churn")
+    func lockFreeLookups() throws {
+        // 16 buckets for 16 elements: the churned keys, inserted at chain heads, sit in front
+        // of the stable ones, so readers walk through elements as they are deleted.
+        let map = try BPFMap.make(name: "l", shape: MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 16))
+        for k in 0..<8 { try map.update(key32(UInt32(k)), value64(UInt64(k))) }  // the stable keys
+        let missed = Atomic<Int>(0), lookups = Atomic<Int>(0)
+        let deadline = DispatchTime.now().uptimeNanoseconds + 300_000_000
+        DispatchQueue.concurrentPerform(iterations: 2) { t in
+            var round = 0
+            while DispatchTime.now().uptimeNanoseconds < deadline {
+                round += 1
+                if t == 0 {  // the writer: keys 100-107 in and out, through the same buckets
+                    let key = key32(UInt32(100 + round % 8))
+                    try? map.update(key, value64(1))
+                    try? map.delete(key)
+                } else {  // the reader
+                    let k = UInt32(round % 8)
+                    let found = key32(k).withUnsafeBytes { map.lookup($0.baseAddress!) }
+                    if found?.load(as: UInt64.self) != UInt64(k) { missed.add(1, ordering: .relaxed) }
+                    lookups.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        #expect(lookups.load(ordering: .relaxed) > 10_000)
+        #expect(missed.load(ordering: .relaxed) == 0)
     }
 
     @Test("shapes over the limits are refused with the kernel's errno", arguments: [

@@ -202,8 +202,14 @@ struct JITTests {
         for (ours, theirs) in zip(instructions, decoded) {
             let mnemonic = String(ours.text.split(separator: " ")[0])
             mnemonics.insert(mnemonic)
-            // Jumps and calls to labels: LLVM shows a relative displacement, we show the label.
-            let same = ours.text.contains(" L") ? theirs.hasPrefix(mnemonic + " ") : theirs == ours.text
+            // Jumps and calls to labels: LLVM shows the displacement, we show the target.
+            let same: Bool
+            if let target = ours.text.split(separator: " ").last, target.hasPrefix("0x"), mnemonic.hasPrefix("j") || mnemonic == "call" {
+                let displacement = theirs.split(separator: " ").last.flatMap { Int($0) }
+                same = theirs.hasPrefix(mnemonic + " ") && displacement.map { ours.offset + ours.bytes.count + $0 } == Int(target.dropFirst(2), radix: 16)
+            } else {
+                same = theirs == ours.text
+            }
             if !same {
                 mismatches += 1
                 if mismatches <= 10 { Issue.record("\(ours.bytes): ours '\(ours.text)', llvm-mc '\(theirs)'") }

@@ -54,6 +54,7 @@ struct LPMTrieTests {
             var packet = BenchmarkPrograms.packet
             packet.replaceSubrange(30..<34, with: [[10, 11][rng.below(2)], UInt8(rng.below(5)), UInt8(rng.below(256)), UInt8(rng.below(256))])
             let expected = try kernelProgram.testRun(data: packet).returnValue
+            #expect(try ourProgram.testRun(packet: packet, mode: .jit).returnValue == expected, "JIT")
             #expect(try ourProgram.testRun(packet: packet).returnValue == expected, "address \(packet[30...33].map(String.init).joined(separator: "."))")
             if expected != 0xffff { hits += 1 }
         }

@@ -66,7 +66,7 @@ struct SocketFilterTests {
         longHeader[14] = 0x46
         for packet in [BenchmarkPrograms.packet, udp, arp, longHeader, Array(BenchmarkPrograms.packet.prefix(40))] {
             let expected = try kernel.testRun(data: packet).returnValue
-            for mode in [ExecutionMode.checked(), .fast] {
+            for mode in [ExecutionMode.checked(), .fast, .jit] {
                 let ours = try packet.withUnsafeBytes { (data) throws -> UInt64 in
                     var skb = SocketBufferContext(frame: data)
                     return try withUnsafeMutableBytes(of: &skb) { ctx in

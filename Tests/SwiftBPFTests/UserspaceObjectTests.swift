@@ -29,7 +29,7 @@ struct UserspaceObjectTests {
           arguments: ["alu", "checksum", "flow", "maps"])
     func againstKernel(name: String) throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c"))
-        for mode in [ExecutionMode.checked(), .fast] {
+        for mode in [ExecutionMode.checked(), .fast, .jit] {
             let kernel = try KernelObject(object)
             let ours = try UserspaceObject(object)
             let kernelProgram = try kernel.load(), ourProgram = try ours.load()

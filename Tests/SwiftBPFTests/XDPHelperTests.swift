@@ -49,9 +49,11 @@ struct XDPHelperTests {
         ] {
             let data = packet(head: head, tail: tail, length: length)
             let expected = try kernel.testRun(data: data)
-            let actual = try ours.testRun(packet: data)
-            #expect(actual.returnValue == expected.returnValue, "head \(head), tail \(tail)")
-            #expect(actual.packet == expected.data, "head \(head), tail \(tail)")
+            for mode in [ExecutionMode.checked(), .jit] {
+                let actual = try ours.testRun(packet: data, mode: mode)
+                #expect(actual.returnValue == expected.returnValue, "head \(head), tail \(tail), \(mode)")
+                #expect(actual.packet == expected.data, "head \(head), tail \(tail), \(mode)")
+            }
             outcomes.insert(expected.returnValue)
         }
         #expect(outcomes.isSuperset(of: [3, 4, 100, 101]))  // moved, redirected, and both refusals
@@ -87,6 +89,7 @@ struct XDPHelperTests {
             if trial % 50 == 0 { packet.replaceSubrange(8..<144, with: [UInt8](repeating: 0xff, count: 136)) }
             let expected = try kernel.testRun(data: packet).returnValue
             #expect(try ours.testRun(packet: packet).returnValue == expected, "trial \(trial): sizes \(packet[4]), \(packet[5])")
+            #expect(try ours.testRun(packet: packet, mode: .jit).returnValue == expected, "JIT, trial \(trial)")
             results.insert(expected)
         }
         #expect(results.count > 200)

@@ -1,4 +1,5 @@
 public import BPFCore
+public import BPFMaps
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -54,8 +55,10 @@ public final class JITProgram {
     /// Validates and compiles `instructions`.
     /// - Throws: ``LoadError`` naming the malformed instruction or unknown helper, or saying
     ///   that this host has no JIT.
+    /// - Parameter maps: the maps the program's `lddw` instructions refer to; lookups in array
+    ///   maps among them are inlined, as the kernel's JIT does.
     public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
-                options: Options = Options()) throws(LoadError) {
+                maps: [BPFMap] = [], options: Options = Options()) throws(LoadError) {
         guard Self.isSupported else { throw LoadError(index: nil, reason: "the JIT compiles to x86-64; this host needs the interpreter") }
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
@@ -64,12 +67,18 @@ public final class JITProgram {
 
         // Emit once with long jumps, then again with short ones wherever they reach.
         let blinding = options.blindConstants ? ConstantBlinding() : nil
-        var generator = X86CodeGenerator(code: decoded, helperAddresses: addresses, blinding: blinding, listing: false, shortJumps: [])
+        var arrays: [UInt64: ArrayLayout] = [:]
+        for map in maps {
+            if let (base, stride, count) = map.directLookup {
+                arrays[UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))] = ArrayLayout(base: base, stride: stride, count: count)
+            }
+        }
+        var generator = X86CodeGenerator(code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: false, shortJumps: [])
         generator.generate()
         guard generator.asm.resolve() else { preconditionFailure("long jumps always reach") }
         generator.asm.measureJumps()
         let short = Set(generator.asm.jumpDistances.filter { Int8(exactly: $0.value) != nil }.keys)
-        var final = X86CodeGenerator(code: decoded, helperAddresses: addresses, blinding: blinding, listing: options.keepListing, shortJumps: short)
+        var final = X86CodeGenerator(code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: options.keepListing, shortJumps: short)
         final.generate()
         guard final.asm.resolve() else { preconditionFailure("jumps only get closer when others shrink") }
 

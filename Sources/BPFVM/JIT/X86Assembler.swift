@@ -168,6 +168,14 @@ struct X86Assembler {
                 for i in 0..<4 { bytes[fixup.at + i] = UInt8(truncatingIfNeeded: d >> (8 * UInt32(i))) }
             }
         }
+        // The listing names labels until now; show their offsets instead.
+        if let entries = listing {
+            listing = entries.map { entry in
+                guard let space = entry.text.lastIndex(of: " "), entry.text[entry.text.index(after: space)...].hasPrefix("L"),
+                      let id = Int(entry.text[entry.text.index(space, offsetBy: 2)...]) else { return entry }
+                return (entry.offset, entry.text[...space] + "0x" + String(labelOffsets[id]!, radix: 16))
+            }
+        }
         return true
     }
 

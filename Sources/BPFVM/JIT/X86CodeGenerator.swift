@@ -1,5 +1,35 @@
 import BPFCore
 
+/// Where an array map's values are, for inlined lookups.
+struct ArrayLayout {
+    var base: UInt64
+    var stride: Int
+    var count: Int
+}
+
+extension DecodedInstruction {
+    /// Whether this is a jump or local call (whose `offset` is a target index).
+    var isJump: Bool {
+        switch op {
+        case .call, .callx, .exit, .tailCall: false
+        case .ja, .callLocal: true
+        default: (Op.jeq64i.rawValue...Op.jsle32r.rawValue).contains(op.rawValue)
+        }
+    }
+
+    /// Whether register `r` surely holds the same value after this instruction.
+    func keeps(register r: UInt8) -> Bool {
+        switch op {
+        case .call, .callx, .callLocal, .tailCall, .exit, .ldabsb, .ldabsh, .ldabsw, .ldindb, .ldindh, .ldindw: false
+        case .fetchAdd32, .fetchOr32, .fetchAnd32, .fetchXor32, .xchg32, .fetchAdd64, .fetchOr64, .fetchAnd64, .fetchXor64, .xchg64: src != r
+        case .cmpxchg32, .cmpxchg64: r != 0
+        case .stb, .sth, .stw, .stdw, .stxb, .stxh, .stxw, .stxdw, .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32,
+             .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .nop: true
+        default: isJump || dst != r
+        }
+    }
+}
+
 /// Instruction selection for x86-64: BPF operations to ``X86Assembler`` calls.
 ///
 /// Register mapping (the kernel's, so helper calls need no shuffling): r0 → rax, r1–r5 → rdi,
@@ -26,6 +56,12 @@ struct X86CodeGenerator {
 
     private let code: [DecodedInstruction]
     private let helperAddresses: [UInt]
+    /// Array maps by address, whose lookups are inlined.
+    private let arrays: [UInt64: ArrayLayout]
+    /// Instructions some jump or call lands on: what is known of registers ends there.
+    private let jumpTargets: Set<Int>
+    /// The map r1 holds, loaded by an `lddw` earlier in the same basic block.
+    private var mapInR1: UInt64?
     private var blinding: ConstantBlinding?
     var asm: X86Assembler
 
@@ -41,9 +77,12 @@ struct X86CodeGenerator {
     /// Native offset of the main function's body: where tail calls into this program land.
     private(set) var tailCallEntry = 0
 
-    init(code: [DecodedInstruction], helperAddresses: [UInt], blinding: ConstantBlinding?, listing: Bool, shortJumps: Set<Int>) {
+    init(code: [DecodedInstruction], helperAddresses: [UInt], arrays: [UInt64: ArrayLayout], blinding: ConstantBlinding?,
+         listing: Bool, shortJumps: Set<Int>) {
         self.code = code
         self.helperAddresses = helperAddresses
+        self.arrays = arrays
+        jumpTargets = Set(code.indices.filter { code[$0].isJump }.map { Int(code[$0].offset) })
         self.blinding = blinding
         asm = X86Assembler(listing: listing, shortJumps: shortJumps)
         epilogue = asm.makeLabel()
@@ -76,7 +115,10 @@ struct X86CodeGenerator {
             }
             asm.bind(pcLabels[pc])
             instructionOffsets[pc] = asm.offset
+            if jumpTargets.contains(pc) || functionLabels[pc] != nil { mapInR1 = nil }
+            let known = mapInR1
             lower(pc)
+            mapInR1 = code[pc].op == .lddw && code[pc].dst == 1 ? UInt64(bitPattern: code[pc].imm) : code[pc].keeps(register: 1) ? known : nil
         }
         // Falling off the end is impossible for validated code; the epilogue follows anyway.
         asm.bind(epilogue)
@@ -361,7 +403,11 @@ struct X86CodeGenerator {
 
         // MARK: calls
         case .call:
-            callHelper(address: helperAddresses[Int(imm)])
+            if imm == 1, let map = mapInR1, let array = arrays[map] {
+                inlineArrayLookup(array)
+            } else {
+                callHelper(address: helperAddresses[Int(imm)])
+            }
         case .callx:
             // The id is known only now: bounds-check it and fetch the table entry.
             let unknown = stub(pc, .unknownHelper, register: d)
@@ -503,6 +549,22 @@ struct X86CodeGenerator {
         asm.mov(.qword, .r11, .rax)
         asm.mov(.qword, .rax, .r10)
         asm.mov(.qword, s, .r11)
+    }
+
+    /// `bpf_map_lookup_elem` on an array map, without the call (the kernel's
+    /// `array_map_gen_lookup`): r0 = base + key·stride, or 0 when the key is out of range.
+    private mutating func inlineArrayLookup(_ array: ArrayLayout) {
+        let missing = asm.makeLabel(), done = asm.makeLabel()
+        asm.load(.dword, .rax, X86Memory(.rsi))
+        asm.alu(.cmp, .dword, .register(.rax), immediate: Int32(array.count))
+        asm.jump(.ae, to: missing)
+        asm.imul(.qword, .rax, .rax, immediate: Int32(array.stride))
+        asm.movabs(.r11, array.base)
+        asm.alu(.add, .qword, .register(.rax), .r11)
+        asm.jump(to: done)
+        asm.bind(missing)
+        asm.movImmediate(.rax, 0)
+        asm.bind(done)
     }
 
     private mutating func callHelper(address: UInt) {

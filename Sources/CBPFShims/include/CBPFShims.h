@@ -30,11 +30,12 @@ static inline uint32_t cbpf_cmpxchg32(void *p, uint32_t expected, uint32_t desir
 /// The CPU the calling thread runs on (0 where the platform cannot tell).
 unsigned int cbpf_current_cpu(void);
 
-/// Acquire loads and a release store, for memory shared with the kernel (some of it read-only,
-/// where a read-modify-write would fault).
+/// Acquire loads and release stores, for memory shared with the kernel (some of it read-only,
+/// where a read-modify-write would fault) and for lock-free readers of map chains.
 static inline uint64_t cbpf_load_acquire64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE); }
 static inline uint32_t cbpf_load_acquire32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE); }
 static inline void cbpf_store_release64(void *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE); }
+static inline void cbpf_store_release32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE); }
 
 /// The calling thread's id (gettid), as bpf_get_current_pid_tgid's low half reports it.
 int cbpf_gettid(void);
