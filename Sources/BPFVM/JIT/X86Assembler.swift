@@ -258,8 +258,8 @@ struct X86Assembler {
         note(start, "mov \(dst.name(width)), \(src.name(width))")
     }
 
-    /// `mov dst, imm`: the shortest form giving the 64-bit value `value` (which must fit 32
-    /// bits signed or unsigned; see ``movabs(_:_:)`` otherwise).
+    /// `mov dst, imm`: the shortest form giving the 64-bit value `value` — `xor` for 0, a
+    /// zero-extending 32-bit move, a sign-extended 32-bit immediate, or `movabs`.
     mutating func movImmediate(_ dst: X86Register, _ value: UInt64) {
         let start = offset
         if value == 0 {

@@ -70,6 +70,8 @@ struct X86CodeGenerator {
     private var epilogue: X86Label
     private var unwind: X86Label
     private var returnZero: X86Label
+    /// Where the trampoline restores the host's registers and returns.
+    private var trampolineExit: X86Label
     /// Error stubs to emit after the code: label, BPF pc, kind, and a register to report.
     private var stubs: [(label: X86Label, pc: Int, kind: JITRuntimeBlock.ErrorKind, register: X86Register?)] = []
     /// Native offset where each BPF instruction's code starts.
@@ -88,6 +90,7 @@ struct X86CodeGenerator {
         epilogue = asm.makeLabel()
         unwind = asm.makeLabel()
         returnZero = asm.makeLabel()
+        trampolineExit = asm.makeLabel()
     }
 
     private static func r(_ bpf: UInt8) -> X86Register { registers[Int(bpf)] }
@@ -128,8 +131,6 @@ struct X86CodeGenerator {
         emitStubs()
     }
 
-    private var trampolineExit: X86Label?
-
     private mutating func emitTrampoline() {
         // Host callee-saved registers, plus 8 bytes to keep rsp 16-byte aligned at calls.
         for reg in [X86Register.rbp, .rbx, .r12, .r13, .r14, .r15] { asm.push(reg) }
@@ -142,9 +143,7 @@ struct X86CodeGenerator {
         asm.storeImmediate(.qword, runtime(JITRuntimeBlock.tailCalls), 0)
         for reg in [X86Register.rax, .rdx, .rcx, .r8, .rbx, .r13, .r14, .r15] { asm.movImmediate(reg, 0) }
         asm.call(functionLabels[0]!)
-        let exit = asm.makeLabel()
-        trampolineExit = exit
-        asm.bind(exit)
+        asm.bind(trampolineExit)
         asm.alu(.add, .qword, .register(.rsp), immediate: 8)
         for reg in [X86Register.r15, .r14, .r13, .r12, .rbx, .rbp] { asm.pop(reg) }
         asm.ret()
@@ -169,7 +168,7 @@ struct X86CodeGenerator {
         asm.movImmediate(.rax, 0)
         asm.bind(unwind)
         asm.load(.qword, .rsp, runtime(JITRuntimeBlock.savedStack))
-        asm.jump(to: trampolineExit!)
+        asm.jump(to: trampolineExit)
         for _ in 0..<4 { asm.trap() }
     }
 
