@@ -15,7 +15,7 @@ private let packet = BenchmarkPrograms.packet
 struct KernelDifferentialTests {
     /// Conformance programs that need no input memory, loaded into the kernel as XDP programs.
     /// Wherever the kernel's verifier accepts one, its BPF_PROG_TEST_RUN result (r0's low 32
-    /// bits) must equal the interpreter's, in both engines.
+    /// bits) must equal ours, on the interpreter in both modes and on the JIT.
     @Test("conformance programs give the kernel's results",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: testsDirectory != nil, "../shared/conformance is absent"))
@@ -34,6 +34,10 @@ struct KernelDifferentialTests {
             for mode in [ExecutionMode.fast, .checked()] {
                 let ours = try Interpreter(file.instructions).run(mode: mode)
                 #expect(UInt32(truncatingIfNeeded: ours) == expected, "\(path): kernel r0 = \(expected), ours = \(ours)")
+            }
+            if JITProgram.isSupported {
+                let native = try JITProgram(file.instructions).run()
+                #expect(UInt32(truncatingIfNeeded: native) == expected, "\(path): kernel r0 = \(expected), our JIT = \(native)")
             }
             compared += 1
         }

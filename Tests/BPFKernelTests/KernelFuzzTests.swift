@@ -102,6 +102,10 @@ struct KernelFuzzTests {
             let expected = try kernel.testRun(data: packet).returnValue
             let ours = try Interpreter(code).run(mode: .checked())
             #expect(expected == UInt32(truncatingIfNeeded: ours), "kernel \(expected), ours \(ours):\n\(Disassembler.listing(code))")
+            if JITProgram.isSupported {
+                let native = try JITProgram(code).run()
+                #expect(expected == UInt32(truncatingIfNeeded: native), "kernel \(expected), our JIT \(native):\n\(Disassembler.listing(code))")
+            }
             compared += 1
         }
         #expect(rejected.isEmpty, "the kernel rejected \(rejected.count) programs: \(Set(rejected))")
