@@ -65,7 +65,9 @@ public final class JITProgram {
         let decoded = try Predecoder.decode(instructions, helpers: table, fuse: false)
         let addresses = (0..<HelperTable.capacity).map { id in table[Int32(id)].map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) } ?? 0 }
 
-        // Emit once with long jumps, then again with short ones wherever they reach.
+        // Emit once with long jumps, then again with short ones wherever they reach. Both
+        // emissions start from the same blinding state, so they draw the same keys and every
+        // instruction but the shortened jumps keeps its size.
         let blinding = options.blindConstants ? ConstantBlinding() : nil
         var arrays: [UInt64: ArrayLayout] = [:]
         for map in maps {
@@ -76,7 +78,6 @@ public final class JITProgram {
         var generator = X86CodeGenerator(code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: false, shortJumps: [])
         generator.generate()
         guard generator.asm.resolve() else { preconditionFailure("long jumps always reach") }
-        generator.asm.measureJumps()
         let short = Set(generator.asm.jumpDistances.filter { Int8(exactly: $0.value) != nil }.keys)
         var final = X86CodeGenerator(code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: options.keepListing, shortJumps: short)
         final.generate()

@@ -123,14 +123,15 @@ struct X86Assembler {
     private(set) var listing: [(offset: Int, text: String)]?
 
     private var labelOffsets: [Int?] = []
-    /// rel32 (or rel8) fields to patch: where the field is, its size, and its label.
-    private var fixups: [(at: Int, size: Int, label: X86Label)] = []
+    /// rel32 (or rel8) fields to patch: where the field is, its size, its label, and the jump
+    /// site (nil for calls).
+    private var fixups: [(at: Int, size: Int, label: X86Label, site: Int?)] = []
     /// Jump sites whose distance fits in a byte, from the previous emission of the same code.
     private let shortJumps: Set<Int>
     /// Jump sites in emission order (the keys of `shortJumps`).
     private var jumpSites = 0
-    /// Distances of this emission's jumps, for the next one: site → bytes from the end of the
-    /// long form to the label.
+    /// After ``resolve()``: the distance of each long jump, by site, for choosing short forms
+    /// in the next emission of the same code.
     private(set) var jumpDistances: [Int: Int] = [:]
 
     init(listing: Bool, shortJumps: Set<Int> = []) {
@@ -152,14 +153,13 @@ struct X86Assembler {
         labelOffsets[label.id] = bytes.count
     }
 
-    func offset(of label: X86Label) -> Int? { labelOffsets[label.id] }
-
-    /// Patches every jump; false when a short jump turned out not to reach (the caller then
-    /// emits again with long jumps there).
+    /// Patches every jump and call; false when a short jump does not reach (which choosing
+    /// short forms only where a long emission's distance fits rules out: distances only shrink).
     mutating func resolve() -> Bool {
         for fixup in fixups {
             let target = labelOffsets[fixup.label.id]!
             let displacement = target - (fixup.at + fixup.size)
+            if let site = fixup.site, fixup.size == 4 { jumpDistances[site] = displacement }
             if fixup.size == 1 {
                 guard let d = Int8(exactly: displacement) else { return false }
                 bytes[fixup.at] = UInt8(bitPattern: d)
@@ -179,13 +179,6 @@ struct X86Assembler {
         return true
     }
 
-    /// Records each jump site's distance (in this emission) for choosing short forms next time.
-    mutating func measureJumps() {
-        for (site, at, size, label) in jumpRecords {
-            jumpDistances[site] = labelOffsets[label.id]! - (at + size)
-        }
-    }
-    private var jumpRecords: [(site: Int, at: Int, size: Int, label: X86Label)] = []
 
     // MARK: - Raw encoding
 
@@ -530,8 +523,7 @@ struct X86Assembler {
             emit(short ? 0xEB : 0xE9)
         }
         let size = short ? 1 : 4
-        fixups.append((offset, size, label))
-        jumpRecords.append((site, offset, size, label))
+        fixups.append((offset, size, label, site))
         for _ in 0..<size { emit(0) }
         note(start, "\(condition.map { "j\($0)" } ?? "jmp") L\(label.id)")
     }
@@ -540,7 +532,7 @@ struct X86Assembler {
     mutating func call(_ label: X86Label) {
         let start = offset
         emit(0xE8)
-        fixups.append((offset, 4, label))
+        fixups.append((offset, 4, label, nil))
         emit32(0)
         note(start, "call L\(label.id)")
     }
