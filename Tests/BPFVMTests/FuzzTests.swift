@@ -122,7 +122,7 @@ struct FuzzTests {
         #expect(!JITProgram.isSupported || jitted > 60, "JIT-compared \(jitted)")
     }
 
-    @Test("random bytes never crash the decoder, validator or loader", arguments: 0..<4)
+    @Test("random bytes never crash the decoder, validator, loader or JIT compiler", arguments: 0..<4)
     func randomBytes(seed: UInt64) {
         var rng = SplitMix64(state: seed)
         for _ in 0..<3000 {
@@ -134,6 +134,13 @@ struct FuzzTests {
                 _ = try? memory.withUnsafeMutableBytes { try vm.run(memory: $0, mode: .checked(instructionLimit: 1000)) }
             } catch {
                 #expect(!error.description.isEmpty)
+            }
+            // The JIT compiles (never runs) the same bytes: same verdict, same error.
+            if JITProgram.isSupported {
+                var interpreterError: String?, jitError: String?
+                do { _ = try Interpreter(code) } catch { interpreterError = error.description }
+                do { _ = try JITProgram(code, options: .init(blindConstants: rng.next() % 2 == 0)) } catch { jitError = error.description }
+                #expect(jitError == interpreterError)
             }
         }
     }
