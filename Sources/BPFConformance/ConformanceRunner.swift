@@ -6,19 +6,6 @@ import Glibc
 import Darwin
 #endif
 
-/// The engines a conformance file can be run on.
-public enum Engine: String, Sendable, CaseIterable {
-    /// The interpreter with no run-time checks.
-    case interpreter
-    /// The interpreter bounds-checking every access.
-    case checked
-    /// Native code from the x86-64 JIT.
-    case jit
-
-    /// The engines this host has (the JIT needs x86-64).
-    public static var available: [Engine] { allCases.filter { $0 != .jit || JITProgram.isSupported } }
-}
-
 /// Runs conformance files and judges them.
 public enum ConformanceRunner {
     /// The verdict on one file.
@@ -38,15 +25,7 @@ public enum ConformanceRunner {
         let file: ConformanceFile
         do { file = try ConformanceFile(text: text) } catch { return .failed(error.description) }
         let run: (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64
-        do {
-            if engine == .jit {
-                let program = try JITProgram(file.instructions)
-                run = { (buffer) throws(ExecutionError) in try program.run(memory: buffer) }
-            } else {
-                let interpreter = try Interpreter(file.instructions)
-                run = { (buffer) throws(ExecutionError) in try interpreter.run(memory: buffer, mode: engine == .checked ? .checked() : .fast) }
-            }
-        } catch {
+        do { run = try engine.load(file.instructions) } catch {
             if file.expectedError != nil { return .passed }  // rejected, as expected
             return .failed("rejected: \(error)")
         }

@@ -58,20 +58,18 @@ struct BenchCommand: ParsableCommand {
                 let ours = try UserspaceObject(object).load()
                 var row = Row(name: name, packetBytes: data.count, interpreter: .infinity, checked: .infinity,
                               ours: try ours.testRun(packet: data).returnValue)
-                for _ in 0..<rounds {
-                    row.interpreter = min(row.interpreter, try ours.testRun(packet: data, repeat: runs, mode: .fast).nanosecondsPerRun)
-                    row.checked = min(row.checked, try ours.testRun(packet: data, repeat: runs, mode: .checked()).nanosecondsPerRun)
-                }
+                row.interpreter = try best { try ours.testRun(packet: data, repeat: runs, mode: .fast).nanosecondsPerRun }
+                row.checked = try best { try ours.testRun(packet: data, repeat: runs, mode: .checked()).nanosecondsPerRun }
                 if let jit = ours.jit {
                     row.compileMicroseconds = jit.compileNanoseconds / 1000
                     let result = try ours.testRun(packet: data, mode: .jit).returnValue
                     if result != row.ours { throw CLIError("\(name): the JIT returned \(result), the interpreter \(row.ours)") }
-                    row.jit = try (0..<rounds).map { _ in try ours.testRun(packet: data, repeat: runs, mode: .jit).nanosecondsPerRun }.min()
+                    row.jit = try best { try ours.testRun(packet: data, repeat: runs, mode: .jit).nanosecondsPerRun }
                 }
                 if kernelReason == nil {
                     let kernel = try KernelObject(object).load()
                     row.kernelResult = try kernel.testRun(data: data).returnValue
-                    row.kernel = try (0..<rounds).map { _ in Double(try kernel.testRun(data: data, repeat: UInt32(runs)).nanosecondsPerRun) }.min()
+                    row.kernel = try best { Double(try kernel.testRun(data: data, repeat: UInt32(runs)).nanosecondsPerRun) }
                 }
                 rows.append(row)
             }
@@ -103,36 +101,36 @@ struct BenchCommand: ParsableCommand {
         var context = [UInt32](repeating: 0, count: 6)
         context[1] = UInt32(packet.count)
         var row = Row(name: "alu", packetBytes: packet.count, interpreter: .infinity, checked: .infinity, ours: 0)
+        let jit = JITProgram.isSupported ? try JITProgram(code) : nil
+        row.compileMicroseconds = jit.map { $0.compileNanoseconds / 1000 }
         try context.withUnsafeMutableBytes { ctx in
             let regions = [MemoryRegion(ctx, writable: false)]
             let address = UInt64(UInt(bitPattern: ctx.baseAddress))
-            for (mode, isChecked) in [(ExecutionMode.fast, false), (.checked(instructionLimit: .max), true)] {
-                for _ in 0..<rounds {
-                    let start = monotonicNanoseconds()
-                    for _ in 0..<runs { row.ours = UInt32(truncatingIfNeeded: try interpreter.run(address, mode: mode, regions: regions)) }
-                    let ns = Double(monotonicNanoseconds() - start) / Double(runs)
-                    if isChecked { row.checked = min(row.checked, ns) } else { row.interpreter = min(row.interpreter, ns) }
-                }
-            }
-        }
-        if JITProgram.isSupported {
-            let jit = try JITProgram(code)
-            row.compileMicroseconds = jit.compileNanoseconds / 1000
-            try context.withUnsafeMutableBytes { ctx in
-                let address = UInt64(UInt(bitPattern: ctx.baseAddress))
-                row.jit = try (0..<rounds).map { _ in
-                    let start = monotonicNanoseconds()
-                    for _ in 0..<runs { _ = try jit.run(address) }
-                    return Double(monotonicNanoseconds() - start) / Double(runs)
-                }.min()
-            }
+            row.ours = UInt32(truncatingIfNeeded: try interpreter.run(address, mode: .fast, regions: regions))
+            row.interpreter = try best { try meanNanoseconds { _ = try interpreter.run(address, mode: .fast, regions: regions) } }
+            row.checked = try best { try meanNanoseconds { _ = try interpreter.run(address, mode: .checked(instructionLimit: .max), regions: regions) } }
+            if let jit { row.jit = try best { try meanNanoseconds { _ = try jit.run(address) } } }
         }
         if kernel {
             let program = try KernelProgram(type: .xdp, instructions: code, name: "bench_alu")
             row.kernelResult = try program.testRun(data: packet).returnValue
-            row.kernel = try (0..<rounds).map { _ in Double(try program.testRun(data: packet, repeat: UInt32(runs)).nanosecondsPerRun) }.min()
+            row.kernel = try best { Double(try program.testRun(data: packet, repeat: UInt32(runs)).nanosecondsPerRun) }
         }
         return row
+    }
+
+    /// The lowest of `rounds` measurements.
+    private func best(_ measure: () throws -> Double) rethrows -> Double {
+        var lowest = Double.infinity
+        for _ in 0..<rounds { lowest = min(lowest, try measure()) }
+        return lowest
+    }
+
+    /// Mean nanoseconds per call of `body` over `runs` calls.
+    private func meanNanoseconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = monotonicNanoseconds()
+        for _ in 0..<runs { try body() }
+        return Double(monotonicNanoseconds() - start) / Double(runs)
     }
 }
 

@@ -37,15 +37,7 @@ struct RunCommand: ParsableCommand {
         let input = try ProgramInput(path: file)
         var memory = try mem.map(parseHexBytes) ?? input.memory
         let run: (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64
-        do {
-            if engine == .jit {
-                let jit = try JITProgram(input.instructions)
-                run = { (buffer) throws(ExecutionError) in try jit.run(memory: buffer) }
-            } else {
-                let interpreter = try Interpreter(input.instructions)
-                run = { (buffer) throws(ExecutionError) in try interpreter.run(memory: buffer, mode: engine.mode) }
-            }
-        } catch { throw CLIError("\(file): \(error)") }
+        do { run = try engine.load(input.instructions) } catch { throw CLIError("\(file): \(error)") }
         do {
             let r0 = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in try run(buffer) }
             print("0x" + String(r0, radix: 16))
@@ -92,13 +84,4 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-extension Engine: ExpressibleByArgument {
-    /// How the userspace runtime runs a program on this engine.
-    var mode: ExecutionMode {
-        switch self {
-        case .checked: .checked()
-        case .interpreter: .fast
-        case .jit: .jit
-        }
-    }
-}
+extension Engine: ExpressibleByArgument {}

@@ -98,9 +98,7 @@ public final class JITProgram {
         let context = UnsafeMutablePointer<HelperContext>.allocate(capacity: 1)
         context.initialize(to: HelperContext(userData: userData))
         runtime.storeBytes(of: UInt64(UInt(bitPattern: context)), toByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self)
-        for (id, address) in addresses.enumerated() {
-            runtime.storeBytes(of: UInt64(address), toByteOffset: Int(JITRuntimeBlock.helpers) + 8 * id, as: UInt64.self)
-        }
+        table.copy(into: (runtime + Int(JITRuntimeBlock.helpers)).bindMemory(to: HelperFunction?.self, capacity: HelperTable.capacity))
         entry = ProgramEntry.allocate(interpreterCode: 0, nativeEntry: UInt64(UInt(bitPattern: memory.base)) + UInt64(final.tailCallEntry))
         clock_gettime(CLOCK_MONOTONIC, &end)
         compileNanoseconds = Double(end.tv_sec - start.tv_sec) * 1e9 + Double(end.tv_nsec - start.tv_nsec)

@@ -451,15 +451,17 @@ struct X86CodeGenerator {
         let insn = code[pc]
         let d = Self.r(insn.dst)
         let value = Int32(truncatingIfNeeded: insn.imm)
-        if blinding != nil {
-            blind(value, into: .r10)
-            if test { asm.test(width, d, .r10) } else { asm.alu(.cmp, width, .register(d), .r10) }
-        } else if test {
-            asm.test(width, d, immediate: value)
-        } else if value == 0 && (condition == .e || condition == .ne) {
+        if test {
+            if blinding != nil {
+                blind(value, into: .r10)
+                asm.test(width, d, .r10)
+            } else {
+                asm.test(width, d, immediate: value)
+            }
+        } else if value == 0 && (condition == .e || condition == .ne) && blinding == nil {
             asm.test(width, d, d)
         } else {
-            asm.alu(.cmp, width, .register(d), immediate: value)
+            aluImmediate(.cmp, width, d, insn.imm)
         }
         asm.jump(condition, to: pcLabels[Int(insn.offset)])
     }
