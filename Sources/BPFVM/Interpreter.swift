@@ -367,10 +367,7 @@ public final class Interpreter {
                 // bpf_tail_call(ctx, prog_array, index): continue in the slot's program, in this
                 // frame, at most 33 times a run; an empty slot or the limit falls through.
                 try checkCall(policy, 12, reg, helperContext, ip - code - 1)
-                let target = MapHelpers.map(reg[2], as: ProgramArrayMap.self, where: { $0.type == MapShape.programArray }, otherwise: 0) {
-                    $0.handle(UInt32(truncatingIfNeeded: reg[3]))
-                }
-                let targetCode = target == 0 ? 0 : ProgramEntry.interpreterCode(of: target)
+                let targetCode = ProgramEntry.target(map: reg[2], index: reg[3], .interpreterCode)
                 if targetCode != 0, tailCalls < BPFLimits.maxTailCalls {
                     tailCalls += 1
                     code = UnsafePointer(bitPattern: UInt(targetCode)).unsafelyUnwrapped

@@ -1,3 +1,5 @@
+import BPFMaps
+
 /// What a program array slot holds: the address of two words naming where a tail call into the
 /// program continues on each engine — its pre-decoded code for the interpreter, its native
 /// body for the JIT (0 where the program has no code for that engine; the call then fails and
@@ -11,11 +13,18 @@ enum ProgramEntry {
         return record
     }
 
-    @inline(__always) static func interpreterCode(of handle: UInt64) -> UInt64 {
-        UnsafePointer<UInt64>(bitPattern: UInt(handle)).unsafelyUnwrapped[0]
+    /// The two words of a record.
+    enum Word: Int {
+        case interpreterCode = 0, nativeEntry = 1
     }
 
-    @inline(__always) static func nativeEntry(of handle: UInt64) -> UInt64 {
-        UnsafePointer<UInt64>(bitPattern: UInt(handle)).unsafelyUnwrapped[1]
+    /// Where a tail call through slot `index` of the program array at `map` continues on one
+    /// engine; 0 for an empty or out-of-range slot, a map that is not a program array, or a
+    /// program without code for that engine.
+    @inline(__always) static func target(map: UInt64, index: UInt64, _ word: Word) -> UInt64 {
+        let handle = MapHelpers.map(map, as: ProgramArrayMap.self, where: { $0.type == MapShape.programArray }, otherwise: 0) {
+            $0.handle(UInt32(truncatingIfNeeded: index))
+        }
+        return handle == 0 ? 0 : UnsafePointer<UInt64>(bitPattern: UInt(handle)).unsafelyUnwrapped[word.rawValue]
     }
 }

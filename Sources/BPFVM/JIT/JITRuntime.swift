@@ -1,5 +1,4 @@
 import BPFCore
-import BPFMaps
 
 /// The memory a JIT-compiled program reaches through r12 while it runs: the helper context,
 /// the tail-call count, what unwinding needs, the error a run ended with, and the helper table
@@ -35,11 +34,7 @@ enum JITRuntime {
     static let tailCallTarget: @convention(c) (UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64 = { map, index, runtime in
         let count = runtime.advanced(by: Int(JITRuntimeBlock.tailCalls)).assumingMemoryBound(to: UInt64.self)
         guard count.pointee < UInt64(BPFLimits.maxTailCalls) else { return 0 }
-        let handle = MapHelpers.map(map, as: ProgramArrayMap.self, where: { $0.type == MapShape.programArray }, otherwise: 0) {
-            $0.handle(UInt32(truncatingIfNeeded: index))
-        }
-        guard handle != 0 else { return 0 }
-        let native = ProgramEntry.nativeEntry(of: handle)
+        let native = ProgramEntry.target(map: map, index: index, .nativeEntry)
         if native != 0 { count.pointee += 1 }
         return native
     }
