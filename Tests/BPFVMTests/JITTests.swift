@@ -3,9 +3,6 @@ import BPFCore
 import BPFTestSupport
 @testable import BPFVM
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 
 private let noJIT = "the JIT needs an x86-64 host"

@@ -49,6 +49,7 @@ public final class JITProgram {
     private let assemblyText: [(offset: Int, text: String)]?
     private let memory: ExecutableMemory
     private let runtime: UnsafeMutableRawPointer
+    private let helperContext: UnsafeMutablePointer<HelperContext>
     private let entry: UnsafeMutablePointer<UInt64>
     private let function: @convention(c) (UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64
 
@@ -95,9 +96,9 @@ public final class JITProgram {
 
         runtime = .allocate(byteCount: JITRuntimeBlock.size, alignment: 64)
         runtime.initializeMemory(as: UInt8.self, repeating: 0, count: JITRuntimeBlock.size)
-        let context = UnsafeMutablePointer<HelperContext>.allocate(capacity: 1)
-        context.initialize(to: HelperContext(userData: userData))
-        runtime.storeBytes(of: UInt64(UInt(bitPattern: context)), toByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self)
+        helperContext = .allocate(capacity: 1)
+        helperContext.initialize(to: HelperContext(userData: userData))
+        runtime.storeBytes(of: UInt64(UInt(bitPattern: helperContext)), toByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self)
         table.copy(into: (runtime + Int(JITRuntimeBlock.helpers)).bindMemory(to: HelperFunction?.self, capacity: HelperTable.capacity))
         entry = ProgramEntry.allocate(interpreterCode: 0, nativeEntry: UInt64(UInt(bitPattern: memory.base)) + UInt64(final.tailCallEntry))
         clock_gettime(CLOCK_MONOTONIC, &end)
@@ -105,20 +106,16 @@ public final class JITProgram {
     }
 
     deinit {
-        helperContextPointer.deinitialize(count: 1)
-        helperContextPointer.deallocate()
+        helperContext.deinitialize(count: 1)
+        helperContext.deallocate()
         runtime.deallocate()
         entry.deallocate()
     }
 
-    private var helperContextPointer: UnsafeMutablePointer<HelperContext> {
-        UnsafeMutablePointer(bitPattern: UInt(runtime.load(fromByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self))).unsafelyUnwrapped
-    }
-
     /// The state helpers see: the task they describe, the memory they may read, host data.
     public var helperContextValue: HelperContext {
-        get { helperContextPointer.pointee }
-        set { helperContextPointer.pointee = newValue }
+        get { helperContext.pointee }
+        set { helperContext.pointee = newValue }
     }
 
     /// What a program array slot holds for this program (see ``Interpreter/entryHandle``).
