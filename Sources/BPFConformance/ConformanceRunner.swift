@@ -48,13 +48,7 @@ public enum ConformanceRunner {
 
     /// The `.data` files in `directory`, sorted by name.
     public static func files(in directory: String) -> [String]? {
-        guard let dir = opendir(directory) else { return nil }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            if name.hasSuffix(".data") { names.append(name) }
-        }
+        guard let names = listDirectory(directory)?.filter({ $0.hasSuffix(".data") }) else { return nil }
         return names.sorted().map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
     }
 }

@@ -27,3 +27,15 @@ package func readFile(_ path: String) -> [UInt8]? {
 package func readFirstLine(_ path: String) -> String? {
     readTextFile(path).flatMap { $0.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) }
 }
+
+/// The names in a directory (without `.` and `..`), or nil when it cannot be listed.
+package func listDirectory(_ path: String) -> [String]? {
+    guard let dir = opendir(path) else { return nil }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names
+}

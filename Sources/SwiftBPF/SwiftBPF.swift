@@ -5,4 +5,5 @@
 @_exported public import BTF
 @_exported public import BPFMaps
 @_exported public import BPFVM
+@_exported public import BPFVerifier
 @_exported public import BPFKernel

@@ -22,6 +22,13 @@ public final class UserspaceObject {
     public struct LoadError: Error, Sendable, CustomStringConvertible {
         public var program: String
         public var message: String
+        /// The verifier's refusal, when that is why the program did not load.
+        public var verification: VerificationError?
+
+        public init(program: String, message: String) {
+            self.program = program
+            self.message = message
+        }
         public var description: String { "program \(program): \(message)" }
     }
 
@@ -53,15 +60,16 @@ public final class UserspaceObject {
 
     /// Prepares program `name` (the only one when nil), CO-RE relocated against `target` when
     /// given (the BTF of the kernel whose data the program will read).
-    public func load(program name: String? = nil, target: BTF? = nil) throws(LoadError) -> UserspaceProgram {
-        let program: ObjectFile.Program
-        do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
-        guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
+    ///
+    /// The verifier proves the program safe first, and a program it refuses is not loaded
+    /// (``LoadError/verification`` says why). `verify: false` skips the proof: only checked
+    /// execution is then safe.
+    public func load(program name: String? = nil, target: BTF? = nil, verify: Bool = true) throws(LoadError) -> UserspaceProgram {
+        let (program, kind, linked) = try prepare(name, target: target)
         guard [.xdp, .socketFilter, .tracepoint].contains(kind.type) else {
             throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters and tracepoints are supported)")
         }
-        let linked: LinkedProgram
-        do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
+        let report = verify ? try Self.verify(program, kind.type, linked, maps: object.maps, log: false) : nil
         var code = linked.instructions
         for reference in linked.mapReferences {
             let map = maps[reference.map]
@@ -96,7 +104,7 @@ public final class UserspaceObject {
                 jit = compiled
             }
         } catch { throw LoadError(program: program.name, message: error.description) }
-        return UserspaceProgram(name: program.name, type: kind.type, interpreter: interpreter, jit: jit, object: self)
+        return UserspaceProgram(name: program.name, type: kind.type, interpreter: interpreter, jit: jit, object: self, verification: report)
     }
 }
 
@@ -110,12 +118,15 @@ public final class UserspaceProgram {
     public let jit: JITProgram?
     /// Keeps the maps alive as long as the program may run.
     let object: UserspaceObject
+    /// The verifier's report, when the program was verified at load.
+    public let verification: VerifierReport?
     /// The object's ring buffers, for the ring buffer helpers, and all its maps, for checked
     /// mode's argument checks (addresses of the ``BPFMap`` objects).
     private let ringBuffers: UnsafeMutableBufferPointer<UInt64>
     private let mapAddresses: UnsafeMutableBufferPointer<UInt64>
 
-    init(name: String, type: ProgramType, interpreter: Interpreter, jit: JITProgram?, object: UserspaceObject) {
+    init(name: String, type: ProgramType, interpreter: Interpreter, jit: JITProgram?, object: UserspaceObject, verification: VerifierReport?) {
+        self.verification = verification
         self.name = name
         self.type = type
         self.interpreter = interpreter
@@ -194,7 +205,8 @@ public final class UserspaceProgram {
     public func run(record: [UInt8], readable: [UnsafeRawBufferPointer] = [], task: TaskInfo = .current,
                     mode: ExecutionMode = .checked()) throws(ExecutionError) -> UInt64 {
         let regions = readable.map { MemoryRegion(start: UInt64(UInt(bitPattern: $0.baseAddress)), length: UInt64($0.count), writable: false) }
-        let context = UnsafeMutableRawBufferPointer.allocate(byteCount: max(record.count, 8), alignment: 16)
+        // At least as large as the verifier saw the program reach, zero-filled past the record.
+        let context = UnsafeMutableRawBufferPointer.allocate(byteCount: max(record.count, 8, verification?.contextExtent ?? 0), alignment: 16)
         defer { context.deallocate() }
         context.initializeMemory(as: UInt8.self, repeating: 0)
         record.withUnsafeBytes { context.copyMemory(from: $0) }

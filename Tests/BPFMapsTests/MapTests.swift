@@ -122,25 +122,35 @@ struct MapTests {
         // of the stable ones, so readers walk through elements as they are deleted.
         let map = try BPFMap.make(name: "l", shape: MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 16))
         for k in 0..<8 { try map.update(key32(UInt32(k)), value64(UInt64(k))) }  // the stable keys
-        let missed = Atomic<Int>(0), lookups = Atomic<Int>(0)
-        let deadline = DispatchTime.now().uptimeNanoseconds + 300_000_000
+        let missed = Atomic<Int>(0), lookups = Atomic<Int>(0), churns = Atomic<Int>(0), readerDone = Atomic<Bool>(false)
+        // The two run side by side until the reader has done 200,000 lookups while the writer
+        // churned at least 20,000 times (under a loaded test run a thread may start late), with a
+        // 20-second bound.
+        let deadline = DispatchTime.now().uptimeNanoseconds + 20_000_000_000
         DispatchQueue.concurrentPerform(iterations: 2) { t in
             var round = 0
-            while DispatchTime.now().uptimeNanoseconds < deadline {
-                round += 1
-                if t == 0 {  // the writer: keys 100-107 in and out, through the same buckets
+            if t == 0 {  // the writer: keys 100-107 in and out, through the same buckets
+                while !readerDone.load(ordering: .acquiring), DispatchTime.now().uptimeNanoseconds < deadline {
+                    round += 1
                     let key = key32(UInt32(100 + round % 8))
                     try? map.update(key, value64(1))
                     try? map.delete(key)
-                } else {  // the reader
+                    churns.add(1, ordering: .relaxed)
+                }
+            } else {  // the reader
+                while lookups.load(ordering: .relaxed) < 200_000 || churns.load(ordering: .relaxed) < 20_000,
+                      DispatchTime.now().uptimeNanoseconds < deadline {
+                    round += 1
                     let k = UInt32(round % 8)
                     let found = key32(k).withUnsafeBytes { map.lookup($0.baseAddress!) }
                     if found?.load(as: UInt64.self) != UInt64(k) { missed.add(1, ordering: .relaxed) }
                     lookups.add(1, ordering: .relaxed)
                 }
+                readerDone.store(true, ordering: .releasing)
             }
         }
-        #expect(lookups.load(ordering: .relaxed) > 10_000)
+        #expect(lookups.load(ordering: .relaxed) >= 200_000)
+        #expect(churns.load(ordering: .relaxed) >= 20_000)
         #expect(missed.load(ordering: .relaxed) == 0)
     }
 

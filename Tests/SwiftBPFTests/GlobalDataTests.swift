@@ -59,7 +59,7 @@ struct GlobalDataTests {
         #expect(try kernelData.lookup([0, 0, 0, 0]) == (try ours.map(named: ".data")?.lookup([0, 0, 0, 0])))
     }
 
-    @Test("a write to .rodata is refused by the kernel and faults in checked mode",
+    @Test("a write to .rodata is refused by the kernel and our verifier, and faults in checked mode",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func readOnlyData() throws {
@@ -72,7 +72,11 @@ struct GlobalDataTests {
             """
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: writer, name: "rodata.bpf.c"))
         #expect(throws: KernelError.self) { _ = try KernelObject(object).load() }
-        let ours = try UserspaceObject(object).load()
+        let userspace = try UserspaceObject(object)
+        #expect { _ = try userspace.load() } throws: { error in
+            (error as? UserspaceObject.LoadError)?.verification?.message.hasPrefix("write into map forbidden") == true
+        }
+        let ours = try userspace.load(verify: false)
         #expect {
             _ = try ours.testRun(packet: BenchmarkPrograms.packet, mode: .checked())
         } throws: { error in

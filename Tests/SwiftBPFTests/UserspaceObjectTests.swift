@@ -90,11 +90,17 @@ struct CheckedHelperArgumentTests {
         char LICENSE[] SEC("license") = "GPL";
         """
 
-    @Test("bad pointers to helpers fault in checked mode, naming the register",
+    /// The verifier refuses this program at load (the first misuse it meets); loaded without
+    /// verification, checked mode catches every misuse at run time.
+    @Test("bad pointers to helpers: refused by the verifier, and fault in checked mode naming the register",
           .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")),
           arguments: [(1, 1), (2, 2), (3, 2), (4, 3), (5, 1)])
     func refused(how: UInt8, register: Int) throws {
-        let program = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(text: Self.source, name: "misuse.bpf.c"))).load()
+        let object = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(text: Self.source, name: "misuse.bpf.c")))
+        #expect { _ = try object.load() } throws: { error in
+            (error as? UserspaceObject.LoadError)?.verification?.message.contains("expected=") == true
+        }
+        let program = try object.load(verify: false)
         var packet = [UInt8](repeating: 0, count: 8)
         packet[0] = how
         #expect {

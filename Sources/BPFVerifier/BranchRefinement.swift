@@ -1,0 +1,168 @@
+import BPFCore
+
+/// A comparison a conditional jump makes, read as "the jump is taken".
+enum Condition: Sendable {
+    case eq, ne, ugt, uge, ult, ule, sgt, sge, slt, sle, set, notSet
+
+    init?(_ op: JumpOp) {
+        switch op {
+        case .jeq: self = .eq
+        case .jne: self = .ne
+        case .jgt: self = .ugt
+        case .jge: self = .uge
+        case .jlt: self = .ult
+        case .jle: self = .ule
+        case .jsgt: self = .sgt
+        case .jsge: self = .sge
+        case .jslt: self = .slt
+        case .jsle: self = .sle
+        case .jset: self = .set
+        default: return nil
+        }
+    }
+
+    /// The condition of the fall-through path.
+    var negated: Condition {
+        switch self {
+        case .eq: .ne
+        case .ne: .eq
+        case .ugt: .ule
+        case .uge: .ult
+        case .ult: .uge
+        case .ule: .ugt
+        case .sgt: .sle
+        case .sge: .slt
+        case .slt: .sge
+        case .sle: .sgt
+        case .set: .notSet
+        case .notSet: .set
+        }
+    }
+
+    /// The same comparison with its operands exchanged (`a < b` is `b > a`).
+    var swapped: Condition {
+        switch self {
+        case .ugt: .ult
+        case .uge: .ule
+        case .ult: .ugt
+        case .ule: .uge
+        case .sgt: .slt
+        case .sge: .sle
+        case .slt: .sgt
+        case .sle: .sge
+        default: self
+        }
+    }
+
+    var isSigned: Bool { [.sgt, .sge, .slt, .sle].contains(self) }
+}
+
+extension ScalarBounds {
+    /// What `a` and `b` are known to be on a path where `a cond b` holds (64-bit compare), or
+    /// nil when no values of theirs satisfy it — the path cannot happen.
+    static func refine(_ a: ScalarBounds, _ b: ScalarBounds, _ cond: Condition) -> (ScalarBounds, ScalarBounds)? {
+        var a = a, b = b
+        switch cond {
+        case .eq:
+            let known = ~(a.tnum.mask | b.tnum.mask)
+            if (a.tnum.value ^ b.tnum.value) & known != 0 { return nil }
+            a.umin = max(a.umin, b.umin)
+            a.umax = min(a.umax, b.umax)
+            a.smin = max(a.smin, b.smin)
+            a.smax = min(a.smax, b.smax)
+            a.s32min = max(a.s32min, b.s32min)
+            a.s32max = min(a.s32max, b.s32max)
+            a.u32min = max(a.u32min, b.u32min)
+            a.u32max = min(a.u32max, b.u32max)
+            a.tnum = a.tnum.intersect(b.tnum)
+            b = a
+        case .ne:
+            if let c = b.constantValue { a.excludeEdge(c) }
+            if let c = a.constantValue { b.excludeEdge(c) }
+            if let x = a.constantValue, x == b.constantValue { return nil }
+        case .ult:
+            guard b.umax > 0, a.umin < .max else { return nil }
+            a.umax = min(a.umax, b.umax - 1)
+            b.umin = max(b.umin, a.umin + 1)
+        case .ule:
+            a.umax = min(a.umax, b.umax)
+            b.umin = max(b.umin, a.umin)
+        case .slt:
+            guard b.smax > .min, a.smin < .max else { return nil }
+            a.smax = min(a.smax, b.smax - 1)
+            b.smin = max(b.smin, a.smin + 1)
+        case .sle:
+            a.smax = min(a.smax, b.smax)
+            b.smin = max(b.smin, a.smin)
+        case .ugt, .uge, .sgt, .sge:
+            guard let (nb, na) = refine(b, a, cond.swapped) else { return nil }
+            return (na, nb)
+        case .set:
+            if (a.tnum.value | a.tnum.mask) & (b.tnum.value | b.tnum.mask) == 0 { return nil }
+            if let c = b.constantValue, c.nonzeroBitCount == 1 { a.tnum = Tnum(value: a.tnum.value | c, mask: a.tnum.mask & ~c) }
+            if let c = a.constantValue, c.nonzeroBitCount == 1 { b.tnum = Tnum(value: b.tnum.value | c, mask: b.tnum.mask & ~c) }
+            if a.umin == 0 { a.umin = 1 }
+            if b.umin == 0 { b.umin = 1 }
+        case .notSet:
+            if let c = b.constantValue {
+                if a.tnum.value & c != 0 { return nil }
+                a.tnum = Tnum(value: a.tnum.value, mask: a.tnum.mask & ~c)
+            } else if let c = a.constantValue {
+                if b.tnum.value & c != 0 { return nil }
+                b.tnum = Tnum(value: b.tnum.value, mask: b.tnum.mask & ~c)
+            } else if a.tnum.value & b.tnum.value != 0 {
+                return nil
+            }
+        }
+        a.synchronize()
+        b.synchronize()
+        if a.isEmpty || b.isEmpty { return nil }
+        return (a, b)
+    }
+
+    /// The same for a 32-bit compare (`jmp32`): only the low halves are compared, and only
+    /// what is known of them narrows.
+    static func refine32(_ a: ScalarBounds, _ b: ScalarBounds, _ cond: Condition) -> (ScalarBounds, ScalarBounds)? {
+        let signed = cond.isSigned
+        let va = signed ? a.signedLow32 : a.low32, vb = signed ? b.signedLow32 : b.low32
+        guard let (ra, rb) = refine(va, vb, cond) else { return nil }
+        var a = a, b = b
+        a.narrowLow32(by: ra, signed: signed)
+        b.narrowLow32(by: rb, signed: signed)
+        if a.isEmpty || b.isEmpty { return nil }
+        return (a, b)
+    }
+
+    /// Narrows the low half by a refined view of it (zero- or sign-extended).
+    private mutating func narrowLow32(by view: ScalarBounds, signed: Bool) {
+        if signed {
+            s32min = max(s32min, Int32(clamping: view.smin))
+            s32max = min(s32max, Int32(clamping: view.smax))
+        } else {
+            u32min = max(u32min, UInt32(clamping: view.umin))
+            u32max = min(u32max, UInt32(clamping: view.umax))
+        }
+        let known = ~(tnum.mask | view.tnum.mask) & 0xffff_ffff
+        if (tnum.value ^ view.tnum.value) & known != 0 {
+            u32min = 1
+            u32max = 0  // contradiction: empty
+            return
+        }
+        tnum = tnum.withLow32(tnum.truncated(toBytes: 4).intersect(view.tnum.truncated(toBytes: 4)))
+        synchronize()
+    }
+
+    /// Drops `c` from the range when it is one of the range's ends.
+    private mutating func excludeEdge(_ c: UInt64) {
+        if umin == c, umin < umax { umin += 1 }
+        if umax == c, umin < umax { umax -= 1 }
+        let s = Int64(bitPattern: c)
+        if smin == s, smin < smax { smin += 1 }
+        if smax == s, smin < smax { smax -= 1 }
+        let c32 = UInt32(truncatingIfNeeded: c)
+        if umin >> 32 == umax >> 32 && umin >> 32 == c >> 32 {
+            if u32min == c32, u32min < u32max { u32min += 1 }
+            if u32max == c32, u32min < u32max { u32max -= 1 }
+        }
+    }
+}

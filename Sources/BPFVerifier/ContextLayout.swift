@@ -1,0 +1,103 @@
+public import BPFCore
+
+/// What a program may do with its context (the memory r1 points to at entry): how large it is,
+/// which fields load packet pointers, which bytes may be read and which written — the kernel's
+/// `is_valid_access` for the program type.
+public struct ContextLayout: Sendable, Equatable {
+    /// What a field loads into the register.
+    public enum FieldKind: Sendable, Equatable { case packet, packetEnd, packetMeta }
+
+    /// Size of the context in bytes; no access may reach past it.
+    public var size: Int
+    /// Fields holding packet pointers: their offset, width and what they load.
+    public var pointerFields: [(offset: Int, size: Int, kind: FieldKind)]
+    /// Byte ranges that may be read (as numbers), and that may be written.
+    public var readable: [Range<Int>]
+    public var writable: [Range<Int>]
+    /// Whether every access must be naturally aligned and of one field's width (true for the
+    /// kernel's fixed structures; tracing records only require alignment).
+    public var exactWidth: Bool
+
+    public init(size: Int, pointerFields: [(offset: Int, size: Int, kind: FieldKind)] = [], readable: [Range<Int>], writable: [Range<Int>] = [], exactWidth: Bool = false) {
+        self.size = size
+        self.pointerFields = pointerFields
+        self.readable = readable
+        self.writable = writable
+        self.exactWidth = exactWidth
+    }
+
+    public static func == (a: ContextLayout, b: ContextLayout) -> Bool {
+        a.size == b.size && a.readable == b.readable && a.writable == b.writable && a.exactWidth == b.exactWidth
+            && a.pointerFields.elementsEqual(b.pointerFields) { $0.offset == $1.offset && $0.size == $1.size && $0.kind == $1.kind }
+    }
+
+    /// `struct xdp_md`: six u32 fields, the first three the packet's data, end and metadata.
+    public static let xdp = ContextLayout(
+        size: 24, pointerFields: [(0, 4, .packet), (4, 4, .packetEnd), (8, 4, .packetMeta)],
+        readable: [12..<24], exactWidth: true)
+
+    /// `struct __sk_buff` as a socket filter sees it: no direct packet access, and only
+    /// `cb[]` writable.
+    public static let socketFilter = ContextLayout(
+        size: 192, readable: [0..<72, 84..<88], writable: [48..<68])
+
+    /// `struct __sk_buff` for tc classifiers and actions: packet pointers, and the fields tc
+    /// may set (mark, queue_mapping, priority, tc_index, cb[], tc_classid, tstamp).
+    public static let tc = ContextLayout(
+        size: 192, pointerFields: [(76, 4, .packet), (80, 4, .packetEnd), (140, 4, .packetMeta)],
+        readable: [0..<76, 84..<88, 152..<168, 176..<177, 184..<192],
+        writable: [8..<16, 32..<36, 44..<76, 152..<160])
+
+    /// A tracepoint's record: any aligned read past the common header, up to the largest
+    /// record (`PERF_MAX_TRACE_SIZE`).
+    public static let tracepoint = ContextLayout(size: 8192, readable: [8..<8192])
+
+    /// Raw tracepoints: the tracepoint's arguments as an array of u64.
+    public static let rawTracepoint = ContextLayout(size: 96, readable: [0..<96])
+
+    /// kprobes: `struct pt_regs` (x86-64).
+    public static let kprobe = ContextLayout(size: 168, readable: [0..<168])
+
+    /// The layout the kernel gives programs of `type`, or nil where SwiftBPF knows none (the
+    /// context may then not be accessed).
+    public static func standard(for type: ProgramType) -> ContextLayout? {
+        switch type {
+        case .xdp: .xdp
+        case .socketFilter: .socketFilter
+        case .schedCLS, .schedACT, .cgroupSKB: .tc
+        case .tracepoint: .tracepoint
+        case .rawTracepoint, .rawTracepointWritable: .rawTracepoint
+        case .kprobe, .perfEvent: .kprobe
+        default: nil
+        }
+    }
+
+    /// What loading `size` bytes at `offset` gives: a number (nil), a packet pointer, or why it
+    /// is not allowed.
+    func load(offset: Int, size: Int) throws(ContextRefusal) -> FieldKind? {
+        if let field = pointerFields.first(where: { offset >= $0.offset && offset < $0.offset + $0.size }) {
+            guard offset == field.offset, size == field.size else { throw ContextRefusal(offset: offset, size: size) }
+            return field.kind
+        }
+        guard check(offset: offset, size: size, in: readable) else { throw ContextRefusal(offset: offset, size: size) }
+        return nil
+    }
+
+    /// Whether `size` bytes at `offset` may be stored to.
+    func store(offset: Int, size: Int) throws(ContextRefusal) {
+        guard check(offset: offset, size: size, in: writable) else { throw ContextRefusal(offset: offset, size: size) }
+    }
+
+    private func check(offset: Int, size: Int, in ranges: [Range<Int>]) -> Bool {
+        guard offset >= 0, offset + size <= self.size, offset % size == 0 else { return false }
+        if exactWidth && size != 4 { return false }
+        return ranges.contains { $0.contains(offset) && offset + size <= $0.upperBound }
+    }
+}
+
+/// An access the context layout does not allow.
+struct ContextRefusal: Error {
+    var offset: Int
+    var size: Int
+    var message: String { "invalid bpf_context access off=\(offset) size=\(size)" }
+}

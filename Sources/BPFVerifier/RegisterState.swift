@@ -1,0 +1,103 @@
+/// What a register holds, as far as the verifier knows: its type, and for pointers where in
+/// their region they point (a fixed offset plus a variable part kept as ``ScalarBounds``).
+package struct Register: Hashable, Sendable {
+    /// The register types the verifier tells apart, with the kernel's names.
+    package enum Kind: UInt8, Sendable {
+        case notInit, scalar, context, stack, packet, packetMeta, packetEnd, mapPointer, mapValue, memory
+
+        var name: String {
+            switch self {
+            case .notInit: "?"
+            case .scalar: "scalar"
+            case .context: "ctx"
+            case .stack: "fp"
+            case .packet: "pkt"
+            case .packetMeta: "pkt_meta"
+            case .packetEnd: "pkt_end"
+            case .mapPointer: "map_ptr"
+            case .mapValue: "map_value"
+            case .memory: "mem"
+            }
+        }
+
+        var isPointer: Bool { self != .notInit && self != .scalar }
+    }
+
+    package var kind: Kind = .notInit
+    /// A map value or memory that may be NULL until a comparison with zero says otherwise.
+    package var maybeNull = false
+    /// The fixed part of a pointer's offset into its region.
+    package var offset: Int64 = 0
+    /// A scalar's value, or the variable part of a pointer's offset.
+    package var value: ScalarBounds = .constant(0)
+    /// Shared by copies of one value: a NULL check, a packet bounds check or a comparison of
+    /// one copy narrows them all.
+    package var id: UInt32 = 0
+    /// The acquired reference (a ring buffer record) this pointer holds, or 0.
+    package var referenceID: UInt32 = 0
+    /// Packet pointers: bytes from the packet's start (plus the variable part) proven inside
+    /// the packet. Memory: its size in bytes.
+    package var range: Int64 = 0
+    /// Map pointers and map values: the map's index in the program's map list.
+    package var map: Int32 = -1
+    /// Stack pointers: the call frame whose stack they point into.
+    package var frame: Int = 0
+
+    package init() {}
+
+    package static let uninitialized = Register()
+
+    package static func scalar(_ value: ScalarBounds) -> Register {
+        var r = Register()
+        r.kind = .scalar
+        r.value = value
+        return r
+    }
+
+    package static let unknownScalar = scalar(.unknown)
+
+    package static func pointer(_ kind: Kind, offset: Int64 = 0) -> Register {
+        var r = Register()
+        r.kind = kind
+        r.offset = offset
+        return r
+    }
+
+    var isScalar: Bool { kind == .scalar }
+    var isInitialized: Bool { kind != .notInit }
+    /// Whether the pointer's offset is exactly known.
+    var hasFixedOffset: Bool { value.constantValue == 0 }
+
+    /// The type's name as the kernel prints it in messages (`scalar`, `map_value_or_null`).
+    var typeName: String {
+        switch kind {
+        case .mapValue where maybeNull: "map_value_or_null"
+        case .memory where maybeNull: "mem_or_null"
+        case .stack: "fp"
+        default: kind.name
+        }
+    }
+}
+
+extension Register: CustomStringConvertible {
+    /// The kernel's rendering in verifier logs: `scalar(umax=255)`, `fp-8`, `pkt(off=14,r=14)`.
+    package var description: String {
+        switch kind {
+        case .notInit: return "?"
+        case .scalar:
+            let v = value.description
+            return value.isConstant ? v : "scalar(\(v))"
+        case .stack where hasFixedOffset:
+            return "fp\(offset)"
+        default:
+            var parts: [String] = []
+            if id != 0 { parts.append("id=\(id)") }
+            if referenceID != 0 { parts.append("ref_obj_id=\(referenceID)") }
+            if offset != 0 { parts.append("off=\(offset)") }
+            if kind == .packet { parts.append("r=\(range)") }
+            if kind == .memory { parts.append("sz=\(range)") }
+            if !hasFixedOffset { parts.append(value.description) }
+            return "\(typeName)(\(parts.joined(separator: ",")))"
+        }
+    }
+}

@@ -1,0 +1,187 @@
+/// What the verifier knows of a 64-bit number: signed and unsigned ranges of the whole value
+/// and of its low 32 bits, and its known bits. Every operation keeps the five views consistent
+/// (``synchronize()``), each narrowing the others, as the kernel's `reg_bounds_sync` does.
+package struct ScalarBounds: Hashable, Sendable {
+    var smin = Int64.min, smax = Int64.max
+    var umin = UInt64.min, umax = UInt64.max
+    var s32min = Int32.min, s32max = Int32.max
+    var u32min = UInt32.min, u32max = UInt32.max
+    var tnum = Tnum.unknown
+
+    package static let unknown = ScalarBounds()
+
+    package static func constant(_ v: UInt64) -> ScalarBounds {
+        var b = ScalarBounds()
+        b.tnum = .constant(v)
+        b.synchronize()
+        return b
+    }
+
+    /// Any value in `min...max` (unsigned).
+    package static func unsignedRange(_ min: UInt64, _ max: UInt64) -> ScalarBounds {
+        var b = ScalarBounds()
+        b.umin = min
+        b.umax = max
+        b.synchronize()
+        return b
+    }
+
+    /// Any value in `min...max` (signed).
+    package static func signedRange(_ min: Int64, _ max: Int64) -> ScalarBounds {
+        var b = ScalarBounds()
+        b.smin = min
+        b.smax = max
+        b.synchronize()
+        return b
+    }
+
+    var isConstant: Bool { tnum.isConstant }
+    var constantValue: UInt64? { tnum.isConstant ? tnum.value : nil }
+
+    /// Whether no number satisfies every view (a path that cannot happen).
+    var isEmpty: Bool {
+        smin > smax || umin > umax || s32min > s32max || u32min > u32max
+            || tnum.value & ~tnum.mask != tnum.value
+    }
+
+    /// Whether every value `other` allows, `self` allows too.
+    func contains(_ other: ScalarBounds) -> Bool {
+        smin <= other.smin && other.smax <= smax && umin <= other.umin && other.umax <= umax
+            && s32min <= other.s32min && other.s32max <= s32max && u32min <= other.u32min && other.u32max <= u32max
+            && tnum.contains(other.tnum)
+    }
+
+    /// Narrows every view by what the others say.
+    mutating func synchronize() {
+        boundsFromTnum()
+        deduceBounds()
+        tnumFromBounds()
+        boundsFromTnum()
+        deduceBounds()
+    }
+
+    private mutating func boundsFromTnum() {
+        let v32 = UInt32(truncatingIfNeeded: tnum.value), m32 = UInt32(truncatingIfNeeded: tnum.mask)
+        s32min = max(s32min, Int32(bitPattern: v32 | (m32 & 0x8000_0000)))
+        s32max = min(s32max, Int32(bitPattern: v32 | (m32 & 0x7fff_ffff)))
+        u32min = max(u32min, v32)
+        u32max = min(u32max, v32 | m32)
+        let sign: UInt64 = 1 << 63
+        smin = max(smin, Int64(bitPattern: tnum.value | (tnum.mask & sign)))
+        smax = min(smax, Int64(bitPattern: tnum.value | (tnum.mask & ~sign)))
+        umin = max(umin, tnum.value)
+        umax = min(umax, tnum.value | tnum.mask)
+    }
+
+    private mutating func deduceBounds() {
+        // Low 32 bits from the 64-bit ranges, when those stay inside one 2^32 block.
+        if umin >> 32 == umax >> 32 {
+            u32min = max(u32min, UInt32(truncatingIfNeeded: umin))
+            u32max = min(u32max, UInt32(truncatingIfNeeded: umax))
+            if Int32(truncatingIfNeeded: umin) <= Int32(truncatingIfNeeded: umax) {
+                s32min = max(s32min, Int32(truncatingIfNeeded: umin))
+                s32max = min(s32max, Int32(truncatingIfNeeded: umax))
+            }
+        }
+        if smin >> 32 == smax >> 32 {
+            if UInt32(truncatingIfNeeded: smin) <= UInt32(truncatingIfNeeded: smax) {
+                u32min = max(u32min, UInt32(truncatingIfNeeded: smin))
+                u32max = min(u32max, UInt32(truncatingIfNeeded: smax))
+            }
+            if Int32(truncatingIfNeeded: smin) <= Int32(truncatingIfNeeded: smax) {
+                s32min = max(s32min, Int32(truncatingIfNeeded: smin))
+                s32max = min(s32max, Int32(truncatingIfNeeded: smax))
+            }
+        }
+        // Signed and unsigned 32-bit ranges from each other, when they do not cross a sign
+        // boundary.
+        if Int32(bitPattern: u32min) <= Int32(bitPattern: u32max) {
+            s32min = max(s32min, Int32(bitPattern: u32min))
+            s32max = min(s32max, Int32(bitPattern: u32max))
+        }
+        if UInt32(bitPattern: s32min) <= UInt32(bitPattern: s32max) {
+            u32min = max(u32min, UInt32(bitPattern: s32min))
+            u32max = min(u32max, UInt32(bitPattern: s32max))
+        }
+        // The same for 64 bits.
+        if Int64(bitPattern: umin) <= Int64(bitPattern: umax) {
+            smin = max(smin, Int64(bitPattern: umin))
+            smax = min(smax, Int64(bitPattern: umax))
+        }
+        if UInt64(bitPattern: smin) <= UInt64(bitPattern: smax) {
+            umin = max(umin, UInt64(bitPattern: smin))
+            umax = min(umax, UInt64(bitPattern: smax))
+        }
+        // 64-bit ranges from the 32-bit ones: the upper bits of the bounds stay, the lower
+        // ones tighten.
+        let high: UInt64 = ~0xffff_ffff
+        umin = max(umin, (umin & high) | UInt64(u32min))
+        umax = min(umax, (umax & high) | UInt64(u32max))
+        smin = max(smin, Int64(bitPattern: (UInt64(bitPattern: smin) & high) | UInt64(u32min)))
+        smax = min(smax, Int64(bitPattern: (UInt64(bitPattern: smax) & high) | UInt64(u32max)))
+    }
+
+    private mutating func tnumFromBounds() {
+        guard umin <= umax, u32min <= u32max else { return }
+        let wide = tnum.intersect(.range(umin, umax))
+        let low = tnum.truncated(toBytes: 4).intersect(.range(UInt64(u32min), UInt64(u32max)))
+        tnum = wide.withLow32(low)
+    }
+
+    // MARK: - 32-bit views
+
+    /// The low 32 bits as a number of their own, zero-extended: what a 32-bit operand is, and
+    /// what every 32-bit ALU result becomes.
+    var low32: ScalarBounds {
+        var b = ScalarBounds()
+        b.umin = UInt64(u32min)
+        b.umax = UInt64(u32max)
+        b.tnum = tnum.truncated(toBytes: 4)
+        b.synchronize()
+        return b
+    }
+
+    /// The low 32 bits, sign-extended.
+    var signedLow32: ScalarBounds {
+        var b = ScalarBounds()
+        b.smin = Int64(s32min)
+        b.smax = Int64(s32max)
+        b.tnum = tnum.signExtended(fromBytes: 4)
+        b.synchronize()
+        return b
+    }
+}
+
+extension ScalarBounds: CustomStringConvertible {
+    /// The kernel's rendering: the constant, or the bounds that say something.
+    package var description: String {
+        if let v = constantValue { return String(Int64(bitPattern: v)) }
+        var parts: [String] = []
+        if smin != .min { parts.append("smin=\(smin)") }
+        if smax != .max { parts.append("smax=\(smax)") }
+        if umin != 0 { parts.append("umin=\(umin)") }
+        if umax != .max { parts.append("umax=\(umax)") }
+        if s32min != .min, Int64(s32min) != smin { parts.append("smin32=\(s32min)") }
+        if s32max != .max, Int64(s32max) != smax { parts.append("smax32=\(s32max)") }
+        if u32min != 0, UInt64(u32min) != umin { parts.append("umin32=\(u32min)") }
+        if u32max != .max, UInt64(u32max) != umax { parts.append("umax32=\(u32max)") }
+        if tnum.mask != .max { parts.append("var_off=\(tnum)") }
+        return parts.joined(separator: ",")
+    }
+}
+
+extension ScalarBounds {
+    /// The numbers inside both the signed and the unsigned range.
+    package static func bounded(smin: Int64 = .min, smax: Int64 = .max, umin: UInt64 = 0, umax: UInt64 = .max) -> ScalarBounds {
+        var b = ScalarBounds()
+        b.smin = smin
+        b.smax = smax
+        b.umin = umin
+        b.umax = umax
+        b.synchronize()
+        return b
+    }
+
+    /// Whether no number is inside.
+    package var isContradictory: Bool { isEmpty }
+}

@@ -1,0 +1,331 @@
+public import BPFCore
+public import BPFMaps
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The static proof that a program is safe to run: on every path it terminates, reads only
+/// initialized registers and stack, touches only memory it was given (its context by program
+/// type, its stack, packet bytes proven inside the packet, map values after a NULL check, ring
+/// buffer records it reserved), calls only helpers its type may call with arguments of the right
+/// types, and releases what it acquires.
+///
+/// It works as the kernel's verifier does: abstract interpretation over every path, with each
+/// register's type and, for numbers and pointer offsets, signed and unsigned 64- and 32-bit
+/// bounds and known bits, narrowed on both sides of every conditional jump; states remembered
+/// at jump targets and paths pruned when a remembered, fully explored state covers them.
+public enum Verifier {
+    /// What the verifier needs to know besides the code.
+    public struct Configuration: Sendable {
+        /// The program type: it decides the context and the helpers allowed.
+        public var programType: ProgramType
+        /// The maps `lddw` instructions name: by index (`BPF_PSEUDO_MAP_IDX`, `…_IDX_VALUE`), or
+        /// with `BPF_PSEUDO_MAP_FD`/`…_VALUE` by index too (`imm` is taken as the index).
+        public var maps: [MapShape]
+        /// The context's layout; nil takes the program type's standard one.
+        public var context: ContextLayout?
+        /// Most instructions processed over all paths before giving up (the kernel's 1,000,000).
+        public var complexityLimit = BPFLimits.maxInstructions
+        /// Record a step-by-step log in the report.
+        public var log = false
+        /// The C source line of each instruction, for error messages.
+        public var sourceLines: [Int: String] = [:]
+        /// Also enforce the kernel's load-time rules that the userspace runtime does not need
+        /// for safety — aligned stack accesses, shift counts inside the operand's width, no
+        /// division by an immediate zero, no unreachable instructions, legacy packet loads only
+        /// in socket filters and tc — so that what passes here loads into the kernel too.
+        public var kernelRules = true
+        /// Refuse a division or modulo whose divisor may be zero (the ISA defines the result,
+        /// so by default it is allowed, as in the kernel).
+        public var rejectDivisionByZero = false
+
+        /// Test harness settings (the verifier test vectors): running off the end ends a path
+        /// like `exit` without its checks, unreachable code is allowed, and the entry state is
+        /// given.
+        package var endIsExit = false
+        package var anyHelper = false
+        package var entry: Frame?
+
+        public init(programType: ProgramType, maps: [MapShape] = [], context: ContextLayout? = nil) {
+            self.programType = programType
+            self.maps = maps
+            self.context = context
+        }
+    }
+
+    /// Verifies `code` (a whole program: wide instructions in two slots, subprograms after
+    /// the main one).
+    /// - Returns: what the proof took.
+    /// - Throws: ``VerificationError`` naming the first instruction where safety could not be
+    ///   proven.
+    public static func verify(_ code: [Instruction], _ configuration: Configuration) throws(VerificationError) -> VerifierReport {
+        let start = monotonicNanoseconds()
+        var analysis = try Analysis(code, configuration)
+        try analysis.run()
+        var report = analysis.report
+        report.nanoseconds = monotonicNanoseconds() - start
+        return report
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// A remembered state at a prune point. `pending` counts the paths (and newer checkpoints)
+/// below it still being explored; at zero, everything reachable from it is proven safe and it
+/// may prune other paths.
+final class Checkpoint {
+    let state: VerifierState
+    let parent: Checkpoint?
+    var pending = 1
+    /// Paths this state pruned, and paths it was compared with and did not.
+    var hits = 0
+    var misses = 0
+
+    let pc: Int
+
+    init(state: VerifierState, parent: Checkpoint?, pc: Int) {
+        self.state = state
+        self.parent = parent
+        self.pc = pc
+    }
+}
+
+/// One verification run.
+struct Analysis {
+    let code: [Instruction]
+    /// Where paths end without an `exit` (test harness), or -1.
+    let end: Int
+    let config: Configuration
+    let flow: ControlFlow
+    let context: ContextLayout?
+    typealias Configuration = Verifier.Configuration
+
+    /// Remembered states by instruction: those fully explored, and those still being explored.
+    var complete: [[Checkpoint]]
+    var inProgress: [[Checkpoint]]
+    var processed = 0
+    var totalStates = 0
+    var peakStates = 0
+    var liveStates = 0
+    var pruned = 0
+    var jumpsProcessed = 0
+    var lastCheckpointAt = (instructions: 0, jumps: 0)
+    var nextID: UInt32 = 0
+    var stackDepth: [Int]
+    var contextExtent = 0
+    var log: [String] = []
+
+    /// Paths waiting to be explored: state, instruction, and the checkpoint they descend from.
+    var work: [(state: VerifierState, pc: Int, checkpoint: Checkpoint?)] = []
+
+    init(_ code: [Instruction], _ config: Configuration) throws(VerificationError) {
+        // With `endIsExit`, a final `exit` stands for "the end": paths stop when they reach it.
+        self.code = config.endIsExit ? code + [Instruction(opcode: 0x95)] : code
+        self.end = config.endIsExit ? code.count : -1
+        self.config = config
+        do { try Validator.validate(self.code) } catch {
+            throw VerificationError(instruction: error.index, text: error.instruction.map { Disassembler.text($0) } ?? "", message: error.reason)
+        }
+        do { flow = try ControlFlow(code, requireReachable: config.kernelRules) } catch {
+            throw VerificationError(instruction: error.index, text: error.index < code.count ? Disassembler.text(code[error.index]) : "", message: error.message)
+        }
+        context = config.context ?? ContextLayout.standard(for: config.programType)
+        complete = Array(repeating: [], count: self.code.count + 1)
+        inProgress = complete
+        stackDepth = Array(repeating: 0, count: flow.subprograms.count)
+    }
+
+    var report: VerifierReport {
+        VerifierReport(processedInstructions: processed, totalStates: totalStates, peakStates: peakStates, prunedPaths: pruned,
+                       stackDepth: stackDepth.max() ?? 0, contextExtent: contextExtent, nanoseconds: 0, log: log)
+    }
+
+    mutating func freshID() -> UInt32 {
+        nextID += 1
+        return nextID
+    }
+
+    mutating func run() throws(VerificationError) {
+        var entry = Frame()
+        if let given = config.entry {
+            entry = given
+        } else {
+            entry.registers[1] = .pointer(.context)
+            entry.registers[10] = .pointer(.stack)
+        }
+        var state = VerifierState()
+        state.frames = [entry]
+        work.append((state, 0, nil))
+        while let item = work.popLast() {
+            try walk(item.state, from: item.pc, under: item.checkpoint)
+        }
+        try checkCombinedStack()
+    }
+
+    /// Follows one path until it exits, is pruned or cannot continue, queueing the other side
+    /// of every conditional jump on the way.
+    private mutating func walk(_ start: VerifierState, from pc: Int, under checkpoint: Checkpoint?) throws(VerificationError) {
+        var state = start, pc = pc, checkpoint = checkpoint
+        while true {
+            if pc == end { break }
+            if flow.prunePoints[pc] {
+                if try isCovered(state, at: pc, checkpoint: &checkpoint) {
+                    pruned += 1
+                    break
+                }
+            }
+            processed += 1
+            if processed > config.complexityLimit {
+                throw error(pc, state, "BPF program is too large. Processed \(processed) insn")
+            }
+            if config.log { log.append("\(pc): (\(hex(code[pc].opcode))) \(text(pc)) ; \(Self.describe(state.current))") }
+            switch try step(&state, pc) {
+            case .next(let n):
+                pc = n
+            case .branch(let taken, let target):
+                jumpsProcessed += 1
+                if let taken {
+                    guard work.count < 8192 else { throw error(pc, state, "The sequence of 8193 jumps is too complex.") }
+                    checkpoint?.pending += 1
+                    work.append((taken, target, checkpoint))
+                }
+                pc += 1
+            case .jump(let target):
+                jumpsProcessed += 1
+                pc = target
+            case .end:
+                finish(checkpoint)
+                return
+            }
+        }
+        finish(checkpoint)
+    }
+
+    /// Whether a fully explored state at `pc` covers `state`; otherwise remembers `state`
+    /// (now and then, as the kernel does, so long loops do not fill memory).
+    private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?) throws(VerificationError) -> Bool {
+        let live = liveMasks(state, at: pc)
+        let remember = flow.subprograms.contains(pc)
+            || (jumpsProcessed - lastCheckpointAt.jumps >= 2 && processed - lastCheckpointAt.instructions >= 8)
+        // States still being explored are this path's ancestors: the same state again is a
+        // loop that cannot end. Only the newest few are compared: in a loop that changes
+        // nothing, the repeat is one remembered state away.
+        for old in inProgress[pc].suffix(16) where old.state == state {
+            throw error(pc, state, "infinite loop detected at insn \(pc)")
+        }
+        // States complete deepest first, so the list runs from the newest remembered to the
+        // oldest: a loop's latest iterations, the likeliest to match, come first.
+        var i = 0
+        while i < complete[pc].count {
+            let old = complete[pc][i]
+            if state.isSubsumed(by: old.state, live: live) {
+                old.hits += 1
+                return true
+            }
+            // A state that keeps failing to cover newer ones only costs time: forget it, as
+            // the kernel does.
+            if remember { old.misses += 1 }
+            if old.misses > old.hits * 64 + 64 { complete[pc].remove(at: i) } else { i += 1 }
+        }
+        guard remember, inProgress[pc].count < 1024 else { return false }
+        lastCheckpointAt = (processed, jumpsProcessed)
+        let remembered = Checkpoint(state: state, parent: checkpoint, pc: pc)
+        inProgress[pc].append(remembered)
+        checkpoint = remembered
+        totalStates += 1
+        liveStates += 1
+        peakStates = max(peakStates, liveStates)
+        return false
+    }
+
+    /// Registers that matter at `pc` in each frame: those live there in the innermost one, and
+    /// those live after the call in each caller.
+    private func liveMasks(_ state: VerifierState, at pc: Int) -> [UInt16] {
+        var masks = [UInt16](repeating: 0, count: state.frames.count)
+        masks[state.frames.count - 1] = flow.liveIn[pc]
+        for f in 0..<state.frames.count - 1 {
+            masks[f] = flow.liveIn[state.frames[f + 1].callSite + 1] & ~0b11_1111
+        }
+        return masks
+    }
+
+    /// A path ended: its checkpoint, and any ancestor left with nothing pending, is complete
+    /// and may prune from now on.
+    private mutating func finish(_ checkpoint: Checkpoint?) {
+        var c = checkpoint
+        while let node = c {
+            node.pending -= 1
+            guard node.pending == 0 else { break }
+            liveStates -= 1
+            if let k = inProgress[node.pc].lastIndex(where: { $0 === node }) {
+                inProgress[node.pc].remove(at: k)
+                complete[node.pc].append(node)
+            }
+            c = node.parent
+        }
+    }
+
+    /// The kernel's limit on the stack of a chain of calls: each function's use, rounded up to
+    /// 32 bytes, summed along the deepest chain, at most 512.
+    private func checkCombinedStack() throws(VerificationError) {
+        var memo = [Int?](repeating: nil, count: flow.subprograms.count)
+        func depth(_ sub: Int, _ visiting: Set<Int>) -> Int {
+            if let known = memo[sub] { return known }
+            let start = flow.subprograms[sub]
+            let end = sub + 1 < flow.subprograms.count ? flow.subprograms[sub + 1] : code.count
+            var deepest = 0
+            for i in start..<end where code[i].opcode == 0x85 && code[i].src == CallKind.local.rawValue {
+                let callee = flow.subprogram(of: i + 1 + Int(code[i].imm))
+                if !visiting.contains(callee) { deepest = max(deepest, depth(callee, visiting.union([callee]))) }
+            }
+            let own = (max(stackDepth[sub], 1) + 31) / 32 * 32
+            memo[sub] = own + deepest
+            return own + deepest
+        }
+        let total = depth(0, [0])
+        if total > BPFLimits.stackSize {
+            throw VerificationError(instruction: 0, text: text(0), message: "combined stack size of calls is \(total). Too large")
+        }
+    }
+
+    // MARK: - Messages
+
+    func text(_ pc: Int) -> String {
+        guard pc < code.count else { return "end" }
+        return Disassembler.text(code[pc], next: code[pc].isWide && pc + 1 < code.count ? code[pc + 1] : nil)
+    }
+
+    func error(_ pc: Int, _ state: VerifierState, _ message: String) -> VerificationError {
+        VerificationError(instruction: pc, text: text(pc), message: message, registers: Self.describe(state.current), sourceLine: config.sourceLines[pc])
+    }
+
+    /// Registers and stack slots of a frame as the kernel's log prints them: `R1=ctx() R10=fp0 fp-8=mmmmmmmm`.
+    static func describe(_ frame: Frame) -> String {
+        var parts: [String] = []
+        for r in 0..<11 where frame.registers[r].isInitialized { parts.append("R\(r)=\(frame.registers[r])") }
+        for slot in 0..<frame.spills.count {
+            let bytes = frame.slots[slot * 8..<slot * 8 + 8]
+            if bytes.allSatisfy({ $0 == .invalid }) { continue }
+            let offset = slot * 8 - BPFLimits.stackSize
+            if bytes.allSatisfy({ $0 == .spill }) {
+                parts.append("fp\(offset)=\(frame.spills[slot])")
+            } else {
+                parts.append("fp\(offset)=" + bytes.map { s -> String in
+                    switch s { case .invalid: "?"; case .misc: "m"; case .zero: "0"; case .spill: "r" }
+                }.joined())
+            }
+        }
+        return parts.joined(separator: " ")
+    }
+}
+
+func hex(_ byte: UInt8) -> String {
+    let s = String(byte, radix: 16)
+    return s.count == 1 ? "0" + s : s
+}

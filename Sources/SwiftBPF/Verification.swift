@@ -1,0 +1,58 @@
+import BPFCore
+import BPFObject
+public import BPFVerifier
+public import BTF
+import BPFMaps
+
+extension UserspaceObject {
+    /// Verifies program `name` (the only one when nil) as ``load(program:target:verify:)`` does
+    /// before loading it, CO-RE relocated against `target` when given.
+    /// - Returns: what the proof took (with the step-by-step log when `log` is set).
+    /// - Throws: ``LoadError``, with ``LoadError/verification`` set when the verifier refuses.
+    public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(LoadError) -> VerifierReport {
+        let (program, kind, linked) = try prepare(name, target: target)
+        return try Self.verify(program, kind.type, linked, maps: object.maps, log: log)
+    }
+
+    /// Links program `name` and names its type.
+    func prepare(_ name: String?, target: BTF?) throws(LoadError) -> (ObjectFile.Program, SectionNames.Match, LinkedProgram) {
+        let program: ObjectFile.Program
+        do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
+        guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
+        do { return (program, kind, try object.link(program, target: target)) } catch {
+            throw LoadError(program: program.name, message: error.description)
+        }
+    }
+
+    /// Runs the verifier on a linked program: its map references become map indexes
+    /// (`BPF_PSEUDO_MAP_IDX`, `…_IDX_VALUE`), read-only data maps are read-only to it, and
+    /// errors name the C source line where BTF line info has one.
+    static func verify(_ program: ObjectFile.Program, _ type: ProgramType, _ linked: LinkedProgram, maps: [MapDefinition], log: Bool) throws(LoadError) -> VerifierReport {
+        var code = linked.instructions
+        for reference in linked.mapReferences {
+            let i = reference.instruction
+            code[i].src = reference.valueOffset == nil ? WideImmediateKind.mapIndex.rawValue : WideImmediateKind.mapIndexValue.rawValue
+            code[i].imm = Int32(reference.map)
+            code[i + 1].imm = Int32(reference.valueOffset ?? 0)
+        }
+        let shapes = maps.map { d in
+            MapShape(type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries,
+                     flags: d.readOnly ? d.flags | 0x80 : d.flags)  // BPF_F_RDONLY_PROG
+        }
+        var configuration = Verifier.Configuration(programType: type, maps: shapes)
+        configuration.log = log
+        var lastLine: String?
+        for i in 0..<code.count {
+            if let source = program.sourceLines.last(where: { $0.instruction == i }) {
+                let file = source.file.split(separator: "/").last.map(String.init) ?? source.file
+                lastLine = "\(file):\(source.line): \(source.text.trimmingPrefix(while: { $0 == " " || $0 == "\t" }))"
+            }
+            if let lastLine, i < program.instructions.count { configuration.sourceLines[i] = lastLine }
+        }
+        do { return try Verifier.verify(code, configuration) } catch {
+            var failure = LoadError(program: program.name, message: "verifier: \(error)")
+            failure.verification = error
+            throw failure
+        }
+    }
+}

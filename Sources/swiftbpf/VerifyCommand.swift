@@ -1,0 +1,98 @@
+import ArgumentParser
+import BPFCore
+import BPFObject
+import BTF
+import SwiftBPF
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Prove an object's programs safe with SwiftBPF's verifier.",
+        discussion: """
+            Prints a line per program: the verdict, instructions processed, states remembered, \
+            and the time taken. A refused program gets the instruction, the register state \
+            there, the reason in the kernel's words and, with BTF line info, the C source line. \
+            Exits 0 when every program is accepted, 1 otherwise.
+            """
+    )
+
+    @Argument(help: "A clang-compiled BPF object (.o), or a program in the kernel's pseudo-C syntax (text).")
+    var object: String
+
+    @Option(help: "For a pseudo-C program: its program type (xdp, socket, tracepoint, tc, raw_tracepoint, kprobe).")
+    var type = "xdp"
+
+    @Option(help: "Verify only this program (by function name).")
+    var program: String?
+
+    @Flag(help: "Print the verifier's step-by-step log.")
+    var log = false
+
+    @Option(help: "BTF to CO-RE relocate against (default: /sys/kernel/btf/vmlinux when present).")
+    var btf: String?
+
+    func run() throws {
+        let file: ObjectFile
+        guard let bytes = readFile(object) else { throw CLIError("\(object): cannot read the file") }
+        guard bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else { return try verifyText(String(decoding: bytes, as: UTF8.self)) }
+        do { file = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(object): \(error)") }
+        let target = try loadTargetBTF(btf)
+        let userspace = try UserspaceObject(file)
+        let names = program.map { [$0] } ?? file.programs.map(\.name)
+        var refused = 0
+        for name in names {
+            do {
+                let report = try userspace.verify(program: name, target: target, log: log)
+                if log { report.log.forEach { print($0) } }
+                print("\(name): accepted, \(report.processedInstructions) insns processed, \(report.totalStates) states (peak \(report.peakStates)), stack \(report.stackDepth) B, \(formatMicroseconds(report.nanoseconds))")
+            } catch {
+                refused += 1
+                if let failure = error.verification {
+                    print("\(name): REFUSED at instruction \(failure.instruction): \(failure.text)")
+                    print("  \(failure.message)")
+                    if !failure.registers.isEmpty { print("  state: \(failure.registers)") }
+                    if let line = failure.sourceLine { print("  source: \(line)") }
+                } else {
+                    print("\(name): REFUSED: \(error.message)")
+                }
+            }
+        }
+        if refused > 0 { throw ExitCode(1) }
+    }
+}
+
+extension VerifyCommand {
+    /// Verifies a pseudo-C program of the type `--type` names (no maps).
+    private func verifyText(_ text: String) throws {
+        let types: [String: ProgramType] = ["xdp": .xdp, "socket": .socketFilter, "tracepoint": .tracepoint, "tc": .schedCLS,
+                                            "raw_tracepoint": .rawTracepoint, "kprobe": .kprobe]
+        guard let programType = types[type] else { throw CLIError("--type: unknown program type '\(type)'") }
+        let code: [Instruction]
+        do { code = try PseudoCAssembler.assemble(text) } catch { throw CLIError("\(object): \(error)") }
+        var configuration = Verifier.Configuration(programType: programType)
+        configuration.log = log
+        do {
+            let report = try Verifier.verify(code, configuration)
+            if log { report.log.forEach { print($0) } }
+            print("\(object): accepted, \(report.processedInstructions) insns processed, \(report.totalStates) states (peak \(report.peakStates)), \(formatMicroseconds(report.nanoseconds))")
+        } catch {
+            print("\(object): REFUSED at \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The BTF CO-RE relocations resolve against: the file named, else the running kernel's.
+func loadTargetBTF(_ path: String?) throws -> BTF? {
+    let path = path ?? "/sys/kernel/btf/vmlinux"
+    guard let bytes = readFile(path) else {
+        if path == "/sys/kernel/btf/vmlinux" { return nil }
+        throw CLIError("\(path): cannot read the file")
+    }
+    do { return try BTF(bytes: bytes) } catch { throw CLIError("\(path): \(error)") }
+}
+
+func formatMicroseconds(_ nanoseconds: UInt64) -> String {
+    let us = Double(nanoseconds) / 1000
+    return us < 1000 ? "\(Int(us.rounded())) µs" : "\(Int((us / 1000).rounded())) ms"
+}
