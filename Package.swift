@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "BPFKernel", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "CBPFShims"], swiftSettings: strict),
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .target(name: "BPFBenchmarks", swiftSettings: strict),
-        .target(name: "BPFTestSupport", swiftSettings: strict),
+        .target(name: "BPFTestSupport", dependencies: ["BPFCore"], swiftSettings: strict),
         .target(name: "SwiftBPF", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFKernel"], swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFConformance", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
-        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

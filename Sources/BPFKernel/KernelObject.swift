@@ -43,9 +43,10 @@ public final class KernelObject {
     }
 
     /// Loads program `name` (the only one when nil), CO-RE relocated against `target` (the
-    /// running kernel's BTF, ``vmlinuxBTF``) when given.
+    /// running kernel's BTF, ``vmlinuxBTF``) when given; `logLevel` as ``KernelProgram``'s (4:
+    /// the verifier's statistics, its time and instruction count).
     /// - Throws: ``KernelError`` with the verifier's log, or ``LoadError`` for what cannot be relocated.
-    public func load(program name: String? = nil, target: BTF? = nil) throws -> KernelProgram {
+    public func load(program name: String? = nil, target: BTF? = nil, logLevel: UInt32 = 0) throws -> KernelProgram {
         let program: ObjectFile.Program
         do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
         guard let kind = program.kind else {
@@ -54,7 +55,7 @@ public final class KernelObject {
         let linked: LinkedProgram
         do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
         return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
-                                 license: object.license ?? "", name: String(program.name.prefix(15)))
+                                 license: object.license ?? "", name: String(program.name.prefix(15)), logLevel: logLevel)
     }
 }
 

@@ -31,10 +31,11 @@ public struct ContextLayout: Sendable, Equatable {
             && a.pointerFields.elementsEqual(b.pointerFields) { $0.offset == $1.offset && $0.size == $1.size && $0.kind == $1.kind }
     }
 
-    /// `struct xdp_md`: six u32 fields, the first three the packet's data, end and metadata.
+    /// `struct xdp_md`: six u32 fields, the first three the packet's data, end and metadata
+    /// (`egress_ifindex` is only for devmap programs).
     public static let xdp = ContextLayout(
         size: 24, pointerFields: [(0, 4, .packet), (4, 4, .packetEnd), (8, 4, .packetMeta)],
-        readable: [12..<24], exactWidth: true)
+        readable: [12..<20], exactWidth: true)
 
     /// `struct __sk_buff` as a socket filter sees it: no direct packet access, and only
     /// `cb[]` writable.

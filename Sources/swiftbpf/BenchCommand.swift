@@ -92,6 +92,8 @@ struct BenchCommand: ParsableCommand {
         if rows.contains(where: { $0.kernelResult != nil && $0.kernelResult != $0.ours }) {
             throw CLIError("a program returned something other than the kernel's result")
         }
+        print("")
+        try benchVerifier(kernel: kernelReason == nil)
     }
 
     /// The alu workload from ``BenchmarkPrograms/alu``, for machines without clang.
@@ -120,7 +122,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// The lowest of `rounds` measurements.
-    private func best(_ measure: () throws -> Double) rethrows -> Double {
+    func best(_ measure: () throws -> Double) rethrows -> Double {
         var lowest = Double.infinity
         for _ in 0..<rounds { lowest = min(lowest, try measure()) }
         return lowest
