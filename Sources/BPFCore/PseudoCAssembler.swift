@@ -181,22 +181,26 @@ public enum PseudoCAssembler {
         }
         if let m = body.wholeMatch(of: p.mapPattern) {
             let dst = UInt8(m.1)!
+            func number(_ text: Substring?) throws(AssemblyMessage) -> Int32 {
+                guard let text, let v = Int32(text) else { throw AssemblyMessage("map number '\(text ?? "")' does not fit in 32 bits") }
+                return v
+            }
             let (kind, index, valueOffset): (WideImmediateKind, Int32, Int32)
-            if let fdOrIndex = m.2, let n = m.3 {
+            if let fdOrIndex = m.2 {
                 let byIndex = fdOrIndex == "idx"
-                if let k = m.4 {
-                    (kind, index, valueOffset) = (byIndex ? .mapIndexValue : .mapValue, Int32(n)!, Int32(k)!)
+                if m.4 != nil {
+                    (kind, index, valueOffset) = (byIndex ? .mapIndexValue : .mapValue, try number(m.3), try number(m.4))
                 } else {
-                    (kind, index, valueOffset) = (byIndex ? .mapIndex : .mapFD, Int32(n)!, 0)
+                    (kind, index, valueOffset) = (byIndex ? .mapIndex : .mapFD, try number(m.3), 0)
                 }
-            } else if let n = m.5 {
-                (kind, index, valueOffset) = (.mapFD, Int32(n)!, 0)
-            } else if let n = m.6 {
-                (kind, index, valueOffset) = (.mapIndex, Int32(n)!, 0)
-            } else if let n = m.7, let k = m.8 {
-                (kind, index, valueOffset) = (.mapValue, Int32(n)!, Int32(k)!)
+            } else if m.5 != nil {
+                (kind, index, valueOffset) = (.mapFD, try number(m.5), 0)
+            } else if m.6 != nil {
+                (kind, index, valueOffset) = (.mapIndex, try number(m.6), 0)
+            } else if m.7 != nil {
+                (kind, index, valueOffset) = (.mapValue, try number(m.7), try number(m.8))
             } else {
-                (kind, index, valueOffset) = (.mapIndexValue, Int32(m.9!)!, Int32(m.10!)!)
+                (kind, index, valueOffset) = (.mapIndexValue, try number(m.9), try number(m.10))
             }
             return [Instruction(opcode: 0x18, dst: dst, src: kind.rawValue, imm: index), Instruction(opcode: 0, imm: valueOffset)]
         }

@@ -25,6 +25,7 @@ struct ControlFlow {
             if insn.isWide, insn.src == WideImmediateKind.function.rawValue { starts.insert(i + 1 + Int(insn.imm)) }
         }
         subprograms = starts.sorted()
+        guard subprograms.count <= 256 else { throw Failure(index: subprograms[256], message: "too many subprograms (\(subprograms.count), the limit is 256)") }
         for s in subprograms where s < 0 || s >= count { throw Failure(index: s, message: "call to an instruction outside the program (\(s))") }
 
         var successors = [[Int]](repeating: [], count: count)

@@ -1,5 +1,6 @@
 import BPFCore
 import BPFTestSupport
+import BPFVerifier
 import BPFVM
 import Testing
 
@@ -122,7 +123,7 @@ struct FuzzTests {
         #expect(!JITProgram.isSupported || jitted > 60, "JIT-compared \(jitted)")
     }
 
-    @Test("random bytes never crash the decoder, validator, loader or JIT compiler", arguments: 0..<4)
+    @Test("random bytes never crash the decoder, validator, loader, verifier or JIT compiler", arguments: 0..<4)
     func randomBytes(seed: UInt64) {
         var rng = SplitMix64(state: seed)
         for _ in 0..<3000 {
@@ -134,6 +135,11 @@ struct FuzzTests {
                 _ = try? memory.withUnsafeMutableBytes { try vm.run(memory: $0, mode: .checked(instructionLimit: 1000)) }
             } catch {
                 #expect(!error.description.isEmpty)
+            }
+            // The verifier judges them: a verdict, or an error naming an instruction inside.
+            do { _ = try Verifier.verify(code, Verifier.Configuration(programType: .xdp)) } catch {
+                #expect(error.instruction >= 0 && error.instruction <= code.count, "\(error)")
+                #expect(!error.message.isEmpty)
             }
             // The JIT compiles (never runs) the same bytes: same verdict, same error.
             if JITProgram.isSupported {
