@@ -1,6 +1,7 @@
 import Synchronization
 import BPFMaps
 import Dispatch
+import Foundation
 import Testing
 
 private func key32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
@@ -127,28 +128,35 @@ struct MapTests {
         // churned at least 20,000 times (under a loaded test run a thread may start late), with a
         // 20-second bound.
         let deadline = DispatchTime.now().uptimeNanoseconds + 20_000_000_000
-        DispatchQueue.concurrentPerform(iterations: 2) { t in
+        // Two real threads: a Dispatch pool under a loaded test run may run both bodies on one
+        // thread, one after the other, and the writer would wait for a reader that never starts.
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {  // the writer: keys 100-107 in and out, through the same buckets
             var round = 0
-            if t == 0 {  // the writer: keys 100-107 in and out, through the same buckets
-                while !readerDone.load(ordering: .acquiring), DispatchTime.now().uptimeNanoseconds < deadline {
-                    round += 1
-                    let key = key32(UInt32(100 + round % 8))
-                    try? map.update(key, value64(1))
-                    try? map.delete(key)
-                    churns.add(1, ordering: .relaxed)
-                }
-            } else {  // the reader
-                while lookups.load(ordering: .relaxed) < 200_000 || churns.load(ordering: .relaxed) < 20_000,
-                      DispatchTime.now().uptimeNanoseconds < deadline {
-                    round += 1
-                    let k = UInt32(round % 8)
-                    let found = key32(k).withUnsafeBytes { map.lookup($0.baseAddress!) }
-                    if found?.load(as: UInt64.self) != UInt64(k) { missed.add(1, ordering: .relaxed) }
-                    lookups.add(1, ordering: .relaxed)
-                }
-                readerDone.store(true, ordering: .releasing)
+            while !readerDone.load(ordering: .acquiring), DispatchTime.now().uptimeNanoseconds < deadline {
+                round += 1
+                let key = key32(UInt32(100 + round % 8))
+                try? map.update(key, value64(1))
+                try? map.delete(key)
+                churns.add(1, ordering: .relaxed)
             }
+            done.signal()
         }
+        Thread.detachNewThread {  // the reader
+            var round = 0
+            while lookups.load(ordering: .relaxed) < 200_000 || churns.load(ordering: .relaxed) < 20_000,
+                  DispatchTime.now().uptimeNanoseconds < deadline {
+                round += 1
+                let k = UInt32(round % 8)
+                let found = key32(k).withUnsafeBytes { map.lookup($0.baseAddress!) }
+                if found?.load(as: UInt64.self) != UInt64(k) { missed.add(1, ordering: .relaxed) }
+                lookups.add(1, ordering: .relaxed)
+            }
+            readerDone.store(true, ordering: .releasing)
+            done.signal()
+        }
+        done.wait()
+        done.wait()
         #expect(lookups.load(ordering: .relaxed) >= 200_000)
         #expect(churns.load(ordering: .relaxed) >= 20_000)
         #expect(missed.load(ordering: .relaxed) == 0)
