@@ -190,7 +190,7 @@ struct PreState {
                 if let (lo, hi) = interval(p + ".svalue") { (smin, smax) = (lo, hi) }
                 if let (lo, hi) = interval(p + ".uvalue") { (umin, umax) = (UInt64(bitPattern: lo), UInt64(bitPattern: hi)) }
                 let bounds = ScalarBounds.bounded(smin: smin, smax: smax, umin: umin, umax: umax)
-                reg = .scalar(bounds.isContradictory ? .unknown : bounds)
+                reg = .scalar(bounds.isEmpty ? .unknown : bounds)
             case "ctx":
                 reg = .pointer(.context, offset: number(p + ".ctx_offset") ?? 0)
             case "stack":
@@ -212,7 +212,7 @@ struct PreState {
                 reg.map = Int32(maps.count - 1)
                 if let (low, _) = interval(p + ".svalue"), low <= 0 {  // its address may be 0: NULL
                     reg.maybeNull = true
-                    reg.id = UInt32(100 + r)
+                    reg.id = 0x8000_0000 | UInt32(r)  // far from the ids the verifier hands out
                 }
             case "map_fd":
                 reg = .pointer(.mapPointer)

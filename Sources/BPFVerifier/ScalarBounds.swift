@@ -39,7 +39,7 @@ package struct ScalarBounds: Hashable, Sendable {
     var constantValue: UInt64? { tnum.isConstant ? tnum.value : nil }
 
     /// Whether no number satisfies every view (a path that cannot happen).
-    var isEmpty: Bool {
+    package var isEmpty: Bool {
         smin > smax || umin > umax || s32min > s32max || u32min > u32max
             || tnum.value & ~tnum.mask != tnum.value
     }
@@ -181,7 +181,4 @@ extension ScalarBounds {
         b.synchronize()
         return b
     }
-
-    /// Whether no number is inside.
-    package var isContradictory: Bool { isEmpty }
 }

@@ -210,7 +210,6 @@ struct Analysis {
     /// Whether a fully explored state at `pc` covers `state`; otherwise remembers `state`
     /// (now and then, as the kernel does, so long loops do not fill memory).
     private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?) throws(VerificationError) -> Bool {
-        let live = liveMasks(state, at: pc)
         let remember = flow.subprograms.contains(pc)
             || (jumpsProcessed - lastCheckpointAt.jumps >= 2 && processed - lastCheckpointAt.instructions >= 8)
         // States still being explored are this path's ancestors: the same state again is a
@@ -221,6 +220,7 @@ struct Analysis {
         }
         // States complete deepest first, so the list runs from the newest remembered to the
         // oldest: a loop's latest iterations, the likeliest to match, come first.
+        let live = complete[pc].isEmpty ? [] : liveMasks(state, at: pc)
         var i = 0
         while i < complete[pc].count {
             let old = complete[pc][i]

@@ -27,9 +27,10 @@ extension BenchCommand {
 
         print("verifier   insns processed ours/kernel   states ours/kernel   ours ms   kernel ms   ours/kernel")
         for program in programs {
-            var report = try program.ours()
+            var processed = 0, states = 0
             let ours = try best {
-                report = try program.ours()
+                let report = try program.ours()
+                (processed, states) = (report.processedInstructions, report.totalStates)
                 return Double(report.nanoseconds) / 1e6
             }
             var kernelMilliseconds: Double?, kernelInstructions = "-", kernelStates = "-"
@@ -41,8 +42,8 @@ extension BenchCommand {
                     return Double(Self.number(after: "verification time ", in: log) ?? 0) / 1000
                 }
             }
-            print(pad(program.name, 10) + " " + pad("\(report.processedInstructions)/\(kernelInstructions)", 30) + " "
-                  + pad("\(report.totalStates)/\(kernelStates)", 20) + " " + pad(format2(ours), 9) + " "
+            print(pad(program.name, 10) + " " + pad("\(processed)/\(kernelInstructions)", 30) + " "
+                  + pad("\(states)/\(kernelStates)", 20) + " " + pad(format2(ours), 9) + " "
                   + pad(kernelMilliseconds.map(format2) ?? "-", 11) + " " + (kernelMilliseconds.map { format2(ours / $0) + "x" } ?? "-"))
         }
         if !kernel { print("kernel verifier: skipped (bpf(2) not available)") }

@@ -44,7 +44,7 @@ struct VerifyCommand: ParsableCommand {
             do {
                 let report = try userspace.verify(program: name, target: target, log: log)
                 if log { report.log.forEach { print($0) } }
-                print("\(name): accepted, \(report.processedInstructions) insns processed, \(report.totalStates) states (peak \(report.peakStates)), stack \(report.stackDepth) B, \(formatMicroseconds(report.nanoseconds))")
+                print("\(name): \(summary(report))")
             } catch {
                 refused += 1
                 if let failure = error.verification {
@@ -74,12 +74,18 @@ extension VerifyCommand {
         do {
             let report = try Verifier.verify(code, configuration)
             if log { report.log.forEach { print($0) } }
-            print("\(object): accepted, \(report.processedInstructions) insns processed, \(report.totalStates) states (peak \(report.peakStates)), \(formatMicroseconds(report.nanoseconds))")
+            print("\(object): \(summary(report))")
         } catch {
             print("\(object): REFUSED at \(error)")
             throw ExitCode(1)
         }
     }
+}
+
+/// The verdict line of an accepted program.
+private func summary(_ report: VerifierReport) -> String {
+    "accepted, \(report.processedInstructions) insns processed, \(report.totalStates) states (peak \(report.peakStates)), "
+        + "stack \(report.stackDepth) B, \(formatMicroseconds(report.nanoseconds))"
 }
 
 /// The BTF CO-RE relocations resolve against: the file named, else the running kernel's.

@@ -13,6 +13,11 @@ private let maps = [
     MapShape(type: 2, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0x80),
 ]
 
+/// Five instructions: key 0 on the stack at fp-4, then `bpf_map_lookup_elem(map, &key)`.
+private func lookup(map: Int) -> String {
+    "*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[idx:\(map)]\ncall bpf_map_lookup_elem"
+}
+
 private func verify(_ text: String, _ type: ProgramType = .xdp) throws -> VerifierReport {
     try Verifier.verify(PseudoCAssembler.assemble(text), Verifier.Configuration(programType: type, maps: maps))
 }
@@ -60,11 +65,7 @@ private let safeCases: [SafeCase] = [
         exit
         """),
     SafeCase(name: "map value after a NULL check", code: """
-        *(u32 *)(r10 -4) = 0
-        r2 = r10
-        r2 += -4
-        r1 = map[idx:0]
-        call bpf_map_lookup_elem
+        \(lookup(map: 0))
         if r0 == 0 goto out
         r1 = *(u64 *)(r0 +0)
         *(u64 *)(r0 +0) = r1
@@ -73,11 +74,7 @@ private let safeCases: [SafeCase] = [
         exit
         """),
     SafeCase(name: "bounded variable index into a map value", code: """
-        *(u32 *)(r10 -4) = 0
-        r2 = r10
-        r2 += -4
-        r1 = map[idx:2]
-        call bpf_map_lookup_elem
+        \(lookup(map: 2))
         if r0 == 0 goto out
         r1 = *(u32 *)(r0 +0)
         r1 &= 7
@@ -170,31 +167,19 @@ private let unsafeCases: [UnsafeCase] = [
         exit
         """, instruction: 5, message: "invalid access to packet, off=14 size=1"),
     UnsafeCase(name: "map value without a NULL check", code: """
-        *(u32 *)(r10 -4) = 0
-        r2 = r10
-        r2 += -4
-        r1 = map[idx:0]
-        call bpf_map_lookup_elem
+        \(lookup(map: 0))
         r0 = *(u64 *)(r0 +0)
         exit
         """, instruction: 6, message: "invalid mem access 'map_value_or_null'"),
     UnsafeCase(name: "map value read past its end", code: """
-        *(u32 *)(r10 -4) = 0
-        r2 = r10
-        r2 += -4
-        r1 = map[idx:0]
-        call bpf_map_lookup_elem
+        \(lookup(map: 0))
         if r0 == 0 goto out
         r0 = *(u64 *)(r0 +4)
         out:
         exit
         """, instruction: 7, message: "invalid access to map value, value_size=8 off=4 size=8"),
     UnsafeCase(name: "unbounded index into a map value", code: """
-        *(u32 *)(r10 -4) = 0
-        r2 = r10
-        r2 += -4
-        r1 = map[idx:2]
-        call bpf_map_lookup_elem
+        \(lookup(map: 2))
         if r0 == 0 goto out
         r1 = *(u32 *)(r0 +0)
         r0 += r1
@@ -255,11 +240,7 @@ private let unsafeCases: [UnsafeCase] = [
         """, instruction: 1, message: "program of this type cannot use helper bpf_xdp_adjust_head#44"),
     UnsafeCase(name: "unknown helper", code: "call 9999\nr0 = 0\nexit", instruction: 0, message: "invalid func unknown#9999"),
     UnsafeCase(name: "map of the wrong type for the helper", code: """
-        *(u32 *)(r10 -4) = 0
-        r2 = r10
-        r2 += -4
-        r1 = map[idx:1]
-        call bpf_map_lookup_elem
+        \(lookup(map: 1))
         r0 = 0
         exit
         """, instruction: 5, message: "cannot pass map_type 27 into func bpf_map_lookup_elem#1"),
