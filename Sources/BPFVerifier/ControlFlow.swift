@@ -28,7 +28,8 @@ struct ControlFlow {
         guard subprograms.count <= 256 else { throw Failure(index: subprograms[256], message: "too many subprograms (\(subprograms.count), the limit is 256)") }
         for s in subprograms where s < 0 || s >= count { throw Failure(index: s, message: "call to an instruction outside the program (\(s))") }
 
-        var successors = [[Int]](repeating: [], count: count)
+        // At most two successors an instruction (-1: none), kept flat: no array per instruction.
+        var successors = [(Int, Int)](repeating: (-1, -1), count: count)
         var prune = [Bool](repeating: false, count: count + 1)
         var i = 0
         while i < count {
@@ -40,20 +41,20 @@ struct ControlFlow {
                 if op == JumpOp.exit.rawValue {
                     // no successor
                 } else if op == JumpOp.call.rawValue {
-                    successors[i] = [i + 1]
+                    successors[i] = (i + 1, -1)
                     prune[i + 1] = true
                 } else if op == JumpOp.ja.rawValue {
                     let target = i + 1 + (Validator.branchDisplacement(insn) ?? 0)
-                    successors[i] = [target]
+                    successors[i] = (target, -1)
                     prune[target] = true
                 } else {
                     let target = i + 1 + Int(insn.offset)
-                    successors[i] = [i + 1, target]
+                    successors[i] = (i + 1, target)
                     prune[i + 1] = true
                     prune[target] = true
                 }
             } else {
-                successors[i] = [i + width]
+                successors[i] = (i + width, -1)
             }
             i += width
         }
@@ -64,9 +65,12 @@ struct ControlFlow {
         var reached = [Bool](repeating: false, count: count + 1)
         var stack = subprograms
         while let n = stack.popLast() {
-            guard n <= count, !reached[n] else { continue }
+            guard n >= 0, n <= count, !reached[n] else { continue }
             reached[n] = true
-            if n < count { stack.append(contentsOf: successors[n]) }
+            if n < count {
+                stack.append(successors[n].0)
+                stack.append(successors[n].1)
+            }
         }
         if requireReachable {
             i = 0
@@ -76,12 +80,23 @@ struct ControlFlow {
             }
         }
 
-        // Liveness: backward data flow to a fixed point.
+        // Liveness: backward data flow to a fixed point. Predecessors in one flat list,
+        // `predecessorStart[n]..<predecessorStart[n + 1]` for instruction n.
         var uses = [UInt16](repeating: 0, count: count), defs = [UInt16](repeating: 0, count: count)
-        var predecessors = [[Int]](repeating: [], count: count + 1)
+        var predecessorStart = [Int](repeating: 0, count: count + 2)
         for n in 0..<count {
             (uses[n], defs[n]) = Self.usesAndDefinitions(code[n])
-            for s in successors[n] where s <= count { predecessors[s].append(n) }
+            let (a, b) = successors[n]
+            if a >= 0, a <= count { predecessorStart[a + 1] += 1 }
+            if b >= 0, b <= count { predecessorStart[b + 1] += 1 }
+        }
+        for n in 0...count { predecessorStart[n + 1] += predecessorStart[n] }
+        var predecessors = [Int](repeating: 0, count: predecessorStart[count + 1])
+        var filled = predecessorStart
+        for n in 0..<count {
+            let (a, b) = successors[n]
+            if a >= 0, a <= count { predecessors[filled[a]] = n; filled[a] += 1 }
+            if b >= 0, b <= count { predecessors[filled[b]] = n; filled[b] += 1 }
         }
         var live = [UInt16](repeating: 0, count: count + 1)
         var work = Array(0..<count)
@@ -89,13 +104,15 @@ struct ControlFlow {
         while let n = work.popLast() {
             queued[n] = false
             var out: UInt16 = 0
-            for s in successors[n] where s <= count { out |= live[s] }
+            let (a, b) = successors[n]
+            if a >= 0, a <= count { out |= live[a] }
+            if b >= 0, b <= count { out |= live[b] }
             let newIn = uses[n] | (out & ~defs[n])
             guard newIn != live[n] else { continue }
             live[n] = newIn
-            for p in predecessors[n] where !queued[p] {
-                queued[p] = true
-                work.append(p)
+            for k in predecessorStart[n]..<predecessorStart[n + 1] where !queued[predecessors[k]] {
+                queued[predecessors[k]] = true
+                work.append(predecessors[k])
             }
         }
         liveIn = live

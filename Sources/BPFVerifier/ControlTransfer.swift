@@ -13,6 +13,7 @@ extension Analysis {
             if insn.opcode & 0x08 != 0 {
                 // callx: a helper whose id the register holds (the interpreter's indirect call).
                 let target = try readable(s, pc, Int(insn.dst))
+                precisionRequest |= 1 << UInt16(insn.dst)
                 guard target.isScalar, let id = target.value.constantValue, id <= UInt64(Int32.max) else {
                     throw error(pc, s, "callx R\(insn.dst): the target must be a known helper id")
                 }
@@ -47,6 +48,11 @@ extension Analysis {
         var taken: VerifierState? = s, notTaken: VerifierState? = s
         narrow(&taken, d, dst, srcRegister, src, condition, is32: is32)
         narrow(&notTaken, d, dst, srcRegister, src, condition.negated, is32: is32)
+        // A number's range relied on: it decided the jump, or whether a pointer is NULL.
+        if taken == nil || notTaken == nil || dst.isScalar != src.isScalar {
+            if dst.isScalar { precisionRequest |= 1 << UInt16(d) }
+            if src.isScalar, let r = srcRegister { precisionRequest |= 1 << UInt16(r) }
+        }
         switch (notTaken, taken) {
         case let (f?, t):
             s = f
@@ -179,7 +185,7 @@ extension Analysis {
     }
 
     mutating func helperCall(_ s: inout VerifierState, _ pc: Int, id: Int32) throws(VerificationError) {
-        let name = HelperNames.name(of: id).map { "bpf_\($0)" } ?? "unknown"
+        var name: String { HelperNames.name(of: id).map { "bpf_\($0)" } ?? "unknown" }  // for messages only
         guard let arguments = HelperPrototypes.arguments(of: id) else { throw error(pc, s, "invalid func \(name)#\(id)") }
         guard config.anyHelper || HelperRules.isAllowed(id, in: config.programType) else {
             throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
@@ -190,7 +196,7 @@ extension Analysis {
             let arg = try readable(s, pc, r)
             switch kind {
             case .anything:
-                if id == 132 || id == 133, r == 1 { try release(&s, pc, arg, name: name, id: id) }
+                if id == 132 || id == 133, r == 1 { try release(&s, pc, arg, id: id) }
             case .map:
                 guard arg.kind == .mapPointer else { throw error(pc, s, "R\(r) type=\(arg.typeName) expected=map_ptr") }
                 let shape = config.maps[Int(arg.map)]
@@ -207,6 +213,7 @@ extension Analysis {
                 try helperMemory(&s, pc, arg, regno: r, size: .constant(UInt64(size)), sizeRegister: nil, write: kind == .writableMapValue, zeroAllowed: false)
             case .readable(let sizeArgument), .writable(let sizeArgument):
                 let sizeRegister = try readable(s, pc, sizeArgument)
+                precisionRequest |= 1 << UInt16(sizeArgument)
                 guard sizeRegister.isScalar else { throw error(pc, s, "R\(sizeArgument) type=\(sizeRegister.typeName) expected=scalar") }
                 var write = false
                 if case .writable = kind { write = true }
@@ -215,6 +222,7 @@ extension Analysis {
         }
         if id == 12, !s.references.isEmpty { throw error(pc, s, "tail_call would lead to reference leak") }
         let ringbufSize = id == 131 ? s[register: 2] : nil
+        if id == 131 { precisionRequest |= 1 << 2 }
         for r in 1...5 { s[register: r] = .uninitialized }
         switch HelperRules.result(of: id) {
         case .scalar:
@@ -243,7 +251,7 @@ extension Analysis {
 
     /// A ring buffer record handed back: it must be one the program holds, and every copy of
     /// the pointer becomes unusable.
-    private func release(_ s: inout VerifierState, _ pc: Int, _ record: Register, name: String, id: Int32) throws(VerificationError) {
+    private func release(_ s: inout VerifierState, _ pc: Int, _ record: Register, id: Int32) throws(VerificationError) {
         guard record.kind == .memory, !record.maybeNull, record.referenceID != 0 else {
             throw error(pc, s, "R1 type=\(record.typeName) expected=ringbuf_mem")
         }

@@ -33,7 +33,7 @@ enum HelperRules {
     /// Whether a program of `type` may call helper `id` (what this kernel's `get_func_proto`
     /// answers for these helpers).
     static func isAllowed(_ id: Int32, in type: ProgramType) -> Bool {
-        let tracing: Set<ProgramType> = [.kprobe, .tracepoint, .rawTracepoint, .rawTracepointWritable, .perfEvent, .tracing, .lsm]
+        let tracing: [ProgramType] = [.kprobe, .tracepoint, .rawTracepoint, .rawTracepointWritable, .perfEvent, .tracing, .lsm]
         switch id {
         case 4, 45: return tracing.contains(type)                          // probe_read, probe_read_str
         case 23, 28: return [.schedCLS, .schedACT, .xdp].contains(type)    // redirect, csum_diff

@@ -122,10 +122,14 @@ extension Analysis {
         }
 
         if !dst.isScalar || !src.isScalar {
+            // The offset a pointer moves by is relied on, to the byte.
+            if dst.isScalar { precisionRequest |= 1 << UInt16(d) }
+            if src.isScalar, usesRegister { precisionRequest |= 1 << UInt16(insn.src) }
             s[register: d] = try pointerArithmetic(s, pc, insn, op: op, is64: is64, dst: dst, src: src)
             return
         }
         if op == .div || op == .mod, usesRegister, config.rejectDivisionByZero {
+            precisionRequest |= 1 << UInt16(insn.src)
             let divisor = is64 ? src.value : src.value.low32
             if divisor.umin == 0 { throw error(pc, s, "possible division by zero (R\(insn.src))") }
         }

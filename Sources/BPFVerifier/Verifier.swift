@@ -82,17 +82,26 @@ public enum Verifier {
 final class Checkpoint {
     let state: VerifierState
     let parent: Checkpoint?
+    /// The path from `parent` (or the program's start) to this state.
+    let incoming: [HistoryEntry]
     var pending = 1
     /// Paths this state pruned, and paths it was compared with and did not.
     var hits = 0
     var misses = 0
+    /// The scalars whose ranges paths explored from here relied on (see `Precision.swift`).
+    var precise = PrecisionSet()
+    var allPrecise = false
+    /// `state.loopKey`: states with different keys are not the same state.
+    let loopKey: Int
 
     let pc: Int
 
-    init(state: VerifierState, parent: Checkpoint?, pc: Int) {
+    init(state: VerifierState, parent: Checkpoint?, incoming: [HistoryEntry], pc: Int, loopKey: Int) {
         self.state = state
         self.parent = parent
+        self.incoming = incoming
         self.pc = pc
+        self.loopKey = loopKey
     }
 }
 
@@ -120,9 +129,16 @@ struct Analysis {
     var stackDepth: [Int]
     var contextExtent = 0
     var log: [String] = []
+    /// Registers of the current frame the instruction just checked relied on the exact range
+    /// of (set by `step`, consumed by `walk`).
+    var precisionRequest: UInt16 = 0
+    /// The current path's precision requests since its checkpoint: from where in its history
+    /// each went back, and with what (see `backtrack`).
+    var backtracked: [(position: Int, needed: PrecisionSet)] = []
 
-    /// Paths waiting to be explored: state, instruction, and the checkpoint they descend from.
-    var work: [(state: VerifierState, pc: Int, checkpoint: Checkpoint?)] = []
+    /// Paths waiting to be explored: state, instruction, the checkpoint they descend from and
+    /// the instructions since it.
+    var work: [(state: VerifierState, pc: Int, checkpoint: Checkpoint?, history: [HistoryEntry])] = []
 
     init(_ code: [Instruction], _ config: Configuration) throws(VerificationError) {
         // With `endIsExit`, a final `exit` stands for "the end": paths stop when they reach it.
@@ -161,31 +177,49 @@ struct Analysis {
         }
         var state = VerifierState()
         state.frames = [entry]
-        work.append((state, 0, nil))
+        work.append((state, 0, nil, []))
         while let item = work.popLast() {
-            try walk(item.state, from: item.pc, under: item.checkpoint)
+            try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history)
         }
         try checkCombinedStack()
     }
 
     /// Follows one path until it exits, is pruned or cannot continue, queueing the other side
     /// of every conditional jump on the way.
-    private mutating func walk(_ start: VerifierState, from pc: Int, under checkpoint: Checkpoint?) throws(VerificationError) {
-        var state = start, pc = pc, checkpoint = checkpoint
+    private mutating func walk(_ start: VerifierState, from pc: Int, under checkpoint: Checkpoint?, history: [HistoryEntry]) throws(VerificationError) {
+        var state = start, pc = pc, checkpoint = checkpoint, history = history
+        backtracked.removeAll(keepingCapacity: true)
         while true {
             if pc == end { break }
             if flow.prunePoints[pc] {
-                if try isCovered(state, at: pc, checkpoint: &checkpoint) {
+                if try isCovered(state, at: pc, checkpoint: &checkpoint, history: &history) {
                     pruned += 1
+                    if config.log { log.append("\(pc): safe") }
                     break
                 }
+            }
+            if history.count >= 256 {
+                // A long stretch with no remembered state (a loop past the in-progress cap):
+                // cut the path's history here so precision requests never walk far.
+                let cut = Checkpoint(state: state, parent: checkpoint, incoming: history, pc: pc, loopKey: 0)
+                history = []
+                backtracked.removeAll(keepingCapacity: true)
+                checkpoint = cut
             }
             processed += 1
             if processed > config.complexityLimit {
                 throw error(pc, state, "BPF program is too large. Processed \(processed) insn")
             }
             if config.log { log.append("\(pc): (\(hex(code[pc].opcode))) \(text(pc)) ; \(Self.describe(state.current))") }
-            switch try step(&state, pc) {
+            let entry = historyEntry(state, pc)
+            let depth = state.frames.count
+            let next = try step(&state, pc)
+            if precisionRequest != 0 {
+                requirePrecise(precisionRequest, depth: depth, history: history, checkpoint: checkpoint)
+                precisionRequest = 0
+            }
+            history.append(entry)
+            switch next {
             case .next(let n):
                 pc = n
             case .branch(let taken, let target):
@@ -193,7 +227,7 @@ struct Analysis {
                 if let taken {
                     guard work.count < 8192 else { throw error(pc, state, "The sequence of 8193 jumps is too complex.") }
                     checkpoint?.pending += 1
-                    work.append((taken, target, checkpoint))
+                    work.append((taken, target, checkpoint, history))
                 }
                 pc += 1
             case .jump(let target):
@@ -209,33 +243,49 @@ struct Analysis {
 
     /// Whether a fully explored state at `pc` covers `state`; otherwise remembers `state`
     /// (now and then, as the kernel does, so long loops do not fill memory).
-    private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?) throws(VerificationError) -> Bool {
-        let remember = flow.subprograms.contains(pc)
+    private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?, history: inout [HistoryEntry]) throws(VerificationError) -> Bool {
+        var remember = flow.subprograms.contains(pc)
             || (jumpsProcessed - lastCheckpointAt.jumps >= 2 && processed - lastCheckpointAt.instructions >= 8)
         // States still being explored are this path's ancestors: the same state again is a
         // loop that cannot end. Only the newest few are compared: in a loop that changes
         // nothing, the repeat is one remembered state away.
-        for old in inProgress[pc].suffix(16) where old.state == state {
+        let ancestors = inProgress[pc]
+        let loopKey = ancestors.isEmpty && !remember ? 0 : state.loopKey
+        for k in ancestors.indices.suffix(16) where ancestors[k].loopKey == loopKey && ancestors[k].state == state {
             throw error(pc, state, "infinite loop detected at insn \(pc)")
+        }
+        // Inside a loop every iteration differs, and few remembered iterations ever prune:
+        // remember one only every 20 jumps or 100 instructions, as the kernel does.
+        if remember, let last = ancestors.last, last.state.frames.count == state.frames.count,
+           jumpsProcessed - lastCheckpointAt.jumps < 20, processed - lastCheckpointAt.instructions < 100 {
+            remember = false
         }
         // States complete deepest first, so the list runs from the newest remembered to the
         // oldest: a loop's latest iterations, the likeliest to match, come first.
-        let live = complete[pc].isEmpty ? [] : liveMasks(state, at: pc)
-        var i = 0
-        while i < complete[pc].count {
-            let old = complete[pc][i]
-            if state.isSubsumed(by: old.state, live: live) {
-                old.hits += 1
-                return true
+        let candidates = complete[pc]
+        if !candidates.isEmpty {
+            let live = liveMasks(state, at: pc)
+            var evicted: [Int] = []
+            defer { for k in evicted.reversed() { complete[pc].remove(at: k) } }
+            for (k, old) in candidates.enumerated() {
+                if state.isSubsumed(by: old.state, precision: old.allPrecise ? nil : old.precise, live: live) {
+                    old.hits += 1
+                    // The rest of this path is the one explored from `old`: it relies on what
+                    // that one relied on.
+                    backtrack(old.allPrecise ? .all : old.precise, history: history, checkpoint: checkpoint)
+                    return true
+                }
+                // A state that keeps failing to cover newer ones only costs time: forget it, as
+                // the kernel does.
+                old.misses += 1
+                if old.misses > old.hits * 3 + 3 { evicted.append(k) }
             }
-            // A state that keeps failing to cover newer ones only costs time: forget it, as
-            // the kernel does.
-            if remember { old.misses += 1 }
-            if old.misses > old.hits * 64 + 64 { complete[pc].remove(at: i) } else { i += 1 }
         }
         guard remember, inProgress[pc].count < 1024 else { return false }
         lastCheckpointAt = (processed, jumpsProcessed)
-        let remembered = Checkpoint(state: state, parent: checkpoint, pc: pc)
+        let remembered = Checkpoint(state: state, parent: checkpoint, incoming: history, pc: pc, loopKey: loopKey)
+        history = []
+        backtracked.removeAll(keepingCapacity: true)
         inProgress[pc].append(remembered)
         checkpoint = remembered
         totalStates += 1
@@ -246,8 +296,8 @@ struct Analysis {
 
     /// Registers that matter at `pc` in each frame: those live there in the innermost one, and
     /// those live after the call in each caller.
-    private func liveMasks(_ state: VerifierState, at pc: Int) -> [UInt16] {
-        var masks = [UInt16](repeating: 0, count: state.frames.count)
+    private func liveMasks(_ state: VerifierState, at pc: Int) -> SIMD8<UInt16> {
+        var masks = SIMD8<UInt16>()
         masks[state.frames.count - 1] = flow.liveIn[pc]
         for f in 0..<state.frames.count - 1 {
             masks[f] = flow.liveIn[state.frames[f + 1].callSite + 1] & ~0b11_1111
@@ -262,8 +312,8 @@ struct Analysis {
         while let node = c {
             node.pending -= 1
             guard node.pending == 0 else { break }
-            liveStates -= 1
             if let k = inProgress[node.pc].lastIndex(where: { $0 === node }) {
+                liveStates -= 1
                 inProgress[node.pc].remove(at: k)
                 complete[node.pc].append(node)
             }

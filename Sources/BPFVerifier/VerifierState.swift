@@ -1,4 +1,9 @@
 import BPFCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One call frame's registers and stack. The stack is tracked a byte at a time; an aligned
 /// 8-byte store of a register keeps the register itself (a "spill"), so a pointer saved on the
@@ -61,6 +66,20 @@ struct VerifierState: Hashable, Sendable {
         set { frames[frames.count - 1].registers[r] = newValue }
     }
 
+    /// A cheap digest of the innermost frame's registers: a state seen again on its own path
+    /// (a loop that changes nothing) has the same key, and most others do not.
+    var loopKey: Int {
+        frames[frames.count - 1].registers.withUnsafeBufferPointer { registers in
+            var key = frames.count
+            for r in registers {
+                key = key &* 31 &+ Int(r.kind.rawValue)
+                key = key &* 31 &+ Int(truncatingIfNeeded: r.offset ^ r.value.smin)
+                key = key &* 31 &+ Int(truncatingIfNeeded: r.value.umax ^ r.value.tnum.mask) &+ Int(r.id)
+            }
+            return key
+        }
+    }
+
     /// Applies `update` to every register and spilled register, in every frame, that `matches`.
     mutating func updateAll(where matches: (Register) -> Bool, _ update: (inout Register) -> Void) {
         for f in frames.indices {
@@ -99,73 +118,106 @@ struct IDMap {
 
 extension VerifierState {
     /// Whether every execution from `self` is also an execution from `old`, for the registers
-    /// live at this point — so a fully verified `old` proves `self` safe too.
-    func isSubsumed(by old: VerifierState, live: [UInt16]) -> Bool {
+    /// live at this point — so a fully verified `old` proves `self` safe too. Scalars outside
+    /// `precision` (nil: all of them are in it) match any scalar.
+    func isSubsumed(by old: VerifierState, precision: PrecisionSet?, live: SIMD8<UInt16>) -> Bool {
         guard frames.count == old.frames.count, references.count == old.references.count else { return false }
+        let precision = precision ?? .all
         return withUnsafeTemporaryAllocation(of: (UInt32, UInt32).self, capacity: 128) { scratch in
             var ids = IDMap(scratch: scratch)
-            return isSubsumed(by: old, live: live, ids: &ids)
+            for (o, c) in zip(old.references, references) where !ids.match(o.id, c.id) { return false }
+            return old.frames.withUnsafeBufferPointer { oldFrames in
+                frames.withUnsafeBufferPointer { curFrames in
+                    Self.isSubsumed(curFrames, by: oldFrames, precision: precision, live: live, ids: &ids)
+                }
+            }
         }
     }
 
-    private func isSubsumed(by old: VerifierState, live: [UInt16], ids: inout IDMap) -> Bool {
-        for (o, c) in zip(old.references, references) where !ids.match(o.id, c.id) { return false }
+    private static func isSubsumed(_ cur: UnsafeBufferPointer<Frame>, by old: UnsafeBufferPointer<Frame>, precision: PrecisionSet, live: SIMD8<UInt16>, ids: inout IDMap) -> Bool {
         // Registers first, innermost frame first: where states differ most often.
-        for f in frames.indices.reversed() {
+        for f in cur.indices.reversed() {
             let liveMask = live[f]
-            let alike = old.frames[f].registers.withUnsafeBufferPointer { o in
-                frames[f].registers.withUnsafeBufferPointer { c in
+            let alike = old[f].registers.withUnsafeBufferPointer { o in
+                cur[f].registers.withUnsafeBufferPointer { c in
                     for r in 0..<11 where liveMask & (1 << r) != 0 {
-                        if !Self.registerSubsumed(o[r], c[r], &ids) { return false }
+                        if !registerSubsumed(o[r], c[r], precise: precision.register(r, frame: f), &ids) { return false }
                     }
                     return true
                 }
             }
             if !alike { return false }
         }
-        for f in frames.indices {
-            let of = old.frames[f], cf = frames[f]
-            guard of.callSite == cf.callSite else { return false }
-            // Most stacks are shared, unchanged, between the two states: then they agree.
-            // (Equal spills still pair their ids with the registers'.)
-            if of.slots == cf.slots, of.spills == cf.spills {
-                for spill in cf.spills where spill.id != 0 || spill.referenceID != 0 {
-                    if !ids.match(spill.id, spill.id) || !ids.match(spill.referenceID, spill.referenceID) { return false }
+        for f in cur.indices {
+            guard old[f].callSite == cur[f].callSite else { return false }
+            let alike = old[f].slots.withUnsafeBufferPointer { oldSlots in
+                cur[f].slots.withUnsafeBufferPointer { curSlots in
+                    old[f].spills.withUnsafeBufferPointer { oldSpills in
+                        cur[f].spills.withUnsafeBufferPointer { curSpills in
+                            stackSubsumed(curSlots, curSpills, by: oldSlots, oldSpills, precise: precision.stack[f], ids: &ids)
+                        }
+                    }
                 }
-                continue
             }
-            for b in 0..<BPFLimits.stackSize {
-                let os = of.slots[b], cs = cf.slots[b]
-                switch os {
-                case .invalid: continue
-                case .misc:
-                    if cs == .misc || cs == .zero { continue }
-                    if cs == .spill, cf.spills[b / 8].isScalar { continue }
+            if !alike { return false }
+        }
+        return true
+    }
+
+    /// One frame's stack: every byte the old state had written holds a value it covers.
+    private static func stackSubsumed(_ cs: UnsafeBufferPointer<Frame.Slot>, _ cspills: UnsafeBufferPointer<Register>,
+                                      by os: UnsafeBufferPointer<Frame.Slot>, _ ospills: UnsafeBufferPointer<Register>,
+                                      precise: UInt64, ids: inout IDMap) -> Bool {
+        // Most stacks hold the same kinds of bytes in both states: then only spills differ.
+        if os.baseAddress == cs.baseAddress || memcmp(os.baseAddress!, cs.baseAddress!, os.count) == 0 {
+            for slot in 0..<ospills.count where os[slot * 8] == .spill {
+                if !registerSubsumed(ospills[slot], cspills[slot], precise: precise & 1 << UInt64(slot) != 0, &ids) { return false }
+            }
+            return true
+        }
+        for b in 0..<BPFLimits.stackSize {
+            let o = os[b], c = cs[b]
+            if o == .invalid { continue }
+            let slot = b / 8
+            if precise & 1 << UInt64(slot) == 0 {
+                // A number nothing relied on: any number will do, spilled or in bytes.
+                let oldNumber = o != .spill || ospills[slot].isScalar
+                let curNumber = c == .misc || c == .zero || (c == .spill && cspills[slot].isScalar)
+                if oldNumber {
+                    if curNumber { continue }
                     return false
-                case .zero:
-                    if cs == .zero { continue }
-                    if cs == .spill, cf.spills[b / 8].isScalar, cf.spills[b / 8].value.constantValue == 0 { continue }
+                }
+            }
+            switch o {
+            case .invalid: continue
+            case .misc:
+                if c == .misc || c == .zero { continue }
+                if c == .spill, cspills[slot].isScalar { continue }
+                return false
+            case .zero:
+                if c == .zero { continue }
+                if c == .spill, cspills[slot].isScalar, cspills[slot].value.constantValue == 0 { continue }
+                return false
+            case .spill:
+                guard c == .spill else {
+                    // An old spilled scalar is matched by plain bytes only when it was unknown.
+                    let spilled = ospills[slot]
+                    if spilled.isScalar, spilled.value == .unknown, spilled.id == 0, c == .misc || c == .zero { continue }
                     return false
-                case .spill:
-                    guard cs == .spill else {
-                        // An old spilled scalar is matched by plain bytes only when it was unknown.
-                        let spilled = of.spills[b / 8]
-                        if spilled.isScalar, spilled.value == .unknown, spilled.id == 0, cs == .misc || cs == .zero { continue }
-                        return false
-                    }
-                    if b % 8 == 0 || of.slots[b - 1] != .spill {
-                        if !Self.registerSubsumed(of.spills[b / 8], cf.spills[b / 8], &ids) { return false }
-                    }
+                }
+                if b % 8 == 0 || os[b - 1] != .spill {
+                    if !registerSubsumed(ospills[slot], cspills[slot], precise: precise & 1 << UInt64(slot) != 0, &ids) { return false }
                 }
             }
         }
         return true
     }
 
-    private static func registerSubsumed(_ old: Register, _ cur: Register, _ ids: inout IDMap) -> Bool {
+    private static func registerSubsumed(_ old: Register, _ cur: Register, precise: Bool, _ ids: inout IDMap) -> Bool {
         if old.kind == .notInit { return true }
         guard old.kind == cur.kind else { return false }
         if old.kind == .scalar {
+            guard precise else { return true }
             guard old.value.contains(cur.value) else { return false }
             return old.id == 0 || ids.match(old.id, cur.id)
         }
