@@ -299,6 +299,37 @@ struct VerifierTests {
         #expect(report.prunedPaths > 1000)
     }
 
+    /// Two paths meet with r2 = 0 on one and 100 on the other. When r2 is only stored, the
+    /// second path is pruned (r2 is imprecise); when r2 moves a stack pointer, the first path's
+    /// walk marks r2 precise back at the meeting point, so the second is walked and refused.
+    @Test("precision: a number nobody relies on lets paths prune, one a pointer moves by does not")
+    func precision() throws {
+        func program(_ use: String) -> String {
+            """
+            r6 = *(u32 *)(r1 +0)
+            r7 = *(u32 *)(r1 +4)
+            if r6 > 10 goto +3
+            r2 = 0
+            r0 = 1
+            goto +2
+            r2 = 100
+            r0 = 2
+            if r7 > 3 goto +1
+            r7 = 1
+            r3 = r10
+            r3 += -8
+            \(use)
+            r0 = 0
+            exit
+            """
+        }
+        let stored = try verify(program("*(u64 *)(r3 +0) = r2"))
+        #expect(stored.prunedPaths > 0)
+        let error = try #require(try refusal(program("r3 += r2\n*(u64 *)(r3 +0) = 1")))
+        #expect(error.instruction == 13)
+        #expect(error.message.contains("invalid write to stack"), "\(error.message)")
+    }
+
     @Test("processed instructions are bounded by the complexity limit")
     func complexityLimit() throws {
         var configuration = Verifier.Configuration(programType: .xdp)
