@@ -189,10 +189,11 @@ struct Analysis {
     private mutating func walk(_ start: VerifierState, from pc: Int, under checkpoint: Checkpoint?, history: [HistoryEntry]) throws(VerificationError) {
         var state = start, pc = pc, checkpoint = checkpoint, history = history
         backtracked.removeAll(keepingCapacity: true)
+        let startProcessed = processed
         while true {
             if pc == end { break }
             if flow.prunePoints[pc] {
-                if try isCovered(state, at: pc, checkpoint: &checkpoint, history: &history) {
+                if try isCovered(state, at: pc, checkpoint: &checkpoint, history: &history, pathStart: processed == startProcessed) {
                     pruned += 1
                     if config.log { log.append("\(pc): safe") }
                     break
@@ -243,8 +244,8 @@ struct Analysis {
 
     /// Whether a fully explored state at `pc` covers `state`; otherwise remembers `state`
     /// (now and then, as the kernel does, so long loops do not fill memory).
-    private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?, history: inout [HistoryEntry]) throws(VerificationError) -> Bool {
-        var remember = flow.subprograms.contains(pc)
+    private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?, history: inout [HistoryEntry], pathStart: Bool) throws(VerificationError) -> Bool {
+        var remember = flow.subprograms.contains(pc) || pathStart
             || (jumpsProcessed - lastCheckpointAt.jumps >= 2 && processed - lastCheckpointAt.instructions >= 8)
         // States still being explored are this path's ancestors: the same state again is a
         // loop that cannot end. Only the newest few are compared: in a loop that changes
@@ -256,7 +257,7 @@ struct Analysis {
         }
         // Inside a loop every iteration differs, and few remembered iterations ever prune:
         // remember one only every 20 jumps or 100 instructions, as the kernel does.
-        if remember, let last = ancestors.last, last.state.frames.count == state.frames.count,
+        if remember, !pathStart, let last = ancestors.last, last.state.frames.count == state.frames.count,
            jumpsProcessed - lastCheckpointAt.jumps < 20, processed - lastCheckpointAt.instructions < 100 {
             remember = false
         }
