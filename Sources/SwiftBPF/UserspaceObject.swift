@@ -120,6 +120,14 @@ public final class UserspaceProgram {
     let object: UserspaceObject
     /// The verifier's report, when the program was verified at load.
     public let verification: VerifierReport?
+
+    /// How runs execute when no mode is given: a program the verifier proved safe runs as
+    /// native code (in the fast interpreter on hosts without a JIT); one loaded with
+    /// `verify: false` runs checked, every access bounds-checked.
+    public var defaultMode: ExecutionMode {
+        guard verification != nil else { return .checked() }
+        return jit != nil ? .jit : .fast
+    }
     /// The object's ring buffers, for the ring buffer helpers, and all its maps, for checked
     /// mode's argument checks (addresses of the ``BPFMap`` objects).
     private let ringBuffers: UnsafeMutableBufferPointer<UInt64>
@@ -201,9 +209,11 @@ public final class UserspaceProgram {
     ///   - readable: host memory the probe-read helpers may copy from (the user and kernel
     ///     memory the record's pointers refer to); everything else reads as `-EFAULT`.
     ///   - task: what the `get_current_*` helpers report (default: this process).
+    ///   - mode: the engine (nil: ``defaultMode``).
     /// - Returns: r0.
     public func run(record: [UInt8], readable: [UnsafeRawBufferPointer] = [], task: TaskInfo = .current,
-                    mode: ExecutionMode = .checked()) throws(ExecutionError) -> UInt64 {
+                    mode: ExecutionMode? = nil) throws(ExecutionError) -> UInt64 {
+        let mode = mode ?? defaultMode
         let regions = readable.map { MemoryRegion(start: UInt64(UInt(bitPattern: $0.baseAddress)), length: UInt64($0.count), writable: false) }
         // At least as large as the verifier saw the program reach, zero-filled past the record.
         let context = UnsafeMutableRawBufferPointer.allocate(byteCount: max(record.count, 8, verification?.contextExtent ?? 0), alignment: 16)
@@ -235,8 +245,10 @@ public final class UserspaceProgram {
     /// The frame the kernel's test run builds: a page, whose last bytes hold `skb_shared_info`.
     static let frameSize = 4096, sharedInfo = 320
 
-    /// Runs the XDP program or socket filter `count` times on a copy of `packet`.
-    public func testRun(packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode = .checked()) throws(ExecutionError) -> TestRun {
+    /// Runs the XDP program or socket filter `count` times on a copy of `packet`, in `mode`
+    /// (nil: ``defaultMode``).
+    public func testRun(packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode? = nil) throws(ExecutionError) -> TestRun {
+        let mode = mode ?? defaultMode
         if type == .socketFilter { return try socketFilterRun(packet: packet, repeat: count, mode: mode) }
         let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Self.frameSize, Self.headroom + packet.count + Self.sharedInfo), alignment: 16)
         defer { frame.deallocate() }

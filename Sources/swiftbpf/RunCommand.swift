@@ -20,7 +20,7 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "An ELF object, raw instruction bytes, assembly text, or a conformance test file.") var file: String
     @Option(help: "Input memory as hex bytes (default: the file's '-- mem' section).") var mem: String?
-    @Option(help: "checked (bounds-checked, the default until the verifier lands), interpreter or jit (x86-64 native code; both unchecked).") var engine: Engine = .checked
+    @Option(help: "checked (bounds-checked), interpreter or jit (x86-64 native code; both unchecked). Default: an ELF object's program, which loading verifies, runs on jit (interpreter without a JIT); instructions, which are not verified, run checked.") var engine: Engine?
     @Flag(help: "Run an ELF object's program in the kernel through BPF_PROG_TEST_RUN.") var kernel = false
     @Option(help: "The packet as hex bytes, for ELF objects.") var packet: String?
     @Option(help: "Read the packet from a file, for ELF objects.") var packetFile: String?
@@ -37,7 +37,7 @@ struct RunCommand: ParsableCommand {
         let input = try ProgramInput(path: file)
         var memory = try mem.map(parseHexBytes) ?? input.memory
         let run: (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64
-        do { run = try engine.load(input.instructions) } catch { throw CLIError("\(file): \(error)") }
+        do { run = try (engine ?? .checked).load(input.instructions) } catch { throw CLIError("\(file): \(error)") }
         do {
             let r0 = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in try run(buffer) }
             print("0x" + String(r0, radix: 16))
@@ -67,9 +67,10 @@ struct RunCommand: ParsableCommand {
                 nanoseconds = "\(result.nanosecondsPerRun) ns/run (kernel"
             } else {
                 let loaded = try UserspaceObject(object).load(program: program)
-                let result = try loaded.testRun(packet: data, repeat: Int(count), mode: engine.mode)
+                let chosen = engine ?? Engine.allCases.first { $0.mode == loaded.defaultMode } ?? .checked
+                let result = try loaded.testRun(packet: data, repeat: Int(count), mode: chosen.mode)
                 (returnValue, output, type) = (result.returnValue, result.packet, .xdp)
-                nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(engine.rawValue)"
+                nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(chosen.rawValue)"
             }
         } catch let error as CLIError {
             throw error
