@@ -54,6 +54,13 @@ public final class KernelProgram {
         self.verifierLog = log
     }
 
+    /// Adopts `fd`, an open program descriptor (closed when this value is released).
+    init(adopting fd: Int32, type: ProgramType) {
+        self.fd = fd
+        self.type = type
+        verifierLog = ""
+    }
+
     deinit { close(fd) }
 
     /// The outcome of ``testRun(data:repeat:)``.

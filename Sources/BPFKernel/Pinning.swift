@@ -34,6 +34,25 @@ public enum Pinning {
     }
 }
 
+extension KernelProgram {
+    /// Pins the program at `path`: it stays loaded after every descriptor is closed.
+    public func pin(at path: String) throws(KernelError) { try Pinning.pin(fd, at: path) }
+
+    /// Opens the program pinned at `path`, learning its type from the kernel.
+    public convenience init(pinnedAt path: String) throws(KernelError) {
+        Pinning.ensureMounted()
+        let fd = cbpf_obj_get(path)
+        guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(path))", errno: -fd) }
+        var summary = cbpf_prog_summary()
+        let r = cbpf_prog_info(fd, &summary)
+        guard r == 0, let type = ProgramType(rawValue: summary.type) else {
+            close(fd)
+            throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD (\(path))", errno: r < 0 ? -r : EINVAL)
+        }
+        self.init(adopting: fd, type: type)
+    }
+}
+
 extension KernelMap {
     /// Pins the map at `path`.
     public func pin(at path: String) throws(KernelError) { try Pinning.pin(fd, at: path) }

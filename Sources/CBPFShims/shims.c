@@ -134,12 +134,12 @@ int cbpf_raw_tracepoint_open(const char *name, int prog_fd) {
     return (int)cbpf_sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
 }
 
-int cbpf_link_create_xdp(int prog_fd, uint32_t ifindex) {
+int cbpf_link_create_ifindex(int prog_fd, uint32_t ifindex, uint32_t attach_type) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.link_create.prog_fd = (uint32_t)prog_fd;
     attr.link_create.target_ifindex = ifindex;
-    attr.link_create.attach_type = BPF_XDP;
+    attr.link_create.attach_type = attach_type;  /* numbers, as older headers lack the tcx ones */
     return (int)cbpf_sys_bpf(BPF_LINK_CREATE, &attr, sizeof(attr));
 }
 
@@ -220,7 +220,7 @@ int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_si
 int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) { (void)tracepoint_id; return -ENOSYS; }
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
 int cbpf_mount_tracefs(void) { return -ENOSYS; }
-int cbpf_link_create_xdp(int prog_fd, uint32_t ifindex) { (void)prog_fd; (void)ifindex; return -ENOSYS; }
+int cbpf_link_create_ifindex(int prog_fd, uint32_t ifindex, uint32_t attach_type) { (void)prog_fd; (void)ifindex; (void)attach_type; return -ENOSYS; }
 int cbpf_raw_tracepoint_open(const char *name, int prog_fd) { (void)name; (void)prog_fd; return -ENOSYS; }
 int cbpf_obj_pin(int fd, const char *path) { (void)fd; (void)path; return -ENOSYS; }
 int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }

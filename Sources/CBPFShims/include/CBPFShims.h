@@ -74,9 +74,9 @@ int cbpf_link_create_perf_event(int prog_fd, int perf_fd);
 /// BPF_RAW_TRACEPOINT_OPEN: attaches prog_fd to the raw tracepoint `name`. Returns the fd or -errno.
 int cbpf_raw_tracepoint_open(const char *name, int prog_fd);
 
-/// BPF_LINK_CREATE attaching an XDP program to interface ifindex (BPF_XDP). Returns the link fd
-/// or -errno.
-int cbpf_link_create_xdp(int prog_fd, uint32_t ifindex);
+/// BPF_LINK_CREATE attaching a program to interface ifindex with attach_type (BPF_XDP = 37,
+/// BPF_TCX_INGRESS = 46, BPF_TCX_EGRESS = 47). Returns the link fd or -errno.
+int cbpf_link_create_ifindex(int prog_fd, uint32_t ifindex, uint32_t attach_type);
 
 /// mount -t tracefs nodev /sys/kernel/tracing. Returns 0 or -errno.
 int cbpf_mount_tracefs(void);

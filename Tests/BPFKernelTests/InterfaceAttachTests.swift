@@ -1,0 +1,137 @@
+import BPFBenchmarks
+import BPFKernel
+import BPFObject
+import BPFTestSupport
+import Foundation
+import Testing
+
+private let kernelReason = KernelSupport.unavailableReason
+private let compilerReason = BPFCompiler.unavailableReason
+private let ipPresent = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/sbin/ip")
+
+@discardableResult
+private func shell(_ command: String) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-c", command]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return -1 }
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+/// A counter of packets, as XDP or as a tc classifier.
+private func counter(_ section: String) -> String {
+    let (context, verdict) = section == "xdp" ? ("struct xdp_md", "XDP_PASS") : ("struct __sk_buff", "0 /* TC_ACT_OK */")
+    return """
+        #include <linux/bpf.h>
+        #include <bpf/bpf_helpers.h>
+        struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } seen SEC(".maps");
+        SEC("\(section)") int count_packets(\(context) *ctx) {
+            __u32 zero = 0;
+            __u64 *n = bpf_map_lookup_elem(&seen, &zero);
+            if (n) __sync_fetch_and_add(n, 1);
+            return \(verdict);
+        }
+        char LICENSE[] SEC("license") = "GPL";
+        """
+}
+
+/// A veth pair with one end in a network namespace made for the test (removed after it):
+/// `body` gets the outside end's name and a way to send 20 datagrams from the namespace
+/// across the pair to it.
+private func withVethPair(_ body: (_ outside: String, _ send: () -> Void) throws -> Void) throws {
+    let tag = String(getpid() % 100_000)
+    let namespace = "sbpf\(tag)", outside = "sbpfa\(tag)", inside = "sbpfb\(tag)"
+    defer {
+        shell("ip link del \(outside)")
+        shell("ip netns del \(namespace)")
+    }
+    let setup = [
+        "ip netns add \(namespace)",
+        "ip link add \(outside) type veth peer name \(inside)",
+        "ip link set \(inside) netns \(namespace)",
+        "ip addr add 10.213.0.1/24 dev \(outside)", "ip link set \(outside) up",
+        "ip -n \(namespace) addr add 10.213.0.2/24 dev \(inside)", "ip -n \(namespace) link set \(inside) up",
+    ]
+    for command in setup { try #require(shell(command) == 0, "\(command) failed") }
+    try body(outside) {
+        shell("ip netns exec \(namespace) bash -c 'for i in $(seq 1 20); do echo x > /dev/udp/10.213.0.1/9; done'")
+    }
+}
+
+/// Loads the counter for `section`; returns its program and a reader of its count.
+private func loadCounter(_ section: String) throws -> (KernelObject, KernelProgram, () throws -> UInt64) {
+    let loaded = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: counter(section), name: "count.bpf.c")))
+    let program = try loaded.load()
+    let seen = try #require(loaded.maps.first)
+    return (loaded, program, { try seen.lookup([0, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 })
+}
+
+@Suite("Programs attached to an interface", .serialized)
+struct InterfaceAttachTests {
+    /// Datagrams sent from the namespace cross the pair and are counted by the program on the
+    /// other end, until the link is released.
+    @Test("an XDP program on a veth counts the packets sent through it",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    func vethCount() throws {
+        try withVethPair { outside, send in
+            let (object, program, count) = try loadCounter("xdp")
+            var link: XDPLink? = try XDPLink(program, interface: outside)
+            #expect(link?.ifindex != 0)
+            send()
+            let attached = try count()
+            #expect(attached >= 20, "counted \(attached) packets for 20 datagrams")
+            link = nil  // detach
+            send()
+            #expect(try count() == attached, "the program still counted after its link was released")
+            withExtendedLifetime((object, link)) {}
+        }
+    }
+
+    /// The same through tcx on ingress; then pinned, the link keeps the program attached after
+    /// the value is released, until the pin is removed.
+    @Test("a tc classifier through tcx counts packets, and a pinned link outlives its value",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    func tcxCount() throws {
+        try withVethPair { outside, send in
+            let (object, program, count) = try loadCounter("tcx/ingress")
+            var link: TCLink? = try TCLink(program, interface: outside, direction: .ingress)
+            send()
+            let attached = try count()
+            #expect(attached >= 20, "counted \(attached) packets for 20 datagrams")
+
+            let path = Pinning.root + "/swiftbpf-test-tcx-\(getpid())"
+            try link?.pin(at: path)
+            link = nil
+            send()
+            let pinned = try count()
+            #expect(pinned >= attached + 20, "a pinned link stopped counting when its value was released")
+            try Pinning.unpin(path)
+            send()
+            #expect(try count() == pinned, "the program still counted after its pin was removed")
+            withExtendedLifetime(object) {}
+        }
+    }
+
+    /// A pinned program reopens by path with its type, and runs.
+    @Test("a pinned program reopens by path and runs",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func pinnedProgram() throws {
+        let path = Pinning.root + "/swiftbpf-test-prog-\(getpid())"
+        do {
+            let (_, program, _) = try loadCounter("xdp")
+            try program.pin(at: path)
+        }
+        defer { try? Pinning.unpin(path) }
+        let reopened = try KernelProgram(pinnedAt: path)
+        #expect(reopened.type == .xdp)
+        #expect(try reopened.testRun(data: Array(repeating: 0, count: 64)).returnValue == 2)  // XDP_PASS
+    }
+}
