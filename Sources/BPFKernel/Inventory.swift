@@ -48,34 +48,40 @@ public enum Inventory {
 
     /// Every loaded program. One that goes away while being listed is skipped.
     public static func programs() throws(KernelError) -> [ProgramInfo] {
-        var out: [ProgramInfo] = []
-        for id in try ids(kind: 0) {
+        try ids(kind: 0).compactMap { id in
             let fd = cbpf_fd_by_id(0, id)
-            guard fd >= 0 else { continue }
+            guard fd >= 0 else { return nil }
             defer { close(fd) }
-            var s = cbpf_prog_summary()
-            guard cbpf_prog_info(fd, &s) == 0 else { continue }
-            let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            let tag = withUnsafeBytes(of: s.tag) { $0.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
-            out.append(ProgramInfo(id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
-                                   jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid))
+            return program(fd: fd)
         }
-        return out
+    }
+
+    /// What the kernel says of the program behind `fd`, or nil when it will not say.
+    public static func program(fd: Int32) -> ProgramInfo? {
+        var s = cbpf_prog_summary()
+        guard cbpf_prog_info(fd, &s) == 0 else { return nil }
+        let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let tag = withUnsafeBytes(of: s.tag) { $0.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+        return ProgramInfo(id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
+                           jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid)
     }
 
     /// Every map in the kernel.
     public static func maps() throws(KernelError) -> [MapInfo] {
-        var out: [MapInfo] = []
-        for id in try ids(kind: 1) {
+        try ids(kind: 1).compactMap { id in
             let fd = cbpf_fd_by_id(1, id)
-            guard fd >= 0 else { continue }
+            guard fd >= 0 else { return nil }
             defer { close(fd) }
-            var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, mapID: UInt32 = 0
-            var name = [CChar](repeating: 0, count: 16)
-            guard cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name) == 0 else { continue }
-            out.append(MapInfo(id: mapID, type: type, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                               keySize: key, valueSize: value, maxEntries: max, flags: flags))
+            return map(fd: fd)
         }
-        return out
+    }
+
+    /// What the kernel says of the map behind `fd`, or nil when it will not say.
+    public static func map(fd: Int32) -> MapInfo? {
+        var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, mapID: UInt32 = 0
+        var name = [CChar](repeating: 0, count: 16)
+        guard cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name) == 0 else { return nil }
+        return MapInfo(id: mapID, type: type, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                       keySize: key, valueSize: value, maxEntries: max, flags: flags)
     }
 }

@@ -5,7 +5,7 @@ struct SwiftBPFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftbpf",
         abstract: "The eBPF system in Swift: assemble, disassemble, run, test and benchmark eBPF programs.",
-        subcommands: [AsmCommand.self, DisasmCommand.self, RunCommand.self, VerifyCommand.self, VerifierTestsCommand.self, ConformanceCommand.self, BTFCommand.self, TraceCommand.self, ProgCommand.self, MapCommand.self, BenchCommand.self]
+        subcommands: [AsmCommand.self, DisasmCommand.self, RunCommand.self, VerifyCommand.self, VerifierTestsCommand.self, ConformanceCommand.self, BTFCommand.self, TraceCommand.self, LoadCommand.self, ProgCommand.self, MapCommand.self, BenchCommand.self]
     )
 }
 

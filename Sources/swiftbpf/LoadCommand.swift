@@ -1,0 +1,150 @@
+import ArgumentParser
+import BPFCore
+import BPFKernel
+import BPFObject
+import Foundation
+import SwiftBPF
+
+struct LoadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Load every program of an object, attach what can be attached, and print what was created.",
+        discussion: """
+            With --kernel: creates the object's maps, loads each program into the running kernel \
+            (CO-RE relocated against its BTF) and attaches it by its section name: tracepoints (tp/, \
+            tracepoint/), raw tracepoints (raw_tp/), and with --interface XDP (xdp) and tc classifiers \
+            through tcx (tc, tcx/ingress, tcx/egress). It prints each map, program and link with its \
+            kernel id, then holds them until Ctrl-C (or --duration), or with --pin DIR pins them all \
+            under DIR and exits, leaving them loaded and attached. Without --kernel: verifies and \
+            prepares each program in the userspace runtime and prints the verifier's figures.
+            """
+    )
+
+    @Argument(help: "A clang-compiled BPF object (.o).") var object: String
+    @Flag(help: "Load into the running kernel through bpf(2).") var kernel = false
+    @Option(help: "The network interface XDP and tc programs attach to.") var interface: String?
+    @Option(help: "Pin maps, programs and links under this bpffs directory and exit (they stay attached).") var pin: String?
+    @Option(help: "Detach and unload after this many seconds (default: at Ctrl-C).") var duration: Double?
+
+    func run() throws {
+        guard let bytes = readFile(object) else { throw CLIError("\(object): cannot read the file") }
+        let file: ObjectFile
+        do { file = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(object): \(error)") }
+        if kernel { try loadIntoKernel(file) } else { try loadInUserspace(file) }
+    }
+
+    private func loadInUserspace(_ file: ObjectFile) throws {
+        let runtime: UserspaceObject
+        do { runtime = try UserspaceObject(file) } catch { throw CLIError("\(object): \(error)") }
+        for map in runtime.maps { print("map \(map.name): type \(map.shape.type) key \(map.shape.keySize)B value \(map.shape.valueSize)B max_entries \(map.shape.maxEntries)") }
+        var failed = false
+        for program in file.programs {
+            do {
+                let loaded = try runtime.load(program: program.name, target: vmlinuxBTF)
+                let report = loaded.verification.map { "verified: \($0.processedInstructions) insns processed, \($0.totalStates) states" } ?? ""
+                print("prog \(program.name): \(loaded.type) (\(program.section)), \(program.instructions.count) insns, \(report), runs on \(loaded.defaultMode)")
+            } catch {
+                print("prog \(program.name): not loaded: \(error)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    private func loadIntoKernel(_ file: ObjectFile) throws {
+        if let reason = KernelSupport.unavailableReason { throw CLIError("load --kernel: \(reason)") }
+        let loaded: KernelObject
+        do { loaded = try KernelObject(file) } catch { throw CLIError("\(object): \(error)") }
+        for map in loaded.maps {
+            let info = Inventory.map(fd: map.fd)
+            print("map \(info?.id ?? 0): \(map.definition.name)  type \(map.definition.type)  key \(map.definition.keySize)B  value \(map.definition.valueSize)B  max_entries \(map.definition.maxEntries)")
+        }
+        var programs: [(String, KernelProgram)] = [], links: [(String, AnyObject, Int32)] = []
+        var failed = false
+        for program in file.programs {
+            let kernelProgram: KernelProgram
+            do {
+                kernelProgram = try loaded.load(program: program.name, target: vmlinuxBTF)
+            } catch {
+                print("prog \(program.name): not loaded: \(error)")
+                failed = true
+                continue
+            }
+            programs.append((program.name, kernelProgram))
+            let info = Inventory.program(fd: kernelProgram.fd)
+            print("prog \(info?.id ?? 0): \(program.name)  \(kernelProgram.type) (\(program.section))  tag \(info?.tag ?? "?")  xlated \(info?.translatedBytes ?? 0)B  jited \(info?.jitedBytes ?? 0)B")
+            do {
+                if let (link, fd, what) = try attach(kernelProgram, program) {
+                    links.append((program.name, link, fd))
+                    print("  link: \(what)")
+                }
+            } catch {
+                print("  not attached: \(error)")
+                failed = true
+            }
+        }
+        if let pin {
+            do {
+                for map in loaded.maps { try map.pin(at: pin + "/" + map.definition.name) }
+                for (name, program) in programs { try program.pin(at: pin + "/" + name) }
+                for (name, _, fd) in links { try Pinning.pin(fd, at: pin + "/" + name + "_link") }
+            } catch {
+                throw CLIError("--pin \(pin): \(error)")
+            }
+            print("pinned under \(pin): they stay loaded and attached until their pins are removed")
+        } else if !programs.isEmpty {
+            print(duration.map { "holding for \($0) s" } ?? "attached; Ctrl-C detaches and unloads")
+            fflush(nil)
+            waitForInterrupt(seconds: duration)
+        }
+        withExtendedLifetime((loaded, programs, links)) {}
+        if failed { throw ExitCode(1) }
+    }
+
+    /// Attaches `program` where its section says, when this command can: the link, its fd
+    /// and a description; nil for programs loaded but not attached.
+    private func attach(_ program: KernelProgram, _ source: ObjectFile.Program) throws -> (AnyObject, Int32, String)? {
+        let target = source.kind?.attachTarget ?? ""
+        switch program.type {
+        case .tracepoint:
+            let parts = target.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw CLIError("section '\(source.section)' names no tracepoint (tp/CATEGORY/NAME)") }
+            let link = try TracepointLink(program, category: parts[0], name: parts[1])
+            return (link, link.linkFD, "tracepoint \(target)")
+        case .rawTracepoint:
+            let link = try RawTracepointLink(program, name: target)
+            return (link, link.fd, "raw tracepoint \(target)")
+        case .xdp, .schedCLS:
+            guard let interface else {
+                print("  not attached: --interface names where \(program.type) programs attach")
+                return nil
+            }
+            if program.type == .xdp {
+                let link = try XDPLink(program, interface: interface)
+                return (link, link.fd, "xdp on \(interface)")
+            }
+            let direction: TCLink.Direction = source.section.hasSuffix("egress") ? .egress : .ingress
+            let link = try TCLink(program, interface: interface, direction: direction)
+            return (link, link.fd, "tcx \(direction) on \(interface)")
+        default:
+            print("  not attached: this command does not attach \(program.type) programs")
+            return nil
+        }
+    }
+}
+
+/// Blocks until SIGINT or SIGTERM, or `seconds` when given.
+func waitForInterrupt(seconds: Double?) {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    sigprocmask(SIG_BLOCK, &set, nil)
+    if let seconds {
+        var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        _ = sigtimedwait(&set, nil, &timeout)
+    } else {
+        var signal: Int32 = 0
+        sigwait(&set, &signal)
+    }
+}
