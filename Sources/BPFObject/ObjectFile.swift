@@ -44,6 +44,8 @@ public struct ObjectFile: Sendable {
     public private(set) var btf: BTF?
     /// Function, line and CO-RE records (`.BTF.ext`), when present.
     public private(set) var btfExt: BTFExt?
+    /// Whether any program has CO-RE relocations, and so needs a target BTF to load.
+    public var usesCORE: Bool { btfExt?.coreRelocations.contains { !$0.records.isEmpty } ?? false }
     /// The maps the object declares, BTF-defined and legacy.
     public private(set) var maps: [MapDefinition] = []
 

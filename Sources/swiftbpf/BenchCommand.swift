@@ -94,6 +94,10 @@ struct BenchCommand: ParsableCommand {
         }
         print("")
         try benchVerifier(kernel: kernelReason == nil)
+        if kernelReason == nil {
+            print("")
+            try benchLoading()
+        }
     }
 
     /// The alu workload from ``BenchmarkPrograms/alu``, for machines without clang.

@@ -40,7 +40,7 @@ struct LoadCommand: ParsableCommand {
         var failed = false
         for program in file.programs {
             do {
-                let loaded = try runtime.load(program: program.name, target: vmlinuxBTF)
+                let loaded = try runtime.load(program: program.name, target: file.usesCORE ? vmlinuxBTF : nil)
                 let report = loaded.verification.map { "verified: \($0.processedInstructions) insns processed, \($0.totalStates) states" } ?? ""
                 print("prog \(program.name): \(loaded.type) (\(program.section)), \(program.instructions.count) insns, \(report), runs on \(loaded.defaultMode)")
             } catch {
@@ -64,7 +64,7 @@ struct LoadCommand: ParsableCommand {
         for program in file.programs {
             let kernelProgram: KernelProgram
             do {
-                kernelProgram = try loaded.load(program: program.name, target: vmlinuxBTF)
+                kernelProgram = try loaded.load(program: program.name, target: file.usesCORE ? vmlinuxBTF : nil)
             } catch {
                 print("prog \(program.name): not loaded: \(error)")
                 failed = true
