@@ -19,17 +19,18 @@ struct ControlFlow {
 
     init(_ code: [Instruction], requireReachable: Bool) throws(Failure) {
         let count = code.count
-        var starts: Set<Int> = [0]
+        var starts = [0]
         for (i, insn) in code.enumerated() {
-            if insn.opcode == 0x85, insn.src == CallKind.local.rawValue { starts.insert(i + 1 + Int(insn.imm)) }
-            if insn.isWide, insn.src == WideImmediateKind.function.rawValue { starts.insert(i + 1 + Int(insn.imm)) }
+            if insn.opcode == 0x85, insn.src == CallKind.local.rawValue { starts.append(i + 1 + Int(insn.imm)) }
+            if insn.isWide, insn.src == WideImmediateKind.function.rawValue { starts.append(i + 1 + Int(insn.imm)) }
         }
-        subprograms = starts.sorted()
+        starts.sort()
+        subprograms = starts.enumerated().filter { $0.offset == 0 || $0.element != starts[$0.offset - 1] }.map(\.element)
         guard subprograms.count <= 256 else { throw Failure(index: subprograms[256], message: "too many subprograms (\(subprograms.count), the limit is 256)") }
         for s in subprograms where s < 0 || s >= count { throw Failure(index: s, message: "call to an instruction outside the program (\(s))") }
 
         // At most two successors an instruction (-1: none), kept flat: no array per instruction.
-        var successors = [(Int, Int)](repeating: (-1, -1), count: count)
+        var successors = [Successors](repeating: Successors(-1, -1), count: count)
         var prune = [Bool](repeating: false, count: count + 1)
         var i = 0
         while i < count {
@@ -41,20 +42,20 @@ struct ControlFlow {
                 if op == JumpOp.exit.rawValue {
                     // no successor
                 } else if op == JumpOp.call.rawValue {
-                    successors[i] = (i + 1, -1)
+                    successors[i] = Successors(i + 1, -1)
                     prune[i + 1] = true
                 } else if op == JumpOp.ja.rawValue {
                     let target = i + 1 + (Validator.branchDisplacement(insn) ?? 0)
-                    successors[i] = (target, -1)
+                    successors[i] = Successors(target, -1)
                     prune[target] = true
                 } else {
                     let target = i + 1 + Int(insn.offset)
-                    successors[i] = (i + 1, target)
+                    successors[i] = Successors(i + 1, target)
                     prune[i + 1] = true
                     prune[target] = true
                 }
             } else {
-                successors[i] = (i + width, -1)
+                successors[i] = Successors(i + width, -1)
             }
             i += width
         }
@@ -68,8 +69,8 @@ struct ControlFlow {
             guard n >= 0, n <= count, !reached[n] else { continue }
             reached[n] = true
             if n < count {
-                stack.append(successors[n].0)
-                stack.append(successors[n].1)
+                stack.append(successors[n].first)
+                stack.append(successors[n].second)
             }
         }
         if requireReachable {
@@ -86,7 +87,7 @@ struct ControlFlow {
         var predecessorStart = [Int](repeating: 0, count: count + 2)
         for n in 0..<count {
             (uses[n], defs[n]) = Self.usesAndDefinitions(code[n])
-            let (a, b) = successors[n]
+            let (a, b) = (successors[n].first, successors[n].second)
             if a >= 0, a <= count { predecessorStart[a + 1] += 1 }
             if b >= 0, b <= count { predecessorStart[b + 1] += 1 }
         }
@@ -94,7 +95,7 @@ struct ControlFlow {
         var predecessors = [Int](repeating: 0, count: predecessorStart[count + 1])
         var filled = predecessorStart
         for n in 0..<count {
-            let (a, b) = successors[n]
+            let (a, b) = (successors[n].first, successors[n].second)
             if a >= 0, a <= count { predecessors[filled[a]] = n; filled[a] += 1 }
             if b >= 0, b <= count { predecessors[filled[b]] = n; filled[b] += 1 }
         }
@@ -104,7 +105,7 @@ struct ControlFlow {
         while let n = work.popLast() {
             queued[n] = false
             var out: UInt16 = 0
-            let (a, b) = successors[n]
+            let (a, b) = (successors[n].first, successors[n].second)
             if a >= 0, a <= count { out |= live[a] }
             if b >= 0, b <= count { out |= live[b] }
             let newIn = uses[n] | (out & ~defs[n])
@@ -116,6 +117,12 @@ struct ControlFlow {
             }
         }
         liveIn = live
+    }
+
+    /// An instruction's successors, -1 where it has fewer than two.
+    private struct Successors {
+        var first: Int, second: Int
+        init(_ first: Int, _ second: Int) { (self.first, self.second) = (first, second) }
     }
 
     /// The subprogram holding instruction `pc`.

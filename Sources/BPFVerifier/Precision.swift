@@ -30,6 +30,12 @@ struct PrecisionSet: Equatable {
     func slot(_ s: Int, frame f: Int) -> Bool { stack[f] & 1 << UInt64(s) != 0 }
 }
 
+/// A precision request already walked back: from where in the path's history, with what.
+struct BacktrackMemo {
+    var position: Int
+    var needed: PrecisionSet
+}
+
 /// One instruction on a path, with what backtracking needs and cannot recompute from the code:
 /// the call depth, and either the stack slots a memory access touched or the registers a
 /// comparison narrowed together.
@@ -115,7 +121,7 @@ extension Analysis {
                 return
             }
         }
-        backtracked.append((history.count, requested))
+        backtracked.append(BacktrackMemo(position: history.count, needed: requested))
         if needed.isEmpty { return }
         var steps: [HistoryEntry] = []
         while true {

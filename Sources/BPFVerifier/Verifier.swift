@@ -134,11 +134,19 @@ struct Analysis {
     var precisionRequest: UInt16 = 0
     /// The current path's precision requests since its checkpoint: from where in its history
     /// each went back, and with what (see `backtrack`).
-    var backtracked: [(position: Int, needed: PrecisionSet)] = []
+    var backtracked: [BacktrackMemo] = []
 
     /// Paths waiting to be explored: state, instruction, the checkpoint they descend from and
     /// the instructions since it.
-    var work: [(state: VerifierState, pc: Int, checkpoint: Checkpoint?, history: [HistoryEntry])] = []
+    var work: [Path] = []
+
+    /// A path to explore (named types rather than tuples: no generic metadata at run time).
+    struct Path {
+        var state: VerifierState
+        var pc: Int
+        var checkpoint: Checkpoint?
+        var history: [HistoryEntry]
+    }
 
     init(_ code: [Instruction], _ config: Configuration) throws(VerificationError) {
         // With `endIsExit`, a final `exit` stands for "the end": paths stop when they reach it.
@@ -177,7 +185,7 @@ struct Analysis {
         }
         var state = VerifierState()
         state.frames = [entry]
-        work.append((state, 0, nil, []))
+        work.append(Path(state: state, pc: 0, checkpoint: nil, history: []))
         while let item = work.popLast() {
             try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history)
         }
@@ -228,7 +236,7 @@ struct Analysis {
                 if let taken {
                     guard work.count < 8192 else { throw error(pc, state, "The sequence of 8193 jumps is too complex.") }
                     checkpoint?.pending += 1
-                    work.append((taken, target, checkpoint, history))
+                    work.append(Path(state: taken, pc: target, checkpoint: checkpoint, history: history))
                 }
                 pc += 1
             case .jump(let target):

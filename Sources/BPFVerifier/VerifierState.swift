@@ -96,21 +96,22 @@ struct VerifierState: Hashable, Sendable {
 /// Which register ids of an explored state correspond to which of the current one: two states
 /// are only alike if their ids pair up one to one.
 struct IDMap {
-    /// Pairs (old id, current id), in caller-provided scratch memory: no allocation per check.
-    private let pairs: UnsafeMutableBufferPointer<(UInt32, UInt32)>
+    /// Pairs (old id, current id), each packed as `old << 32 | current`, in caller-provided
+    /// scratch memory: no allocation per check.
+    private let pairs: UnsafeMutableBufferPointer<UInt64>
     private var count = 0
 
-    init(scratch: UnsafeMutableBufferPointer<(UInt32, UInt32)>) { pairs = scratch }
+    init(scratch: UnsafeMutableBufferPointer<UInt64>) { pairs = scratch }
 
     mutating func match(_ old: UInt32, _ cur: UInt32) -> Bool {
         if old == 0 && cur == 0 { return true }
         if old == 0 || cur == 0 { return false }
         for i in 0..<count {
-            let (o, c) = pairs[i]
+            let o = UInt32(pairs[i] >> 32), c = UInt32(truncatingIfNeeded: pairs[i])
             if o == old || c == cur { return o == old && c == cur }
         }
         guard count < pairs.count else { return false }  // too many ids to pair: not alike
-        pairs[count] = (old, cur)
+        pairs[count] = UInt64(old) << 32 | UInt64(cur)
         count += 1
         return true
     }
@@ -123,7 +124,7 @@ extension VerifierState {
     func isSubsumed(by old: VerifierState, precision: PrecisionSet?, live: SIMD8<UInt16>) -> Bool {
         guard frames.count == old.frames.count, references.count == old.references.count else { return false }
         let precision = precision ?? .all
-        return withUnsafeTemporaryAllocation(of: (UInt32, UInt32).self, capacity: 128) { scratch in
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { scratch in
             var ids = IDMap(scratch: scratch)
             for (o, c) in zip(old.references, references) where !ids.match(o.id, c.id) { return false }
             return old.frames.withUnsafeBufferPointer { oldFrames in
