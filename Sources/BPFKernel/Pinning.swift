@@ -28,6 +28,14 @@ public enum Pinning {
         guard r == 0 else { throw KernelError(command: "BPF_OBJ_PIN (\(path))", errno: -r) }
     }
 
+    /// A new descriptor for the object pinned at `path`.
+    static func open(_ path: String) throws(KernelError) -> Int32 {
+        ensureMounted()
+        let fd = cbpf_obj_get(path)
+        guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(path))", errno: -fd) }
+        return fd
+    }
+
     /// Removes the pin at `path` (the object lives on while descriptors remain).
     public static func unpin(_ path: String) throws(KernelError) {
         guard unlink(path) == 0 else { throw KernelError(command: "unlink (\(path))", errno: errno) }
@@ -40,9 +48,7 @@ extension KernelProgram {
 
     /// Opens the program pinned at `path`, learning its type from the kernel.
     public convenience init(pinnedAt path: String) throws(KernelError) {
-        Pinning.ensureMounted()
-        let fd = cbpf_obj_get(path)
-        guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(path))", errno: -fd) }
+        let fd = try Pinning.open(path)
         var summary = cbpf_prog_summary()
         let r = cbpf_prog_info(fd, &summary)
         guard r == 0, let type = ProgramType(rawValue: summary.type) else {
@@ -59,10 +65,7 @@ extension KernelMap {
 
     /// Opens the map pinned at `path`, learning its shape from the kernel.
     public convenience init(pinnedAt path: String) throws(KernelError) {
-        Pinning.ensureMounted()
-        let fd = cbpf_obj_get(path)
-        guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(path))", errno: -fd) }
-        try self.init(describing: fd, source: path)
+        try self.init(describing: try Pinning.open(path), source: path)
     }
 
     /// Opens the map with kernel id `id`.
