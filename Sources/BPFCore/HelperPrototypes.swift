@@ -17,6 +17,8 @@ public enum HelperArgument: Sendable, Equatable {
     case writable(size: Int)
     /// The program's context.
     case context
+    /// The `struct bpf_spin_lock` field of a map value: 4 bytes, written by the helper.
+    case spinLock
 }
 
 /// Argument kinds of the helpers the userspace runtime provides, by kernel helper id.
@@ -39,6 +41,7 @@ public enum HelperPrototypes {
         case 131: [.map, .anything, .anything]                           // ringbuf_reserve
         case 132, 133: [.anything, .anything]                            // ringbuf_submit/discard: the helper checks the record
         case 134: [.map, .anything]                                      // ringbuf_query
+        case 93, 94: [.spinLock]                                         // spin_lock, spin_unlock
         default: nil
         }
     }

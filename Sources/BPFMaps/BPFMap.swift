@@ -8,13 +8,16 @@ public struct MapShape: Sendable, Equatable {
     public var valueSize: Int
     public var maxEntries: Int
     public var flags: UInt32
+    /// Where the value's `struct bpf_spin_lock` lies, when it has one (from the value's BTF).
+    public var spinLockOffset: Int?
 
-    public init(type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32 = 0) {
+    public init(type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32 = 0, spinLockOffset: Int? = nil) {
         self.type = type
         self.keySize = keySize
         self.valueSize = valueSize
         self.maxEntries = maxEntries
         self.flags = flags
+        self.spinLockOffset = spinLockOffset
     }
 
     /// `BPF_MAP_TYPE_HASH`.

@@ -18,6 +18,8 @@ public struct MapDefinition: Sendable, Equatable {
     public var initialValue: [UInt8]? = nil
     /// Whether programs may only read it (`.rodata`).
     public var readOnly = false
+    /// Where the value's `struct bpf_spin_lock` lies, when its BTF type has one.
+    public var spinLockOffset: Int? = nil
 
     package init(name: String, type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32,
                  section: String, offset: Int, initialValue: [UInt8]? = nil, readOnly: Bool = false) {
@@ -74,13 +76,26 @@ extension ObjectFile {
                     guard let size = btf.size(of: target) else {
                         throw ObjectError(section: ".maps", "map '\(name)': the \(field) type has no size")
                     }
-                    if field == "key" { map.keySize = size } else { map.valueSize = size }
+                    if field == "key" { map.keySize = size } else {
+                        map.valueSize = size
+                        map.spinLockOffset = Self.spinLockOffset(in: target, btf)
+                    }
                 default: break  // pinning, numa_node, values (inner maps): not yet interpreted
                 }
             }
             maps.append(map)
         }
         return maps
+    }
+
+    /// The byte offset of a top-level `struct bpf_spin_lock` member of type `type`, if any.
+    static func spinLockOffset(in type: UInt32, _ btf: BTF) -> Int? {
+        guard case let .structure(_, members) = btf.resolvedKind(type) else { return nil }
+        for member in members {
+            let id = btf.resolved(member.type)  // through typedefs and qualifiers
+            if case .structure = btf.type(id)?.kind, btf.name(ofType: Int(id)) == "bpf_spin_lock" { return Int(member.bitOffset / 8) }
+        }
+        return nil
     }
 
     /// Global data sections as single-entry array maps whose value is the section, the way

@@ -60,6 +60,10 @@ struct CheckedPolicy: AccessPolicy {
                 guard isMap(value) else { return (r, "0x\(String(value, radix: 16)) is not one of the program's maps") }
             case .context:
                 guard value == context.pointee.contextAddress else { return (r, "expected the program's context") }
+            case .spinLock:
+                guard value % 4 == 0, allows(value, 4, write: true, frameLow: frameLow) else {
+                    return (r, "0x\(String(value, radix: 16)) is not a lock in the program's writable memory")
+                }
             case .mapKey, .mapValue, .writableMapValue:
                 guard isMap(reg[1]) else { return (1, "not one of the program's maps") }
                 let shape = MapHelpers.map(reg[1]) { $0.shape }

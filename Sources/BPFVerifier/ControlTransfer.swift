@@ -115,7 +115,8 @@ extension Analysis {
                 r = .scalar(.constant(0))
             } else {
                 r.maybeNull = false
-                if r.referenceID == 0 { r.id = 0 }
+                // A value holding a spin lock keeps its id: unlock must name the same value.
+                if r.referenceID == 0, !(r.kind == .mapValue && config.maps[Int(r.map)].spinLockOffset != nil) { r.id = 0 }
             }
         }
         if isNull, pointer.referenceID != 0 {
@@ -154,6 +155,7 @@ extension Analysis {
     // MARK: - Calls and exits
 
     private mutating func localCall(_ s: inout VerifierState, _ pc: Int, target: Int) throws(VerificationError) -> Next {
+        if s.lock != nil { throw error(pc, s, "function calls are not allowed while holding a lock") }
         guard s.frames.count < BPFLimits.maxCallFrames else {
             throw error(pc, s, "the call stack of \(s.frames.count + 1) frames is too deep !")
         }
@@ -178,6 +180,7 @@ extension Analysis {
             for r in 1...5 { s[register: r] = .uninitialized }
             return .next(callSite + 1)
         }
+        if s.lock != nil { throw error(pc, s, "bpf_spin_unlock is missing") }
         if let leak = s.references.first {
             throw error(pc, s, "Unreleased reference id=\(leak.id) alloc_insn=\(leak.instruction)")
         }
@@ -190,6 +193,7 @@ extension Analysis {
         guard config.anyHelper || HelperRules.isAllowed(id, in: config.programType) else {
             throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
         }
+        if s.lock != nil, id != 94 { throw error(pc, s, "function calls are not allowed while holding a lock") }
         var mapIndex: Int?
         for (i, kind) in arguments.enumerated() {
             let r = i + 1
@@ -206,6 +210,8 @@ extension Analysis {
                 mapIndex = Int(arg.map)
             case .context:
                 guard arg.kind == .context, arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) type=\(arg.typeName) expected=ctx") }
+            case .spinLock:
+                try spinLock(&s, pc, arg, lock: id == 93)
             case .mapKey, .mapValue, .writableMapValue:
                 guard let mapIndex else { throw error(pc, s, "R\(r) map argument missing before \(name)") }
                 let shape = config.maps[mapIndex]
@@ -246,6 +252,22 @@ extension Analysis {
             r.referenceID = r.id
             s.references.append(.init(id: r.id, instruction: pc))
             s[register: 0] = r
+        }
+    }
+
+    /// `bpf_spin_lock(&value->lock)` or `bpf_spin_unlock`: the argument must be the lock field
+    /// of a map value, and unlock releases the one held.
+    private func spinLock(_ s: inout VerifierState, _ pc: Int, _ arg: Register, lock: Bool) throws(VerificationError) {
+        guard arg.kind == .mapValue, !arg.maybeNull else { throw error(pc, s, "R1 type=\(arg.typeName) expected=map_value") }
+        guard arg.hasFixedOffset else { throw error(pc, s, "R1 doesn't have constant offset. bpf_spin_lock has to be at the constant offset") }
+        guard let at = config.maps[Int(arg.map)].spinLockOffset else { throw error(pc, s, "map has no valid bpf_spin_lock") }
+        guard arg.offset == Int64(at) else { throw error(pc, s, "off \(arg.offset) doesn't point to 'struct bpf_spin_lock' that is at \(at)") }
+        if lock {
+            s.lock = .init(map: arg.map, id: arg.id, instruction: pc)  // none is held: helperCall refused calls under a lock
+        } else {
+            guard let held = s.lock else { throw error(pc, s, "bpf_spin_unlock without taking a lock") }
+            guard held.map == arg.map, held.id == arg.id else { throw error(pc, s, "bpf_spin_unlock of different lock") }
+            s.lock = nil
         }
     }
 

@@ -20,7 +20,7 @@ enum HelperRules {
         switch id {
         case 1: .mapValueOrNull
         case 131: .recordOrNull
-        case 12, 132, 133: .none
+        case 12, 93, 94, 132, 133: .none
         default: .scalar
         }
     }
@@ -39,6 +39,7 @@ enum HelperRules {
         case 23, 28: return [.schedCLS, .schedACT, .xdp].contains(type)    // redirect, csum_diff
         case 44, 65: return type == .xdp                                   // xdp_adjust_head/tail
         case 160: return !tracing.contains(type)                           // ktime_get_coarse_ns
+        case 93, 94: return !tracing.contains(type)                        // spin_lock, spin_unlock
         default: return true
         }
     }

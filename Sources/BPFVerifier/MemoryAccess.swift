@@ -11,6 +11,11 @@ enum AccessMode {
     /// A helper reading or writing memory through an argument.
     case helper(write: Bool)
 
+    var isHelper: Bool {
+        if case .helper = self { return true }
+        return false
+    }
+
     var writes: Bool {
         switch self {
         case .read: false
@@ -68,6 +73,13 @@ extension Analysis {
                 regionSize = Int64(shape.valueSize)
                 if mode.writes, shape.flags & 0x80 != 0 {  // BPF_F_RDONLY_PROG
                     throw error(pc, s, "write into map forbidden, value_size=\(regionSize) off=\(off) size=\(size)")
+                }
+                if let lock = shape.spinLockOffset, !mode.isHelper {
+                    // Only the lock helpers touch the lock word.
+                    let low = off + base.value.smin, high = off + Int64(base.value.umax) + Int64(size)
+                    if low < Int64(lock) + 4, high > Int64(lock) {
+                        throw error(pc, s, "bpf_spin_lock cannot be accessed directly by load/store")
+                    }
                 }
             } else {
                 regionSize = base.range
@@ -221,6 +233,7 @@ extension Analysis {
             guard index.isScalar else { throw error(pc, s, "R\(insn.src) invalid index for BPF_LD_IND (pointer)") }
         }
         guard s.references.isEmpty else { throw error(pc, s, "BPF_LD_[ABS|IND] cannot be mixed with socket references") }
+        guard s.lock == nil else { throw error(pc, s, "BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region") }
         for r in 1...5 { s[register: r] = .uninitialized }
         s[register: 0] = .scalar(Self.loadedBounds(size: MemSize(rawValue: insn.opcode & 0x18)!.byteCount, signed: false))
     }

@@ -56,6 +56,16 @@ struct VerifierState: Hashable, Sendable {
         var instruction: Int
     }
 
+    /// The spin lock held: the map value's map and id (every copy of the pointer shares it),
+    /// and the instruction that took it.
+    var lock: HeldLock?
+
+    struct HeldLock: Hashable, Sendable {
+        var map: Int32
+        var id: UInt32
+        var instruction: Int
+    }
+
     var current: Frame {
         get { frames[frames.count - 1] }
         _modify { yield &frames[frames.count - 1] }
@@ -127,6 +137,11 @@ extension VerifierState {
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { scratch in
             var ids = IDMap(scratch: scratch)
             for (o, c) in zip(old.references, references) where !ids.match(o.id, c.id) { return false }
+            switch (old.lock, lock) {
+            case (nil, nil): break
+            case let (o?, c?): if o.map != c.map || !ids.match(o.id, c.id) { return false }
+            default: return false
+            }
             return old.frames.withUnsafeBufferPointer { oldFrames in
                 frames.withUnsafeBufferPointer { curFrames in
                     Self.isSubsumed(curFrames, by: oldFrames, precision: precision, live: live, ids: &ids)

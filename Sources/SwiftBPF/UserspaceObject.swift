@@ -90,6 +90,7 @@ public final class UserspaceObject {
         var helpers = HelperTable.standard
         helpers.registerMapHelpers()
         helpers.registerRingBufferHelpers()
+        helpers.registerSpinLockHelpers()
         if kind.type == .xdp {
             helpers.registerXDPHelpers()
             helpers.registerChecksumHelpers()

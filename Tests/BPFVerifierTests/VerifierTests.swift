@@ -4,13 +4,15 @@ import BPFVerifier
 import Testing
 
 /// Maps the programs below use: 0 a hash map (4-byte keys, 8-byte values), 1 a ring buffer,
-/// 2 an array of 16-byte values, 3 a program array, 4 a read-only array (global `.rodata`).
+/// 2 an array of 16-byte values, 3 a program array, 4 a read-only array (global `.rodata`),
+/// 5 a hash map whose 16-byte values start with a `struct bpf_spin_lock`.
 private let maps = [
     MapShape(type: 1, keySize: 4, valueSize: 8, maxEntries: 16, flags: 0),
     MapShape(type: 27, keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0),
     MapShape(type: 2, keySize: 4, valueSize: 16, maxEntries: 4, flags: 0),
     MapShape(type: 3, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0),
     MapShape(type: 2, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0x80),
+    MapShape(type: 1, keySize: 4, valueSize: 16, maxEntries: 16, flags: 0, spinLockOffset: 0),
 ]
 
 /// Five instructions: key 0 on the stack at fp-4, then `bpf_map_lookup_elem(map, &key)`.
@@ -52,6 +54,21 @@ struct UnsafeCase: Sendable, CustomTestStringConvertible {
 
 private let safeCases: [SafeCase] = [
     SafeCase(name: "constant return", code: "r0 = 2\nexit"),
+    SafeCase(name: "a counter updated under its spin lock", code: """
+        \(lookup(map: 5))
+        if r0 == 0 goto out
+        r6 = r0
+        r1 = r6
+        call bpf_spin_lock
+        r2 = *(u64 *)(r6 +8)
+        r2 += 1
+        *(u64 *)(r6 +8) = r2
+        r1 = r6
+        call bpf_spin_unlock
+        out:
+        r0 = 0
+        exit
+        """),
     SafeCase(name: "packet read after a bounds check", code: """
         r2 = *(u32 *)(r1 +0)
         r3 = *(u32 *)(r1 +4)
@@ -142,7 +159,21 @@ private let safeCases: [SafeCase] = [
         """),
 ]
 
+/// After `lookup(map: 5)` and a NULL check (instructions 0-6): `body`, then `r0 = 0; exit`.
+private func locked(_ body: String) -> String {
+    "\(lookup(map: 5))\nif r0 == 0 goto out\n\(body)\nout:\nr0 = 0\nexit"
+}
+
 private let unsafeCases: [UnsafeCase] = [
+    UnsafeCase(name: "spin lock never released", code: locked("r1 = r0\ncall bpf_spin_lock"), instruction: 10, message: "bpf_spin_unlock is missing"),
+    UnsafeCase(name: "two spin locks at once", code: locked("r6 = r0\nr1 = r6\ncall bpf_spin_lock\nr1 = r6\ncall bpf_spin_lock\nr1 = r6\ncall bpf_spin_unlock"),
+               instruction: 11, message: "function calls are not allowed while holding a lock"),  // the kernel's words for it too
+    UnsafeCase(name: "unlock without a lock", code: locked("r1 = r0\ncall bpf_spin_unlock"), instruction: 8, message: "bpf_spin_unlock without taking a lock"),
+    UnsafeCase(name: "a helper call while holding a spin lock", code: locked("r6 = r0\nr1 = r6\ncall bpf_spin_lock\ncall bpf_ktime_get_ns\nr1 = r6\ncall bpf_spin_unlock"),
+               instruction: 10, message: "function calls are not allowed while holding a lock"),
+    UnsafeCase(name: "the lock word read directly", code: locked("r1 = *(u32 *)(r0 +0)"), instruction: 7, message: "bpf_spin_lock cannot be accessed directly"),
+    UnsafeCase(name: "a lock that is not the value's lock field", code: locked("r1 = r0\nr1 += 8\ncall bpf_spin_lock\nr1 = r0\ncall bpf_spin_unlock"),
+               instruction: 9, message: "doesn't point to 'struct bpf_spin_lock'"),
     UnsafeCase(name: "uninitialized register", code: "r0 = r5\nexit", instruction: 0, message: "R5 !read_ok"),
     UnsafeCase(name: "r0 not set at exit", code: "exit", instruction: 0, message: "R0 !read_ok"),
     UnsafeCase(name: "uninitialized stack", code: "r0 = *(u64 *)(r10 -8)\nexit", instruction: 0, message: "invalid read from stack"),
