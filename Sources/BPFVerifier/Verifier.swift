@@ -253,6 +253,9 @@ struct Analysis {
     /// Whether a fully explored state at `pc` covers `state`; otherwise remembers `state`
     /// (now and then, as the kernel does, so long loops do not fill memory).
     private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?, history: inout [HistoryEntry], pathStart: Bool) throws(VerificationError) -> Bool {
+        // Remembered: subprogram entries; where a queued branch starts walking (its siblings
+        // meet there, so the state is likely to prune them); and otherwise after 2 jumps and 8
+        // instructions, as the kernel does.
         var remember = flow.subprograms.contains(pc) || pathStart
             || (jumpsProcessed - lastCheckpointAt.jumps >= 2 && processed - lastCheckpointAt.instructions >= 8)
         // States still being explored are this path's ancestors: the same state again is a
