@@ -83,8 +83,9 @@ extension ObjectFile {
                 where Int(record.instructionOffset) >= part.start && Int(record.instructionOffset) < part.end {
                     let index = part.base + (Int(record.instructionOffset) - part.start) / 8
                     guard index < code.count else { continue }
+                    let text = Disassembler.text(code[index])  // not read inside `fail`: `patch` holds `code`
                     func fail(_ message: String) -> ObjectError {
-                        ObjectError(section: part.section, "program \(program.name), instruction \(index) (\(Disassembler.text(code[index]))): CO-RE: \(message)")
+                        ObjectError(section: part.section, "program \(program.name), instruction \(index) (\(text)): CO-RE: \(message)")
                     }
                     let resolution: CORERelocator.Resolution
                     do { resolution = try relocator.resolve(record) } catch { throw fail(error.message) }
@@ -102,11 +103,11 @@ extension ObjectFile {
         let insn = code[index]
         switch insn.opClass {
         case .ldx, .st, .stx:
-            guard UInt64(bitPattern: Int64(insn.offset)) == r.local else { throw fail("the offset is \(insn.offset), the local type says \(r.local)") }
+            guard !r.validate || UInt64(bitPattern: Int64(insn.offset)) == r.local else { throw fail("the offset is \(insn.offset), the local type says \(r.local)") }
             guard let offset = Int16(exactly: r.target) else { throw fail("offset \(r.target) does not fit an instruction") }
             code[index].offset = offset
         case .alu where insn.opcode & 0x08 == 0, .alu64 where insn.opcode & 0x08 == 0:
-            guard UInt64(bitPattern: Int64(insn.imm)) == r.local || UInt64(UInt32(bitPattern: insn.imm)) == r.local else {
+            guard !r.validate || UInt64(bitPattern: Int64(insn.imm)) == r.local || UInt64(UInt32(bitPattern: insn.imm)) == r.local else {
                 throw fail("the immediate is \(insn.imm), the local type says \(r.local)")
             }
             guard let imm = Int32(exactly: r.target) else { throw fail("value \(r.target) does not fit an immediate") }

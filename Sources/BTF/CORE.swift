@@ -6,6 +6,7 @@ public struct CORERelocator: Sendable {
     /// The relocation kinds (`enum bpf_core_relo_kind`) this resolver handles.
     public enum Kind: UInt32, Sendable {
         case fieldByteOffset = 0, fieldByteSize = 1, fieldExists = 2, fieldSigned = 3
+        case fieldLShift = 4, fieldRShift = 5
         case typeIDLocal = 6, typeIDTarget = 7, typeExists = 8, typeSize = 9
         case enumValueExists = 10, enumValue = 11
     }
@@ -15,6 +16,16 @@ public struct CORERelocator: Sendable {
     public struct Resolution: Sendable, Equatable {
         public var local: UInt64
         public var target: UInt64
+        /// Whether the compiled-in value must equal `local`. Not for a bitfield's offset, size
+        /// and left shift: clang picks the load from the struct's alignment, libbpf (and this
+        /// resolver) the smallest that holds the bits, and either load reads them right.
+        public var validate = true
+
+        public init(local: UInt64, target: UInt64, validate: Bool = true) {
+            self.local = local
+            self.target = target
+            self.validate = validate
+        }
     }
 
     public let local: BTF
@@ -111,11 +122,27 @@ public struct CORERelocator: Sendable {
         return nil
     }
 
-    private func fieldValue(_ kind: Kind, _ btf: BTF, _ field: Field) -> UInt64 {
+    /// What a field relocation of `kind` gives for `field`, as libbpf computes it: a bitfield is
+    /// read with the smallest aligned load (of at least its type's size) that holds it, then
+    /// shifted left and right into place; nil when no load of 8 bytes or less holds it.
+    private func fieldValue(_ kind: Kind, _ btf: BTF, _ field: Field) -> UInt64? {
+        var byteSize = btf.size(of: field.type) ?? 0
+        var byteOffset = field.bitOffset / 8, bitSize = byteSize * 8
+        if field.bitfield > 0, byteSize > 0 {
+            bitSize = field.bitfield
+            byteOffset = field.bitOffset / 8 / byteSize * byteSize
+            while field.bitOffset + bitSize - byteOffset * 8 > byteSize * 8 {
+                guard byteSize < 8 else { return nil }
+                byteSize *= 2
+                byteOffset = field.bitOffset / 8 / byteSize * byteSize
+            }
+        }
         switch kind {
-        case .fieldByteOffset: return UInt64(field.bitOffset / 8)
-        case .fieldByteSize: return UInt64(btf.size(of: field.type) ?? 0)
+        case .fieldByteOffset: return UInt64(byteOffset)
+        case .fieldByteSize: return UInt64(byteSize)
         case .fieldExists: return 1
+        case .fieldLShift: return UInt64(64 - (field.bitOffset + bitSize - byteOffset * 8))  // little-endian
+        case .fieldRShift: return UInt64(64 - bitSize)
         default:  // .fieldSigned
             if case let .int(_, encoding, _, _)? = btf.resolvedKind(field.type) { return encoding & 1 != 0 ? 1 : 0 }
             if case let .enumeration(_, signed, _)? = btf.resolvedKind(field.type) { return signed ? 1 : 0 }
@@ -134,21 +161,23 @@ public struct CORERelocator: Sendable {
         guard !access.isEmpty || kind.rawValue >= 6 else { throw BTFError(typeID: Int(record.typeID), "malformed CO-RE access string '\(accessText)'") }
         let candidates = candidates(for: record.typeID)
         switch kind {
-        case .fieldByteOffset, .fieldByteSize, .fieldExists, .fieldSigned:
-            guard let (localField, names) = Self.walk(local, root: record.typeID, access: access, names: nil) else {
+        case .fieldByteOffset, .fieldByteSize, .fieldExists, .fieldSigned, .fieldLShift, .fieldRShift:
+            guard let (localField, names) = Self.walk(local, root: record.typeID, access: access, names: nil),
+                  let localValue = fieldValue(kind, local, localField) else {
                 throw BTFError(typeID: Int(record.typeID), "CO-RE access '\(accessText)' does not fit the local type \(typeName)")
             }
-            let localValue = fieldValue(kind, local, localField)
             var results: Set<UInt64> = []
             for candidate in candidates {
-                if let (field, _) = Self.walk(target, root: candidate, access: access, names: names) { results.insert(fieldValue(kind, target, field)) }
+                if let (field, _) = Self.walk(target, root: candidate, access: access, names: names),
+                   let value = fieldValue(kind, target, field) { results.insert(value) }
             }
             if kind == .fieldExists { return Resolution(local: localValue, target: results.isEmpty ? 0 : 1) }
             guard let value = results.first else {
                 throw BTFError(typeID: Int(record.typeID), "CO-RE: no type in the target has \(typeName).\(names.joined(separator: "."))")
             }
             guard results.count == 1 else { throw BTFError(typeID: Int(record.typeID), "CO-RE: candidates for \(typeName) disagree on \(names.joined(separator: "."))") }
-            return Resolution(local: localValue, target: value)
+            let ambiguous = localField.bitfield > 0 && [.fieldByteOffset, .fieldByteSize, .fieldLShift].contains(kind)
+            return Resolution(local: localValue, target: value, validate: !ambiguous)
         case .typeIDLocal:
             return Resolution(local: UInt64(record.typeID), target: UInt64(record.typeID))
         case .typeIDTarget, .typeExists, .typeSize:
