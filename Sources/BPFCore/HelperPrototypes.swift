@@ -32,6 +32,8 @@ public enum HelperPrototypes {
         case 12: [.context, .map, .anything]                             // tail_call
         case 87: [.map, .mapValue, .anything]                            // map_push_elem
         case 88, 89: [.map, .writableMapValue]                           // map_pop_elem, map_peek_elem
+        case 6: [.readable(size: 2), .anything, .anything, .anything, .anything]  // trace_printk
+        case 177: [.readable(size: 2), .anything, .readable(size: 4), .anything]     // trace_vprintk
         case 5, 7, 8, 14, 15, 125, 160: []                               // time, random, cpu, pid/uid
         case 16: [.writable(size: 2), .anything]                         // get_current_comm
         case 23: [.anything, .anything]                                  // redirect

@@ -38,6 +38,8 @@ public struct HelperContext {
     /// The address of the program's context for the current run (checked mode's `context`
     /// arguments must equal it).
     public var contextAddress: UInt64 = 0
+    /// Where `bpf_trace_printk` (`bpf_printk`) lines go; nil drops them.
+    public var trace: ((String) -> Void)?
 
     public init(userData: UnsafeMutableRawPointer? = nil) {
         self.userData = userData

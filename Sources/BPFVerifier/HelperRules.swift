@@ -27,7 +27,7 @@ enum HelperRules {
 
     /// Helpers whose size argument may be zero (`ARG_CONST_SIZE_OR_ZERO`).
     static func allowsZeroSize(_ id: Int32) -> Bool {
-        [4, 45, 112, 113, 114, 115, 28, 130].contains(id)
+        [4, 45, 112, 113, 114, 115, 28, 130, 177].contains(id)
     }
 
     /// Whether a program of `type` may call helper `id` (what this kernel's `get_func_proto`

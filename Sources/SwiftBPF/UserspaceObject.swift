@@ -91,6 +91,7 @@ public final class UserspaceObject {
         helpers.registerMapHelpers()
         helpers.registerRingBufferHelpers()
         helpers.registerSpinLockHelpers()
+        helpers.registerTracePrintk()
         if kind.type == .xdp {
             helpers.registerXDPHelpers()
             helpers.registerChecksumHelpers()
@@ -121,6 +122,12 @@ public final class UserspaceProgram {
     let object: UserspaceObject
     /// The verifier's report, when the program was verified at load.
     public let verification: VerifierReport?
+
+    /// Where the program's `bpf_printk` (`bpf_trace_printk`) lines go, one call each, formatted
+    /// as the kernel formats them for its trace pipe; nil (the default) drops them.
+    public var traceOutput: ((String) -> Void)? {
+        didSet { updateHelperContext { $0.trace = traceOutput } }
+    }
 
     /// How runs execute when no mode is given: a program the verifier proved safe runs as
     /// native code (in the fast interpreter on hosts without a JIT); one loaded with

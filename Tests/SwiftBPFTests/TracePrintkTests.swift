@@ -1,0 +1,67 @@
+import BPFBenchmarks
+import BPFKernel
+import BPFObject
+import Foundation
+import BPFTestSupport
+import SwiftBPF
+import Testing
+
+private let compilerReason = BPFCompiler.unavailableReason
+private let kernelReason = KernelSupport.unavailableReason
+private let packet: [UInt8] = [0xab] + Array(repeating: 0, count: 59)
+
+private let source = """
+    #include <linux/bpf.h>
+    #include <bpf/bpf_helpers.h>
+    SEC("xdp") int hello(struct xdp_md *ctx) {
+        void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+        int delta = -5;
+        bpf_printk("packet of %d bytes, first byte 0x%02x, delta %d", (int)(end - data), data + 1 <= end ? *(unsigned char *)data : 0, delta);
+        bpf_printk("%llu|%5u|%-4d|%c%%", 12345678901ULL, 42, 7, 'Z');
+        return XDP_PASS;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+@Suite("bpf_printk to a host sink")
+struct TracePrintkTests {
+    @Test("bpf_printk lines reach traceOutput, formatted as the kernel formats them, in every engine",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func lines() throws {
+        final class Lines { var all: [String] = [] }
+        let lines = Lines()
+        let program = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "printk.bpf.c"))).load()
+        program.traceOutput = { lines.all.append($0) }
+        for mode in [ExecutionMode.checked(), .fast, program.defaultMode] {
+            #expect(try program.testRun(packet: packet, mode: mode).returnValue == 2)
+        }
+        #expect(lines.all == Array(repeating: ["packet of 60 bytes, first byte 0xab, delta -5", "12345678901|   42|7   |Z%"], count: 3).flatMap { $0 })
+        program.traceOutput = nil
+        _ = try program.testRun(packet: [1])
+        #expect(lines.all.count == 6, "lines arrived after the sink was removed")
+    }
+
+    /// The kernel writes the same program's lines to its trace buffer: they must read the same.
+    @Test("the lines are the kernel's own, read back from its trace buffer",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: FileManager.default.fileExists(atPath: "/sys/kernel/tracing/trace"), "tracefs is not mounted at /sys/kernel/tracing"))
+    func againstKernel() throws {
+        let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "printk-kernel.bpf.c"))
+        final class Lines { var all: [String] = [] }
+        let ours = Lines()
+        let program = try UserspaceObject(object).load()
+        program.traceOutput = { ours.all.append($0) }
+        _ = try program.testRun(packet: packet)
+
+        let marker = "swiftbpf-printk-\(getpid())"
+        try (marker + "\n").write(toFile: "/sys/kernel/tracing/trace_marker", atomically: false, encoding: .utf8)
+        _ = try KernelObject(object).load().testRun(data: packet)
+        let trace = try String(contentsOfFile: "/sys/kernel/tracing/trace", encoding: .utf8)
+        let after = trace.components(separatedBy: marker).last ?? ""
+        let theirs = after.split(separator: "\n").compactMap { line in
+            line.range(of: "bpf_trace_printk: ").map { String(line[$0.upperBound...]) }
+        }
+        #expect(Array(theirs.prefix(2)) == ours.all)
+    }
+}
