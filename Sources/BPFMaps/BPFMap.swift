@@ -24,6 +24,8 @@ public struct MapShape: Sendable, Equatable {
     public static let hash: UInt32 = 1
     /// `BPF_MAP_TYPE_ARRAY`.
     public static let array: UInt32 = 2
+    /// `BPF_MAP_TYPE_LRU_HASH`.
+    public static let lruHash: UInt32 = 9
     /// `BPF_MAP_TYPE_LPM_TRIE`.
     public static let lpmTrie: UInt32 = 11
     /// `BPF_MAP_TYPE_PROG_ARRAY`.
@@ -97,7 +99,7 @@ public class BPFMap: @unchecked Sendable {
         case MapShape.array:
             guard shape.keySize == 4 else { throw .invalid(name, "an array map's key must be 4 bytes, not \(shape.keySize)") }
             return ArrayMap(name: name, shape: shape)
-        case MapShape.hash:
+        case MapShape.hash, MapShape.lruHash:
             return HashMap(name: name, shape: shape)
         case MapShape.lpmTrie:
             // The kernel's rules: a 4-byte prefix length plus 1 to 256 bytes of data, no preallocation.

@@ -15,6 +15,10 @@ import Darwin
 /// stores, readers follow them with acquire loads. Each chain ends in a marker naming its bucket
 /// (`~bucket`, the kernel's "nulls" lists): a reader carried into another chain or the free
 /// list by a concurrent delete ends on a different marker and starts over.
+///
+/// `BPF_MAP_TYPE_LRU_HASH` is the same map that, when full, makes room instead of failing: it
+/// evicts an entry not used lately, found by a clock sweep over per-element reference bits that
+/// lookups and updates set (an approximation of least-recently-used, as the kernel's is).
 final class HashMap: BPFMap, @unchecked Sendable {
     /// Element layout: `next` (Int32; negative ends a chain), hash (UInt32), key, value — key and
     /// value each padded to 8 bytes.
@@ -24,6 +28,8 @@ final class HashMap: BPFMap, @unchecked Sendable {
     private let buckets: UnsafeMutablePointer<Int32>
     private let bucketMask: Int
     private let lock = Mutex<State>(State(free: 0, count: 0))
+    /// LRU maps: a byte per element, set when it is used, cleared by the eviction sweep.
+    private let referenced: UnsafeMutablePointer<UInt8>?
 
     /// The end of the free list (no bucket's marker).
     private static let freeListEnd = Int32.min
@@ -32,6 +38,8 @@ final class HashMap: BPFMap, @unchecked Sendable {
         /// Head of the free list (negative when full).
         var free: Int32
         var count: Int
+        /// LRU maps: where the eviction sweep resumes.
+        var hand = 0
     }
 
     override init(name: String, shape: MapShape) {
@@ -44,6 +52,12 @@ final class HashMap: BPFMap, @unchecked Sendable {
         buckets = .allocate(capacity: bucketCount)
         for b in 0..<bucketCount { (buckets + b).initialize(to: ~Int32(b)) }
         bucketMask = bucketCount - 1
+        if shape.type == MapShape.lruHash {
+            referenced = .allocate(capacity: shape.maxEntries)
+            referenced!.initialize(repeating: 0, count: shape.maxEntries)
+        } else {
+            referenced = nil
+        }
         super.init(name: name, shape: shape)
         for i in 0..<shape.maxEntries {
             next(Int32(i)).pointee = i + 1 < shape.maxEntries ? Int32(i + 1) : Self.freeListEnd
@@ -53,6 +67,7 @@ final class HashMap: BPFMap, @unchecked Sendable {
     deinit {
         elements.deallocate()
         buckets.deallocate()
+        referenced?.deallocate()
     }
 
     override var storage: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: elements, count: elementSize * shape.maxEntries) }
@@ -103,6 +118,7 @@ final class HashMap: BPFMap, @unchecked Sendable {
             var steps = 0
             while i >= 0, steps <= shape.maxEntries {
                 if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, memcmp(keyPointer(i), key, shape.keySize) == 0 {
+                    referenced?[Int(i)] = 1
                     return valuePointer(i)
                 }
                 i = Int32(bitPattern: cbpf_load_acquire32(next(i)))
@@ -124,11 +140,14 @@ final class HashMap: BPFMap, @unchecked Sendable {
             if found >= 0 {
                 guard flags != UpdateFlags.noExist.rawValue else { throw .exists(name) }
                 valuePointer(found).copyMemory(from: value, byteCount: shape.valueSize)
+                referenced?[Int(found)] = 1
                 return
             }
             guard flags != UpdateFlags.exist.rawValue else { throw .notFound(name) }
+            if state.free < 0, referenced != nil { evict(&state) }
             let fresh = state.free
             guard fresh >= 0 else { throw .full(name) }
+            referenced?[Int(fresh)] = 1
             state.free = next(fresh).pointee
             state.count += 1
             element(fresh).storeBytes(of: h, toByteOffset: 4, as: UInt32.self)
@@ -140,15 +159,36 @@ final class HashMap: BPFMap, @unchecked Sendable {
         }
     }
 
+    /// LRU maps, full, under the lock: frees the first element the sweep finds unused since it
+    /// last passed (every element is in use when the map is full), clearing bits on the way.
+    private func evict(_ state: inout State) {
+        guard let referenced else { return }
+        while referenced[state.hand] != 0 {
+            referenced[state.hand] = 0
+            state.hand = (state.hand + 1) % shape.maxEntries
+        }
+        let victim = Int32(state.hand)
+        state.hand = (state.hand + 1) % shape.maxEntries
+        let h = element(victim).load(fromByteOffset: 4, as: UInt32.self)
+        let (found, previous) = find(keyPointer(victim), h)
+        guard found == victim else { return }
+        unlink(victim, previous: previous, hash: h, &state)
+    }
+
+    /// Takes element `i` out of its chain (after `previous`, -1 for the bucket head) onto the free list.
+    private func unlink(_ i: Int32, previous: Int32, hash h: UInt32, _ state: inout State) {
+        publish(previous >= 0 ? next(previous) : buckets + (Int(h) & bucketMask), next(i).pointee)
+        publish(next(i), state.free)
+        state.free = i
+        state.count -= 1
+    }
+
     override func delete(_ key: UnsafeRawPointer) throws(MapError) {
         let h = hash(key)
         try lock.withLock { (state) throws(MapError) in
             let (found, previous) = find(key, h)
             guard found >= 0 else { throw .notFound(name) }
-            publish(previous >= 0 ? next(previous) : buckets + (Int(h) & bucketMask), next(found).pointee)
-            publish(next(found), state.free)
-            state.free = found
-            state.count -= 1
+            unlink(found, previous: previous, hash: h, &state)
         }
     }
 

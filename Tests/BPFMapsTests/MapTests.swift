@@ -51,6 +51,28 @@ struct MapTests {
         #expect(errno { try map.update(key32(1), value64(1), flags: UpdateFlags(rawValue: 2)!) } == nil)
     }
 
+    /// Full, an LRU map makes room: the entries used since the last eviction stay, one that was
+    /// not goes; flags keep their meaning.
+    @Test("LRU hash maps evict an entry not used lately instead of failing when full")
+    func lru() throws {
+        let map = try BPFMap.make(name: "lru", shape: MapShape(type: MapShape.lruHash, keySize: 4, valueSize: 8, maxEntries: 4))
+        for k: UInt32 in 1...4 { try map.update(key32(k), value64(UInt64(k))) }
+        // A first insert past full sweeps every bit clear and evicts one entry.
+        try map.update(key32(5), value64(5))
+        #expect(map.keys().count == 4)
+        // Use all but one of the survivors: the next insert evicts the unused one.
+        let survivors = map.keys().filter { $0 != key32(5) }
+        for key in survivors.dropLast() { #expect(try map.lookup(key) != nil) }
+        try map.update(key32(5), value64(50))  // an update counts as a use too
+        try map.update(key32(6), value64(6))
+        #expect(Set(map.keys()) == Set(survivors.dropLast() + [key32(5), key32(6)]))
+        #expect(try map.lookup(key32(5)) == value64(50))
+        #expect(errno { try map.update(key32(6), value64(7), flags: .noExist) } == 17)
+        #expect(errno { try map.update(key32(99), value64(7), flags: .exist) } == 2)
+        try map.delete(key32(6))
+        #expect(map.keys().count == 3)
+    }
+
     /// Random operations against a dictionary model: every result and every error agrees.
     @Test("hash maps behave like the model under random operations", arguments: [1, 4, 13])
     func model(keySize: Int) throws {
