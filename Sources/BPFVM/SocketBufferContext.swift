@@ -25,8 +25,11 @@ public struct SocketBufferContext {
     /// a socket filter: the Ethernet header pulled (`eth_type_trans`), so the data and `len`
     /// start at the network header and `protocol` holds the EtherType. Frames of 14 bytes or
     /// fewer have no network header; they get an empty packet.
-    public init(frame: UnsafeRawBufferPointer, ifindex: UInt32 = 1) {
-        let header = min(14, frame.count)
+    ///
+    /// With `l2` (tc programs), the header stays: data and `len` start at the Ethernet header,
+    /// as the kernel's test run pushes it back for them.
+    public init(frame: UnsafeRawBufferPointer, ifindex: UInt32 = 1, l2: Bool = false) {
+        let header = l2 ? 0 : min(14, frame.count)
         let data = UnsafeRawBufferPointer(rebasing: frame[header...])
         len = UInt32(data.count)
         pktType = 0
@@ -48,6 +51,13 @@ public struct SocketBufferContext {
 }
 
 extension ContextConversion {
+    /// tc's `__sk_buff`: the socket filter's fields, and the packet pointers `data` (76) and
+    /// `data_end` (80) onto the context's 64-bit addresses.
+    public static let tc: [Field] = socketFilter + [
+        Field(offset: 76, size: 4, runtimeOffset: 72, runtimeSize: .dw),
+        Field(offset: 80, size: 4, runtimeOffset: 80, runtimeSize: .dw),
+    ]
+
     /// The `__sk_buff` fields a socket filter may read, at their own offsets (the runtime keeps
     /// the UAPI layout), 4 bytes each: len through hash.
     public static let socketFilter: [Field] = (0..<18).map {

@@ -66,8 +66,8 @@ public final class UserspaceObject {
     /// execution is then safe.
     public func load(program name: String? = nil, target: BTF? = nil, verify: Bool = true) throws(LoadError) -> UserspaceProgram {
         let (program, kind, linked) = try prepare(name, target: target)
-        guard [.xdp, .socketFilter, .tracepoint].contains(kind.type) else {
-            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters and tracepoints are supported)")
+        guard [.xdp, .socketFilter, .schedCLS, .schedACT, .tracepoint].contains(kind.type) else {
+            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters, tc and tracepoints are supported)")
         }
         let report = verify ? try Self.verify(program, kind.type, linked, maps: object.maps, log: false) : nil
         var code = linked.instructions
@@ -82,8 +82,13 @@ public final class UserspaceObject {
             code[i].imm = Int32(truncatingIfNeeded: address)
             code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
         }
-        if kind.type == .xdp || kind.type == .socketFilter {
-            do { code = try ContextConversion.convert(code, fields: kind.type == .xdp ? ContextConversion.xdp : ContextConversion.socketFilter) } catch {
+        if kind.type != .tracepoint {
+            let fields = switch kind.type {
+            case .xdp: ContextConversion.xdp
+            case .socketFilter: ContextConversion.socketFilter
+            default: ContextConversion.tc
+            }
+            do { code = try ContextConversion.convert(code, fields: fields) } catch {
                 throw LoadError(program: program.name, message: error.description)
             }
         }
@@ -178,18 +183,21 @@ public final class UserspaceProgram {
         return object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
     }
 
-    /// A socket filter over the frame `packet`, as the kernel's test run presents it (see
-    /// ``SocketBufferContext/init(frame:ifindex:)``); the packet is read-only.
-    private func socketFilterRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode) throws(ExecutionError) -> TestRun {
+    /// A socket filter or tc program over the frame `packet`, as the kernel's test run presents
+    /// it (see ``SocketBufferContext/init(frame:ifindex:l2:)``): read-only to a socket filter,
+    /// writable from its Ethernet header on to a tc program.
+    private func socketBufferRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode) throws(ExecutionError) -> TestRun {
         let data = UnsafeMutableRawBufferPointer.allocate(byteCount: max(packet.count, 1), alignment: 16)
         defer { data.deallocate() }
         packet.withUnsafeBytes { data.copyMemory(from: $0) }
-        var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count))
-        let packetRegion = MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: false)
+        let tc = type != .socketFilter
+        var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count), l2: tc)
+        let packetRegion = MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: tc)
         let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
             try repeatedRuns(context: ctx, count: count, mode: mode, regions: [packetRegion] + mapRegions)
         }
-        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0), packet: packet, nanosecondsPerRun: nanoseconds)
+        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0), packet: Array(UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count)),
+                       nanosecondsPerRun: nanoseconds)
     }
 
     /// Runs the program `count` times with r1 = `context` (read-only to it, and shared by the
@@ -253,11 +261,11 @@ public final class UserspaceProgram {
     /// The frame the kernel's test run builds: a page, whose last bytes hold `skb_shared_info`.
     static let frameSize = 4096, sharedInfo = 320
 
-    /// Runs the XDP program or socket filter `count` times on a copy of `packet`, in `mode`
+    /// Runs the XDP program, socket filter or tc program `count` times on a copy of `packet`, in `mode`
     /// (nil: ``defaultMode``).
     public func testRun(packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode? = nil) throws(ExecutionError) -> TestRun {
         let mode = mode ?? defaultMode
-        if type == .socketFilter { return try socketFilterRun(packet: packet, repeat: count, mode: mode) }
+        if type != .xdp { return try socketBufferRun(packet: packet, repeat: count, mode: mode) }
         let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Self.frameSize, Self.headroom + packet.count + Self.sharedInfo), alignment: 16)
         defer { frame.deallocate() }
         let hardStart = UInt64(UInt(bitPattern: frame.baseAddress))
