@@ -115,9 +115,7 @@ extension Analysis {
         }
         let sub = s.frames[frame].subprogram
         stackDepth[sub] = max(stackDepth[sub], Int(-low))
-        var byHelper = false
-        if case .helper = mode { byHelper = true }
-        if config.kernelRules, base.hasFixedOffset, !byHelper, offset % Int64(size) != 0 {
+        if config.kernelRules, base.hasFixedOffset, !mode.isHelper, offset % Int64(size) != 0 {
             throw error(pc, s, "misaligned stack access off \(offset) size \(size)")
         }
         let first = Frame.byteIndex(low), end = Frame.byteIndex(high)
@@ -159,7 +157,7 @@ extension Analysis {
         for b in first..<end {
             switch slots[b] {
             case .invalid:
-                if case .helper = mode {
+                if mode.isHelper {
                     throw error(pc, s, "invalid indirect read from stack R\(regno) off \(offset)+\(b - first) size \(end - first)")
                 }
                 throw error(pc, s, "invalid read from stack R\(regno) off \(offset)+\(b - first) size \(size)")

@@ -75,24 +75,8 @@ package struct ScalarBounds: Hashable, Sendable {
 
     private mutating func deduceBounds() {
         // Low 32 bits from the 64-bit ranges, when those stay inside one 2^32 block.
-        if umin >> 32 == umax >> 32 {
-            u32min = max(u32min, UInt32(truncatingIfNeeded: umin))
-            u32max = min(u32max, UInt32(truncatingIfNeeded: umax))
-            if Int32(truncatingIfNeeded: umin) <= Int32(truncatingIfNeeded: umax) {
-                s32min = max(s32min, Int32(truncatingIfNeeded: umin))
-                s32max = min(s32max, Int32(truncatingIfNeeded: umax))
-            }
-        }
-        if smin >> 32 == smax >> 32 {
-            if UInt32(truncatingIfNeeded: smin) <= UInt32(truncatingIfNeeded: smax) {
-                u32min = max(u32min, UInt32(truncatingIfNeeded: smin))
-                u32max = min(u32max, UInt32(truncatingIfNeeded: smax))
-            }
-            if Int32(truncatingIfNeeded: smin) <= Int32(truncatingIfNeeded: smax) {
-                s32min = max(s32min, Int32(truncatingIfNeeded: smin))
-                s32max = min(s32max, Int32(truncatingIfNeeded: smax))
-            }
-        }
+        narrowLow32(umin, umax)
+        narrowLow32(UInt64(bitPattern: smin), UInt64(bitPattern: smax))
         // Signed and unsigned 32-bit ranges from each other, when they do not cross a sign
         // boundary.
         if Int32(bitPattern: u32min) <= Int32(bitPattern: u32max) {
@@ -119,6 +103,20 @@ package struct ScalarBounds: Hashable, Sendable {
         umax = min(umax, (umax & high) | UInt64(u32max))
         smin = max(smin, Int64(bitPattern: (UInt64(bitPattern: smin) & high) | UInt64(u32min)))
         smax = min(smax, Int64(bitPattern: (UInt64(bitPattern: smax) & high) | UInt64(u32max)))
+    }
+
+    /// Narrows the 32-bit ranges by a 64-bit range `lo...hi` (bit patterns, signed or unsigned
+    /// order) whose ends share their upper 32 bits: its low halves bound the low 32 bits.
+    private mutating func narrowLow32(_ lo: UInt64, _ hi: UInt64) {
+        guard lo >> 32 == hi >> 32 else { return }
+        if UInt32(truncatingIfNeeded: lo) <= UInt32(truncatingIfNeeded: hi) {
+            u32min = max(u32min, UInt32(truncatingIfNeeded: lo))
+            u32max = min(u32max, UInt32(truncatingIfNeeded: hi))
+        }
+        if Int32(truncatingIfNeeded: lo) <= Int32(truncatingIfNeeded: hi) {
+            s32min = max(s32min, Int32(truncatingIfNeeded: lo))
+            s32max = min(s32max, Int32(truncatingIfNeeded: hi))
+        }
     }
 
     private mutating func tnumFromBounds() {
