@@ -16,7 +16,7 @@ public struct KernelError: Error, Sendable, CustomStringConvertible {
     /// The errno's symbolic name where it is a common one.
     public var errnoName: String {
         [1: "EPERM", 2: "ENOENT", 7: "E2BIG", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
-         16: "EBUSY", 17: "EEXIST", 22: "EINVAL", 28: "ENOSPC", 38: "ENOSYS", 95: "EOPNOTSUPP", 524: "ENOTSUPP"][errno] ?? "errno \(errno)"
+         16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 28: "ENOSPC", 38: "ENOSYS", 95: "EOPNOTSUPP", 524: "ENOTSUPP"][errno] ?? "errno \(errno)"
     }
 
     public var description: String {

@@ -75,7 +75,9 @@ extension ObjectFile {
             references.append(.init(instruction: index, map: position, valueOffset: offset))
         }
         if let target, let btf, let btfExt {
-            let relocator = CORERelocator(local: btf, target: target)
+            // Indexing the target's type names (vmlinux: ~100k) is the costly part: only for a
+            // program that has a record.
+            var relocator: CORERelocator?
             var parts = [(section: program.section, start: program.sectionOffset, end: program.sectionOffset + program.instructions.count * 8, base: 0)]
             if let textBase { parts.append((".text", 0, Int.max, textBase)) }
             for part in parts {
@@ -88,7 +90,8 @@ extension ObjectFile {
                         ObjectError(section: part.section, "program \(program.name), instruction \(index) (\(text)): CO-RE: \(message)")
                     }
                     let resolution: CORERelocator.Resolution
-                    do { resolution = try relocator.resolve(record) } catch { throw fail(error.message) }
+                    if relocator == nil { relocator = CORERelocator(local: btf, target: target) }
+                    do { resolution = try relocator!.resolve(record) } catch { throw fail(error.message) }
                     try Self.patch(&code, at: index, resolution, fail)
                 }
             }

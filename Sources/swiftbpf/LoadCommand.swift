@@ -2,6 +2,7 @@ import ArgumentParser
 import BPFCore
 import BPFKernel
 import BPFObject
+import BTF
 import Foundation
 import SwiftBPF
 
@@ -30,17 +31,19 @@ struct LoadCommand: ParsableCommand {
         guard let bytes = readFile(object) else { throw CLIError("\(object): cannot read the file") }
         let file: ObjectFile
         do { file = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(object): \(error)") }
-        if kernel { try loadIntoKernel(file) } else { try loadInUserspace(file) }
+        // vmlinux's BTF (5 MB to parse) only for objects with CO-RE relocations to apply.
+        let target = file.usesCORE ? vmlinuxBTF : nil
+        if kernel { try loadIntoKernel(file, target: target) } else { try loadInUserspace(file, target: target) }
     }
 
-    private func loadInUserspace(_ file: ObjectFile) throws {
+    private func loadInUserspace(_ file: ObjectFile, target: BTF?) throws {
         let runtime: UserspaceObject
         do { runtime = try UserspaceObject(file) } catch { throw CLIError("\(object): \(error)") }
         for map in runtime.maps { print("map \(map.name): type \(map.shape.type) key \(map.shape.keySize)B value \(map.shape.valueSize)B max_entries \(map.shape.maxEntries)") }
         var failed = false
         for program in file.programs {
             do {
-                let loaded = try runtime.load(program: program.name, target: file.usesCORE ? vmlinuxBTF : nil)
+                let loaded = try runtime.load(program: program.name, target: target)
                 let report = loaded.verification.map { "verified: \($0.processedInstructions) insns processed, \($0.totalStates) states" } ?? ""
                 print("prog \(program.name): \(loaded.type) (\(program.section)), \(program.instructions.count) insns, \(report), runs on \(loaded.defaultMode)")
             } catch {
@@ -51,7 +54,7 @@ struct LoadCommand: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    private func loadIntoKernel(_ file: ObjectFile) throws {
+    private func loadIntoKernel(_ file: ObjectFile, target: BTF?) throws {
         if let reason = KernelSupport.unavailableReason { throw CLIError("load --kernel: \(reason)") }
         let loaded: KernelObject
         do { loaded = try KernelObject(file) } catch { throw CLIError("\(object): \(error)") }
@@ -64,7 +67,7 @@ struct LoadCommand: ParsableCommand {
         for program in file.programs {
             let kernelProgram: KernelProgram
             do {
-                kernelProgram = try loaded.load(program: program.name, target: file.usesCORE ? vmlinuxBTF : nil)
+                kernelProgram = try loaded.load(program: program.name, target: target)
             } catch {
                 print("prog \(program.name): not loaded: \(error)")
                 failed = true
