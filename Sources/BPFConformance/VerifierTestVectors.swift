@@ -95,7 +95,7 @@ public enum VerifierTestVectors {
             configuration.endIsExit = true
             configuration.kernelRules = false  // PREVAIL's rules: see `run`
             configuration.anyHelper = true
-            configuration.entry = setup.frame
+            configuration.entry = setup.entry
             configuration.rejectDivisionByZero = testCase.options.contains("!allow_division_by_zero")
             configuration.complexityLimit = 100_000
             do { _ = try Verifier.verify(code, configuration) } catch {
@@ -122,7 +122,7 @@ public enum VerifierTestVectors {
 
 /// A case's pre-state as SwiftBPF's entry frame.
 struct PreState {
-    var frame: Frame
+    var entry: EntryState
     var maps: [MapShape]
 
     /// PREVAIL's test map: 4-byte keys and values, 4 entries.
@@ -164,7 +164,7 @@ struct PreState {
     }
 
     private static func build(_ types: [Int: String], facts: [String: String], stack: [(range: ClosedRange<Int>, key: String, value: String)]) -> PreState {
-        var frame = Frame()
+        var entry = EntryState()
         var maps: [MapShape] = [testMap, programArray]
         let base = Int(facts["r10.stack_offset"] ?? "512") ?? 512
         func number(_ key: String) -> Int64? { facts[key].flatMap { Int64($0) } ?? facts[key].flatMap { UInt64($0) }.map { Int64(bitPattern: $0) } }
@@ -199,7 +199,7 @@ struct PreState {
                 if let numeric = number(p + ".stack_numeric_size"), numeric > 0 {
                     for b in 0..<Int(numeric) {
                         let index = Int(offset) + b + 512
-                        if (0..<512).contains(index), frame.slots[index] == Frame.Slot.invalid { frame.slots[index] = Frame.Slot.misc }
+                        if (0..<512).contains(index), entry.frame.slots[index] == Frame.Slot.invalid { entry.frame.slots[index] = Frame.Slot.misc }
                     }
                 }
             case "packet":
@@ -223,14 +223,14 @@ struct PreState {
             default:
                 continue  // a type SwiftBPF does not model: left unreadable
             }
-            frame.registers[r] = reg
+            entry.registers[r] = reg
         }
         for fact in stack where fact.key == ".type" && fact.value == "number" {
             for k in fact.range {
                 let index = k - base + 512
-                if (0..<512).contains(index) { frame.slots[index] = Frame.Slot.misc }
+                if (0..<512).contains(index) { entry.frame.slots[index] = Frame.Slot.misc }
             }
         }
-        return PreState(frame: frame, maps: maps)
+        return PreState(entry: entry, maps: maps)
     }
 }

@@ -45,36 +45,35 @@ extension Analysis {
             srcRegister = nil
             src = .scalar(.constant(is32 ? UInt64(UInt32(bitPattern: insn.imm)) : UInt64(bitPattern: Int64(insn.imm))))
         }
-        var taken: VerifierState? = s, notTaken: VerifierState? = s
-        narrow(&taken, d, dst, srcRegister, src, condition, is32: is32)
-        narrow(&notTaken, d, dst, srcRegister, src, condition.negated, is32: is32)
+        // The taken side is a copy; the fall-through narrows `s` in place. The two share their
+        // buffers until one writes, so a branch copies at most what one side changes.
+        var taken = s
+        let canTake = narrow(&taken, d, dst, srcRegister, src, condition, is32: is32)
+        let canFall = narrow(&s, d, dst, srcRegister, src, condition.negated, is32: is32)
         // A number's range relied on: it decided the jump, or whether a pointer is NULL.
-        if taken == nil || notTaken == nil || dst.isScalar != src.isScalar {
+        if !canTake || !canFall || dst.isScalar != src.isScalar {
             if dst.isScalar { precisionRequest |= 1 << UInt16(d) }
             if src.isScalar, let r = srcRegister { precisionRequest |= 1 << UInt16(r) }
         }
-        switch (notTaken, taken) {
-        case let (f?, t):
-            s = f
-            return .branch(taken: t, target: target)
-        case let (nil, t?):
-            s = t
+        switch (canFall, canTake) {
+        case (true, _):
+            return .branch(taken: canTake ? taken : nil, target: target)
+        case (false, true):
+            s = taken
             return .jump(target)
-        case (nil, nil):
+        case (false, false):
             return .end
         }
     }
 
-    /// Narrows `state` (nil: this side cannot happen) by `dst cond src`.
-    private mutating func narrow(_ state: inout VerifierState?, _ d: Int, _ dst: Register, _ s: Int?, _ src: Register, _ cond: Condition, is32: Bool) {
-        guard var st = state else { return }
+    /// Narrows `st` by `dst cond src`; false when that side cannot happen.
+    private mutating func narrow(_ st: inout VerifierState, _ d: Int, _ dst: Register, _ s: Int?, _ src: Register, _ cond: Condition, is32: Bool) -> Bool {
         if dst.isScalar && src.isScalar {
             let refined = is32 ? ScalarBounds.refine32(dst.value, src.value, cond) : ScalarBounds.refine(dst.value, src.value, cond)
-            guard let (a, b) = refined else { state = nil; return }
+            guard let (a, b) = refined else { return false }
             Self.setScalar(&st, d, a)
             if let s { Self.setScalar(&st, s, b) }
-            state = st
-            return
+            return true
         }
         // A pointer compared with zero: NULL checks.
         let zero = (src.isScalar && src.value.constantValue == 0) ? (pointer: dst, register: d) :
@@ -90,20 +89,14 @@ extension Analysis {
             if let nullOnly {
                 if pointer.maybeNull {
                     markNullCheck(&st, pointer, isNull: nullOnly)
-                } else if nullOnly {
-                    state = nil  // a valid pointer is never NULL
-                    return
+                    return true
                 }
-                state = st
-                return
+                return !nullOnly  // a valid pointer is never NULL
             }
-            if !pointer.maybeNull, c == .ult {
-                state = nil  // nothing is below zero unsigned
-                return
-            }
+            if !pointer.maybeNull, c == .ult { return false }  // nothing is below zero unsigned
         }
         if !is32 { markPacketRange(&st, dst, src, cond) }
-        state = st
+        return true
     }
 
     /// After `r == 0` (or `!= 0`) on a pointer that may be NULL: every copy becomes the number 0
@@ -162,11 +155,11 @@ extension Analysis {
         var callee = Frame()
         callee.callSite = pc
         callee.subprogram = flow.subprogram(of: target)
-        for r in 1...5 { callee.registers[r] = s[register: r] }
-        var fp = Register.pointer(.stack)
-        fp.frame = s.frames.count
-        callee.registers[10] = fp
-        s.frames.append(callee)
+        var registers = [Register](repeating: .uninitialized, count: 11)
+        for r in 1...5 { registers[r] = s[register: r] }
+        registers[10] = .pointer(.stack)
+        registers[10].frame = s.depth
+        s.push(callee, registers: registers)
         return .jump(target)
     }
 
@@ -175,7 +168,7 @@ extension Analysis {
         if s.frames.count > 1 {
             if r0.kind == .stack, r0.frame == s.frames.count - 1 { throw error(pc, s, "cannot return stack pointer to the caller") }
             let callSite = s.current.callSite
-            s.frames.removeLast()
+            s.pop()
             s[register: 0] = r0
             for r in 1...5 { s[register: r] = .uninitialized }
             return .next(callSite + 1)

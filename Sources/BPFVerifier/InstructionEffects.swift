@@ -53,8 +53,9 @@ extension Analysis {
 
     // MARK: - Registers
 
-    /// Register `r`, which must have been written.
-    func readable(_ s: VerifierState, _ pc: Int, _ r: Int) throws(VerificationError) -> Register {
+    /// Register `r`, which must have been written. (`mutating` only so that callers, all
+    /// mutating, pass `self` in place rather than copying it for every register read.)
+    @inline(__always) mutating func readable(_ s: VerifierState, _ pc: Int, _ r: Int) throws(VerificationError) -> Register {
         guard r <= 10 else { throw error(pc, s, "R\(r) is invalid") }
         let value = s[register: r]
         guard value.isInitialized else { throw error(pc, s, "R\(r) !read_ok") }
@@ -139,7 +140,7 @@ extension Analysis {
         s[register: d] = dst
     }
 
-    private func pointerArithmetic(_ s: VerifierState, _ pc: Int, _ insn: Instruction, op: ALUOp, is64: Bool, dst: Register, src: Register) throws(VerificationError) -> Register {
+    private mutating func pointerArithmetic(_ s: VerifierState, _ pc: Int, _ insn: Instruction, op: ALUOp, is64: Bool, dst: Register, src: Register) throws(VerificationError) -> Register {
         let d = insn.dst
         if !is64 {
             if op == .sub { return .unknownScalar }  // allowed for a privileged loader: a meaningless number

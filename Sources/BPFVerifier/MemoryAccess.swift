@@ -42,12 +42,12 @@ extension Analysis {
         case .context:
             guard base.hasFixedOffset else { throw error(pc, s, "variable ctx access var_off=\(base.value.tnum) disallowed") }
             guard base.offset == 0 else { throw error(pc, s, "dereference of modified ctx ptr R\(regno) off=\(base.offset) disallowed") }
-            guard let context else { throw error(pc, s, "invalid bpf_context access off=\(off) size=\(size): this program type has no context layout") }
+            guard context != nil else { throw error(pc, s, "invalid bpf_context access off=\(off) size=\(size): this program type has no context layout") }
             if case .atomic = mode { throw error(pc, s, "BPF_ATOMIC stores into R\(regno) ctx is not allowed") }
             do {
                 if mode.writes {
-                    try context.store(offset: Int(off), size: size)
-                } else if let kind = try context.load(offset: Int(off), size: size) {
+                    try context!.store(offset: Int(off), size: size)  // in place: no copy of the layout's arrays
+                } else if let kind = try context!.load(offset: Int(off), size: size) {
                     loaded = .pointer(kind == .packet ? .packet : kind == .packetEnd ? .packetEnd : .packetMeta)
                 }
             } catch {
@@ -90,7 +90,7 @@ extension Analysis {
     }
 
     /// Every byte `base + offset ..< +size` may touch lies in `0..<regionSize`.
-    func checkRegion(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int64, regionSize: Int64) throws(VerificationError) {
+    mutating func checkRegion(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int64, regionSize: Int64) throws(VerificationError) {
         let what = base.kind == .mapValue ? "map value, value_size" : "memory, mem_size"
         guard base.value.smin >= 0 || base.hasFixedOffset else {
             throw error(pc, s, "R\(regno) min value is negative, either use unsigned index or do a if (index >=0) check.")

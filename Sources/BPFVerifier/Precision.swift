@@ -54,9 +54,8 @@ struct HistoryEntry {
 }
 
 extension Analysis {
-    /// What backtracking will need to know about instruction `pc`, run in state `s`.
-    func historyEntry(_ s: VerifierState, _ pc: Int) -> HistoryEntry {
-        let insn = code[pc]
+    /// What backtracking will need to know about instruction `insn` at `pc`, run in state `s`.
+    @inline(__always) static func historyEntry(_ insn: Instruction, _ s: VerifierState, _ pc: Int) -> HistoryEntry {
         var entry = HistoryEntry(pc: Int32(pc), depth: UInt8(s.frames.count), aux: 0)
         switch insn.opClass {
         case .ldx, .st, .stx:
@@ -79,7 +78,7 @@ extension Analysis {
                 func linked(_ r: Register) -> Bool { r.isScalar && r.id != 0 && (r.id == ids.0 || r.id == ids.1) }
                 let top = s.frames.count - 1
                 for f in s.frames.indices {
-                    for r in 0..<11 where linked(s.frames[f].registers[r]) {
+                    for r in 0..<11 where linked(s[register: r, frame: f]) {
                         if f == top { mask |= 1 << UInt32(r) } else { mask |= HistoryEntry.beyondFrame }
                     }
                     for spill in s.frames[f].spills where spill.kind != .notInit && linked(spill) { mask |= HistoryEntry.beyondFrame }
@@ -228,7 +227,7 @@ extension Checkpoint {
                 let r = registers.trailingZeroBitCount
                 registers &= registers - 1
                 let bit = UInt16(1) << UInt16(r)
-                if !state.frames[f].registers[r].isScalar || precise.registers[f] & bit != 0 {
+                if !state[register: r, frame: f].isScalar || precise.registers[f] & bit != 0 {
                     needed.registers[f] &= ~bit
                 } else {
                     precise.registers[f] |= bit

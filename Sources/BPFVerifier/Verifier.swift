@@ -46,7 +46,7 @@ public enum Verifier {
         /// given.
         package var endIsExit = false
         package var anyHelper = false
-        package var entry: Frame?
+        package var entry: EntryState?
 
         public init(programType: ProgramType, maps: [MapShape] = [], context: ContextLayout? = nil) {
             self.programType = programType
@@ -124,6 +124,7 @@ struct Analysis {
     var liveStates = 0
     var pruned = 0
     var jumpsProcessed = 0
+    var forks = 0
     var lastCheckpointAt = (instructions: 0, jumps: 0)
     var nextID: UInt32 = 0
     var stackDepth: [Int]
@@ -176,7 +177,7 @@ struct Analysis {
     }
 
     mutating func run() throws(VerificationError) {
-        var entry = Frame()
+        var entry = EntryState()
         if let given = config.entry {
             entry = given
         } else {
@@ -184,12 +185,14 @@ struct Analysis {
             entry.registers[10] = .pointer(.stack)
         }
         var state = VerifierState()
-        state.frames = [entry]
+        state.registers = entry.registers
+        state.frames = [entry.frame]
         work.append(Path(state: state, pc: 0, checkpoint: nil, history: []))
         while let item = work.popLast() {
             try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history)
         }
         try checkCombinedStack()
+        if getenv("SWIFTBPF_STATS") != nil { print("jumps \(jumpsProcessed) forks \(forks) pruned \(pruned) processed \(processed)") }
     }
 
     /// Follows one path until it exits, is pruned or cannot continue, queueing the other side
@@ -219,8 +222,8 @@ struct Analysis {
             if processed > config.complexityLimit {
                 throw error(pc, state, "BPF program is too large. Processed \(processed) insn")
             }
-            if config.log { log.append("\(pc): (\(hex(code[pc].opcode))) \(text(pc)) ; \(Self.describe(state.current))") }
-            let entry = historyEntry(state, pc)
+            if config.log { log.append("\(pc): (\(hex(code[pc].opcode))) \(text(pc)) ; \(Self.describe(state))") }
+            let entry = Self.historyEntry(code[pc], state, pc)
             let depth = state.frames.count
             let next = try step(&state, pc)
             if precisionRequest != 0 {
@@ -235,7 +238,7 @@ struct Analysis {
                 jumpsProcessed += 1
                 if let taken {
                     guard work.count < 8192 else { throw error(pc, state, "The sequence of 8193 jumps is too complex.") }
-                    checkpoint?.pending += 1
+                    checkpoint?.pending += 1; forks += 1
                     work.append(Path(state: taken, pc: target, checkpoint: checkpoint, history: history))
                 }
                 pc += 1
@@ -364,13 +367,15 @@ struct Analysis {
     }
 
     func error(_ pc: Int, _ state: VerifierState, _ message: String) -> VerificationError {
-        VerificationError(instruction: pc, text: text(pc), message: message, registers: Self.describe(state.current), sourceLine: config.sourceLines[pc])
+        VerificationError(instruction: pc, text: text(pc), message: message, registers: Self.describe(state), sourceLine: config.sourceLines[pc])
     }
 
-    /// Registers and stack slots of a frame as the kernel's log prints them: `R1=ctx() R10=fp0 fp-8=mmmmmmmm`.
-    static func describe(_ frame: Frame) -> String {
+    /// Registers and stack slots of the innermost frame as the kernel's log prints them:
+    /// `R1=ctx() R10=fp0 fp-8=mmmmmmmm`.
+    static func describe(_ state: borrowing VerifierState) -> String {
+        let frame = state.current
         var parts: [String] = []
-        for r in 0..<11 where frame.registers[r].isInitialized { parts.append("R\(r)=\(frame.registers[r])") }
+        for r in 0..<11 where state[register: r].isInitialized { parts.append("R\(r)=\(state[register: r])") }
         for slot in 0..<frame.spills.count {
             let bytes = frame.slots[slot * 8..<slot * 8 + 8]
             if bytes.allSatisfy({ $0 == .invalid }) { continue }

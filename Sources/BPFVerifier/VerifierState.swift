@@ -5,9 +5,9 @@ import Glibc
 import Darwin
 #endif
 
-/// One call frame's registers and stack. The stack is tracked a byte at a time; an aligned
-/// 8-byte store of a register keeps the register itself (a "spill"), so a pointer saved on the
-/// stack is still a pointer when it is loaded back.
+/// One call frame's stack (its registers are in `VerifierState.registers`). The stack is
+/// tracked a byte at a time; an aligned 8-byte store of a register keeps the register itself
+/// (a "spill"), so a pointer saved on the stack is still a pointer when it is loaded back.
 package struct Frame: Hashable, Sendable {
     package enum Slot: UInt8, Sendable {
         /// Never written: reading it is an error.
@@ -20,7 +20,6 @@ package struct Frame: Hashable, Sendable {
         case spill
     }
 
-    package var registers = [Register](repeating: .uninitialized, count: 11)
     /// Slot kinds of the 512 stack bytes; index 0 is `fp-512`.
     package var slots = [Slot](repeating: .invalid, count: BPFLimits.stackSize)
     package init() {}
@@ -44,9 +43,19 @@ package struct Frame: Hashable, Sendable {
     }
 }
 
+/// Registers and stack a program starts with, for tests that give their own.
+package struct EntryState: Sendable {
+    package var registers = [Register](repeating: .uninitialized, count: 11)
+    package var frame = Frame()
+    package init() {}
+}
+
 /// The verifier's state on one path: the call frames (innermost last) and the references the
 /// program holds.
 struct VerifierState: Hashable, Sendable {
+    /// Every frame's r0–r10, the program's own frame first. Held apart from the frames' stacks
+    /// so that writing a register after a branch copies 11 registers, not a frame's stack too.
+    var registers = [Register](repeating: .uninitialized, count: 11)
     var frames = [Frame()]
     /// Acquired references (ring buffer records): id and the instruction that acquired it.
     var references: [Reference] = []
@@ -71,17 +80,39 @@ struct VerifierState: Hashable, Sendable {
         _modify { yield &frames[frames.count - 1] }
     }
 
+    /// Frames on the path: 1 in the program's own code, one more per bpf-to-bpf call.
+    var depth: Int { frames.count }
+
+    /// Register `r` of the innermost frame.
     subscript(register r: Int) -> Register {
-        get { frames[frames.count - 1].registers[r] }
-        set { frames[frames.count - 1].registers[r] = newValue }
+        get { registers[registers.count - 11 + r] }
+        set { registers[registers.count - 11 + r] = newValue }
+    }
+
+    /// Register `r` of frame `f` (0 the program's own).
+    subscript(register r: Int, frame f: Int) -> Register {
+        get { registers[f * 11 + r] }
+        set { registers[f * 11 + r] = newValue }
+    }
+
+    /// Enters a called subprogram: a frame with these registers.
+    mutating func push(_ frame: Frame, registers callee: [Register]) {
+        frames.append(frame)
+        registers.append(contentsOf: callee)
+    }
+
+    /// Returns to the caller's frame.
+    mutating func pop() {
+        frames.removeLast()
+        registers.removeLast(11)
     }
 
     /// A cheap digest of the innermost frame's registers: a state seen again on its own path
     /// (a loop that changes nothing) has the same key, and most others do not.
     var loopKey: Int {
-        frames[frames.count - 1].registers.withUnsafeBufferPointer { registers in
+        registers.withUnsafeBufferPointer { all in
             var key = frames.count
-            for r in registers {
+            for r in all[(all.count - 11)...] {
                 key = key &* 31 &+ Int(r.kind.rawValue)
                 key = key &* 31 &+ Int(truncatingIfNeeded: r.offset ^ r.value.smin)
                 key = key &* 31 &+ Int(truncatingIfNeeded: r.value.umax ^ r.value.tnum.mask) &+ Int(r.id)
@@ -92,8 +123,8 @@ struct VerifierState: Hashable, Sendable {
 
     /// Applies `update` to every register and spilled register, in every frame, that `matches`.
     mutating func updateAll(where matches: (Register) -> Bool, _ update: (inout Register) -> Void) {
+        for r in registers.indices where matches(registers[r]) { update(&registers[r]) }
         for f in frames.indices {
-            for r in 0..<11 where matches(frames[f].registers[r]) { update(&frames[f].registers[r]) }
             for s in frames[f].spills.indices where frames[f].spills[s].kind != .notInit && matches(frames[f].spills[s]) {
                 update(&frames[f].spills[s])
             }
@@ -142,27 +173,27 @@ extension VerifierState {
             case let (o?, c?): if o.map != c.map || !ids.match(o.id, c.id) { return false }
             default: return false
             }
-            return old.frames.withUnsafeBufferPointer { oldFrames in
-                frames.withUnsafeBufferPointer { curFrames in
-                    Self.isSubsumed(curFrames, by: oldFrames, precision: precision, live: live, ids: &ids)
+            return old.registers.withUnsafeBufferPointer { oldRegisters in
+                registers.withUnsafeBufferPointer { curRegisters in
+                    old.frames.withUnsafeBufferPointer { oldFrames in
+                        frames.withUnsafeBufferPointer { curFrames in
+                            Self.isSubsumed(curFrames, curRegisters, by: oldFrames, oldRegisters, precision: precision, live: live, ids: &ids)
+                        }
+                    }
                 }
             }
         }
     }
 
-    private static func isSubsumed(_ cur: UnsafeBufferPointer<Frame>, by old: UnsafeBufferPointer<Frame>, precision: PrecisionSet, live: SIMD8<UInt16>, ids: inout IDMap) -> Bool {
+    private static func isSubsumed(_ cur: UnsafeBufferPointer<Frame>, _ curRegisters: UnsafeBufferPointer<Register>,
+                                   by old: UnsafeBufferPointer<Frame>, _ oldRegisters: UnsafeBufferPointer<Register>,
+                                   precision: PrecisionSet, live: SIMD8<UInt16>, ids: inout IDMap) -> Bool {
         // Registers first, innermost frame first: where states differ most often.
         for f in cur.indices.reversed() {
             let liveMask = live[f]
-            let alike = old[f].registers.withUnsafeBufferPointer { o in
-                cur[f].registers.withUnsafeBufferPointer { c in
-                    for r in 0..<11 where liveMask & (1 << r) != 0 {
-                        if !registerSubsumed(o[r], c[r], precise: precision.register(r, frame: f), &ids) { return false }
-                    }
-                    return true
-                }
+            for r in 0..<11 where liveMask & (1 << r) != 0 {
+                if !registerSubsumed(oldRegisters[f * 11 + r], curRegisters[f * 11 + r], precise: precision.register(r, frame: f), &ids) { return false }
             }
-            if !alike { return false }
         }
         for f in cur.indices {
             guard old[f].callSite == cur[f].callSite else { return false }
