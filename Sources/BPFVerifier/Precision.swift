@@ -17,7 +17,10 @@ struct PrecisionSet: Equatable {
     /// Bit `s`: the 8-byte stack slot s (0 is `fp-512`).
     var stack = SIMD8<UInt64>()
 
-    var isEmpty: Bool { registers == .zero && stack == .zero }
+    var isEmpty: Bool {
+        let r = unsafeBitCast(registers, to: SIMD2<UInt64>.self), s = stack
+        return (r[0] | r[1] | s[0] | s[1] | s[2] | s[3] | s[4] | s[5] | s[6] | s[7]) == 0
+    }
 
     mutating func subtract(_ other: PrecisionSet) {
         registers &= ~other.registers
@@ -150,7 +153,7 @@ extension Analysis {
 
     /// Undoes one instruction on `needed`: what it defined is replaced by what it read.
     /// - Returns: false when the dependence cannot be followed (copies narrowed outside the frame).
-    private static func backtrack(_ insn: Instruction, _ entry: HistoryEntry, _ needed: inout PrecisionSet) -> Bool {
+    @inline(__always) private static func backtrack(_ insn: Instruction, _ entry: HistoryEntry, _ needed: inout PrecisionSet) -> Bool {
         let f = Int(entry.depth) - 1
         let dst = UInt16(1) << UInt16(insn.dst & 15), src = UInt16(1) << UInt16(insn.src & 15)
         let usesRegister = insn.opcode & 0x08 != 0

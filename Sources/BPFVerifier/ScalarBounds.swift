@@ -11,10 +11,11 @@ package struct ScalarBounds: Hashable, Sendable {
     package static let unknown = ScalarBounds()
 
     package static func constant(_ v: UInt64) -> ScalarBounds {
-        var b = ScalarBounds()
-        b.tnum = .constant(v)
-        b.synchronize()
-        return b
+        // Every view is the value itself (what `synchronize` would find, without its work).
+        let low = UInt32(truncatingIfNeeded: v)
+        return ScalarBounds(smin: Int64(bitPattern: v), smax: Int64(bitPattern: v), umin: v, umax: v,
+                            s32min: Int32(bitPattern: low), s32max: Int32(bitPattern: low), u32min: low, u32max: low,
+                            tnum: .constant(v))
     }
 
     /// Any value in `min...max` (unsigned).
@@ -131,6 +132,7 @@ package struct ScalarBounds: Hashable, Sendable {
     /// The low 32 bits as a number of their own, zero-extended: what a 32-bit operand is, and
     /// what every 32-bit ALU result becomes.
     var low32: ScalarBounds {
+        if let v = constantValue { return .constant(v & 0xffff_ffff) }
         var b = ScalarBounds()
         b.umin = UInt64(u32min)
         b.umax = UInt64(u32max)
@@ -141,6 +143,7 @@ package struct ScalarBounds: Hashable, Sendable {
 
     /// The low 32 bits, sign-extended.
     var signedLow32: ScalarBounds {
+        if let v = constantValue { return .constant(UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: v)))) }
         var b = ScalarBounds()
         b.smin = Int64(s32min)
         b.smax = Int64(s32max)

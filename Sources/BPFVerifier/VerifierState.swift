@@ -125,7 +125,17 @@ struct VerifierState: Hashable, Sendable {
     mutating func updateAll(where matches: (Register) -> Bool, _ update: (inout Register) -> Void) {
         for r in registers.indices where matches(registers[r]) { update(&registers[r]) }
         for f in frames.indices {
-            for s in frames[f].spills.indices where frames[f].spills[s].kind != .notInit && matches(frames[f].spills[s]) {
+            // Read in place; a frame is written to (and so copied, if shared) only where a
+            // spill matches.
+            let hits: UInt64 = frames[f].spills.withUnsafeBufferPointer { spills in
+                var hits: UInt64 = 0
+                for s in 0..<spills.count where spills[s].kind != .notInit && matches(spills[s]) { hits |= 1 << UInt64(s) }
+                return hits
+            }
+            var rest = hits
+            while rest != 0 {
+                let s = rest.trailingZeroBitCount
+                rest &= rest - 1
                 update(&frames[f].spills[s])
             }
         }
