@@ -124,7 +124,6 @@ struct Analysis {
     var liveStates = 0
     var pruned = 0
     var jumpsProcessed = 0
-    var forks = 0
     var lastCheckpointAt = (instructions: 0, jumps: 0)
     var nextID: UInt32 = 0
     var stackDepth: [Int]
@@ -192,7 +191,6 @@ struct Analysis {
             try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history)
         }
         try checkCombinedStack()
-        if getenv("SWIFTBPF_STATS") != nil { print("jumps \(jumpsProcessed) forks \(forks) pruned \(pruned) processed \(processed)") }
     }
 
     /// Follows one path until it exits, is pruned or cannot continue, queueing the other side
@@ -238,7 +236,7 @@ struct Analysis {
                 jumpsProcessed += 1
                 if let taken {
                     guard work.count < 8192 else { throw error(pc, state, "The sequence of 8193 jumps is too complex.") }
-                    checkpoint?.pending += 1; forks += 1
+                    checkpoint?.pending += 1
                     work.append(Path(state: taken, pc: target, checkpoint: checkpoint, history: history))
                 }
                 pc += 1
