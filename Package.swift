@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: strict),
-        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFConformance", "BPFVerifier", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFMaps", "BPFConformance", "BPFVerifier", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),

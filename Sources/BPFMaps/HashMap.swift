@@ -79,6 +79,7 @@ final class HashMap: BPFMap, @unchecked Sendable {
 
     /// A 32-bit hash of the key's bytes (multiply-xorshift over 8-byte words).
     @inline(__always) private func hash(_ key: UnsafeRawPointer) -> UInt32 {
+        if shape.keySize == 4 { return Self.mix(0x243F_6A88_85A3_08D7 ^ UInt64(key.loadUnaligned(as: UInt32.self))) }  // the usual u32 key
         var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(shape.keySize)
         var at = 0
         while at + 8 <= shape.keySize {
@@ -91,17 +92,30 @@ final class HashMap: BPFMap, @unchecked Sendable {
             tail = tail << 8 | UInt64(key.load(fromByteOffset: at, as: UInt8.self))
             at += 1
         }
-        h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
+        return Self.mix(h ^ tail)
+    }
+
+    @inline(__always) private static func mix(_ x: UInt64) -> UInt32 {
+        var h = x &* 0xBF58_476D_1CE4_E5B9
         h ^= h >> 31
         return UInt32(truncatingIfNeeded: h)
     }
 
     /// The element holding `key` and its predecessor in the chain (-1 for none), under the lock.
+    /// Whether two keys are equal: 4- and 8-byte keys (the usual ones) by one load each.
+    @inline(__always) private func sameKey(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Bool {
+        switch shape.keySize {
+        case 4: a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+        case 8: a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+        default: memcmp(a, b, shape.keySize) == 0
+        }
+    }
+
     @inline(__always) private func find(_ key: UnsafeRawPointer, _ h: UInt32) -> (element: Int32, previous: Int32) {
         var previous: Int32 = -1
         var i = buckets[Int(h) & bucketMask]
         while i >= 0 {
-            if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, memcmp(keyPointer(i), key, shape.keySize) == 0 {
+            if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, sameKey(keyPointer(i), key) {
                 return (i, previous)
             }
             previous = i
@@ -117,7 +131,7 @@ final class HashMap: BPFMap, @unchecked Sendable {
             var i = Int32(bitPattern: cbpf_load_acquire32(buckets + bucket))
             var steps = 0
             while i >= 0, steps <= shape.maxEntries {
-                if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, memcmp(keyPointer(i), key, shape.keySize) == 0 {
+                if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, sameKey(keyPointer(i), key) {
                     referenced?[Int(i)] = 1
                     return valuePointer(i)
                 }

@@ -39,6 +39,14 @@ enum Op: UInt8 {
     // (imm forms use imm; register forms keep the second source register in offset)
     case movAdd64i, movSub64i, movMul64i, movOr64i, movAnd64i, movXor64i, movLsh64i, movRsh64i, movArsh64i
     case movAdd64r, movSub64r, movMul64r, movOr64r, movAnd64r, movXor64r, movLsh64r, movRsh64r
+    // superinstruction: `lddw rD, imm` and the helper call right after it (offset: the helper
+    // id) — how every map helper call begins
+    case lddwCall
+    // the same for `bpf_map_lookup_elem` when it is the built-in one: called directly
+    case mapLookup
+    // and with the NULL check after it (`if r0 == 0` / `if r0 != 0`: src 0 / 1; offset: the
+    // jump's target)
+    case mapLookupBranch
 }
 
 /// One pre-decoded instruction: 16 bytes, read straight from an unsafe buffer by the run loop.

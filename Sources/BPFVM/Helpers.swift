@@ -58,6 +58,9 @@ public struct HelperTable: Sendable {
     public static let capacity = 256
 
     private var functions: [HelperFunction?] = Array(repeating: nil, count: HelperTable.capacity)
+    /// Whether helper 1 is SwiftBPF's own `bpf_map_lookup_elem`, which the interpreter may
+    /// then call directly rather than through the table.
+    package internal(set) var builtInMapLookup = false
 
     /// An empty table.
     public init() {}
@@ -78,6 +81,7 @@ public struct HelperTable: Sendable {
     public mutating func register(id: Int32, _ function: HelperFunction) {
         precondition(id >= 0 && Int(id) < Self.capacity, "helper id \(id) out of range")
         functions[Int(id)] = function
+        if id == 1 { builtInMapLookup = false }
     }
 
     /// Whether a helper with `id` is registered.

@@ -341,6 +341,24 @@ public final class Interpreter {
                     throw ExecutionError(kind: .unknownHelper(imm), pc: ip - code - 1)
                 }
                 reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
+            case .lddwCall:
+                reg[d] = uimm
+                let id = insn.offset
+                ip += 2  // past the lddw's second slot and the call
+                try checkCall(policy, id, reg, helperContext, ip - code - 1)
+                guard let helper = helpers[Int(id)] else { throw ExecutionError(kind: .unknownHelper(Int64(id)), pc: ip - code - 1) }
+                reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
+            case .mapLookup:
+                reg[d] = uimm
+                ip += 2
+                try checkCall(policy, 1, reg, helperContext, ip - code - 1)
+                reg[0] = MapHelpers.lookup(reg[1], reg[2])
+            case .mapLookupBranch:
+                reg[d] = uimm
+                try checkCall(policy, 1, reg, helperContext, ip - code + 1)
+                let found = MapHelpers.lookup(reg[1], reg[2])
+                reg[0] = found
+                ip = (found == 0) == (s == 0) ? code + Int(insn.offset) : ip + 3
             case .callx:
                 let id = Int64(bitPattern: reg[d])
                 guard id >= 0, id < Int64(HelperTable.capacity), let helper = helpers[Int(id)] else {

@@ -20,7 +20,10 @@ enum MapHelpers {
     }
 
     /// `bpf_map_lookup_elem(map, key)`: the value's address, or 0.
-    static let lookup: HelperFunction = { m, key, _, _, _, _ in
+    static let lookup: HelperFunction = { m, key, _, _, _, _ in lookup(m, key) }
+
+    /// The lookup itself, which the interpreter also calls directly (see `Op.mapLookup`).
+    @inline(__always) static func lookup(_ m: UInt64, _ key: UInt64) -> UInt64 {
         map(m) { UInt64(UInt(bitPattern: $0.lookup(pointer(key)))) }
     }
 
@@ -89,5 +92,6 @@ extension HelperTable {
         register(id: 87, MapHelpers.push)
         register(id: 88, MapHelpers.pop)
         register(id: 89, MapHelpers.peek)
+        builtInMapLookup = true
     }
 }

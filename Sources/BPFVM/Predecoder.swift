@@ -69,13 +69,14 @@ enum Predecoder {
             out.append(d)
             i += 1
         }
-        if fuse { Self.fuse(&out) }
+        if fuse { Self.fuse(&out, directMapLookup: helpers.builtInMapLookup) }
         return out
     }
 
-    /// Fuses `mov rD, rS` with an ALU64 operation on rD in the next slot into one
-    /// superinstruction. The next slot keeps its own operation, so a jump to it stays valid.
-    static func fuse(_ code: inout [DecodedInstruction]) {
+    /// Fuses `mov rD, rS` with an ALU64 operation on rD in the next slot, and `lddw` with a
+    /// helper call after it, into superinstructions. The slots after keep their own
+    /// operations, so a jump to them stays valid.
+    static func fuse(_ code: inout [DecodedInstruction], directMapLookup: Bool = false) {
         let immediate: [Op: Op] = [
             .add64i: .movAdd64i, .sub64i: .movSub64i, .mul64i: .movMul64i, .or64i: .movOr64i, .and64i: .movAnd64i,
             .xor64i: .movXor64i, .lsh64i: .movLsh64i, .rsh64i: .movRsh64i, .arsh64i: .movArsh64i,
@@ -85,6 +86,18 @@ enum Predecoder {
             .xor64r: .movXor64r, .lsh64r: .movLsh64r, .rsh64r: .movRsh64r,
         ]
         guard code.count > 1 else { return }
+        // `lddw` (two slots) then `call`: one dispatch. The call's slot stays for jumps to it.
+        for i in 0..<max(code.count - 2, 0) where code[i].op == .lddw && code[i + 2].op == .call {
+            code[i].op = directMapLookup && code[i + 2].imm == 1 ? .mapLookup : .lddwCall
+            code[i].offset = Int32(truncatingIfNeeded: code[i + 2].imm)
+            // A lookup then its NULL check: one dispatch for the three.
+            if code[i].op == .mapLookup, i + 3 < code.count, code[i + 3].dst == 0, code[i + 3].imm == 0,
+               code[i + 3].op == .jeq64i || code[i + 3].op == .jne64i {
+                code[i].op = .mapLookupBranch
+                code[i].src = code[i + 3].op == .jeq64i ? 0 : 1
+                code[i].offset = code[i + 3].offset
+            }
+        }
         for i in 0..<(code.count - 1) where code[i].op == .mov64r {
             let mov = code[i], next = code[i + 1]
             guard next.dst == mov.dst else { continue }

@@ -431,7 +431,7 @@ struct X86CodeGenerator {
             tailCall()
 
         case .movAdd64i, .movSub64i, .movMul64i, .movOr64i, .movAnd64i, .movXor64i, .movLsh64i, .movRsh64i, .movArsh64i,
-             .movAdd64r, .movSub64r, .movMul64r, .movOr64r, .movAnd64r, .movXor64r, .movLsh64r, .movRsh64r:
+             .movAdd64r, .movSub64r, .movMul64r, .movOr64r, .movAnd64r, .movXor64r, .movLsh64r, .movRsh64r, .lddwCall, .mapLookup, .mapLookupBranch:
             preconditionFailure("superinstructions are the interpreter's; the JIT decodes without fusing")
         }
     }
