@@ -19,11 +19,15 @@ struct BTFCommand: ParsableCommand {
     struct Dump: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the types of raw BTF (such as /sys/kernel/btf/vmlinux) or of an object's .BTF section.",
-            discussion: "The output is bpftool's raw format ('bpftool btf dump file F')."
+            discussion: """
+                The output is bpftool's raw format ('bpftool btf dump file F'), or with --format c \
+                a C header of every named type ('bpftool btf dump file F format c': vmlinux.h).
+                """
         )
 
         @Argument(help: "Raw BTF, or an ELF object with a .BTF section.") var file: String
         @Flag(help: "Print only the number of types and the parse time.") var summary = false
+        @Option(help: "raw (one line per type) or c (a C header).") var format = "raw"
 
         func run() throws {
             guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }
@@ -34,12 +38,15 @@ struct BTFCommand: ParsableCommand {
                 guard let section = elf.section(named: ".BTF") else { throw CLIError("\(file): the object has no .BTF section (compile with -g)") }
                 data = Array(elf.data(of: section))
             }
+            guard format == "raw" || format == "c" else { throw CLIError("--format: '\(format)' is neither raw nor c") }
             let start = monotonicNanoseconds()
             let btf: BTF
             do { btf = try BTF(bytes: data) } catch { throw CLIError("\(file): \(error)") }
             let elapsed = monotonicNanoseconds() - start
             if summary {
                 print("\(btf.types.count - 1) types, \(btf.strings.count) bytes of strings, parsed in \(format1(Double(elapsed) / 1e6)) ms")
+            } else if format == "c" {
+                print(btf.cHeader(), terminator: "")
             } else {
                 print(btf.rawDump(), terminator: "")
             }

@@ -5,8 +5,8 @@ import BTF
 import Foundation
 import Testing
 
-private let vmlinuxPath = "/sys/kernel/btf/vmlinux"
-private let vmlinux = FileManager.default.contents(atPath: vmlinuxPath).map { Array($0) }
+let vmlinuxPath = "/sys/kernel/btf/vmlinux"
+let vmlinux = FileManager.default.contents(atPath: vmlinuxPath).map { Array($0) }
 private let bench = SharedFixtures.path("bench")
 private let compilerReason = BPFCompiler.unavailableReason
 private let bpftoolPresent = (try? referenceToolOutput("bpftool", ["version"])) != nil
