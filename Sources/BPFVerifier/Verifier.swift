@@ -222,7 +222,7 @@ struct Analysis {
             }
             if config.log { log.append("\(pc): (\(hex(code[pc].opcode))) \(text(pc)) ; \(Self.describe(state))") }
             let entry = Self.historyEntry(code[pc], state, pc)
-            let depth = state.frames.count
+            let depth = state.depth
             let next = try step(&state, pc)
             if precisionRequest != 0 {
                 requirePrecise(precisionRequest, depth: depth, history: history, checkpoint: checkpoint)
@@ -269,7 +269,7 @@ struct Analysis {
         }
         // Inside a loop every iteration differs, and few remembered iterations ever prune:
         // remember one only every 20 jumps or 100 instructions, as the kernel does.
-        if remember, !pathStart, let last = ancestors.last, last.state.frames.count == state.frames.count,
+        if remember, !pathStart, let last = ancestors.last, last.state.depth == state.depth,
            jumpsProcessed - lastCheckpointAt.jumps < 20, processed - lastCheckpointAt.instructions < 100 {
             remember = false
         }
