@@ -31,6 +31,10 @@ private struct CHeaderWriter {
     private var usedIdentifiers: [String: Int] = [:]
     private var alignments: [UInt32: Int] = [:]
     private var packedness: [UInt32: Bool] = [:]
+    /// How deep `emit` and `declarator` are: malformed BTF can make a pointer, qualifier or
+    /// array its own target, and the walk stops there rather than recursing without end.
+    private var depth = 0
+    private static let maxDepth = 256
 
     /// Types some other type refers to: anonymous ones among them are written inline there.
     private let referenced: Set<UInt32>
@@ -85,7 +89,9 @@ private struct CHeaderWriter {
     /// Writes what `id` needs, then `id` itself when it is a named type at top level.
     /// `complete`: the use needs the whole definition (an embedded member), not only a name.
     mutating func emit(_ id: UInt32, complete: Bool, topLevel: Bool = false) {
-        guard let type = btf.type(id) else { return }
+        guard depth < Self.maxDepth, let type = btf.type(id) else { return }
+        depth += 1
+        defer { depth -= 1 }
         switch type.kind {
         case let .pointer(to):
             emit(to, complete: false)
@@ -222,7 +228,9 @@ private struct CHeaderWriter {
     private mutating func declarator(_ id: UInt32, _ inner: String, indent: String = "") -> String {
         func joined(_ base: String, _ inner: String) -> String { inner.isEmpty ? base : base + " " + inner }
         func wrapped(_ inner: String) -> String { inner.hasPrefix("*") ? "(\(inner))" : inner }
-        guard let type = btf.type(id) else { return joined("void", inner) }
+        guard depth < Self.maxDepth, let type = btf.type(id) else { return joined("void", inner) }
+        depth += 1
+        defer { depth -= 1 }
         switch type.kind {
         case .void: return joined("void", inner)
         case .int, .float: return joined(btf.name(type.nameOffset), inner)

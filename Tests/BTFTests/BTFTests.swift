@@ -84,8 +84,28 @@ struct BTFTests {
         #expect(btf.name(ofType: 1) == "int")
     }
 
+    @Test("types that are their own targets end the C header's walk instead of recursing forever")
+    func cyclesInCHeader() throws {
+        // [1] INT 'int'; [2] ARRAY of itself; [3] PTR to itself; [4] CONST -> [5] VOLATILE -> [4];
+        // [6] TYPEDEF 'int' -> [3]; [7] STRUCT 'int' { [2] a; [4] b; } — every cycle reached
+        // from a named type.
+        var types: [UInt8] = []
+        func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        types += u32(1) + u32(0x0100_0000) + u32(4) + u32(0x0100_0020)
+        types += u32(0) + u32(0x0300_0000) + u32(0) + u32(2) + u32(1) + u32(2)
+        types += u32(0) + u32(0x0200_0000) + u32(3)
+        types += u32(0) + u32(0x0a00_0000) + u32(5)
+        types += u32(0) + u32(0x0900_0000) + u32(4)
+        types += u32(1) + u32(0x0800_0000) + u32(3)
+        types += u32(1) + u32(0x0400_0002) + u32(16) + u32(1) + u32(2) + u32(0) + u32(1) + u32(4) + u32(64)
+        let strings: [UInt8] = [0] + Array("int".utf8) + [0]
+        let header = [0x9f, 0xeb, 1, 0] + u32(24) + u32(0) + u32(UInt32(types.count)) + u32(UInt32(types.count)) + u32(UInt32(strings.count))
+        let text = try BTF(bytes: header + types + strings).cHeader()
+        #expect(text.contains("typedef") && text.hasSuffix("#endif /* __VMLINUX_H__ */\n"))
+    }
+
     /// Random corruption of real BTF ends in parsed types or a BTFError, never a crash.
-    @Test("mutated BTF never crashes the parser", .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
+    @Test("mutated BTF never crashes the parser or the dumps", .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
     func fuzz() {
         // A real header and the first types, cut so that the sections stay consistent.
         var base = Array(vmlinux!.prefix(24 + 4096))
@@ -102,6 +122,7 @@ struct BTFTests {
             do {
                 let btf = try BTF(bytes: bytes)
                 _ = btf.rawDump()
+                _ = btf.cHeader()
             } catch {
                 failures += 1
                 #expect(error.offset != nil || error.typeID != nil)
