@@ -19,6 +19,11 @@ public enum Inventory {
         public var jitedBytes: UInt32
         public var mapCount: UInt32
         public var createdByUID: UInt32
+        /// The id of the BTF it was loaded with (0: none), and how many function and line
+        /// records came with it.
+        public var btfID: UInt32 = 0
+        public var functionInfoCount: UInt32 = 0
+        public var lineInfoCount: UInt32 = 0
     }
 
     /// A map in the kernel.
@@ -30,6 +35,10 @@ public enum Inventory {
         public var valueSize: UInt32
         public var maxEntries: UInt32
         public var flags: UInt32
+        /// The id of the BTF its key and value types are in (0: none), and those types.
+        public var btfID: UInt32 = 0
+        public var keyTypeID: UInt32 = 0
+        public var valueTypeID: UInt32 = 0
     }
 
     /// Ids of programs (kind 0) or maps (kind 1), ascending.
@@ -63,7 +72,8 @@ public enum Inventory {
         let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let tag = withUnsafeBytes(of: s.tag) { $0.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
         return ProgramInfo(id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
-                           jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid)
+                           jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid,
+                           btfID: s.btf_id, functionInfoCount: s.nr_func_info, lineInfoCount: s.nr_line_info)
     }
 
     /// Every map in the kernel.
@@ -80,8 +90,11 @@ public enum Inventory {
     public static func map(fd: Int32) -> MapInfo? {
         var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, mapID: UInt32 = 0
         var name = [CChar](repeating: 0, count: 16)
-        guard cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name) == 0 else { return nil }
+        var btfID: UInt32 = 0, keyType: UInt32 = 0, valueType: UInt32 = 0
+        guard cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name) == 0,
+              cbpf_map_btf_info(fd, &btfID, &keyType, &valueType) == 0 else { return nil }
         return MapInfo(id: mapID, type: type, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                       keySize: key, valueSize: value, maxEntries: max, flags: flags)
+                       keySize: key, valueSize: value, maxEntries: max, flags: flags,
+                       btfID: btfID, keyTypeID: keyType, valueTypeID: valueType)
     }
 }

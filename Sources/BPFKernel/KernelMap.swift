@@ -14,18 +14,30 @@ public final class KernelMap {
     /// What it was created from.
     public let definition: MapDefinition
 
-    /// Creates the map with `BPF_MAP_CREATE`.
-    public init(_ definition: MapDefinition) throws(KernelError) {
+    /// Creates the map with `BPF_MAP_CREATE`, naming its key and value types in `btf` when the
+    /// definition has them. Like libbpf, a map the kernel refuses with types is created again
+    /// without, unless its value holds a spin lock (which needs them). Global data gets its
+    /// initial value, and read-only data is then frozen.
+    public init(_ definition: MapDefinition, btf: KernelBTF? = nil) throws(KernelError) {
         // Global data is read-only to programs where the object says so (BPF_F_RDONLY_PROG).
         let flags = definition.flags | (definition.readOnly ? 0x80 : 0)
         let name = String(definition.name.filter { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }.prefix(15))
-        let fd = cbpf_map_create(definition.type, UInt32(definition.keySize), UInt32(definition.valueSize),
-                                 UInt32(definition.maxEntries), flags, name)
+        func create(_ btf: KernelBTF?) -> Int32 {
+            cbpf_map_create(definition.type, UInt32(definition.keySize), UInt32(definition.valueSize),
+                            UInt32(definition.maxEntries), flags, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID)
+        }
+        let typed = btf != nil && (definition.keyTypeID != 0 || definition.valueTypeID != 0)
+        var fd = create(typed ? btf : nil)
+        if fd < 0, typed, definition.spinLockOffset == nil { fd = create(nil) }
         guard fd >= 0 else { throw KernelError(command: "BPF_MAP_CREATE (\(definition.name))", errno: -fd) }
         self.fd = fd
         self.definition = definition
         if let initial = definition.initialValue {
             try update([0, 0, 0, 0], initial)
+            if definition.readOnly {
+                let r = cbpf_map_freeze(fd)
+                guard r == 0 else { throw KernelError(command: "BPF_MAP_FREEZE (\(definition.name))", errno: -r) }
+            }
         }
     }
 

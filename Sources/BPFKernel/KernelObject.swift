@@ -9,13 +9,27 @@ public final class KernelObject {
     public let object: ObjectFile
     /// The maps, in the object's order.
     public let maps: [KernelMap]
+    /// The object's BTF in the kernel, which maps and programs refer to; nil when the object has
+    /// none or the kernel refused it (``btfProblem`` says why; then, as with libbpf, maps and
+    /// programs load without it).
+    public let btf: KernelBTF?
+    /// Why the object's BTF is not loaded, when it has BTF.
+    public let btfProblem: String?
 
-    /// Creates every map the object declares.
+    /// Loads the object's BTF and creates every map the object declares.
     public init(_ object: ObjectFile) throws(KernelError) {
         self.object = object
+        var btf: KernelBTF?, problem: String?
+        do {
+            if let types = try object.loadableBTF() {
+                do { btf = try KernelBTF(types) } catch { problem = error.description }
+            }
+        } catch { problem = error.description }
         var maps: [KernelMap] = []
-        for definition in object.maps { maps.append(try KernelMap(definition)) }
+        for definition in object.maps { maps.append(try KernelMap(definition, btf: btf)) }
         self.maps = maps
+        self.btf = btf
+        self.btfProblem = problem
     }
 
     /// A failure to prepare a program for the kernel, before `bpf(2)` is asked.
@@ -55,7 +69,8 @@ public final class KernelObject {
         let linked: LinkedProgram
         do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
         return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
-                                 license: object.license ?? "", name: String(program.name.prefix(15)), logLevel: logLevel)
+                                 license: object.license ?? "", name: String(program.name.prefix(15)), logLevel: logLevel,
+                                 btf: btf, functionInfo: btf == nil ? [] : linked.functionInfo, lineInfo: btf == nil ? [] : linked.lineInfo)
     }
 }
 

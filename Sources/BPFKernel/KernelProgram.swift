@@ -1,4 +1,5 @@
 public import BPFCore
+public import BTF
 import CBPFShims
 #if canImport(Glibc)
 import Glibc
@@ -16,37 +17,29 @@ public final class KernelProgram {
     /// The verifier's log, when the program was loaded with a `logLevel` above 0.
     public let verifierLog: String
 
-    /// Loads `instructions` with `BPF_PROG_LOAD`.
+    /// Loads `instructions` with `BPF_PROG_LOAD`, with their BTF function and line info when
+    /// `btf` is given (record offsets are instruction indices, as ``BPFObject/LinkedProgram``
+    /// has them): the kernel then names C source lines in its log, and checks global functions
+    /// against their prototypes.
     /// - Parameter logLevel: 0 for no log (a rejected program is loaded again with level 1 to
     ///   explain itself), 1 for the verifier's verdict and state, 2 for every instruction it
     ///   processes.
     /// - Throws: ``KernelError`` with the verifier's log when the kernel rejects the program.
-    public init(type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "", logLevel: UInt32 = 0) throws(KernelError) {
+    public init(type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "", logLevel: UInt32 = 0,
+                btf: KernelBTF? = nil, functionInfo: [BTFExt.FunctionInfo] = [], lineInfo: [BTFExt.LineInfo] = []) throws(KernelError) {
         let bytes = Instruction.encode(instructions)
-        func load(_ level: UInt32) -> (Int32, String) {
-            guard level > 0 else {
-                return (bytes.withUnsafeBytes { cbpf_prog_load(type.rawValue, $0.baseAddress, UInt32(instructions.count), license, 0, nil, 0, name) }, "")
-            }
-            // Grow the log buffer until the verifier's output fits.
-            var size: UInt32 = 1 << 16
-            while true {
-                var buffer = [CChar](repeating: 0, count: Int(size))
-                let fd = bytes.withUnsafeBytes { code in
-                    buffer.withUnsafeMutableBufferPointer {
-                        cbpf_prog_load(type.rawValue, code.baseAddress, UInt32(instructions.count), license, level, $0.baseAddress, size, name)
+        let functions = functionInfo.flatMap { [$0.instructionOffset, $0.typeID] }
+        let lines = lineInfo.flatMap { [$0.instructionOffset, $0.fileNameOffset, $0.lineOffset, $0.line << 10 | $0.column & 0x3ff] }
+        let (fd, log) = loadWithLog(level: logLevel) { level, log, size in
+            bytes.withUnsafeBytes { code in
+                functions.withUnsafeBytes { functions in
+                    lines.withUnsafeBytes { lines in
+                        var info = cbpf_prog_btf(btf_fd: btf?.fd ?? -1, func_info: functions.baseAddress, func_info_cnt: UInt32(functionInfo.count),
+                                                 line_info: lines.baseAddress, line_info_cnt: UInt32(lineInfo.count))
+                        return cbpf_prog_load(type.rawValue, code.baseAddress, UInt32(instructions.count), license, level, log, size, name, &info)
                     }
                 }
-                if fd == -Int32(ENOSPC), size < 1 << 30 {
-                    size <<= 2
-                    continue
-                }
-                let log = buffer.withUnsafeBufferPointer { String(decoding: $0.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-                return (fd, log)
             }
-        }
-        var (fd, log) = load(logLevel)
-        if fd < 0, logLevel == 0, fd != -Int32(EPERM), fd != -Int32(ENOSYS) {
-            (fd, log) = load(1)
         }
         if fd < 0 { throw KernelError(command: "BPF_PROG_LOAD", errno: -fd, log: log.isEmpty ? nil : log) }
         self.fd = fd

@@ -19,24 +19,76 @@ public struct LinkedProgram: Sendable {
     public var kind: SectionNames.Match?
     public var instructions: [Instruction]
     public var mapReferences: [MapReference]
+    /// BTF function info: the `FUNC` type of the program and of each subprogram linked in, with
+    /// `instructionOffset` the index of its first instruction (as `BPF_PROG_LOAD` takes it).
+    public var functionInfo: [BTFExt.FunctionInfo] = []
+    /// BTF line info, with `instructionOffset` an index into ``instructions``.
+    public var lineInfo: [BTFExt.LineInfo] = []
 }
 
 extension ObjectFile {
-    /// Links `program`: appends `.text` when the program calls into it, resolves those calls,
-    /// resolves map and global-data references, and, given the `target` kernel's BTF, applies
-    /// CO-RE relocations (without one, the program keeps the offsets it was compiled with).
+    /// A piece of code in a linked program: its byte range in its section, and the index of its
+    /// first instruction in the program.
+    private struct Part {
+        var section: String
+        var start: Int
+        var end: Int
+        var base: Int
+        func index(_ byteOffset: UInt32) -> Int? {
+            let offset = Int(byteOffset)
+            return offset >= start && offset < end ? base + (offset - start) / 8 : nil
+        }
+    }
+
+    /// Links `program`: appends each function of `.text` it calls (directly or through other
+    /// such functions) once, resolves those calls, resolves map and global-data references,
+    /// carries BTF function and line info over to the linked instructions, and, given the
+    /// `target` kernel's BTF, applies CO-RE relocations (without one, the program keeps the
+    /// offsets it was compiled with). Functions it does not call stay out, as with libbpf: the
+    /// kernel refuses unreachable code.
     /// - Throws: ``ObjectError`` for a relocation that is not a map, global data or a call into
     ///   `.text`, or a CO-RE relocation the target cannot satisfy, naming the instruction.
     public func link(_ program: Program, target: BTF? = nil) throws(ObjectError) -> LinkedProgram {
         var code = program.instructions
         var references: [LinkedProgram.MapReference] = []
         let text = elf.section(named: ".text")
-        let textIndex = text?.index ?? -1
-        // Relocations to process, with the code offset of the part they belong to.
+        var parts = [Part(section: program.section, start: program.sectionOffset,
+                          end: program.sectionOffset + program.instructions.count * 8, base: 0)]
+        // Relocations to process; the instruction is `base + offset / 8`.
         var pending = program.relocations.map { (relocation: $0, base: 0) }
-        var textBase: Int?
-        var next = 0
-        while next < pending.count {
+        var textCode: [Instruction] = [], textRelocations: [ELFFile.Relocation] = []
+        if let text, program.relocations.contains(where: { Int(elf.symbols[$0.symbol].sectionIndex) == text.index }) {
+            do { textCode = try Instruction.decode(elf.data(of: text)) } catch { throw ObjectError(section: ".text", error.description) }
+            textRelocations = try elf.relocations(for: text.index)
+        }
+        let relocatedInText = Set(textRelocations.map(\.offset))
+        /// Where the code at `.text` byte `offset` is in the program, its function appended first
+        /// when it is not yet.
+        func linkedIndex(ofTextByte offset: Int) -> Int? {
+            guard let text, let function = textFunction(containing: offset, in: text) else { return nil }
+            if let part = parts.first(where: { $0.section == ".text" && $0.start == function.lowerBound }) { return part.index(UInt32(offset)) }
+            let part = Part(section: ".text", start: function.lowerBound, end: function.upperBound, base: code.count)
+            parts.append(part)
+            code += textCode[(function.lowerBound / 8)..<(function.upperBound / 8)]
+            pending += textRelocations.filter { function.contains(Int($0.offset)) }.map { ($0, part.base - part.start / 8) }
+            return part.index(UInt32(offset))
+        }
+        var next = 0, scanned = 1
+        while next < pending.count || scanned < parts.count {
+            // Calls between .text functions that need no relocation hold the callee's distance.
+            if next == pending.count {
+                let part = parts[scanned]
+                scanned += 1
+                for i in part.base..<(part.base + (part.end - part.start) / 8) {
+                    let byte = part.start + (i - part.base) * 8
+                    guard code[i].opcode == 0x85, code[i].src == CallKind.local.rawValue, !relocatedInText.contains(UInt64(byte)) else { continue }
+                    guard let target = linkedIndex(ofTextByte: byte + (Int(code[i].imm) + 1) * 8) else {
+                        throw ObjectError(section: ".text", offset: byte, "program \(program.name): the call lands on no function in .text")
+                    }
+                    code[i].imm = Int32(target - i - 1)
+                }
+                continue
+            }
             let (relocation, base) = pending[next]
             next += 1
             let index = base + Int(relocation.offset / 8)
@@ -44,21 +96,14 @@ extension ObjectFile {
             func fail(_ message: String) -> ObjectError {
                 ObjectError(section: program.section, "program \(program.name), instruction \(index): relocation against '\(symbol.name)': \(message)")
             }
-            guard relocation.offset % 8 == 0, index < code.count else { throw fail("not on an instruction") }
+            guard relocation.offset % 8 == 0, index >= 0, index < code.count else { throw fail("not on an instruction") }
             if code[index].opcode == 0x85, code[index].src == CallKind.local.rawValue {
-                guard Int(symbol.sectionIndex) == textIndex, let text else {
+                guard let text, Int(symbol.sectionIndex) == text.index else {
                     throw fail("calls outside .text are not supported yet")
                 }
-                if textBase == nil {
-                    // Append .text once, with its own relocations.
-                    textBase = code.count
-                    let textCode: [Instruction]
-                    do { textCode = try Instruction.decode(elf.data(of: text)) } catch { throw ObjectError(section: ".text", error.description) }
-                    code += textCode
-                    pending += try elf.relocations(for: text.index).map { ($0, textBase!) }
+                guard let target = linkedIndex(ofTextByte: Int(symbol.value) + (Int(code[index].imm) + 1) * 8) else {
+                    throw fail("the call lands on no function in .text")
                 }
-                let target = textBase! + Int(symbol.value / 8) + Int(code[index].imm) + 1
-                guard target >= textBase!, target < code.count else { throw fail("the call lands outside .text") }
                 code[index].imm = Int32(target - index - 1)
                 continue
             }
@@ -74,29 +119,48 @@ extension ObjectFile {
             }
             references.append(.init(instruction: index, map: position, valueOffset: offset))
         }
-        if let target, let btf, let btfExt {
-            // Indexing the target's type names (vmlinux: ~100k) is the costly part: only for a
-            // program that has a record.
-            var relocator: CORERelocator?
-            var parts = [(section: program.section, start: program.sectionOffset, end: program.sectionOffset + program.instructions.count * 8, base: 0)]
-            if let textBase { parts.append((".text", 0, Int.max, textBase)) }
-            for part in parts {
-                for record in btfExt.coreRelocations.first(where: { btf.name($0.sectionNameOffset) == part.section })?.records ?? []
-                where Int(record.instructionOffset) >= part.start && Int(record.instructionOffset) < part.end {
-                    let index = part.base + (Int(record.instructionOffset) - part.start) / 8
-                    guard index < code.count else { continue }
-                    let text = Disassembler.text(code[index])  // not read inside `fail`: `patch` holds `code`
-                    func fail(_ message: String) -> ObjectError {
-                        ObjectError(section: part.section, "program \(program.name), instruction \(index) (\(text)): CO-RE: \(message)")
-                    }
-                    let resolution: CORERelocator.Resolution
-                    if relocator == nil { relocator = CORERelocator(local: btf, target: target) }
-                    do { resolution = try relocator!.resolve(record) } catch { throw fail(error.message) }
-                    try Self.patch(&code, at: index, resolution, fail)
-                }
+        var linked = LinkedProgram(name: program.name, kind: program.kind, instructions: code, mapReferences: references)
+        guard let btf, let btfExt else { return linked }
+        for part in parts {
+            for var record in btfExt.functions.first(where: { btf.name($0.sectionNameOffset) == part.section })?.records ?? [] {
+                guard let index = part.index(record.instructionOffset) else { continue }
+                record.instructionOffset = UInt32(index)
+                linked.functionInfo.append(record)
+            }
+            for var record in btfExt.lines.first(where: { btf.name($0.sectionNameOffset) == part.section })?.records ?? [] {
+                guard let index = part.index(record.instructionOffset) else { continue }
+                record.instructionOffset = UInt32(index)
+                linked.lineInfo.append(record)
             }
         }
-        return LinkedProgram(name: program.name, kind: program.kind, instructions: code, mapReferences: references)
+        guard let target else { return linked }
+        // Indexing the target's type names (vmlinux: ~100k) is the costly part: only for a
+        // program that has a record.
+        var relocator: CORERelocator?
+        for part in parts {
+            for record in btfExt.coreRelocations.first(where: { btf.name($0.sectionNameOffset) == part.section })?.records ?? [] {
+                guard let index = part.index(record.instructionOffset), index < code.count else { continue }
+                let text = Disassembler.text(linked.instructions[index])  // not read inside `fail`: `patch` holds the code
+                func fail(_ message: String) -> ObjectError {
+                    ObjectError(section: part.section, "program \(program.name), instruction \(index) (\(text)): CO-RE: \(message)")
+                }
+                let resolution: CORERelocator.Resolution
+                if relocator == nil { relocator = CORERelocator(local: btf, target: target) }
+                do { resolution = try relocator!.resolve(record) } catch { throw fail(error.message) }
+                try Self.patch(&linked.instructions, at: index, resolution, fail)
+            }
+        }
+        return linked
+    }
+
+    /// The byte range of the `.text` function that holds `offset` (all of `.text` when it has
+    /// no function symbols), or nil when no function does.
+    private func textFunction(containing offset: Int, in text: ELFFile.Section) -> Range<Int>? {
+        guard offset >= 0, offset < text.size else { return nil }
+        let functions = elf.symbols.filter { Int($0.sectionIndex) == text.index && $0.type == 2 && $0.size > 0 }
+        if functions.isEmpty { return 0..<text.size }
+        return functions.lazy.map { Int($0.value)..<min(Int($0.value + $0.size), text.size) }
+            .first { $0.contains(offset) && $0.lowerBound % 8 == 0 && $0.upperBound % 8 == 0 }
     }
 
     /// Writes a CO-RE result into the instruction that holds the compiled-in value: a memory

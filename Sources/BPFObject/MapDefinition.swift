@@ -20,6 +20,10 @@ public struct MapDefinition: Sendable, Equatable {
     public var readOnly = false
     /// Where the value's `struct bpf_spin_lock` lies, when its BTF type has one.
     public var spinLockOffset: Int? = nil
+    /// The key's and value's types in the object's BTF (0: none), given to the kernel with the
+    /// map so it can check the value's layout (spin locks, timers) and print it.
+    public var keyTypeID: UInt32 = 0
+    public var valueTypeID: UInt32 = 0
 
     package init(name: String, type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32,
                  section: String, offset: Int, initialValue: [UInt8]? = nil, readOnly: Bool = false) {
@@ -76,8 +80,8 @@ extension ObjectFile {
                     guard let size = btf.size(of: target) else {
                         throw ObjectError(section: ".maps", "map '\(name)': the \(field) type has no size")
                     }
-                    if field == "key" { map.keySize = size } else {
-                        map.valueSize = size
+                    if field == "key" { (map.keySize, map.keyTypeID) = (size, target) } else {
+                        (map.valueSize, map.valueTypeID) = (size, target)
                         map.spinLockOffset = Self.spinLockOffset(in: target, btf)
                     }
                 default: break  // pinning, numa_node, values (inner maps): not yet interpreted

@@ -65,6 +65,9 @@ public struct ObjectFile: Sendable {
         if let btf { maps = try Self.btfMaps(btf, elf: elf) }
         maps += try Self.legacyMaps(elf: elf)
         maps += Self.globalDataMaps(elf: elf)
+        for i in maps.indices where maps[i].initialValue != nil {
+            maps[i].valueTypeID = dataSectionTypeID(maps[i].section) ?? 0
+        }
         for section in elf.sections where section.isExecutable && section.type == 1 && section.name != ".text" {
             guard section.size % 8 == 0 else {
                 throw ObjectError(section: section.name, "code size \(section.size) is not a whole number of 8-byte instructions")

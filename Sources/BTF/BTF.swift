@@ -2,7 +2,7 @@
 /// Type ids index ``types`` directly; id 0 is `void`.
 public struct BTF: Sendable {
     /// Types by id; `types[0]` is void.
-    public private(set) var types: [BTFType]
+    public internal(set) var types: [BTFType]
     /// The string section.
     public let strings: [UInt8]
 
@@ -134,7 +134,7 @@ public struct BTF: Sendable {
         default:
             throw BTFError(offset: start, typeID: id, "unknown BTF kind \(kindValue)")
         }
-        return BTFType(nameOffset: nameOffset, kind: kind)
+        return BTFType(nameOffset: nameOffset, kind: kind, isAttributeTag: kflag && (kindValue == 17 || kindValue == 18))
     }
 
     /// Bounds-checked little-endian reads over the BTF blob.

@@ -60,4 +60,7 @@ public struct BTFType: Sendable {
     public var nameOffset: UInt32
     /// The kind and its data.
     public var kind: Kind
+    /// For decl and type tags: the tag is an attribute (`kind_flag`), kept so the type
+    /// encodes back as it was read.
+    public var isAttributeTag = false
 }

@@ -33,7 +33,8 @@ long cbpf_sys_bpf(int cmd, void *attr, unsigned int size) {
 #include <string.h>
 
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
-                   uint32_t log_level, char *log, uint32_t log_size, const char *name) {
+                   uint32_t log_level, char *log, uint32_t log_size, const char *name,
+                   const struct cbpf_prog_btf *btf) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.prog_type = prog_type;
@@ -46,11 +47,41 @@ int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, con
         attr.log_size = log_size;
     }
     if (name) strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
+    if (btf && btf->btf_fd >= 0) {
+        attr.prog_btf_fd = (uint32_t)btf->btf_fd;
+        attr.func_info_rec_size = 8;
+        attr.func_info = (uint64_t)(uintptr_t)btf->func_info;
+        attr.func_info_cnt = btf->func_info_cnt;
+        attr.line_info_rec_size = 16;
+        attr.line_info = (uint64_t)(uintptr_t)btf->line_info;
+        attr.line_info_cnt = btf->line_info_cnt;
+    }
     return (int)cbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
 }
 
+int cbpf_btf_load(const void *data, uint32_t size, uint32_t log_level, char *log, uint32_t log_size) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.btf = (uint64_t)(uintptr_t)data;
+    attr.btf_size = size;
+    if (log && log_size) {
+        attr.btf_log_level = log_level;
+        attr.btf_log_buf = (uint64_t)(uintptr_t)log;
+        attr.btf_log_size = log_size;
+    }
+    return (int)cbpf_sys_bpf(BPF_BTF_LOAD, &attr, sizeof(attr));
+}
+
+int cbpf_map_freeze(int fd) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = (uint32_t)fd;
+    return (int)cbpf_sys_bpf(BPF_MAP_FREEZE, &attr, sizeof(attr));
+}
+
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
-                    uint32_t map_flags, const char *name) {
+                    uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
+                    uint32_t btf_value_type_id) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.map_type = map_type;
@@ -59,6 +90,11 @@ int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, u
     attr.max_entries = max_entries;
     attr.map_flags = map_flags;
     if (name) strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
+    if (btf_fd >= 0) {
+        attr.btf_fd = (uint32_t)btf_fd;
+        attr.btf_key_type_id = btf_key_type_id;
+        attr.btf_value_type_id = btf_value_type_id;
+    }
     return (int)cbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 }
 
@@ -183,15 +219,20 @@ int cbpf_fd_by_id(int kind, uint32_t id) {
     return (int)cbpf_sys_bpf(kind == 0 ? BPF_PROG_GET_FD_BY_ID : BPF_MAP_GET_FD_BY_ID, &attr, sizeof(attr));
 }
 
-/* BPF_OBJ_GET_INFO_BY_FD into a zeroed info struct of `size` bytes. */
-static long obj_info(int fd, void *info, uint32_t size) {
-    memset(info, 0, size);
+/* BPF_OBJ_GET_INFO_BY_FD into an info struct the caller prepared (pointers to fill). */
+static long obj_info_keep(int fd, void *info, uint32_t size) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.info.bpf_fd = (uint32_t)fd;
     attr.info.info_len = size;
     attr.info.info = (uint64_t)(uintptr_t)info;
     return cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+}
+
+/* The same into a zeroed info struct of `size` bytes. */
+static long obj_info(int fd, void *info, uint32_t size) {
+    memset(info, 0, size);
+    return obj_info_keep(fd, info, size);
 }
 
 int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
@@ -201,6 +242,7 @@ int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
     summary->type = info.type; summary->id = info.id; summary->xlated_len = info.xlated_prog_len;
     summary->jited_len = info.jited_prog_len; summary->created_by_uid = info.created_by_uid;
     summary->nr_map_ids = info.nr_map_ids; summary->load_time = info.load_time;
+    summary->btf_id = info.btf_id; summary->nr_func_info = info.nr_func_info; summary->nr_line_info = info.nr_line_info;
     memcpy(summary->tag, info.tag, 8);
     memcpy(summary->name, info.name, 16);
     return 0;
@@ -214,6 +256,31 @@ int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_si
     *type = info.type; *key_size = info.key_size; *value_size = info.value_size;
     *max_entries = info.max_entries; *flags = info.map_flags; *id = info.id;
     memcpy(name, info.name, sizeof(info.name));
+    return 0;
+}
+
+int cbpf_map_btf_info(int fd, uint32_t *btf_id, uint32_t *key_type_id, uint32_t *value_type_id) {
+    struct bpf_map_info info;
+    long r = obj_info(fd, &info, sizeof(info));
+    if (r < 0) return (int)r;
+    *btf_id = info.btf_id; *key_type_id = info.btf_key_type_id; *value_type_id = info.btf_value_type_id;
+    return 0;
+}
+
+int cbpf_btf_data_by_id(uint32_t id, void *data, uint32_t *size) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.btf_id = id;
+    int fd = (int)cbpf_sys_bpf(BPF_BTF_GET_FD_BY_ID, &attr, sizeof(attr));
+    if (fd < 0) return fd;
+    struct bpf_btf_info info;
+    memset(&info, 0, sizeof(info));
+    info.btf = (uint64_t)(uintptr_t)data;
+    info.btf_size = *size;
+    long r = obj_info_keep(fd, &info, sizeof(info));
+    close(fd);
+    if (r < 0) return (int)r;
+    *size = info.btf_size;
     return 0;
 }
 #else
@@ -247,16 +314,30 @@ int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t fl
 }
 
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
-                    uint32_t map_flags, const char *name) {
+                    uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
+                    uint32_t btf_value_type_id) {
     (void)map_type; (void)key_size; (void)value_size; (void)max_entries; (void)map_flags; (void)name;
+    (void)btf_fd; (void)btf_key_type_id; (void)btf_value_type_id;
     return -ENOSYS;
 }
 
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
-                   uint32_t log_level, char *log, uint32_t log_size, const char *name) {
-    (void)prog_type; (void)insns; (void)insn_cnt; (void)license; (void)log_level; (void)log; (void)log_size; (void)name;
+                   uint32_t log_level, char *log, uint32_t log_size, const char *name,
+                   const struct cbpf_prog_btf *btf) {
+    (void)prog_type; (void)insns; (void)insn_cnt; (void)license; (void)log_level; (void)log; (void)log_size; (void)name; (void)btf;
     return -ENOSYS;
 }
+
+int cbpf_btf_load(const void *data, uint32_t size, uint32_t log_level, char *log, uint32_t log_size) {
+    (void)data; (void)size; (void)log_level; (void)log; (void)log_size;
+    return -ENOSYS;
+}
+int cbpf_map_freeze(int fd) { (void)fd; return -ENOSYS; }
+int cbpf_map_btf_info(int fd, uint32_t *btf_id, uint32_t *key_type_id, uint32_t *value_type_id) {
+    (void)fd; (void)btf_id; (void)key_type_id; (void)value_type_id;
+    return -ENOSYS;
+}
+int cbpf_btf_data_by_id(uint32_t id, void *data, uint32_t *size) { (void)id; (void)data; (void)size; return -ENOSYS; }
 
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
                        uint32_t *data_size_out, uint32_t repeat, uint32_t *retval, uint32_t *duration) {

@@ -46,6 +46,19 @@ struct BTFTests {
         #expect(btf.types.indices.contains { btf.name(ofType: $0) == "bench_\(name)" })
     }
 
+    @Test("encoding gives back the bytes it was parsed from: vmlinux and every bench object",
+          .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent: the kernel has no BTF"),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: bench != nil, "../shared/bench is absent"))
+    func encodingRoundTrip() throws {
+        #expect(try BTF(bytes: vmlinux!).encoded() == vmlinux!)
+        for name in ["alu", "checksum", "flow", "maps"] {
+            let elf = try ELFFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c"))
+            let original = Array(elf.data(of: try #require(elf.section(named: ".BTF"))))
+            #expect(try BTF(bytes: original).encoded() == original, "\(name).bpf.c")
+        }
+    }
+
     @Test("malformed BTF is refused with the place named")
     func malformed() {
         func error(_ bytes: [UInt8]) -> BTFError? {

@@ -1,10 +1,12 @@
 import BPFBenchmarks
+import BPFKernel
 import BPFObject
 import BPFTestSupport
 import SwiftBPF
 import Testing
 
 private let compilerReason = BPFCompiler.unavailableReason
+private let kernelReason = KernelSupport.unavailableReason
 
 /// A counter in an array map value guarded by the value's `struct bpf_spin_lock`; with
 /// `leak`, one path returns while still holding the lock.
@@ -53,5 +55,23 @@ struct SpinLockTests {
         let refusal = try #require(error.verification)
         #expect(refusal.message == "bpf_spin_unlock is missing")
         #expect(refusal.sourceLine?.contains("leak.bpf.c") == true, "\(refusal)")
+    }
+
+    @Test("the kernel takes the same object: the lock's map is created with its BTF, counts the same, and refuses the leak at its source line",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    func againstKernel() throws {
+        let kernel = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source(leak: false), name: "lock.bpf.c")))
+        let program = try kernel.load()
+        for _ in 0..<300 { #expect(try program.testRun(data: BenchmarkPrograms.packet).returnValue == 2) }
+        let value = try #require(try kernel.maps[0].lookup([0, 0, 0, 0]))
+        #expect(littleEndianValue(Array(value[8..<16])) == 300)
+
+        let leaking = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source(leak: true), name: "leak.bpf.c")))
+        let error = try #require(throws: KernelError.self) { try leaking.load() }
+        let log = error.log ?? ""
+        #expect(log.contains("bpf_spin_unlock") || log.contains("spin_lock"), "\(log)")
+        // With line info the kernel prints the C source above the instructions it walks.
+        #expect(log.contains("@ leak.bpf.c:"), "\(log)")
     }
 }

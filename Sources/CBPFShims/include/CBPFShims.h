@@ -44,14 +44,41 @@ int cbpf_gettid(void);
 long cbpf_sys_bpf(int cmd, void *attr, unsigned int size);
 
 
-/// BPF_PROG_LOAD of raw instructions. Returns the program fd or -errno. The verifier's log,
-/// NUL-terminated, goes to log (log_size bytes) when log_level > 0.
-int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
-                   uint32_t log_level, char *log, uint32_t log_size, const char *name);
+/// A program's type information for BPF_PROG_LOAD: the loaded BTF's fd, and func info (8-byte
+/// records) and line info (16-byte records) indexed by instruction.
+struct cbpf_prog_btf {
+    int btf_fd;
+    const void *func_info;
+    uint32_t func_info_cnt;
+    const void *line_info;
+    uint32_t line_info_cnt;
+};
 
-/// BPF_MAP_CREATE. Returns the map fd or -errno.
+/// BPF_PROG_LOAD of raw instructions, with type information when btf is not NULL. Returns the
+/// program fd or -errno. The verifier's log, NUL-terminated, goes to log (log_size bytes) when
+/// log_level > 0.
+int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
+                   uint32_t log_level, char *log, uint32_t log_size, const char *name,
+                   const struct cbpf_prog_btf *btf);
+
+/// BPF_MAP_CREATE, with the key's and value's BTF types when btf_fd >= 0. Returns the map fd or -errno.
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
-                    uint32_t map_flags, const char *name);
+                    uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
+                    uint32_t btf_value_type_id);
+
+/// BPF_BTF_LOAD. Returns the BTF fd or -errno; the kernel's log as for cbpf_prog_load.
+int cbpf_btf_load(const void *data, uint32_t size, uint32_t log_level, char *log, uint32_t log_size);
+
+/// BPF_MAP_FREEZE: no more writes from user space. Returns 0 or -errno.
+int cbpf_map_freeze(int fd);
+
+/// The BTF a map was created with: the BTF object's id (0: none) and the key's and value's types.
+int cbpf_map_btf_info(int fd, uint32_t *btf_id, uint32_t *key_type_id, uint32_t *value_type_id);
+
+/// The raw data of the kernel's BTF object `id` (BPF_BTF_GET_FD_BY_ID, then its info). size is
+/// in/out: the buffer's capacity, then the data's size (which may exceed the capacity: call
+/// again with a buffer that large). Returns 0 or -errno.
+int cbpf_btf_data_by_id(uint32_t id, void *data, uint32_t *size);
 
 /// BPF_MAP_LOOKUP_ELEM (1), BPF_MAP_UPDATE_ELEM (2), BPF_MAP_DELETE_ELEM (3),
 /// BPF_MAP_GET_NEXT_KEY (4, with the next key written to value) and
@@ -105,6 +132,7 @@ int cbpf_fd_by_id(int kind, uint32_t id);
 /// The parts of struct bpf_prog_info the CLI shows.
 struct cbpf_prog_summary {
     uint32_t type, id, xlated_len, jited_len, created_by_uid, nr_map_ids;
+    uint32_t btf_id, nr_func_info, nr_line_info;
     uint64_t load_time;
     uint8_t tag[8];
     char name[16];
