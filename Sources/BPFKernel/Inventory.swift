@@ -87,12 +87,16 @@ public enum Inventory {
     }
 
     /// What the kernel says of the map behind `fd`, or nil when it will not say.
-    public static func map(fd: Int32) -> MapInfo? {
+    public static func map(fd: Int32) -> MapInfo? { try? mapInfo(fd: fd) }
+
+    /// What the kernel says of the map behind `fd`.
+    static func mapInfo(fd: Int32) throws(KernelError) -> MapInfo {
         var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, mapID: UInt32 = 0
         var name = [CChar](repeating: 0, count: 16)
         var btfID: UInt32 = 0, keyType: UInt32 = 0, valueType: UInt32 = 0
-        guard cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name) == 0,
-              cbpf_map_btf_info(fd, &btfID, &keyType, &valueType) == 0 else { return nil }
+        var r = cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name)
+        if r == 0 { r = cbpf_map_btf_info(fd, &btfID, &keyType, &valueType) }
+        guard r == 0 else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: -r) }
         return MapInfo(id: mapID, type: type, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
                        keySize: key, valueSize: value, maxEntries: max, flags: flags,
                        btfID: btfID, keyTypeID: keyType, valueTypeID: valueType)

@@ -48,3 +48,19 @@ func loadWithLog(level: UInt32, _ call: (UInt32, UnsafeMutablePointer<CChar>?, U
     if first.0 < 0, level == 0, first.0 != -Int32(EPERM), first.0 != -Int32(ENOSYS) { return attempt(1) }
     return first
 }
+
+extension KernelBTF {
+    /// The raw data of the kernel's BTF object `id` (an object's types, as a map or program
+    /// was loaded with them).
+    public static func bytes(id: UInt32) throws(KernelError) -> [UInt8] {
+        var capacity: UInt32 = 1 << 16
+        while true {
+            var data = [UInt8](repeating: 0, count: Int(capacity))
+            var size = capacity
+            let r = data.withUnsafeMutableBytes { cbpf_btf_data_by_id(id, $0.baseAddress, &size) }
+            guard r == 0 else { throw KernelError(command: "BPF_BTF_GET_FD_BY_ID (\(id))", errno: -r) }
+            if size <= capacity { return Array(data.prefix(Int(size))) }
+            capacity = size
+        }
+    }
+}

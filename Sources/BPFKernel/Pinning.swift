@@ -75,17 +75,16 @@ extension KernelMap {
         try self.init(describing: fd, source: "map \(id)")
     }
 
-    /// Adopts `fd`, asking the kernel for the map's shape.
+    /// Adopts `fd`, asking the kernel for the map's shape and BTF types.
     convenience init(describing fd: Int32, source path: String) throws(KernelError) {
-        var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, id: UInt32 = 0
-        var name = [CChar](repeating: 0, count: 16)
-        let r = cbpf_map_info(fd, &type, &key, &value, &max, &flags, &id, &name)
-        guard r == 0 else {
+        let info: Inventory.MapInfo
+        do { info = try Inventory.mapInfo(fd: fd) } catch {
             close(fd)
-            throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD (\(path))", errno: -r)
+            throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD (\(path))", errno: error.errno)
         }
-        let mapName = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        self.init(adopting: fd, definition: MapDefinition(name: mapName, type: type, keySize: Int(key), valueSize: Int(value),
-                                                          maxEntries: Int(max), flags: flags, section: "", offset: 0))
+        var definition = MapDefinition(name: info.name, type: info.type, keySize: Int(info.keySize), valueSize: Int(info.valueSize),
+                                       maxEntries: Int(info.maxEntries), flags: info.flags, section: "", offset: 0)
+        (definition.keyTypeID, definition.valueTypeID) = (info.keyTypeID, info.valueTypeID)
+        self.init(adopting: fd, definition: definition)
     }
 }

@@ -25,7 +25,7 @@ struct ProgCommand: ParsableCommand {
             if let reason = KernelSupport.unavailableReason { throw CLIError("prog list: \(reason)") }
             for p in try Inventory.programs() {
                 print("\(p.id): \(p.type.map { "\($0)" } ?? "unknown")  name \(p.name.isEmpty ? "-" : p.name)  tag \(p.tag)  uid \(p.createdByUID)")
-                print("\txlated \(p.translatedBytes)B  jited \(p.jitedBytes)B  maps \(p.mapCount)")
+                print("\txlated \(p.translatedBytes)B  jited \(p.jitedBytes)B  maps \(p.mapCount)\(p.btfID != 0 ? "  btf_id \(p.btfID)" : "")")
             }
         }
     }
@@ -41,23 +41,34 @@ struct MapCommand: ParsableCommand {
             if let reason = KernelSupport.unavailableReason { throw CLIError("map list: \(reason)") }
             for m in try Inventory.maps() {
                 print("\(m.id): \(mapTypeNames[m.type] ?? "type \(m.type)")  name \(m.name.isEmpty ? "-" : m.name)  flags 0x\(String(m.flags, radix: 16))")
-                print("\tkey \(m.keySize)B  value \(m.valueSize)B  max_entries \(m.maxEntries)")
+                print("\tkey \(m.keySize)B  value \(m.valueSize)B  max_entries \(m.maxEntries)\(m.btfID != 0 ? "  btf_id \(m.btfID)" : "")")
             }
         }
     }
 
     struct Dump: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print every entry of a map, like bpftool map dump id ID.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print every entry of a map, like bpftool map dump id ID.",
+            discussion: "A map created with BTF (as every map of an object with BTF is) prints each entry as JSON decoded through its types, as bpftool's formatted output; others, or with --hex, print key and value bytes.")
 
         @Argument(help: "The map's id (from map list).") var id: UInt32
+        @Flag(help: "Print key and value bytes even when the map has BTF.") var hex = false
 
         func run() throws {
             if let reason = KernelSupport.unavailableReason { throw CLIError("map dump: \(reason)") }
             let map: KernelMap
             do { map = try KernelMap(id: id) } catch { throw CLIError("map dump \(id): \(error)") }
-            let entries = try map.entries()
-            for entry in entries { print("key: \(hexBytes(entry.key))  value: \(hexBytes(entry.value))") }
-            print("Found \(entries.count) element\(entries.count == 1 ? "" : "s")")
+            let count: Int
+            if !hex, let btf = try map.typeInformation(), map.definition.keyTypeID != 0 || map.definition.valueTypeID != 0 {
+                let entries = try map.formattedEntries(btf)
+                entries.forEach { print($0) }
+                count = entries.count
+            } else {
+                let entries = try map.entries()
+                for entry in entries { print("key: \(hexBytes(entry.key))  value: \(hexBytes(entry.value))") }
+                count = entries.count
+            }
+            print("Found \(count) element\(count == 1 ? "" : "s")")
         }
     }
 }

@@ -118,7 +118,7 @@ struct BTFTests {
     }
 
     /// Random corruption of real BTF ends in parsed types or a BTFError, never a crash.
-    @Test("mutated BTF never crashes the parser or the dumps", .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
+    @Test("mutated BTF never crashes the parser, the dumps, the value formatter or the encoder", .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
     func fuzz() {
         // A real header and the first types, cut so that the sections stay consistent.
         var base = Array(vmlinux!.prefix(24 + 4096))
@@ -136,6 +136,9 @@ struct BTFTests {
                 let btf = try BTF(bytes: bytes)
                 _ = btf.rawDump()
                 _ = btf.cHeader()
+                let value = (0..<rng.below(64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                for _ in 0..<4 { _ = btf.json(value, type: UInt32(rng.below(btf.types.count + 2))) }
+                #expect(btf.encoded().count >= 24)
             } catch {
                 failures += 1
                 #expect(error.offset != nil || error.typeID != nil)
