@@ -60,11 +60,12 @@ package enum BPFCompiler {
     }
 }
 
-/// Runs a reference tool (bpftool, llvm-objdump) and returns its standard output, or nil when
-/// the tool is not installed.
+/// Runs a reference tool (bpftool, llvm-objdump; found on PATH unless given as a path) and
+/// returns its standard output, or nil when the tool is not installed or fails.
 package func referenceToolOutput(_ tool: String, _ arguments: [String]) throws -> String? {
-    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/usr/sbin").split(separator: ":")
-        .map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    let path = tool.contains("/") ? (FileManager.default.isExecutableFile(atPath: tool) ? tool : nil)
+        : (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/usr/sbin").split(separator: ":")
+            .map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     guard let path else { return nil }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)

@@ -51,14 +51,16 @@ public final class KernelRingBuffer {
         return poll(&descriptor, 1, milliseconds) > 0
     }
 
-    /// Hands each committed record to `body` in order, stopping at one still being written,
-    /// then releases them all at once. Returns the number of records.
+    /// Hands each committed record to `body` in order — at most `limit` of them, so one busy
+    /// ring cannot starve other work — stopping at one still being written, then releases them
+    /// all with one store. The record's bytes are the ring's own: valid only inside `body`.
+    /// Returns the number of records.
     @discardableResult
-    public func consume(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+    public func consume(limit: Int = .max, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
         var position = cbpf_load_acquire64(consumerPage)
         let end = cbpf_load_acquire64(producerArea)
         var count = 0
-        while position < end {
+        while position < end, count < limit {
             let header = data + Int(position & mask)
             let word = cbpf_load_acquire32(header)
             if word & (1 << 31) != 0 { break }  // BPF_RINGBUF_BUSY_BIT

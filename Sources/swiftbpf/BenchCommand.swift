@@ -97,6 +97,9 @@ struct BenchCommand: ParsableCommand {
         if kernelReason == nil {
             print("")
             try benchLoading()
+            print("")
+            try benchRingBuffer(records: 1 << 16, ringShift: 21)  // fits in cache
+            try benchRingBuffer(records: 1 << 20, ringShift: 25)  // does not
         }
     }
 
