@@ -153,6 +153,18 @@ int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) {
     return r < 0 ? -errno : (int)r;
 }
 
+int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_return, const char *name, uint64_t offset, int pid) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.type = pmu_type;
+    attr.size = sizeof(attr);
+    attr.config = is_return && retprobe_bit >= 0 ? 1ull << retprobe_bit : 0;
+    attr.config1 = (uint64_t)(uintptr_t)name;  /* kprobe_func or uprobe_path */
+    attr.config2 = offset;                      /* probe_offset */
+    long r = syscall(__NR_perf_event_open, &attr, pid < 0 ? -1 : pid, pid < 0 ? 0 : -1, -1, PERF_FLAG_FD_CLOEXEC);
+    return r < 0 ? -errno : (int)r;
+}
+
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
@@ -285,6 +297,10 @@ int cbpf_btf_data_by_id(uint32_t id, void *data, uint32_t *size) {
 }
 #else
 int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) { (void)tracepoint_id; return -ENOSYS; }
+int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_return, const char *name, uint64_t offset, int pid) {
+    (void)pmu_type; (void)retprobe_bit; (void)is_return; (void)name; (void)offset; (void)pid;
+    return -ENOSYS;
+}
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
 int cbpf_mount_tracefs(void) { return -ENOSYS; }
 int cbpf_link_create_ifindex(int prog_fd, uint32_t ifindex, uint32_t attach_type) { (void)prog_fd; (void)ifindex; (void)attach_type; return -ENOSYS; }

@@ -13,7 +13,8 @@ struct LoadCommand: ParsableCommand {
         discussion: """
             With --kernel: creates the object's maps, loads each program into the running kernel \
             (CO-RE relocated against its BTF) and attaches it by its section name: tracepoints (tp/, \
-            tracepoint/), raw tracepoints (raw_tp/), and with --interface XDP (xdp) and tc classifiers \
+            tracepoint/), raw tracepoints (raw_tp/), kprobes (kprobe/FUNC, kretprobe/FUNC), uprobes \
+            (uprobe/BINARY:FUNC, uretprobe/BINARY:FUNC), and with --interface XDP (xdp) and tc classifiers \
             through tcx (tc, tcx/ingress, tcx/egress). It prints each map, program and link with its \
             kernel id, then holds them until Ctrl-C (or --duration), or with --pin DIR pins them all \
             under DIR and exits, leaving them loaded and attached. Without --kernel: verifies and \
@@ -117,6 +118,23 @@ struct LoadCommand: ParsableCommand {
         case .rawTracepoint:
             let link = try RawTracepointLink(program, name: target)
             return (link, link.fd, "raw tracepoint \(target)")
+        case .kprobe where !target.isEmpty && ["kprobe", "kretprobe", "uprobe", "uretprobe"].contains(where: { source.section.hasPrefix($0 + "/") }):
+            // kprobe/FUNCTION[+OFFSET], uprobe/BINARY:FUNCTION[+OFFSET], as libbpf names them.
+            let isReturn = source.section.hasPrefix("kretprobe/") || source.section.hasPrefix("uretprobe/")
+            func split(_ text: Substring) -> (String, UInt64) {
+                let parts = text.split(separator: "+", maxSplits: 1)
+                let offset = parts.count == 2 ? (parts[1].hasPrefix("0x") ? UInt64(parts[1].dropFirst(2), radix: 16) : UInt64(parts[1])) : 0
+                return (String(parts.first ?? ""), offset ?? 0)
+            }
+            if source.section.hasPrefix("k") {
+                let (function, offset) = split(Substring(target))
+                let link = try ProbeLink(program, kernelFunction: function, offset: offset, isReturn: isReturn)
+                return (link, link.linkFD, "\(isReturn ? "kretprobe" : "kprobe") \(target)")
+            }
+            guard let colon = target.lastIndex(of: ":") else { throw CLIError("section '\(source.section)' names no BINARY:FUNCTION") }
+            let (function, offset) = split(target[target.index(after: colon)...])
+            let link = try ProbeLink(program, binary: String(target[..<colon]), symbol: function.isEmpty ? nil : function, offset: offset, isReturn: isReturn)
+            return (link, link.linkFD, "\(isReturn ? "uretprobe" : "uprobe") \(target)")
         case .xdp, .schedCLS:
             guard let interface else {
                 print("  not attached: --interface names where \(program.type) programs attach")

@@ -94,6 +94,12 @@ int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, voi
 /// it runs for every CPU). Returns the perf event fd or -errno.
 int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id);
 
+/// perf_event_open(2) for a kprobe or uprobe through its dynamic PMU (pmu_type, from
+/// /sys/bus/event_source/devices/{kprobe,uprobe}/type): name is the kernel function or the
+/// binary's path, offset the offset into the function or the file; is_return sets the PMU's
+/// retprobe bit (retprobe_bit). pid -1 probes every process. Returns the perf event fd or -errno.
+int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_return, const char *name, uint64_t offset, int pid);
+
 /// BPF_LINK_CREATE attaching prog_fd to the perf event perf_fd (BPF_PERF_EVENT). Returns the
 /// link fd or -errno.
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd);

@@ -1,0 +1,52 @@
+import BPFCore
+
+/// Function symbols of host ELF64 binaries (executables, shared libraries), for uprobes: a
+/// symbol's address turned into the file offset the uprobe PMU takes.
+enum HostSymbols {
+    struct Failure: Error { var message: String }
+
+    /// The file offset of function `symbol` in the ELF64 little-endian file at `path`, from
+    /// `.symtab` or `.dynsym`: its address less its section's address plus the section's offset.
+    static func fileOffset(of symbol: String, in path: String) throws(Failure) -> UInt64 {
+        guard let bytes = readFile(path) else { throw Failure(message: "cannot read the file") }
+        func u16(_ at: Int) throws(Failure) -> Int {
+            guard at >= 0, at + 2 <= bytes.count else { throw Failure(message: "truncated ELF at 0x\(String(at, radix: 16))") }
+            return Int(bytes[at]) | Int(bytes[at + 1]) << 8
+        }
+        func u32(_ at: Int) throws(Failure) -> Int {
+            let low = try u16(at), high = try u16(at + 2)
+            return low | high << 16
+        }
+        func u64(_ at: Int) throws(Failure) -> UInt64 {
+            let low = try u32(at), high = try u32(at + 4)
+            return UInt64(low) | UInt64(high) << 32
+        }
+        guard bytes.count >= 64, bytes[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]), bytes[4] == 2, bytes[5] == 1 else {
+            throw Failure(message: "not a little-endian ELF64 file")
+        }
+        let sectionTable = Int(truncatingIfNeeded: try u64(0x28)), entrySize = try u16(0x3a), count = try u16(0x3c)
+        struct Section { var type: Int, address: UInt64, offset: Int, size: Int, link: Int }
+        var sections: [Section] = []
+        for i in 0..<count {
+            let at = sectionTable + i * entrySize
+            sections.append(Section(type: try u32(at + 4), address: try u64(at + 0x10), offset: Int(truncatingIfNeeded: try u64(at + 0x18)),
+                                    size: Int(truncatingIfNeeded: try u64(at + 0x20)), link: try u32(at + 0x28)))
+        }
+        let wanted = Array(symbol.utf8)
+        for table in sections where table.type == 2 || table.type == 11 {  // SHT_SYMTAB, SHT_DYNSYM
+            guard table.link < sections.count else { continue }
+            let strings = sections[table.link]
+            for at in stride(from: table.offset, to: table.offset + table.size - 23, by: 24) {
+                let info = try u16(at + 4) & 0xff, index = try u16(at + 6)
+                guard info & 0xf == 2, index > 0, index < sections.count else { continue }  // STT_FUNC, defined
+                let name = try strings.offset + u32(at)
+                guard name >= 0, name + wanted.count < bytes.count, bytes[name..<(name + wanted.count)].elementsEqual(wanted),
+                      bytes[name + wanted.count] == 0 else { continue }
+                let value = try u64(at + 8), section = sections[index]
+                guard value >= section.address else { throw Failure(message: "symbol \(symbol) lies before its section") }
+                return value - section.address + UInt64(section.offset)
+            }
+        }
+        throw Failure(message: "no function named \(symbol)")
+    }
+}

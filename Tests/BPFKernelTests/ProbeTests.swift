@@ -1,0 +1,89 @@
+import BPFBenchmarks
+import BPFKernel
+import BPFObject
+import Foundation
+import Testing
+
+private let kernelReason = KernelSupport.unavailableReason
+private let compilerReason = BPFCompiler.unavailableReason
+private let uprobeReason: String? = FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/uprobe/type")
+    ? nil : "this kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS)"
+private let hasKprobes = FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe/type")
+
+/// Counts entries and returns of a probed function and sums its first argument (x86-64's rdi).
+private let source = """
+    #include <linux/bpf.h>
+    #include <asm/ptrace.h>
+    #include <bpf/bpf_helpers.h>
+    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 3); __type(key, __u32); __type(value, __u64); } seen SEC(".maps");
+    static void add(__u32 key, __u64 amount) {
+        __u64 *slot = bpf_map_lookup_elem(&seen, &key);
+        if (slot) __sync_fetch_and_add(slot, amount);
+    }
+    SEC("uprobe") int on_entry(struct pt_regs *ctx) { add(0, 1); add(1, ctx->rdi); return 0; }
+    SEC("uretprobe") int on_return(struct pt_regs *ctx) { add(2, 1); return 0; }
+    SEC("kprobe/__x64_sys_getppid") int on_kernel_entry(struct pt_regs *ctx) { add(0, 1); return 0; }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+/// The path of the C library this process has mapped.
+private func libcPath() -> String? {
+    guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+    return maps.split(separator: "\n").compactMap { line in line.split(separator: " ").last.map(String.init) }
+        .first { $0.hasPrefix("/") && $0.contains("/libc.so") }
+}
+
+@Suite("Probes", .serialized)
+struct ProbeTests {
+    private func count(_ object: KernelObject, _ key: UInt8) throws -> UInt64 {
+        let bytes = try #require(try object.maps.first { $0.definition.name == "seen" }?.lookup([key, 0, 0, 0]))
+        return bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
+    }
+
+    @Test("a uprobe and a uretprobe on a libc function see each call of this process, with its argument; detached, they see none",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: uprobeReason == nil, Comment(rawValue: uprobeReason ?? "")))
+    func uprobes() throws {
+        #if arch(x86_64)
+        let libc = try #require(libcPath(), "libc is not mapped from a file")
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "probes.bpf.c")))
+        do {
+            let entry = try ProbeLink(try object.load(program: "on_entry"), binary: libc, symbol: "getsid", process: getpid())
+            let exit = try ProbeLink(try object.load(program: "on_return"), binary: libc, symbol: "getsid", isReturn: true, process: getpid())
+            // Process ids that do not exist: getsid fails, but it runs.
+            for pid in 900_001...900_005 as ClosedRange<Int32> { _ = getsid(pid) }
+            withExtendedLifetime((entry, exit)) {}
+        }
+        #expect(try count(object, 0) == 5)
+        #expect(try count(object, 1) == 4_500_015)
+        #expect(try count(object, 2) == 5)
+        _ = getsid(900_006)  // the links are gone
+        #expect(try count(object, 0) == 5)
+
+        let error = try #require(throws: KernelError.self) {
+            try ProbeLink(try object.load(program: "on_entry"), binary: libc, symbol: "no_such_function_here")
+        }
+        #expect(error.description.contains("no function named no_such_function_here"))
+        #else
+        withKnownIssue("the probe program reads x86-64 registers") { Issue.record("not x86-64") }
+        #endif
+    }
+
+    @Test("a kprobe sees a system call; without a kprobe PMU the error says so",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func kprobes() throws {
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "probes.bpf.c")))
+        let program = try object.load(program: "on_kernel_entry")
+        guard hasKprobes else {
+            let error = try #require(throws: KernelError.self) { try ProbeLink(program, kernelFunction: "__x64_sys_getppid") }
+            #expect(error.description.contains("no kprobe PMU"))
+            return
+        }
+        let link = try ProbeLink(program, kernelFunction: "__x64_sys_getppid")
+        for _ in 0..<3 { _ = getppid() }
+        withExtendedLifetime(link) {}
+        #expect(try count(object, 0) >= 3)
+    }
+}
