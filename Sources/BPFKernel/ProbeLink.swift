@@ -42,15 +42,7 @@ public final class ProbeLink {
         }
         // The retprobe bit, "config:N" in the PMU's format.
         let bit = readFirstLine(root + "/format/retprobe").flatMap { $0.split(separator: ":").last.flatMap { Int32($0) } } ?? 0
-        let perf = cbpf_perf_event_open_probe(type, bit, isReturn ? 1 : 0, name, offset, process)
-        guard perf >= 0 else { throw KernelError(command: "perf_event_open (\(what))", errno: -perf) }
-        let link = cbpf_link_create_perf_event(program.fd, perf)
-        guard link >= 0 else {
-            close(perf)
-            throw KernelError(command: "BPF_LINK_CREATE (\(what))", errno: -link)
-        }
-        perfFD = perf
-        linkFD = link
+        (perfFD, linkFD) = try linkPerfEvent(cbpf_perf_event_open_probe(type, bit, isReturn ? 1 : 0, name, offset, process), to: program, what: what)
     }
 
     deinit {

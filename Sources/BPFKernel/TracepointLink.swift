@@ -16,15 +16,7 @@ public final class TracepointLink {
     /// tracefs at /sys/kernel/tracing first if it is not there.
     public init(_ program: KernelProgram, category: String, name: String) throws(KernelError) {
         let id = try Self.tracepointID(category: category, name: name)
-        let perf = cbpf_perf_event_open_tracepoint(id)
-        guard perf >= 0 else { throw KernelError(command: "perf_event_open (tracepoint \(category)/\(name))", errno: -perf) }
-        let link = cbpf_link_create_perf_event(program.fd, perf)
-        guard link >= 0 else {
-            close(perf)
-            throw KernelError(command: "BPF_LINK_CREATE (\(category)/\(name))", errno: -link)
-        }
-        perfFD = perf
-        linkFD = link
+        (perfFD, linkFD) = try linkPerfEvent(cbpf_perf_event_open_tracepoint(id), to: program, what: "tracepoint \(category)/\(name)")
     }
 
     deinit {
@@ -41,4 +33,16 @@ public final class TracepointLink {
         }
         throw KernelError(command: "tracefs lookup of \(category)/\(name)", errno: ENOENT)
     }
+}
+
+/// Joins `program` to the perf event `perf` (a descriptor, or -errno from opening it) with a
+/// bpf_link; returns both descriptors, or throws naming `what`, closing the perf event.
+func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String) throws(KernelError) -> (perf: Int32, link: Int32) {
+    guard perf >= 0 else { throw KernelError(command: "perf_event_open (\(what))", errno: -perf) }
+    let link = cbpf_link_create_perf_event(program.fd, perf)
+    guard link >= 0 else {
+        close(perf)
+        throw KernelError(command: "BPF_LINK_CREATE (\(what))", errno: -link)
+    }
+    return (perf, link)
 }
