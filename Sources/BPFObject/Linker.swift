@@ -101,7 +101,8 @@ extension ObjectFile {
                 guard let text, Int(symbol.sectionIndex) == text.index else {
                     throw fail("calls outside .text are not supported yet")
                 }
-                guard let target = linkedIndex(ofTextByte: Int(symbol.value) + (Int(code[index].imm) + 1) * 8) else {
+                // Wrapping: an absurd symbol value lands outside .text and is refused there.
+                guard let target = linkedIndex(ofTextByte: Int(truncatingIfNeeded: symbol.value) &+ (Int(code[index].imm) + 1) * 8) else {
                     throw fail("the call lands on no function in .text")
                 }
                 code[index].imm = Int32(target - index - 1)
@@ -157,9 +158,11 @@ extension ObjectFile {
     /// no function symbols), or nil when no function does.
     private func textFunction(containing offset: Int, in text: ELFFile.Section) -> Range<Int>? {
         guard offset >= 0, offset < text.size else { return nil }
+        let size = UInt64(text.size)
         let functions = elf.symbols.filter { Int($0.sectionIndex) == text.index && $0.type == 2 && $0.size > 0 }
         if functions.isEmpty { return 0..<text.size }
-        return functions.lazy.map { Int($0.value)..<min(Int($0.value + $0.size), text.size) }
+        return functions.lazy.filter { $0.value < size && $0.size <= size - $0.value }
+            .map { Int($0.value)..<Int($0.value + $0.size) }
             .first { $0.contains(offset) && $0.lowerBound % 8 == 0 && $0.upperBound % 8 == 0 }
     }
 

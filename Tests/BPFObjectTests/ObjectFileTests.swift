@@ -87,9 +87,50 @@ struct ObjectFileTests {
     }
 }
 
+/// Two programs calling .text functions (one through another), with global data.
+private let subprograms = """
+    #include <linux/bpf.h>
+    #include <bpf/bpf_helpers.h>
+    const volatile int bias = 3;
+    int calls = 1;
+    static __attribute__((noinline)) int twice(int x) { calls++; return 2 * x; }
+    static __attribute__((noinline)) int scaled(int x) { return twice(x) + bias; }
+    SEC("xdp") int one(struct xdp_md *ctx) { return scaled(ctx->data_end - ctx->data) > 40 ? XDP_PASS : XDP_DROP; }
+    SEC("xdp") int two(struct xdp_md *ctx) { return twice(1) == 2 ? XDP_PASS : XDP_DROP; }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
 @Suite("Malformed object files")
 struct MalformedObjectTests {
     private static func object() throws -> [UInt8] { try BPFCompiler.compile(bench! + "/flow.bpf.c") }
+
+    /// Links every program and fixes up the BTF: each must succeed or throw an ObjectError
+    /// that names where.
+    private static func prepare(_ object: ObjectFile) {
+        for program in object.programs {
+            do { _ = try object.link(program) } catch {
+                #expect(error.section != nil || error.offset != nil, "\(error)")
+            }
+        }
+        do { _ = try object.loadableBTF() } catch {
+            #expect(error.section != nil, "\(error)")
+        }
+    }
+
+    @Test("a .text function symbol with an absurd address or size is refused when a call lands on it, never a crash",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func absurdFunctionSymbol() throws {
+        let valid = try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c")
+        let elf = try ELFFile(bytes: valid)
+        let symtab = try #require(elf.sections.first { $0.type == 2 })
+        let twice = try #require(elf.symbols.firstIndex { $0.name == "twice" })
+        for field in [8, 16] {  // st_value, st_size
+            var bytes = valid
+            for k in 0..<8 { bytes[symtab.offset + twice * 24 + field + k] = 0xff }
+            let object = try ObjectFile(bytes: bytes)
+            #expect(throws: ObjectError.self) { try object.link(try #require(object.program(named: "two"))) }
+        }
+    }
 
     @Test("truncated, foreign and corrupt files get errors that say where")
     func handPicked() throws {
@@ -112,7 +153,13 @@ struct MalformedObjectTests {
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
           .enabled(if: bench != nil, "../shared/bench is absent"))
     func fuzz() throws {
-        let valid = try Self.object()
+        // flow, and an object whose programs call .text functions, for the linker.
+        for valid in [try Self.object(), try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c")] {
+            try Self.fuzz(valid)
+        }
+    }
+
+    private static func fuzz(_ valid: [UInt8]) throws {
         var rng = SplitMix64(state: 7)
         var errors = 0
         for _ in 0..<3000 {
@@ -129,6 +176,7 @@ struct MalformedObjectTests {
             do {
                 let object = try ObjectFile(bytes: bytes)
                 for program in object.programs { _ = Disassembler.listing(program.instructions) }
+                Self.prepare(object)
             } catch {
                 errors += 1
                 #expect(error.section != nil || error.offset != nil || error.message.contains("whole number"), "\(error)")
