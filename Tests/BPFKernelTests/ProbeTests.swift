@@ -1,6 +1,8 @@
 import BPFBenchmarks
+import BPFCore
 import BPFKernel
 import BPFObject
+import BPFTestSupport
 import Foundation
 import Testing
 
@@ -85,5 +87,43 @@ struct ProbeTests {
         for _ in 0..<3 { _ = getppid() }
         withExtendedLifetime(link) {}
         #expect(try count(object, 0) >= 3)
+    }
+
+    /// Uprobe targets are host binaries the user names: corrupt ones get an error, never a crash.
+    @Test("absurd and mutated binaries never crash the uprobe symbol lookup")
+    func malformedBinaries() throws {
+        let libc = try #require(libcPath(), "libc is not mapped from a file")
+        let valid = try #require(readFile(libc))
+        let offset = try HostSymbols.fileOffset(of: "getsid", inELF: valid)
+        #expect(offset > 0 && offset < UInt64(valid.count))
+        let table = Int(littleEndianValue(valid[0x28..<0x30]))
+        let entrySize = Int(littleEndianValue(valid[0x3a..<0x3c])), count = Int(littleEndianValue(valid[0x3c..<0x3e]))
+        // Absurd offsets and sizes: the section table's, and every section's offset or size.
+        var absurd: [[UInt8]] = [valid]
+        absurd[0].replaceSubrange(0x28..<0x30, with: [UInt8](repeating: 0xff, count: 8))
+        for field in [0x18, 0x20] {
+            var bytes = valid
+            for i in 0..<count { bytes.replaceSubrange((table + i * entrySize + field)..<(table + i * entrySize + field + 8), with: [0xf0] + [UInt8](repeating: 0xff, count: 6) + [0x7f]) }
+            absurd.append(bytes)
+        }
+        for bytes in absurd {
+            #expect(throws: HostSymbols.Failure.self) { try HostSymbols.fileOffset(of: "getsid", inELF: bytes) }
+        }
+        var rng = SplitMix64(state: 11)
+        var failures = 0
+        for _ in 0..<400 {
+            var bytes = valid
+            for _ in 0...rng.below(6) {
+                // The header, the section table, or anywhere.
+                let at = [rng.below(64), table + rng.below(max(valid.count - table, 1)), rng.below(valid.count)][rng.below(3)]
+                bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            if rng.below(5) == 0 { bytes = Array(bytes.prefix(rng.below(bytes.count))) }
+            do { _ = try HostSymbols.fileOffset(of: "getsid", inELF: bytes) } catch {
+                failures += 1
+                #expect(!error.message.isEmpty)
+            }
+        }
+        #expect(failures > 20)
     }
 }
