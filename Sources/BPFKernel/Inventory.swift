@@ -91,14 +91,11 @@ public enum Inventory {
 
     /// What the kernel says of the map behind `fd`.
     static func mapInfo(fd: Int32) throws(KernelError) -> MapInfo {
-        var type: UInt32 = 0, key: UInt32 = 0, value: UInt32 = 0, max: UInt32 = 0, flags: UInt32 = 0, mapID: UInt32 = 0
-        var name = [CChar](repeating: 0, count: 16)
-        var btfID: UInt32 = 0, keyType: UInt32 = 0, valueType: UInt32 = 0
-        var r = cbpf_map_info(fd, &type, &key, &value, &max, &flags, &mapID, &name)
-        if r == 0 { r = cbpf_map_btf_info(fd, &btfID, &keyType, &valueType) }
+        var s = cbpf_map_summary()
+        let r = cbpf_map_info(fd, &s)
         guard r == 0 else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: -r) }
-        return MapInfo(id: mapID, type: type, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                       keySize: key, valueSize: value, maxEntries: max, flags: flags,
-                       btfID: btfID, keyTypeID: keyType, valueTypeID: valueType)
+        let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return MapInfo(id: s.id, type: s.type, name: name, keySize: s.key_size, valueSize: s.value_size, maxEntries: s.max_entries,
+                       flags: s.flags, btfID: s.btf_id, keyTypeID: s.btf_key_type_id, valueTypeID: s.btf_value_type_id)
     }
 }

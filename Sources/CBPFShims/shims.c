@@ -260,22 +260,15 @@ int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
     return 0;
 }
 
-int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
-                  uint32_t *flags, uint32_t *id, char *name) {
+int cbpf_map_info(int fd, struct cbpf_map_summary *summary) {
     struct bpf_map_info info;
     long r = obj_info(fd, &info, sizeof(info));
     if (r < 0) return (int)r;
-    *type = info.type; *key_size = info.key_size; *value_size = info.value_size;
-    *max_entries = info.max_entries; *flags = info.map_flags; *id = info.id;
-    memcpy(name, info.name, sizeof(info.name));
-    return 0;
-}
-
-int cbpf_map_btf_info(int fd, uint32_t *btf_id, uint32_t *key_type_id, uint32_t *value_type_id) {
-    struct bpf_map_info info;
-    long r = obj_info(fd, &info, sizeof(info));
-    if (r < 0) return (int)r;
-    *btf_id = info.btf_id; *key_type_id = info.btf_key_type_id; *value_type_id = info.btf_value_type_id;
+    summary->type = info.type; summary->id = info.id; summary->key_size = info.key_size;
+    summary->value_size = info.value_size; summary->max_entries = info.max_entries; summary->flags = info.map_flags;
+    summary->btf_id = info.btf_id; summary->btf_key_type_id = info.btf_key_type_id;
+    summary->btf_value_type_id = info.btf_value_type_id;
+    memcpy(summary->name, info.name, sizeof(info.name));
     return 0;
 }
 
@@ -311,11 +304,7 @@ int cbpf_mount_bpffs(void) { return -ENOSYS; }
 int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id) { (void)kind; (void)start_id; (void)next_id; return -ENOSYS; }
 int cbpf_fd_by_id(int kind, uint32_t id) { (void)kind; (void)id; return -ENOSYS; }
 int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
-int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
-                  uint32_t *flags, uint32_t *id, char *name) {
-    (void)fd; (void)type; (void)key_size; (void)value_size; (void)max_entries; (void)flags; (void)id; (void)name;
-    return -ENOSYS;
-}
+int cbpf_map_info(int fd, struct cbpf_map_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
 
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval) {
     (void)prog_fd; (void)ctx; (void)ctx_size; (void)retval;
@@ -349,10 +338,6 @@ int cbpf_btf_load(const void *data, uint32_t size, uint32_t log_level, char *log
     return -ENOSYS;
 }
 int cbpf_map_freeze(int fd) { (void)fd; return -ENOSYS; }
-int cbpf_map_btf_info(int fd, uint32_t *btf_id, uint32_t *key_type_id, uint32_t *value_type_id) {
-    (void)fd; (void)btf_id; (void)key_type_id; (void)value_type_id;
-    return -ENOSYS;
-}
 int cbpf_btf_data_by_id(uint32_t id, void *data, uint32_t *size) { (void)id; (void)data; (void)size; return -ENOSYS; }
 
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,

@@ -72,9 +72,6 @@ int cbpf_btf_load(const void *data, uint32_t size, uint32_t log_level, char *log
 /// BPF_MAP_FREEZE: no more writes from user space. Returns 0 or -errno.
 int cbpf_map_freeze(int fd);
 
-/// The BTF a map was created with: the BTF object's id (0: none) and the key's and value's types.
-int cbpf_map_btf_info(int fd, uint32_t *btf_id, uint32_t *key_type_id, uint32_t *value_type_id);
-
 /// The raw data of the kernel's BTF object `id` (BPF_BTF_GET_FD_BY_ID, then its info). size is
 /// in/out: the buffer's capacity, then the data's size (which may exceed the capacity: call
 /// again with a buffer that large). Returns 0 or -errno.
@@ -123,10 +120,15 @@ int cbpf_obj_get(const char *path);
 /// mount -t bpf bpf /sys/fs/bpf. Returns 0 or -errno.
 int cbpf_mount_bpffs(void);
 
-/// BPF_OBJ_GET_INFO_BY_FD for a map: its type, key and value sizes, max entries, flags, id and
-/// name (16 bytes). Returns 0 or -errno.
-int cbpf_map_info(int fd, uint32_t *type, uint32_t *key_size, uint32_t *value_size, uint32_t *max_entries,
-                  uint32_t *flags, uint32_t *id, char *name);
+/// The parts of struct bpf_map_info the CLI and loaders use.
+struct cbpf_map_summary {
+    uint32_t type, id, key_size, value_size, max_entries, flags;
+    uint32_t btf_id, btf_key_type_id, btf_value_type_id;
+    char name[16];
+};
+
+/// BPF_OBJ_GET_INFO_BY_FD for a map. Returns 0 or -errno.
+int cbpf_map_info(int fd, struct cbpf_map_summary *summary);
 
 /// BPF_PROG_GET_NEXT_ID (kind 0) or BPF_MAP_GET_NEXT_ID (kind 1): the id after start_id, in
 /// next_id. Returns 0, or -ENOENT after the last.
