@@ -70,7 +70,7 @@ public final class KernelObject {
         do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
         return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
                                  license: object.license ?? "", name: String(program.name.prefix(15)), logLevel: logLevel,
-                                 btf: btf, functionInfo: btf == nil ? [] : linked.functionInfo, lineInfo: btf == nil ? [] : linked.lineInfo)
+                                 btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo)
     }
 }
 

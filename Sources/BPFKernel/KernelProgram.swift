@@ -19,8 +19,8 @@ public final class KernelProgram {
 
     /// Loads `instructions` with `BPF_PROG_LOAD`, with their BTF function and line info when
     /// `btf` is given (record offsets are instruction indices, as ``BPFObject/LinkedProgram``
-    /// has them): the kernel then names C source lines in its log, and checks global functions
-    /// against their prototypes.
+    /// has them; without `btf` the records are not sent): the kernel then names C source lines
+    /// in its log, and checks global functions against their prototypes.
     /// - Parameter logLevel: 0 for no log (a rejected program is loaded again with level 1 to
     ///   explain itself), 1 for the verifier's verdict and state, 2 for every instruction it
     ///   processes.
