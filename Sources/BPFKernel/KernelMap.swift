@@ -52,8 +52,15 @@ public final class KernelMap {
     /// Bytes a value occupies in syscalls: per-CPU maps return every possible CPU's value, each
     /// padded to 8 bytes.
     public var valueBufferSize: Int {
-        definition.type == 5 || definition.type == 6 ? (definition.valueSize + 7) / 8 * 8 * PossibleCPUs.count : definition.valueSize
+        isPerCPU ? perCPUValueStride * PossibleCPUs.count : definition.valueSize
     }
+
+    /// Whether the map holds a value per CPU: per-CPU hash and array, LRU per-CPU hash,
+    /// per-CPU cgroup storage.
+    public var isPerCPU: Bool { [5, 6, 10, 21].contains(definition.type) }
+
+    /// Bytes between CPUs' values in a per-CPU map's syscall buffer.
+    public var perCPUValueStride: Int { (definition.valueSize + 7) / 8 * 8 }
 
     /// The value under `key` (for per-CPU maps, every CPU's), or nil when there is none.
     public func lookup(_ key: [UInt8]) throws(KernelError) -> [UInt8]? {

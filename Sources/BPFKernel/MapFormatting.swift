@@ -17,13 +17,12 @@ extension KernelMap {
     /// `values`, one `{"cpu": N, "value": …}` per possible CPU.
     public func formattedEntries(_ btf: BTF) throws(KernelError) -> [String] {
         let keyType = definition.keyTypeID, valueType = definition.valueTypeID
-        let perCPU = [5, 6, 10].contains(definition.type)
-        let stride = (definition.valueSize + 7) / 8 * 8
+        let stride = perCPUValueStride
         return try entries().map { entry in
             var fields: [String] = []
             if keyType != 0 { fields.append("\"key\":" + btf.json(entry.key, type: keyType)) }
             if valueType != 0 {
-                if perCPU {
+                if isPerCPU {
                     let values = (0..<(entry.value.count / max(stride, 1))).map { cpu in
                         "{\"cpu\":\(cpu),\"value\":" + btf.json(Array(entry.value[(cpu * stride)..<(cpu * stride + definition.valueSize)]), type: valueType) + "}"
                     }

@@ -1,6 +1,7 @@
 import BPFBenchmarks
 import BPFCore
 import BPFKernel
+import BPFMaps
 import BPFObject
 import BPFTestSupport
 import BPFVM
@@ -76,6 +77,19 @@ struct KernelObjectTests {
         } throws: { error in
             guard let error = error as? KernelObject.LoadError else { return false }
             return error.program == "uses_extern" && error.message.contains("instruction 0") && error.message.contains("defined_elsewhere")
+        }
+    }
+
+    @Test("per-CPU maps of every kind read and write one value per possible CPU",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    func perCPUBuffers() throws {
+        for type: UInt32 in [5, 6, 10] {  // per-CPU hash, per-CPU array, LRU per-CPU hash
+            let map = try KernelMap(MapDefinition(name: "percpu", type: type, keySize: 4, valueSize: 12, maxEntries: 4, flags: 0, section: "", offset: 0))
+            #expect(map.isPerCPU && map.perCPUValueStride == 16)
+            let values = (0..<map.valueBufferSize).map { UInt8(truncatingIfNeeded: $0 % 16 < 12 ? $0 : 0) }
+            try map.update([1, 0, 0, 0], values)
+            #expect(try map.lookup([1, 0, 0, 0]) == values, "type \(type)")
+            #expect(map.valueBufferSize == 16 * PossibleCPUs.count)
         }
     }
 
