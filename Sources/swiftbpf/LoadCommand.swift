@@ -25,6 +25,7 @@ struct LoadCommand: ParsableCommand {
     @Argument(help: "A clang-compiled BPF object (.o).") var object: String
     @Flag(help: "Load into the running kernel through bpf(2).") var kernel = false
     @Option(help: "The network interface XDP and tc programs attach to.") var interface: String?
+    @Flag(help: "Attach XDP and tc programs through rtnetlink, not a bpf_link (what kernels before 5.9 and 6.6 need; used by itself there).") var netlink = false
     @Option(help: "Pin maps, programs and links under this bpffs directory and exit (they stay attached).") var pin: String?
     @Option(help: "Detach and unload after this many seconds (default: at Ctrl-C).") var duration: Double?
 
@@ -63,7 +64,7 @@ struct LoadCommand: ParsableCommand {
             let info = Inventory.map(fd: map.fd)
             print("map \(info?.id ?? 0): \(map.definition.name)  type \(map.definition.type)  key \(map.definition.keySize)B  value \(map.definition.valueSize)B  max_entries \(map.definition.maxEntries)")
         }
-        var programs: [(String, KernelProgram)] = [], links: [(String, AnyObject, Int32)] = []
+        var programs: [(String, KernelProgram)] = [], links: [(String, AnyObject, Int32?)] = []
         var failed = false
         for program in file.programs {
             let kernelProgram: KernelProgram
@@ -91,7 +92,11 @@ struct LoadCommand: ParsableCommand {
             do {
                 for map in loaded.maps { try map.pin(at: pin + "/" + map.definition.name) }
                 for (name, program) in programs { try program.pin(at: pin + "/" + name) }
-                for (name, _, fd) in links { try Pinning.pin(fd, at: pin + "/" + name + "_link") }
+                for (name, link, fd) in links {
+                    if let fd { try Pinning.pin(fd, at: pin + "/" + name + "_link") } else { (link as? InterfaceLink)?.leaveAttached()
+                        print("  \(name): attached through netlink, it stays until removed with ip or tc")
+                    }
+                }
             } catch {
                 throw CLIError("--pin \(pin): \(error)")
             }
@@ -107,7 +112,7 @@ struct LoadCommand: ParsableCommand {
 
     /// Attaches `program` where its section says, when this command can: the link, its fd
     /// and a description; nil for programs loaded but not attached.
-    private func attach(_ program: KernelProgram, _ source: ObjectFile.Program) throws -> (AnyObject, Int32, String)? {
+    private func attach(_ program: KernelProgram, _ source: ObjectFile.Program) throws -> (AnyObject, Int32?, String)? {
         let target = source.kind?.attachTarget ?? ""
         switch program.type {
         case .tracepoint:
@@ -141,12 +146,12 @@ struct LoadCommand: ParsableCommand {
                 return nil
             }
             if program.type == .xdp {
-                let link = try XDPLink(program, interface: interface)
-                return (link, link.fd, "xdp on \(interface)")
+                let link = try XDPLink(program, interface: interface, using: netlink ? .netlink : .automatic)
+                return (link, link.fd, "xdp on \(interface)\(link.attachment == .netlink ? " (netlink)" : "")")
             }
             let direction: TCLink.Direction = source.section.hasSuffix("egress") ? .egress : .ingress
-            let link = try TCLink(program, interface: interface, direction: direction)
-            return (link, link.fd, "tcx \(direction) on \(interface)")
+            let link = try TCLink(program, interface: interface, direction: direction, using: netlink ? .netlink : .automatic)
+            return (link, link.fd, link.attachment == .netlink ? "tc \(direction) on \(interface) (netlink)" : "tcx \(direction) on \(interface)")
         default:
             print("  not attached: this command does not attach \(program.type) programs")
             return nil

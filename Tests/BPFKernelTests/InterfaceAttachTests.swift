@@ -21,6 +21,19 @@ private func shell(_ command: String) -> Int32 {
     return process.terminationStatus
 }
 
+/// What a command prints (standard output and error).
+private func shellOutput(_ command: String) -> String {
+    let process = Process(), pipe = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = ["-c", command]
+    process.standardOutput = pipe
+    process.standardError = pipe
+    guard (try? process.run()) != nil else { return "" }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
 /// A counter of packets, as XDP or as a tc classifier.
 private func counter(_ section: String) -> String {
     let (context, verdict) = section == "xdp" ? ("struct xdp_md", "XDP_PASS") : ("struct __sk_buff", "0 /* TC_ACT_OK */")
@@ -115,6 +128,64 @@ struct InterfaceAttachTests {
             try Pinning.unpin(path)
             send()
             #expect(try count() == pinned, "the program still counted after its pin was removed")
+            withExtendedLifetime(object) {}
+        }
+    }
+
+    /// The netlink fallback, forced: XDP through IFLA_XDP shows on the interface and counts; a
+    /// second program is refused rather than replacing it; release removes it.
+    @Test("an XDP program attached through netlink counts packets and is removed on release",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    func xdpThroughNetlink() throws {
+        try withVethPair { outside, send in
+            let (object, program, count) = try loadCounter("xdp")
+            var link: XDPLink? = try XDPLink(program, interface: outside, using: .netlink)
+            #expect(link?.attachment == .netlink && link?.fd == nil)
+            let id = try #require(Inventory.program(fd: program.fd)?.id)
+            #expect(shellOutput("ip -d link show dev \(outside)").contains("prog/xdp id \(id)"))
+            send()
+            let attached = try count()
+            #expect(attached >= 20, "counted \(attached) packets for 20 datagrams")
+
+            let (_, other, _) = try loadCounter("xdp")
+            let refused = #expect(throws: KernelError.self, "a second XDP program replaced the first") {
+                try XDPLink(other, interface: outside, using: .netlink)
+            }
+            #expect(refused?.errno == EBUSY, "\(String(describing: refused))")
+            #expect(refused?.log?.contains("already attached") == true, "the kernel's extended ack: \(String(describing: refused?.log))")
+
+            link = nil
+            #expect(!shellOutput("ip -d link show dev \(outside)").contains("prog/xdp"))
+            send()
+            #expect(try count() == attached, "the program still counted after it was detached")
+            withExtendedLifetime(object) {}
+        }
+    }
+
+    /// The tc fallback, forced: a clsact qdisc and a direct-action bpf filter on ingress count
+    /// packets; a second filter at the same priority is refused; release removes the filter.
+    @Test("a tc classifier attached through netlink counts packets and is removed on release",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    func tcThroughNetlink() throws {
+        try withVethPair { outside, send in
+            let (object, program, count) = try loadCounter("tc")
+            var link: TCLink? = try TCLink(program, interface: outside, direction: .ingress, using: .netlink)
+            #expect(link?.attachment == .netlink)
+            #expect(shellOutput("tc filter show dev \(outside) ingress").contains("swiftbpf"))
+            send()
+            let attached = try count()
+            #expect(attached >= 20, "counted \(attached) packets for 20 datagrams")
+            let refused = #expect(throws: KernelError.self) { try TCLink(program, interface: outside, direction: .ingress, using: .netlink) }
+            #expect(refused?.errno == EEXIST, "\(String(describing: refused))")
+
+            link = nil
+            #expect(!shellOutput("tc filter show dev \(outside) ingress").contains("swiftbpf"))
+            send()
+            #expect(try count() == attached, "the program still counted after it was detached")
             withExtendedLifetime(object) {}
         }
     }

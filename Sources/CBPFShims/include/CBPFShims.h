@@ -108,6 +108,21 @@ int cbpf_raw_tracepoint_open(const char *name, int prog_fd);
 /// BPF_TCX_INGRESS = 46, BPF_TCX_EGRESS = 47). Returns the link fd or -errno.
 int cbpf_link_create_ifindex(int prog_fd, uint32_t ifindex, uint32_t attach_type);
 
+/// rtnetlink RTM_SETLINK IFLA_XDP: attaches prog_fd (or detaches, with -1) as interface ifindex's
+/// XDP program, with XDP_FLAGS_* flags; expected_fd >= 0 replaces only that program
+/// (XDP_FLAGS_REPLACE). Returns 0 or -errno, with the kernel's extended-ack text in message.
+int cbpf_netlink_xdp(uint32_t ifindex, int prog_fd, int expected_fd, uint32_t flags, char *message, uint32_t message_size);
+
+/// rtnetlink RTM_NEWQDISC (create != 0, exclusive: -EEXIST when there is one) or RTM_DELQDISC of
+/// interface ifindex's clsact qdisc. Returns 0 or -errno, with the kernel's text in message.
+int cbpf_netlink_clsact(uint32_t ifindex, int create, char *message, uint32_t message_size);
+
+/// rtnetlink RTM_NEWTFILTER (prog_fd >= 0: a direct-action `bpf` classifier named name) or
+/// RTM_DELTFILTER (prog_fd < 0) at handle and priority under clsact's ingress or egress hook.
+/// Returns 0 or -errno, with the kernel's text in message.
+int cbpf_netlink_tc_filter(uint32_t ifindex, int egress, uint32_t handle, uint16_t priority, int prog_fd,
+                           const char *name, char *message, uint32_t message_size);
+
 /// mount -t tracefs nodev /sys/kernel/tracing. Returns 0 or -errno.
 int cbpf_mount_tracefs(void);
 
