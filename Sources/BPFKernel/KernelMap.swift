@@ -18,7 +18,10 @@ public final class KernelMap {
     /// definition has them. Like libbpf, a map the kernel refuses with types is created again
     /// without, unless its value holds a spin lock (which needs them). Global data gets its
     /// initial value, and read-only data is then frozen.
+    /// A perf event array declared without a size gets a slot per possible CPU, as with libbpf.
     public init(_ definition: MapDefinition, btf: KernelBTF? = nil) throws(KernelError) {
+        var definition = definition
+        if definition.type == 4, definition.maxEntries == 0 { definition.maxEntries = PossibleCPUs.count }
         // Global data is read-only to programs where the object says so (BPF_F_RDONLY_PROG).
         let flags = definition.flags | (definition.readOnly ? 0x80 : 0)
         let name = String(definition.name.filter { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }.prefix(15))

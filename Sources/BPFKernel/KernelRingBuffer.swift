@@ -39,6 +39,9 @@ public final class KernelRingBuffer {
         mask = UInt64(size - 1)
     }
 
+    /// The map's descriptor, readable when records are waiting (for a poller).
+    public var fd: Int32 { map.fd }
+
     deinit {
         munmap(consumerPage, pageSize)
         munmap(producerArea, areaSize)

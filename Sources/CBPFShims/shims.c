@@ -153,6 +153,40 @@ int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) {
     return r < 0 ? -errno : (int)r;
 }
 
+#include <sys/epoll.h>
+
+int cbpf_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int cbpf_epoll_add(int epoll_fd, int fd, uint64_t token) {
+    struct epoll_event event = { .events = EPOLLIN, .data.u64 = token };
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : -errno;
+}
+
+int cbpf_epoll_wait(int epoll_fd, uint64_t *tokens, int capacity, int timeout_ms) {
+    struct epoll_event events[64];
+    if (capacity > 64) capacity = 64;
+    int n = epoll_wait(epoll_fd, events, capacity, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
+    return n;
+}
+
+int cbpf_perf_event_open_bpf_output(int cpu) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.size = sizeof(attr);
+    attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+    attr.sample_type = PERF_SAMPLE_RAW;
+    attr.sample_period = 1;
+    attr.wakeup_events = 1;
+    long r = syscall(__NR_perf_event_open, &attr, -1 /* any process */, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    return r < 0 ? -errno : (int)r;
+}
+
 int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_return, const char *name, uint64_t offset, int pid) {
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof(attr));
@@ -296,6 +330,13 @@ int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_retur
 }
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
 int cbpf_mount_tracefs(void) { return -ENOSYS; }
+int cbpf_perf_event_open_bpf_output(int cpu) { (void)cpu; return -ENOSYS; }
+int cbpf_epoll_create(void) { return -ENOSYS; }
+int cbpf_epoll_add(int epoll_fd, int fd, uint64_t token) { (void)epoll_fd; (void)fd; (void)token; return -ENOSYS; }
+int cbpf_epoll_wait(int epoll_fd, uint64_t *tokens, int capacity, int timeout_ms) {
+    (void)epoll_fd; (void)tokens; (void)capacity; (void)timeout_ms;
+    return -ENOSYS;
+}
 int cbpf_link_create_ifindex(int prog_fd, uint32_t ifindex, uint32_t attach_type) { (void)prog_fd; (void)ifindex; (void)attach_type; return -ENOSYS; }
 int cbpf_raw_tracepoint_open(const char *name, int prog_fd) { (void)name; (void)prog_fd; return -ENOSYS; }
 int cbpf_obj_pin(int fd, const char *path) { (void)fd; (void)path; return -ENOSYS; }

@@ -91,6 +91,21 @@ int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, voi
 /// it runs for every CPU). Returns the perf event fd or -errno.
 int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id);
 
+/// epoll_create1(EPOLL_CLOEXEC). Returns the epoll fd or -errno.
+int cbpf_epoll_create(void);
+
+/// Watches fd for input on epoll_fd; epoll_wait reports it as token. Returns 0 or -errno.
+int cbpf_epoll_add(int epoll_fd, int fd, uint64_t token);
+
+/// epoll_wait for up to timeout_ms (-1: no limit): writes the tokens of up to capacity (at most
+/// 64) ready descriptors. Returns their number (0 on timeout or a signal) or -errno.
+int cbpf_epoll_wait(int epoll_fd, uint64_t *tokens, int capacity, int timeout_ms);
+
+/// perf_event_open(2) of a PERF_COUNT_SW_BPF_OUTPUT event on cpu for every process, enabled,
+/// sampling raw records: what a BPF_MAP_TYPE_PERF_EVENT_ARRAY slot holds for
+/// bpf_perf_event_output. Returns the perf event fd or -errno.
+int cbpf_perf_event_open_bpf_output(int cpu);
+
 /// perf_event_open(2) for a kprobe or uprobe through its dynamic PMU (pmu_type, from
 /// /sys/bus/event_source/devices/{kprobe,uprobe}/type): name is the kernel function or the
 /// binary's path, offset the offset into the function or the file; is_return sets the PMU's
