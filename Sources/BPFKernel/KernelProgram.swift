@@ -109,3 +109,10 @@ public enum KernelSupport {
         }
     }()
 }
+
+extension KernelSupport {
+    /// Binds the calling thread to `cpu` (nil: any CPU again), so that what it runs through
+    /// `BPF_PROG_TEST_RUN` runs there. Returns whether the kernel allowed it.
+    @discardableResult
+    package static func bindThread(toCPU cpu: Int?) -> Bool { cbpf_bind_thread_to_cpu(Int32(cpu ?? -1)) == 0 }
+}

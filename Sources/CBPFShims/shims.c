@@ -9,8 +9,21 @@ unsigned int cbpf_current_cpu(void) {
     int cpu = sched_getcpu();
     return cpu < 0 ? 0 : (unsigned int)cpu;
 }
+
+int cbpf_bind_thread_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= 0) {
+        if (cpu >= CPU_SETSIZE) return -EINVAL;
+        CPU_SET(cpu, &set);
+    } else {
+        for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &set);
+    }
+    return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
+}
 #else
 unsigned int cbpf_current_cpu(void) { return 0; }
+int cbpf_bind_thread_to_cpu(int cpu) { (void)cpu; return -ENOSYS; }
 #endif
 
 #if defined(__linux__)

@@ -30,6 +30,9 @@ static inline uint32_t cbpf_cmpxchg32(void *p, uint32_t expected, uint32_t desir
 /// The CPU the calling thread runs on (0 where the platform cannot tell).
 unsigned int cbpf_current_cpu(void);
 
+/// Binds the calling thread to one CPU, or with -1 lets it run on any. Returns 0 or -errno.
+int cbpf_bind_thread_to_cpu(int cpu);
+
 /// Acquire loads and release stores, for memory shared with the kernel (some of it read-only,
 /// where a read-modify-write would fault) and for lock-free readers of map chains.
 static inline uint64_t cbpf_load_acquire64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE); }
