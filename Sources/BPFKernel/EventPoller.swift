@@ -16,7 +16,7 @@ public final class EventPoller {
 
     private let epollFD: Int32
     private var sources: [Source] = []
-    private var ready = [UInt64](repeating: 0, count: 64)
+    private let ready = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
 
     public init() throws(KernelError) {
         let fd = cbpf_epoll_create()
@@ -24,7 +24,10 @@ public final class EventPoller {
         epollFD = fd
     }
 
-    deinit { close(epollFD) }
+    deinit {
+        close(epollFD)
+        ready.deallocate()
+    }
 
     /// Adds a ring buffer, drained at most `limit` records per wake-up into `handler`.
     public func add(_ ring: KernelRingBuffer, limit: Int = .max, _ handler: @escaping (UnsafeRawBufferPointer) -> Void) throws(KernelError) {
@@ -46,10 +49,10 @@ public final class EventPoller {
     /// then drains those that do. Returns the number of records handled (0 on timeout).
     @discardableResult
     public func poll(milliseconds: Int32) throws(KernelError) -> Int {
-        let n = ready.withUnsafeMutableBufferPointer { cbpf_epoll_wait(epollFD, $0.baseAddress, Int32($0.count), milliseconds) }
+        let n = cbpf_epoll_wait(epollFD, ready, 64, milliseconds)
         guard n >= 0 else { throw KernelError(command: "epoll_wait", errno: -n) }
         var count = 0
-        for token in ready.prefix(Int(n)) { count += drain(sources[Int(token)]) }
+        for i in 0..<Int(n) { count += drain(sources[Int(ready[i])]) }
         return count
     }
 

@@ -28,6 +28,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Runs per measurement.") var runs: Int = 1000
     @Option(help: "Measurements per engine; the best is reported.") var rounds: Int = 5
     @Option(help: "The folder of benchmark C programs.") var benchDir: String = "../shared/bench"
+    @Option(help: "Run one part only: engines, verifier, loading or ringbuf.") var only: String?
 
     private struct Row {
         var name: String
@@ -42,11 +43,39 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        let kernelReason = KernelSupport.unavailableReason
+        switch only {
+        case nil: break
+        case "engines": return try benchEngines(kernelReason: kernelReason)
+        case "verifier": return try benchVerifier(kernel: kernelReason == nil)
+        case "loading", "ringbuf":
+            if let kernelReason { throw CLIError("bench --only \(only!): \(kernelReason)") }
+            return only == "loading" ? try benchLoading() : try benchRingBuffers()
+        default: throw CLIError("bench --only: '\(only!)' is not one of engines, verifier, loading, ringbuf")
+        }
+        try benchEngines(kernelReason: kernelReason)
+        print("")
+        try benchVerifier(kernel: kernelReason == nil)
+        if kernelReason == nil {
+            print("")
+            try benchLoading()
+            print("")
+            try benchRingBuffers()
+        }
+    }
+
+    private func benchRingBuffers() throws {
+        try benchRingBuffer(records: 1 << 16, ringShift: 21)  // fits in cache
+        try benchRingBuffer(records: 1 << 20, ringShift: 25)  // does not
+        try benchRingBufferLive(events: 1_000_000)
+    }
+
+    /// Each bench program on each engine beside the kernel JIT, as a table.
+    private func benchEngines(kernelReason: String?) throws {
         let packet = BenchmarkPrograms.packet
         let padded = packet + [UInt8](repeating: 0, count: 1500 - packet.count)
         var rows: [Row] = []
         var notes: [String] = []
-        let kernelReason = KernelSupport.unavailableReason
         if let reason = kernelReason { notes.append("kernel JIT: skipped: \(reason)") }
 
         if let reason = BPFCompiler.unavailableReason ?? (access(benchDir + "/alu.bpf.c", R_OK) == 0 ? nil : "\(benchDir) has no alu.bpf.c") {
@@ -91,15 +120,6 @@ struct BenchCommand: ParsableCommand {
         for note in notes { print(note) }
         if rows.contains(where: { $0.kernelResult != nil && $0.kernelResult != $0.ours }) {
             throw CLIError("a program returned something other than the kernel's result")
-        }
-        print("")
-        try benchVerifier(kernel: kernelReason == nil)
-        if kernelReason == nil {
-            print("")
-            try benchLoading()
-            print("")
-            try benchRingBuffer(records: 1 << 16, ringShift: 21)  // fits in cache
-            try benchRingBuffer(records: 1 << 20, ringShift: 25)  // does not
         }
     }
 

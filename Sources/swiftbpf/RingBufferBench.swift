@@ -62,16 +62,8 @@ extension BenchCommand {
     /// libbpf's drain of the same ring, pinned for a C consumer; nil (with the reason printed)
     /// where libbpf's headers or library are missing.
     private func libbpfDrain(map: KernelMap, records: Int, fill: () throws -> Void, expectedSum: () -> UInt64) throws -> Double? {
-        guard let source = Bundle.module.path(forResource: "libbpf_ringbuf_drain", ofType: "c") else {
-            print("ring buffer: libbpf peer skipped: the consumer's source is not installed with swiftbpf")
-            return nil
-        }
-        let binary = NSTemporaryDirectory() + "swiftbpf-libbpf-drain-\(getpid())"
+        guard let binary = try libbpfConsumer() else { return nil }
         defer { try? FileManager.default.removeItem(atPath: binary) }
-        guard (try? referenceToolOutput("clang", ["-O2", source, "-lbpf", "-o", binary])) != nil else {
-            print("ring buffer: libbpf peer skipped: the consumer does not build against libbpf (apt-get install libbpf-dev)")
-            return nil
-        }
         let pin = Pinning.root + "/swiftbpf-bench-ringbuf-\(getpid())"
         try map.pin(at: pin)
         defer { unlink(pin) }
@@ -87,6 +79,21 @@ extension BenchCommand {
     }
 }
 
-private func littleEndian(_ bytes: [UInt8]) -> UInt64 {
+/// The libbpf consumer (`Resources/libbpf_ringbuf_drain.c`) built for this run: its path, or
+/// nil (with the reason printed) where libbpf's headers or library are missing.
+func libbpfConsumer() throws -> String? {
+    guard let source = Bundle.module.path(forResource: "libbpf_ringbuf_drain", ofType: "c") else {
+        print("ring buffer: libbpf peer skipped: the consumer's source is not installed with swiftbpf")
+        return nil
+    }
+    let binary = NSTemporaryDirectory() + "swiftbpf-libbpf-drain-\(getpid())"
+    guard (try? referenceToolOutput("clang", ["-O2", source, "-lbpf", "-o", binary])) != nil else {
+        print("ring buffer: libbpf peer skipped: the consumer does not build against libbpf (apt-get install libbpf-dev)")
+        return nil
+    }
+    return binary
+}
+
+func littleEndian(_ bytes: [UInt8]) -> UInt64 {
     bytes.prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
 }
