@@ -120,13 +120,4 @@ public final class KernelMap {
         guard r == 0 else { throw KernelError(command: "\(remove ? "BPF_MAP_LOOKUP_AND_DELETE_ELEM" : "BPF_MAP_LOOKUP_ELEM") (\(definition.name))", errno: -r) }
         return value
     }
-
-    /// Every entry, as key and value bytes.
-    public func entries() throws(KernelError) -> [(key: [UInt8], value: [UInt8])] {
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        for key in try keys() {
-            if let value = try lookup(key) { out.append((key, value)) }
-        }
-        return out
-    }
 }

@@ -113,6 +113,22 @@ int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, u
 
 int cbpf_gettid(void) { return (int)syscall(SYS_gettid); }
 
+int cbpf_map_batch(int cmd, int map_fd, const void *in_batch, void *out_batch, void *keys, void *values,
+                   uint32_t *count, uint64_t elem_flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.batch.map_fd = (uint32_t)map_fd;
+    attr.batch.in_batch = (uint64_t)(uintptr_t)in_batch;
+    attr.batch.out_batch = (uint64_t)(uintptr_t)out_batch;
+    attr.batch.keys = (uint64_t)(uintptr_t)keys;
+    attr.batch.values = (uint64_t)(uintptr_t)values;
+    attr.batch.count = *count;
+    attr.batch.elem_flags = elem_flags;
+    int r = (int)cbpf_sys_bpf(cmd, &attr, sizeof(attr));
+    *count = attr.batch.count;
+    return r;
+}
+
 int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t flags) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
@@ -366,6 +382,12 @@ int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, 
 }
 
 int cbpf_gettid(void) { return 0; }
+int cbpf_map_batch(int cmd, int map_fd, const void *in_batch, void *out_batch, void *keys, void *values,
+                   uint32_t *count, uint64_t elem_flags) {
+    (void)cmd; (void)map_fd; (void)in_batch; (void)out_batch; (void)keys; (void)values; (void)elem_flags;
+    *count = 0;
+    return -ENOSYS;
+}
 
 int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t flags) {
     (void)cmd; (void)map_fd; (void)key; (void)value; (void)flags;

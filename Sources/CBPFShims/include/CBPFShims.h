@@ -85,6 +85,13 @@ int cbpf_btf_data_by_id(uint32_t id, void *data, uint32_t *size);
 /// BPF_MAP_LOOKUP_AND_DELETE_ELEM (21). Returns 0 or -errno.
 int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t flags);
 
+/// BPF_MAP_LOOKUP_BATCH (24), BPF_MAP_LOOKUP_AND_DELETE_BATCH (25), BPF_MAP_UPDATE_BATCH (26) or
+/// BPF_MAP_DELETE_BATCH (27) over *count packed keys and values; the kernel writes back how many
+/// it did in *count, and for lookups the position to go on from in out_batch (pass it as
+/// in_batch, NULL to start). Returns 0, -ENOENT after the last entry, or another -errno.
+int cbpf_map_batch(int cmd, int map_fd, const void *in_batch, void *out_batch, void *keys, void *values,
+                   uint32_t *count, uint64_t elem_flags);
+
 /// BPF_PROG_TEST_RUN. Returns 0 or -errno; the program's r0, the mean ns per run, and the
 /// output data's size (in/out: the capacity of data_out) are written back.
 int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, void *data_out,
