@@ -9,18 +9,18 @@ import Darwin
 /// A program attached to a kernel tracepoint: a perf event for the tracepoint and a bpf_link
 /// joining the program to it. Releasing the value detaches the program.
 public final class TracepointLink {
-    /// The perf event and link descriptors.
-    public let perfFD: Int32, linkFD: Int32
+    /// The perf event's descriptor, and the link's (nil when attached through the ioctl).
+    public let perfFD: Int32, linkFD: Int32?
 
     /// Attaches `program` to tracepoint `category/name` (`syscalls/sys_enter_execve`), mounting
     /// tracefs at /sys/kernel/tracing first if it is not there.
-    public init(_ program: KernelProgram, category: String, name: String) throws(KernelError) {
+    public init(_ program: KernelProgram, category: String, name: String, using mode: PerfEventAttachment = .automatic) throws(KernelError) {
         let id = try Self.tracepointID(category: category, name: name)
-        (perfFD, linkFD) = try linkPerfEvent(cbpf_perf_event_open_tracepoint(id), to: program, what: "tracepoint \(category)/\(name)")
+        (perfFD, linkFD) = try linkPerfEvent(cbpf_perf_event_open_tracepoint(id), to: program, what: "tracepoint \(category)/\(name)", mode: mode)
     }
 
     deinit {
-        close(linkFD)
+        if let linkFD { close(linkFD) }
         close(perfFD)
     }
 
@@ -35,14 +35,35 @@ public final class TracepointLink {
     }
 }
 
+/// How a program is joined to a perf event (tracepoints, kprobes, uprobes).
+public enum PerfEventAttachment: Sendable, Equatable {
+    /// A bpf_link, and the perf event's ioctl where the kernel has no such link (before Linux
+    /// 5.15), as libbpf does.
+    case automatic
+    /// Only a bpf_link: pinnable.
+    case link
+    /// Only `PERF_EVENT_IOC_SET_BPF`: the attachment lasts as long as the perf event's descriptor.
+    case ioctl
+}
+
 /// Joins `program` to the perf event `perf` (a descriptor, or -errno from opening it) with a
-/// bpf_link; returns both descriptors, or throws naming `what`, closing the perf event.
-func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String) throws(KernelError) -> (perf: Int32, link: Int32) {
+/// bpf_link or, as `mode` allows, the perf event's ioctl; returns the perf event and the link
+/// (nil for the ioctl), or throws naming `what`, closing the perf event.
+func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String, mode: PerfEventAttachment) throws(KernelError) -> (perf: Int32, link: Int32?) {
     guard perf >= 0 else { throw KernelError(command: "perf_event_open (\(what))", errno: -perf) }
-    let link = cbpf_link_create_perf_event(program.fd, perf)
-    guard link >= 0 else {
-        close(perf)
-        throw KernelError(command: "BPF_LINK_CREATE (\(what))", errno: -link)
+    if mode != .ioctl {
+        let link = cbpf_link_create_perf_event(program.fd, perf)
+        // EINVAL: a kernel without perf event links; anything else is a real refusal.
+        if link >= 0 { return (perf, link) }
+        if mode == .link || link != -EINVAL {
+            close(perf)
+            throw KernelError(command: "BPF_LINK_CREATE (\(what))", errno: -link)
+        }
     }
-    return (perf, link)
+    let r = cbpf_perf_event_set_bpf(perf, program.fd)
+    guard r == 0 else {
+        close(perf)
+        throw KernelError(command: "PERF_EVENT_IOC_SET_BPF (\(what))", errno: -r)
+    }
+    return (perf, nil)
 }

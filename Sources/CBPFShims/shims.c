@@ -168,6 +168,7 @@ int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, 
     return 0;
 }
 #include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 
 int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) {
@@ -235,6 +236,11 @@ int cbpf_link_create_perf_event(int prog_fd, int perf_fd) {
     attr.link_create.target_fd = (uint32_t)perf_fd;
     attr.link_create.attach_type = BPF_PERF_EVENT;
     return (int)cbpf_sys_bpf(BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
+int cbpf_perf_event_set_bpf(int perf_fd, int prog_fd) {
+    if (ioctl(perf_fd, PERF_EVENT_IOC_SET_BPF, prog_fd) != 0) return -errno;
+    return ioctl(perf_fd, PERF_EVENT_IOC_ENABLE, 0) == 0 ? 0 : -errno;
 }
 
 int cbpf_raw_tracepoint_open(const char *name, int prog_fd) {
@@ -358,6 +364,7 @@ int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_retur
     return -ENOSYS;
 }
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
+int cbpf_perf_event_set_bpf(int perf_fd, int prog_fd) { (void)perf_fd; (void)prog_fd; return -ENOSYS; }
 int cbpf_mount_tracefs(void) { return -ENOSYS; }
 int cbpf_perf_event_open_bpf_output(int cpu) { (void)cpu; return -ENOSYS; }
 int cbpf_epoll_create(void) { return -ENOSYS; }

@@ -93,8 +93,13 @@ struct LoadCommand: ParsableCommand {
                 for map in loaded.maps { try map.pin(at: pin + "/" + map.definition.name) }
                 for (name, program) in programs { try program.pin(at: pin + "/" + name) }
                 for (name, link, fd) in links {
-                    if let fd { try Pinning.pin(fd, at: pin + "/" + name + "_link") } else { (link as? InterfaceLink)?.leaveAttached()
+                    if let fd {
+                        try Pinning.pin(fd, at: pin + "/" + name + "_link")
+                    } else if let link = link as? InterfaceLink {
+                        link.leaveAttached()
                         print("  \(name): attached through netlink, it stays until removed with ip or tc")
+                    } else {
+                        print("  \(name): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
                     }
                 }
             } catch {

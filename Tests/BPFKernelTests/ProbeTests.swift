@@ -45,14 +45,16 @@ struct ProbeTests {
     @Test("a uprobe and a uretprobe on a libc function see each call of this process, with its argument; detached, they see none",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: uprobeReason == nil, Comment(rawValue: uprobeReason ?? "")))
-    func uprobes() throws {
+          .enabled(if: uprobeReason == nil, Comment(rawValue: uprobeReason ?? "")),
+          arguments: [PerfEventAttachment.link, .ioctl])
+    func uprobes(mode: PerfEventAttachment) throws {
         #if arch(x86_64)
         let libc = try #require(libcPath(), "libc is not mapped from a file")
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "probes.bpf.c")))
         do {
-            let entry = try ProbeLink(try object.load(program: "on_entry"), binary: libc, symbol: "getsid", process: getpid())
-            let exit = try ProbeLink(try object.load(program: "on_return"), binary: libc, symbol: "getsid", isReturn: true, process: getpid())
+            let entry = try ProbeLink(try object.load(program: "on_entry"), binary: libc, symbol: "getsid", process: getpid(), using: mode)
+            let exit = try ProbeLink(try object.load(program: "on_return"), binary: libc, symbol: "getsid", isReturn: true, process: getpid(), using: mode)
+            #expect((entry.linkFD != nil) == (mode == .link) && (exit.linkFD != nil) == (mode == .link))
             // Process ids that do not exist: getsid fails, but it runs.
             for pid in 900_001...900_005 as ClosedRange<Int32> { _ = getsid(pid) }
             withExtendedLifetime((entry, exit)) {}

@@ -126,6 +126,11 @@ int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_retur
 /// link fd or -errno.
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd);
 
+/// PERF_EVENT_IOC_SET_BPF then PERF_EVENT_IOC_ENABLE: runs prog_fd on the perf event's hits
+/// until the perf event is closed (how programs were attached before perf_event bpf_links,
+/// Linux 5.15). Returns 0 or -errno.
+int cbpf_perf_event_set_bpf(int perf_fd, int prog_fd);
+
 /// BPF_RAW_TRACEPOINT_OPEN: attaches prog_fd to the raw tracepoint `name`. Returns the fd or -errno.
 int cbpf_raw_tracepoint_open(const char *name, int prog_fd);
 
