@@ -8,7 +8,7 @@ public struct CORERelocator: Sendable {
         case fieldByteOffset = 0, fieldByteSize = 1, fieldExists = 2, fieldSigned = 3
         case fieldLShift = 4, fieldRShift = 5
         case typeIDLocal = 6, typeIDTarget = 7, typeExists = 8, typeSize = 9
-        case enumValueExists = 10, enumValue = 11
+        case enumValueExists = 10, enumValue = 11, typeMatches = 12
     }
 
     /// What a relocation computes: the value the program was compiled with (from its own BTF)
@@ -158,7 +158,7 @@ public struct CORERelocator: Sendable {
         let typeName = local.name(ofType: Int(record.typeID))
         let accessText = local.name(record.accessStringOffset)
         let access = accessText.split(separator: ":").compactMap { Int($0) }
-        guard !access.isEmpty || kind.rawValue >= 6 else { throw BTFError(typeID: Int(record.typeID), "malformed CO-RE access string '\(accessText)'") }
+        guard !access.isEmpty || (6...9).contains(kind.rawValue) || kind == .typeMatches else { throw BTFError(typeID: Int(record.typeID), "malformed CO-RE access string '\(accessText)'") }
         let candidates = candidates(for: record.typeID)
         switch kind {
         case .fieldByteOffset, .fieldByteSize, .fieldExists, .fieldSigned, .fieldLShift, .fieldRShift:
@@ -180,9 +180,11 @@ public struct CORERelocator: Sendable {
             return Resolution(local: localValue, target: value, validate: !ambiguous)
         case .typeIDLocal:
             return Resolution(local: UInt64(record.typeID), target: UInt64(record.typeID))
+        case .typeMatches:
+            return Resolution(local: 1, target: candidates.contains { matches(record.typeID, $0) } ? 1 : 0)
         case .typeIDTarget, .typeExists, .typeSize:
             let localValue: UInt64 = kind == .typeSize ? UInt64(local.size(of: record.typeID) ?? 0) : (kind == .typeExists ? 1 : UInt64(record.typeID))
-            guard let match = candidates.first else {
+            guard let match = candidates.first(where: { compatible(record.typeID, $0) }) else {
                 if kind == .typeExists { return Resolution(local: localValue, target: 0) }
                 throw BTFError(typeID: Int(record.typeID), "CO-RE: the target has no type \(typeName)")
             }
