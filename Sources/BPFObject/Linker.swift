@@ -70,7 +70,7 @@ extension ObjectFile {
             let part = Part(section: ".text", start: function.lowerBound, end: function.upperBound, base: code.count)
             parts.append(part)
             code += textCode[(function.lowerBound / 8)..<(function.upperBound / 8)]
-            pending += textRelocations.filter { function.contains(Int($0.offset)) }.map { ($0, part.base - part.start / 8) }
+            pending += textRelocations.filter { function.contains(Int(truncatingIfNeeded: $0.offset)) }.map { ($0, part.base - part.start / 8) }
             return part.index(UInt32(offset))
         }
         var next = 0, scanned = 1
@@ -114,7 +114,7 @@ extension ObjectFile {
             }
             var offset: Int? = nil
             if map.initialValue != nil {
-                let value = Int(symbol.value) + Int(code[index].imm)
+                let value = Int(truncatingIfNeeded: symbol.value) &+ Int(code[index].imm)
                 guard value >= 0, value < map.valueSize else { throw fail("offset \(value) is outside \(map.name) (\(map.valueSize) bytes)") }
                 offset = value
             }

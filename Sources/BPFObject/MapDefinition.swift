@@ -126,8 +126,8 @@ extension ObjectFile {
         let data = Array(elf.data(of: section))
         let symbols = elf.symbols.filter { Int($0.sectionIndex) == section.index && $0.type == 1 }
         return try symbols.map { (symbol) throws(ObjectError) -> MapDefinition in
-            let at = Int(symbol.value)
-            guard at % 4 == 0, at + 20 <= data.count else { throw ObjectError(section: "maps", offset: at, "map '\(symbol.name)' runs past the section") }
+            let at = Int(truncatingIfNeeded: symbol.value)
+            guard at >= 0, at % 4 == 0, at <= data.count - 20 else { throw ObjectError(section: "maps", offset: at, "map '\(symbol.name)' runs past the section") }
             func field(_ i: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(data[at + 4 * i + $1]) << (8 * $1) } }
             return MapDefinition(name: symbol.name, type: field(0), keySize: Int(field(1)), valueSize: Int(field(2)),
                                  maxEntries: Int(field(3)), flags: field(4), section: "maps", offset: at)

@@ -79,8 +79,8 @@ public struct ObjectFile: Sendable {
                 .filter { Int($0.sectionIndex) == section.index && $0.type == 2 && $0.binding != 0 }
                 .sorted { $0.value < $1.value }
             for function in functions {
-                let start = Int(function.value), size = Int(function.size)
-                guard start % 8 == 0, size % 8 == 0, start + size <= section.size, size > 0 else {
+                let start = Int(truncatingIfNeeded: function.value), size = Int(truncatingIfNeeded: function.size)
+                guard start >= 0, size > 0, start % 8 == 0, size % 8 == 0, start <= section.size, size <= section.size - start else {
                     throw ObjectError(section: section.name, "function \(function.name) spans 0x\(String(start, radix: 16))+0x\(String(size, radix: 16)), which is not whole instructions inside the section")
                 }
                 programs.append(Program(

@@ -132,6 +132,31 @@ struct MalformedObjectTests {
         }
     }
 
+    /// Every symbol kind — program functions, global variables, a .text function — with an
+    /// address or size past Int.max (which the fuzz found trapping a conversion), or just
+    /// negative as a signed number: an ObjectError or a working object, never a crash.
+    @Test("symbols with absurd addresses or sizes never crash the loader or the linker",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+          arguments: ["one", "two", "bias", "calls", "twice"])
+    func absurdSymbols(name: String) throws {
+        let valid = try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c")
+        let elf = try ELFFile(bytes: valid)
+        let symtab = try #require(elf.sections.first { $0.type == 2 })
+        let index = try #require(elf.symbols.firstIndex { $0.name == name })
+        for field in [8, 16] {  // st_value, st_size
+            for pattern in [[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0, 0, 0, 0, 0, 0, 0, 0x80], [0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]] as [[UInt8]] {
+                var bytes = valid
+                for k in 0..<8 { bytes[symtab.offset + index * 24 + field + k] = pattern[k] }
+                do {
+                    let object = try ObjectFile(bytes: bytes)
+                    for program in object.programs {
+                        do { _ = try object.link(program) } catch {}  // an ObjectError is the right answer too
+                    }
+                } catch {}
+            }
+        }
+    }
+
     @Test("truncated, foreign and corrupt files get errors that say where")
     func handPicked() throws {
         #expect { try ObjectFile(bytes: []) } throws: { ($0 as? ObjectError)?.message.contains("shorter than an ELF header") == true }
