@@ -6,13 +6,14 @@ public import BPFCore
 /// holds the context pointer on *every* path that reaches it; one that holds it on some paths
 /// only is refused rather than guessed.
 public enum ContextConversion {
-    /// One readable context field: the offset and width programs use (UAPI) and where the
-    /// runtime keeps it.
+    /// One context field: the offset and width programs use (UAPI), where the runtime keeps
+    /// it, and whether programs may store to it.
     public struct Field: Sendable {
         public var offset: Int16
         public var size: Int
         public var runtimeOffset: Int16
         public var runtimeSize: MemSize
+        public var writable = false
     }
 
     /// Why a program's context use cannot be converted.
@@ -33,9 +34,10 @@ public enum ContextConversion {
         Field(offset: 20, size: 4, runtimeOffset: 32, runtimeSize: .w),
     ]
 
-    /// Returns `code` with every context load rewritten to `fields`' runtime layout.
-    /// - Throws: ``Failure`` for an access to no known field, a store to the context, or a load
-    ///   whose base holds the context on some paths only.
+    /// Returns `code` with every context load and store rewritten to `fields`' runtime layout.
+    /// - Throws: ``Failure`` for an access to no known field, a store to a field that is not
+    ///   writable (or an atomic one to any), or an access whose base holds the context on some
+    ///   paths only.
     public static func convert(_ code: [Instruction], fields: [Field]) throws(Failure) -> [Instruction] {
         // Per instruction: registers that surely hold the context, and that may hold it.
         let count = code.count
@@ -101,14 +103,18 @@ public enum ContextConversion {
             guard s & (1 << base) != 0 else {
                 throw Failure(index: i, message: "r\(base) holds the context on some paths only; the access cannot be converted")
             }
-            guard insn.opClass == .ldx, insn.opcode & 0xe0 == MemMode.mem.rawValue else {
-                throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (the context is read-only)")
+            let store = insn.opClass != .ldx
+            guard insn.opcode & 0xe0 == MemMode.mem.rawValue else {
+                throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (no atomic operations on the context)")
             }
             let size = MemSize(rawValue: insn.opcode & 0x18)!.byteCount
             guard let field = fields.first(where: { $0.offset == insn.offset && $0.size == size }) else {
                 throw Failure(index: i, message: "invalid bpf_context access off=\(insn.offset) size=\(size)")
             }
-            out[i].opcode = OpClass.ldx.rawValue | MemMode.mem.rawValue | field.runtimeSize.rawValue
+            guard !store || field.writable else {
+                throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (the field at \(insn.offset) is read-only)")
+            }
+            out[i].opcode = insn.opClass.rawValue | MemMode.mem.rawValue | field.runtimeSize.rawValue
             out[i].offset = field.runtimeOffset
         }
         return out

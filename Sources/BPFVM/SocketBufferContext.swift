@@ -17,9 +17,12 @@ public struct SocketBufferContext {
     public var tcIndex: UInt32
     public var cb: (UInt32, UInt32, UInt32, UInt32, UInt32)
     public var hash: UInt32
-    /// The packet, for legacy packet access (not visible to programs as fields).
+    /// The packet, for legacy packet access, and as tc programs' `data` and `data_end`.
     public var data: UInt64
     public var dataEnd: UInt64
+    /// `tc_classid` (UAPI offset 72, where the runtime keeps `data`), set by tc programs: 16
+    /// bits, as the kernel keeps it.
+    public var tcClassid: UInt16
 
     /// A context for the Ethernet `frame` as the kernel's `BPF_PROG_TEST_RUN` presents one to
     /// a socket filter: the Ethernet header pulled (`eth_type_trans`), so the data and `len`
@@ -47,20 +50,33 @@ public struct SocketBufferContext {
         hash = 0
         self.data = UInt64(UInt(bitPattern: frame.baseAddress)) + UInt64(header)
         dataEnd = self.data + UInt64(data.count)
+        tcClassid = 0
     }
 }
 
 extension ContextConversion {
-    /// tc's `__sk_buff`: the socket filter's fields, and the packet pointers `data` (76) and
-    /// `data_end` (80) onto the context's 64-bit addresses.
-    public static let tc: [Field] = socketFilter + [
+    /// tc's `__sk_buff`: the socket filter's fields, with mark, queue_mapping, priority and
+    /// tc_index writable too; `tc_classid` (72, readable and writable); and the packet pointers
+    /// `data` (76) and `data_end` (80) onto the context's 64-bit addresses. queue_mapping,
+    /// tc_index and tc_classid are 16-bit in the kernel's socket buffer, so they are read and
+    /// written as their low halves (the kernel also ignores a queue_mapping of 0xffff or more,
+    /// which here is truncated instead).
+    public static let tc: [Field] = uapiFields(writable: [2, 3, 8, 11, 12, 13, 14, 15, 16]).map {
+        var field = $0
+        if field.offset == 12 || field.offset == 44 { field.runtimeSize = .h }
+        return field
+    } + [
+        Field(offset: 72, size: 4, runtimeOffset: 88, runtimeSize: .h, writable: true),
         Field(offset: 76, size: 4, runtimeOffset: 72, runtimeSize: .dw),
         Field(offset: 80, size: 4, runtimeOffset: 80, runtimeSize: .dw),
     ]
 
     /// The `__sk_buff` fields a socket filter may read, at their own offsets (the runtime keeps
-    /// the UAPI layout), 4 bytes each: len through hash.
-    public static let socketFilter: [Field] = (0..<18).map {
-        Field(offset: Int16($0 * 4), size: 4, runtimeOffset: Int16($0 * 4), runtimeSize: .w)
+    /// the UAPI layout), 4 bytes each: len through hash; of them it may write only `cb[]`.
+    public static let socketFilter: [Field] = uapiFields(writable: [12, 13, 14, 15, 16])
+
+    /// len through hash, 4 bytes each at their UAPI offsets; `writable` lists field numbers.
+    private static func uapiFields(writable: Set<Int>) -> [Field] {
+        (0..<18).map { Field(offset: Int16($0 * 4), size: 4, runtimeOffset: Int16($0 * 4), runtimeSize: .w, writable: writable.contains($0)) }
     }
 }

@@ -194,18 +194,19 @@ public final class UserspaceProgram {
         var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count), l2: tc)
         let packetRegion = MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: tc)
         let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
-            try repeatedRuns(context: ctx, count: count, mode: mode, regions: [packetRegion] + mapRegions)
+            try repeatedRuns(context: ctx, count: count, mode: mode, regions: [packetRegion] + mapRegions, contextWritable: true)
         }
         return TestRun(returnValue: UInt32(truncatingIfNeeded: r0), packet: Array(UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count)),
                        nanosecondsPerRun: nanoseconds)
     }
 
-    /// Runs the program `count` times with r1 = `context` (read-only to it, and shared by the
-    /// repeats as in the kernel's test run); returns the last r0 and the mean ns per run.
+    /// Runs the program `count` times with r1 = `context` (shared by the repeats as in the
+    /// kernel's test run; writable where the program type has writable fields, which context
+    /// conversion alone lets stores reach); returns the last r0 and the mean ns per run.
     private func repeatedRuns(context: UnsafeMutableRawBufferPointer, count: Int, mode: ExecutionMode,
-                              regions: [MemoryRegion]) throws(ExecutionError) -> (UInt64, Double) {
+                              regions: [MemoryRegion], contextWritable: Bool = false) throws(ExecutionError) -> (UInt64, Double) {
         let address = UInt64(UInt(bitPattern: context.baseAddress))
-        let regions = regions + [MemoryRegion(context, writable: false)]
+        let regions = regions + [MemoryRegion(context, writable: contextWritable)]
         updateHelperContext { $0.contextAddress = address }
         var r0: UInt64 = 0
         var ts = timespec(), te = timespec()

@@ -1,0 +1,72 @@
+import BPFBenchmarks
+import BPFKernel
+import BPFObject
+import BPFTestSupport
+import SwiftBPF
+import Testing
+
+private let kernelReason = KernelSupport.unavailableReason
+private let compilerReason = BPFCompiler.unavailableReason
+
+/// Stores to the `__sk_buff` fields each program type may write, read back after a compiler
+/// barrier (so the loads are real) and folded into r0; `bad` stores where the type may not.
+private let source = """
+    #include <linux/bpf.h>
+    #include <bpf/bpf_helpers.h>
+    #define reload() asm volatile("" ::: "memory")
+    SEC("tc") int tc_fields(struct __sk_buff *skb) {
+        skb->mark = 0x1234;
+        skb->priority = 5;
+        skb->tc_index = 3;
+        skb->tc_classid = 0x10002;
+        skb->cb[2] = skb->len;
+        skb->cb[4] = 0x700;
+        reload();
+        return skb->mark + skb->priority * 3 + skb->tc_index * 7 + skb->tc_classid + skb->cb[2] * 11 + skb->cb[4] + skb->cb[0];
+    }
+    SEC("socket") int socket_cb(struct __sk_buff *skb) {
+        skb->cb[1] = skb->len * 2;
+        reload();
+        return skb->cb[1] + skb->cb[3];
+    }
+    SEC("socket") int socket_mark(struct __sk_buff *skb) {
+        skb->mark = 1;
+        return 0;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+@Suite("Stores to socket buffer fields")
+struct SocketBufferStoreTests {
+    /// tc may set mark, priority, tc_index, tc_classid and cb[]; a socket filter only cb[]:
+    /// every engine returns what the kernel's test run returns.
+    @Test("tc and socket filter programs write the fields the kernel lets them, with the kernel's results",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func againstKernel() throws {
+        let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "skb_stores.bpf.c"))
+        let kernel = try KernelObject(object)
+        let ours = try UserspaceObject(object)
+        for name in ["tc_fields", "socket_cb"] {
+            let expected = try kernel.load(program: name).testRun(data: BenchmarkPrograms.packet).returnValue
+            let program = try ours.load(program: name)
+            for mode in [ExecutionMode.checked(), .fast, .jit] {
+                let actual = try program.testRun(packet: BenchmarkPrograms.packet, mode: mode).returnValue
+                #expect(actual == expected, "\(name), \(mode): 0x\(String(actual, radix: 16)), the kernel's 0x\(String(expected, radix: 16))")
+            }
+        }
+    }
+
+    /// Both verifiers refuse a socket filter's store to mark, at that instruction.
+    @Test("a socket filter's store to mark is refused, as the kernel refuses it",
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func markIsReadOnlyToSocketFilters() throws {
+        let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "skb_stores.bpf.c"))
+        let refusal = #expect(throws: (any Error).self) { try UserspaceObject(object).load(program: "socket_mark") }
+        #expect(String(describing: refusal).contains("invalid bpf_context access"), "\(String(describing: refusal))")
+        if kernelReason == nil {
+            let kernelRefusal = #expect(throws: KernelError.self) { try KernelObject(object).load(program: "socket_mark") }
+            #expect(kernelRefusal?.log?.contains("invalid bpf_context access") == true)
+        }
+    }
+}
