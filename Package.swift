@@ -39,7 +39,7 @@ let package = Package(
                 "SwiftBPF", "BPFConformance", "BPFBenchmarks", "BPFObject", "BTF", "BPFKernel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            resources: [.copy("Resources/exec_monitor.bpf.c"), .copy("Resources/libbpf_ringbuf_drain.c")],
+            resources: [.copy("Resources/exec_monitor.bpf.c"), .copy("Resources/libbpf_ringbuf_drain.c"), .copy("Resources/libbpf_load.c")],
             swiftSettings: strict
         ),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),

@@ -6,10 +6,12 @@ import Foundation
 
 extension BenchCommand {
     /// Time to load each object into the kernel — its maps created, every program loaded —
-    /// ours beside `bpftool prog loadall` on the same object, best of `rounds`. Both tools run
-    /// as the processes users start (`swiftbpf load OBJ --kernel --pin DIR` against `bpftool
-    /// prog loadall OBJ DIR`), so each pays its own start-up; the library's own time, in this
-    /// process, is shown too, and bpftool's bare start-up (`bpftool version`) for scale.
+    /// ours beside libbpf's and `bpftool prog loadall`'s on the same object, best of `rounds`.
+    /// The libraries are timed in-process (ours here, libbpf's `bpf_object__open_file` and
+    /// `bpf_object__load` in a small C program), which is the fair comparison; both tools also
+    /// run as the processes users start (`swiftbpf load OBJ --kernel --pin DIR` against
+    /// `bpftool prog loadall OBJ DIR`), each paying its own start-up, with bpftool's bare
+    /// start-up (`bpftool version`) for scale.
     func benchLoading() throws {
         let candidates: [String] = ["/usr/sbin/bpftool", "/usr/bin/bpftool", "/sbin/bpftool"]
         guard let bpftool = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
@@ -45,8 +47,10 @@ extension BenchCommand {
             return elapsed
         }
         let startup = try best { try wallMilliseconds([bpftool, "version"]) }
+        let libbpf = try libbpfPeer("libbpf_load")
+        defer { if let libbpf { try? FileManager.default.removeItem(atPath: libbpf) } }
 
-        print("loading    ours (library) ms   bpftool loadall less start-up ms   ours/bpftool   swiftbpf load process ms   bpftool loadall process ms")
+        print("loading    ours (library) ms   libbpf (library) ms   ours/libbpf   bpftool loadall less start-up ms   swiftbpf load process ms   bpftool loadall process ms")
         for source in sources where access(source.path, R_OK) == 0 {
             let bytes = try BPFCompiler.compile(source.path)
             let path = NSTemporaryDirectory() + "swiftbpf-bench-\(source.name).o"
@@ -64,8 +68,12 @@ extension BenchCommand {
             let ours = try best { try wallMilliseconds([ourTool, "load", path, "--kernel", "--pin", pins]) }
             let theirs = try best { try wallMilliseconds([bpftool, "prog", "loadall", path, pins]) }
             let theirLoad = max(theirs - startup, 0.001)
-            print(pad(source.name, 10) + " " + pad(format2(library), 19) + " " + pad(format2(theirLoad), 33) + " "
-                  + pad(format2(library / theirLoad) + "x", 14) + " " + pad(format2(ours), 26) + " " + format2(theirs))
+            var libbpfColumns = pad("-", 21) + " " + pad("-", 13)
+            if let libbpf, let output = try referenceToolOutput(libbpf, [path, String(rounds)]), let nanoseconds = Double(output.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                libbpfColumns = pad(format2(nanoseconds / 1e6), 21) + " " + pad(format2(library / (nanoseconds / 1e6)) + "x", 13)
+            }
+            print(pad(source.name, 10) + " " + pad(format2(library), 19) + " " + libbpfColumns + " " + pad(format2(theirLoad), 33) + " "
+                  + pad(format2(ours), 26) + " " + format2(theirs))
         }
         print("(bpftool's start-up, bpftool version: \(format2(startup)) ms; the process columns include each tool's start-up)")
     }

@@ -62,7 +62,7 @@ extension BenchCommand {
     /// libbpf's drain of the same ring, pinned for a C consumer; nil (with the reason printed)
     /// where libbpf's headers or library are missing.
     private func libbpfDrain(map: KernelMap, records: Int, fill: () throws -> Void, expectedSum: () -> UInt64) throws -> Double? {
-        guard let binary = try libbpfConsumer() else { return nil }
+        guard let binary = try libbpfPeer("libbpf_ringbuf_drain") else { return nil }
         defer { try? FileManager.default.removeItem(atPath: binary) }
         let pin = Pinning.root + "/swiftbpf-bench-ringbuf-\(getpid())"
         try map.pin(at: pin)
@@ -79,16 +79,16 @@ extension BenchCommand {
     }
 }
 
-/// The libbpf consumer (`Resources/libbpf_ringbuf_drain.c`) built for this run: its path, or
-/// nil (with the reason printed) where libbpf's headers or library are missing.
-func libbpfConsumer() throws -> String? {
-    guard let source = Bundle.module.path(forResource: "libbpf_ringbuf_drain", ofType: "c") else {
-        print("ring buffer: libbpf peer skipped: the consumer's source is not installed with swiftbpf")
+/// A libbpf peer (`Resources/NAME.c`) built for this run: its path (the caller removes it),
+/// or nil (with the reason printed) where libbpf's headers or library are missing.
+func libbpfPeer(_ name: String) throws -> String? {
+    guard let source = Bundle.module.path(forResource: name, ofType: "c") else {
+        print("\(name): libbpf peer skipped: its source is not installed with swiftbpf")
         return nil
     }
-    let binary = NSTemporaryDirectory() + "swiftbpf-libbpf-drain-\(getpid())"
+    let binary = NSTemporaryDirectory() + "swiftbpf-\(name)-\(getpid())"
     guard (try? referenceToolOutput("clang", ["-O2", source, "-lbpf", "-o", binary])) != nil else {
-        print("ring buffer: libbpf peer skipped: the consumer does not build against libbpf (apt-get install libbpf-dev)")
+        print("\(name): libbpf peer skipped: it does not build against libbpf (apt-get install libbpf-dev)")
         return nil
     }
     return binary

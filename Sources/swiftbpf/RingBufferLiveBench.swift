@@ -99,7 +99,7 @@ extension BenchCommand {
         }
 
         // libbpf's: the C consumer as a process on CPU 1, on the ring pinned for it.
-        let binary = try libbpfConsumer()
+        let binary = try libbpfPeer("libbpf_ringbuf_drain")
         defer { if let binary { try? FileManager.default.removeItem(atPath: binary) } }
         let pin = Pinning.root + "/swiftbpf-bench-ringbuf-live-\(getpid())"
         if binary != nil { try map.pin(at: pin) }
