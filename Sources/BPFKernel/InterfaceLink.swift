@@ -26,19 +26,16 @@ public class InterfaceLink {
     public let attachment: InterfaceAttachment
     /// The bpf_link's descriptor; nil for a netlink attachment.
     public let fd: Int32?
-    private let program: KernelProgram
-    private let interface: String
-    private var detach: ((KernelProgram) -> Void)?
+    /// Removes a netlink attachment (holding what it needs, such as the program); nil for a link.
+    private var detach: (() -> Void)?
 
     /// Attaches with a bpf_link of `attachType`, or through `netlink` (which attaches and
     /// returns its detacher) as `mode` allows.
     init(_ program: KernelProgram, interface: String, attachType: UInt32, what: String, mode: InterfaceAttachment,
-         netlink: (_ ifindex: UInt32) throws(KernelError) -> (KernelProgram) -> Void) throws(KernelError) {
+         netlink: (_ ifindex: UInt32) throws(KernelError) -> () -> Void) throws(KernelError) {
         let index = if_nametoindex(interface)
         guard index != 0 else { throw KernelError(command: "if_nametoindex (\(interface))", errno: errno) }
         ifindex = index
-        self.program = program
-        self.interface = interface
         if mode != .netlink {
             let fd = cbpf_link_create_ifindex(program.fd, index, attachType)
             // EINVAL: a kernel without this kind of link; anything else is a real refusal.
@@ -67,7 +64,7 @@ public class InterfaceLink {
 
     deinit {
         if let fd { close(fd) }
-        detach?(program)
+        detach?()
     }
 }
 
@@ -79,7 +76,7 @@ public final class XDPLink: InterfaceLink {
     public init(_ program: KernelProgram, interface: String, using mode: InterfaceAttachment = .automatic) throws(KernelError) {
         try super.init(program, interface: interface, attachType: 37, what: "XDP", mode: mode) { (index) throws(KernelError) in
             try netlinkCall("RTM_SETLINK IFLA_XDP (attach on \(interface))") { cbpf_netlink_xdp(index, program.fd, -1, 1 /* XDP_FLAGS_UPDATE_IF_NOEXIST */, $0, $1) }
-            return { program in _ = cbpf_netlink_xdp(index, -1, program.fd, 0, nil, 0) }
+            return { _ = cbpf_netlink_xdp(index, -1, program.fd, 0, nil, 0) }
         }
     }
 }
@@ -111,7 +108,7 @@ public final class TCLink: InterfaceLink {
             try netlinkCall("RTM_NEWTFILTER bpf (\(hook) on \(interface), priority \(priority))") {
                 cbpf_netlink_tc_filter(index, egress, 1, priority, program.fd, "swiftbpf", $0, $1)
             }
-            return { _ in _ = cbpf_netlink_tc_filter(index, egress, 1, priority, -1, nil, nil, 0) }
+            return { _ = cbpf_netlink_tc_filter(index, egress, 1, priority, -1, nil, nil, 0) }
         }
     }
 }

@@ -10,7 +10,6 @@ import Darwin
 public final class SocketFilterAttachment {
     /// The socket's descriptor (not owned: the caller keeps and closes it).
     public let socket: Int32
-    private let program: KernelProgram
 
     /// Attaches `program` (a socket filter) to `socket`, replacing any filter it had.
     public init(_ program: KernelProgram, socket: Int32) throws(KernelError) {
@@ -19,7 +18,6 @@ public final class SocketFilterAttachment {
             throw KernelError(command: "setsockopt SO_ATTACH_BPF (socket \(socket))", errno: errno)
         }
         self.socket = socket
-        self.program = program
     }
 
     deinit {

@@ -171,16 +171,34 @@ int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, 
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 
-int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) {
-    struct perf_event_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.type = PERF_TYPE_TRACEPOINT;
-    attr.size = sizeof(attr);
-    attr.config = tracepoint_id;
-    attr.sample_period = 1;
-    attr.wakeup_events = 1;
-    long r = syscall(__NR_perf_event_open, &attr, -1 /* any process */, 0 /* cpu */, -1, PERF_FLAG_FD_CLOEXEC);
+/// perf_event_open(2) of attr (its size filled in) for pid on cpu. Returns the fd or -errno.
+static int open_perf_event(struct perf_event_attr *attr, int pid, int cpu) {
+    attr->size = sizeof(*attr);
+    long r = syscall(__NR_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     return r < 0 ? -errno : (int)r;
+}
+
+int cbpf_perf_event_open_tracepoint(uint64_t tracepoint_id) {
+    struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .config = tracepoint_id, .sample_period = 1, .wakeup_events = 1 };
+    return open_perf_event(&attr, -1 /* any process */, 0 /* cpu */);
+}
+
+int cbpf_perf_event_open_bpf_output(int cpu) {
+    struct perf_event_attr attr = {
+        .type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
+        .sample_period = 1, .wakeup_events = 1,
+    };
+    return open_perf_event(&attr, -1 /* any process */, cpu);
+}
+
+int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_return, const char *name, uint64_t offset, int pid) {
+    struct perf_event_attr attr = {
+        .type = pmu_type,
+        .config = is_return && retprobe_bit >= 0 ? 1ull << retprobe_bit : 0,
+        .config1 = (uint64_t)(uintptr_t)name,  /* kprobe_func or uprobe_path */
+        .config2 = offset,                      /* probe_offset */
+    };
+    return open_perf_event(&attr, pid < 0 ? -1 : pid, pid < 0 ? 0 : -1);
 }
 
 #include <sys/epoll.h>
@@ -202,31 +220,6 @@ int cbpf_epoll_wait(int epoll_fd, uint64_t *tokens, int capacity, int timeout_ms
     if (n < 0) return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
     return n;
-}
-
-int cbpf_perf_event_open_bpf_output(int cpu) {
-    struct perf_event_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.type = PERF_TYPE_SOFTWARE;
-    attr.size = sizeof(attr);
-    attr.config = PERF_COUNT_SW_BPF_OUTPUT;
-    attr.sample_type = PERF_SAMPLE_RAW;
-    attr.sample_period = 1;
-    attr.wakeup_events = 1;
-    long r = syscall(__NR_perf_event_open, &attr, -1 /* any process */, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-    return r < 0 ? -errno : (int)r;
-}
-
-int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_return, const char *name, uint64_t offset, int pid) {
-    struct perf_event_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.type = pmu_type;
-    attr.size = sizeof(attr);
-    attr.config = is_return && retprobe_bit >= 0 ? 1ull << retprobe_bit : 0;
-    attr.config1 = (uint64_t)(uintptr_t)name;  /* kprobe_func or uprobe_path */
-    attr.config2 = offset;                      /* probe_offset */
-    long r = syscall(__NR_perf_event_open, &attr, pid < 0 ? -1 : pid, pid < 0 ? 0 : -1, -1, PERF_FLAG_FD_CLOEXEC);
-    return r < 0 ? -errno : (int)r;
 }
 
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) {
