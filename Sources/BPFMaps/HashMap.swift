@@ -125,17 +125,33 @@ final class HashMap: BPFMap, @unchecked Sendable {
     }
 
     override func lookup(_ key: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
-        let h = hash(key)
+        // The usual key sizes compare with one load and make no call, so the walk spills nothing.
+        switch shape.keySize {
+        case 4:
+            let k = key.loadUnaligned(as: UInt32.self)
+            return search(hash(key)) { $0.loadUnaligned(as: UInt32.self) == k }
+        case 8:
+            let k = key.loadUnaligned(as: UInt64.self)
+            return search(hash(key)) { $0.loadUnaligned(as: UInt64.self) == k }
+        default:
+            return search(hash(key)) { memcmp($0, key, shape.keySize) == 0 }
+        }
+    }
+
+    /// The value of the element with hash `h` whose key `matches`, without the lock.
+    @inline(__always) private func search(_ h: UInt32, _ matches: (UnsafeRawPointer) -> Bool) -> UnsafeMutableRawPointer? {
         let bucket = Int(h) & bucketMask
+        let limit = shape.maxEntries
         while true {
             var i = Int32(bitPattern: cbpf_load_acquire32(buckets + bucket))
             var steps = 0
-            while i >= 0, steps <= shape.maxEntries {
-                if element(i).load(fromByteOffset: 4, as: UInt32.self) == h, sameKey(keyPointer(i), key) {
+            while i >= 0, steps <= limit {
+                let e = elements + Int(i) &* elementSize
+                if e.load(fromByteOffset: 4, as: UInt32.self) == h, matches(e + 8) {
                     referenced?[Int(i)] = 1
-                    return valuePointer(i)
+                    return e + 8 + keyStride
                 }
-                i = Int32(bitPattern: cbpf_load_acquire32(next(i)))
+                i = Int32(bitPattern: cbpf_load_acquire32(e.assumingMemoryBound(to: Int32.self)))
                 steps += 1
             }
             if i == ~Int32(bucket) { return nil }  // the end of this bucket's chain: not there

@@ -47,6 +47,21 @@ enum Op: UInt8 {
     // and with the NULL check after it (`if r0 == 0` / `if r0 != 0`: src 0 / 1; offset: the
     // jump's target)
     case mapLookupBranch
+    // the same two for an array map the program was loaded with, inlined as the kernel's JIT
+    // inlines them: the lddw's second slot, never executed, holds the values' address (imm),
+    // the entry count (offset) and the value stride (dst | src << 8)
+    case arrayLookup, arrayLookupBranch
+    // superinstructions: `mov wD, wS` fused with the ALU32 immediate op on wD that follows it
+    case movAdd32i, movSub32i, movMul32i, movOr32i, movAnd32i, movXor32i, movLsh32i, movRsh32i, movArsh32i
+    // superinstructions: a counter update in memory, `rA = *(rB + off); rA += imm;
+    // *(rB + off) = rA` (dst: rA, src: rB), for 64-bit and 32-bit values
+    case addToMemory64i, addToMemory32i
+    // superinstructions: a store and the fused `rP = rB + k` after it with the store's base,
+    // how a key on the stack is passed to a helper (imm: k in the low half, P in the high)
+    case stxwAddress, stxdwAddress
+    // superinstructions: `rD += a` and a compare of rD with an immediate b that follows it,
+    // how loops count (imm: a in the low half, b in the high; offset: the jump's target)
+    case addJeq64i, addJne64i, addJlt64i, addJgt64i, addJeq32i, addJne32i, addJlt32i, addJgt32i
 }
 
 /// One pre-decoded instruction: 16 bytes, read straight from an unsafe buffer by the run loop.

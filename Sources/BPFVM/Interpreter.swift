@@ -1,5 +1,5 @@
 public import BPFCore
-import BPFMaps
+public import BPFMaps
 import CBPFShims
 
 /// Executes eBPF programs by interpretation.
@@ -27,10 +27,13 @@ public final class Interpreter {
     private static let stackBytes = BPFLimits.stackSize * BPFLimits.maxCallFrames
 
     /// Validates and prepares `instructions` for execution.
+    /// - Parameter maps: the maps the program's `lddw` instructions refer to; lookups in array
+    ///   maps among them are decoded inline, without a helper call.
     /// - Throws: ``LoadError`` naming the instruction that is malformed, calls a helper that
     ///   `helpers` does not have, or needs relocation by an object loader.
-    public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil) throws(LoadError) {
-        let decoded = try Predecoder.decode(instructions, helpers: table)
+    public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
+                maps: [BPFMap] = []) throws(LoadError) {
+        let decoded = try Predecoder.decode(instructions, helpers: table, arrays: table.builtInMapLookup ? ArrayLayout.of(maps) : [:])
         self.instructions = instructions
         code = .allocate(capacity: decoded.count)
         _ = code.initialize(from: decoded)
@@ -358,7 +361,22 @@ public final class Interpreter {
                 try checkCall(policy, 1, reg, helperContext, ip - code + 1)
                 let found = MapHelpers.lookup(reg[1], reg[2])
                 reg[0] = found
-                ip = (found == 0) == (s == 0) ? code + Int(insn.offset) : ip + 3
+                ip += 3  // a branch, not a select: the next dispatch need not wait for the lookup
+                if (found == 0) == (s == 0) { ip = code + Int(insn.offset) }
+            case .arrayLookup, .arrayLookupBranch:
+                reg[d] = uimm
+                try checkCall(policy, 1, reg, helperContext, ip - code + 1)
+                let layout = ip.pointee  // the lddw's second slot
+                let index = UInt64(raw(reg[2]).loadUnaligned(as: UInt32.self))
+                let found = index < UInt64(UInt32(bitPattern: layout.offset))
+                    ? UInt64(bitPattern: layout.imm) &+ index &* (UInt64(layout.dst) | UInt64(layout.src) << 8) : 0
+                reg[0] = found
+                if insn.op == .arrayLookup {
+                    ip += 2
+                } else {
+                    ip += 3
+                    if (found == 0) == (s == 0) { ip = code + Int(insn.offset) }
+                }
             case .callx:
                 let id = Int64(bitPattern: reg[d])
                 guard id >= 0, id < Int64(HelperTable.capacity), let helper = helpers[Int(id)] else {
@@ -392,6 +410,46 @@ public final class Interpreter {
                     ip = code
                 }
 
+            // MARK: superinstructions (a counter update in memory; skip the add's and store's slots)
+            case .addToMemory64i:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset))
+                try access(policy, a, 8, false, reg[10], ip - code - 1)
+                try access(policy, a, 8, true, reg[10], ip - code + 1)  // the store's slot
+                let v = raw(a).loadUnaligned(as: UInt64.self) &+ uimm
+                reg[d] = v
+                raw(a).storeBytes(of: v, as: UInt64.self)
+                ip += 2
+            case .addToMemory32i:
+                let a = reg[s] &+ UInt64(bitPattern: Int64(insn.offset))
+                try access(policy, a, 4, false, reg[10], ip - code - 1)
+                try access(policy, a, 4, true, reg[10], ip - code + 1)  // the store's slot
+                let v = raw(a).loadUnaligned(as: UInt32.self) &+ lo(uimm)
+                reg[d] = UInt64(v)
+                raw(a).storeBytes(of: v, as: UInt32.self)
+                ip += 2
+
+            // MARK: superinstructions (a store, then a key's address; skip the mov's and add's slots)
+            case .stxwAddress:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 4, true, reg[10], ip - code - 1)
+                raw(a).storeBytes(of: UInt32(truncatingIfNeeded: reg[s]), as: UInt32.self)
+                reg[Int(imm >> 32)] = reg[d] &+ low(imm)
+                ip += 2
+            case .stxdwAddress:
+                let a = reg[d] &+ UInt64(bitPattern: Int64(insn.offset)); try access(policy, a, 8, true, reg[10], ip - code - 1)
+                raw(a).storeBytes(of: reg[s], as: UInt64.self)
+                reg[Int(imm >> 32)] = reg[d] &+ low(imm)
+                ip += 2
+
+            // MARK: superinstructions (add, then compare and jump; skip the jump's slot)
+            case .addJeq64i: let v = reg[d] &+ low(imm); reg[d] = v; ip += 1; if v == high(imm) { ip = code + Int(insn.offset) }
+            case .addJne64i: let v = reg[d] &+ low(imm); reg[d] = v; ip += 1; if v != high(imm) { ip = code + Int(insn.offset) }
+            case .addJlt64i: let v = reg[d] &+ low(imm); reg[d] = v; ip += 1; if v < high(imm) { ip = code + Int(insn.offset) }
+            case .addJgt64i: let v = reg[d] &+ low(imm); reg[d] = v; ip += 1; if v > high(imm) { ip = code + Int(insn.offset) }
+            case .addJeq32i: let v = lo(reg[d]) &+ lo(uimm); reg[d] = UInt64(v); ip += 1; if v == lo(high(imm)) { ip = code + Int(insn.offset) }
+            case .addJne32i: let v = lo(reg[d]) &+ lo(uimm); reg[d] = UInt64(v); ip += 1; if v != lo(high(imm)) { ip = code + Int(insn.offset) }
+            case .addJlt32i: let v = lo(reg[d]) &+ lo(uimm); reg[d] = UInt64(v); ip += 1; if v < lo(high(imm)) { ip = code + Int(insn.offset) }
+            case .addJgt32i: let v = lo(reg[d]) &+ lo(uimm); reg[d] = UInt64(v); ip += 1; if v > lo(high(imm)) { ip = code + Int(insn.offset) }
+
             // MARK: superinstructions (mov + op; skip the op's own slot)
             case .movAdd64i: reg[d] = reg[s] &+ uimm; ip += 1
             case .movSub64i: reg[d] = reg[s] &- uimm; ip += 1
@@ -410,6 +468,15 @@ public final class Interpreter {
             case .movXor64r: reg[d] = reg[s] ^ reg[Int(insn.offset)]; ip += 1
             case .movLsh64r: reg[d] = reg[s] &<< reg[Int(insn.offset)]; ip += 1
             case .movRsh64r: reg[d] = reg[s] &>> reg[Int(insn.offset)]; ip += 1
+            case .movAdd32i: reg[d] = UInt64(lo(reg[s]) &+ lo(uimm)); ip += 1
+            case .movSub32i: reg[d] = UInt64(lo(reg[s]) &- lo(uimm)); ip += 1
+            case .movMul32i: reg[d] = UInt64(lo(reg[s]) &* lo(uimm)); ip += 1
+            case .movOr32i: reg[d] = UInt64(lo(reg[s]) | lo(uimm)); ip += 1
+            case .movAnd32i: reg[d] = UInt64(lo(reg[s]) & lo(uimm)); ip += 1
+            case .movXor32i: reg[d] = UInt64(lo(reg[s]) ^ lo(uimm)); ip += 1
+            case .movLsh32i: reg[d] = UInt64(lo(reg[s]) &<< lo(uimm)); ip += 1
+            case .movRsh32i: reg[d] = UInt64(lo(reg[s]) &>> lo(uimm)); ip += 1
+            case .movArsh32i: reg[d] = UInt64(UInt32(bitPattern: Int32(bitPattern: lo(reg[s])) &>> Int32(bitPattern: lo(uimm)))); ip += 1
             }
         }
     }
@@ -439,6 +506,9 @@ public final class Interpreter {
 // MARK: - Arithmetic with the kernel's edge cases
 
 @inline(__always) private func lo(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
+/// The two sign-extended 32-bit halves of a superinstruction's immediate.
+@inline(__always) private func low(_ imm: Int64) -> UInt64 { UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: imm))) }
+@inline(__always) private func high(_ imm: Int64) -> UInt64 { UInt64(bitPattern: imm >> 32) }
 @inline(__always) private func slo(_ v: UInt64) -> Int32 { Int32(truncatingIfNeeded: v) }
 
 /// Signed division: by zero gives 0, `INT64_MIN / -1` wraps to `INT64_MIN`.

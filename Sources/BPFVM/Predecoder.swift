@@ -1,9 +1,12 @@
 import BPFCore
+import BPFMaps
 
 /// Turns validated instructions into the interpreter's ``DecodedInstruction`` form.
 enum Predecoder {
     /// Validates `code` and decodes it, slot for slot; `fuse` adds the interpreter's superinstructions.
-    static func decode(_ code: [Instruction], helpers: HelperTable, fuse: Bool = true) throws(LoadError) -> [DecodedInstruction] {
+    /// `arrays` are the array maps the program may name, by address: their lookups are inlined.
+    static func decode(_ code: [Instruction], helpers: HelperTable, fuse: Bool = true,
+                       arrays: [UInt64: ArrayLayout] = [:]) throws(LoadError) -> [DecodedInstruction] {
         do { try Validator.validate(code) } catch { throw LoadError(error) }
         var out: [DecodedInstruction] = []
         out.reserveCapacity(code.count)
@@ -69,14 +72,48 @@ enum Predecoder {
             out.append(d)
             i += 1
         }
-        if fuse { Self.fuse(&out, directMapLookup: helpers.builtInMapLookup) }
+        if fuse { Self.fuse(&out, directMapLookup: helpers.builtInMapLookup, arrays: arrays) }
         return out
     }
 
-    /// Fuses `mov rD, rS` with an ALU64 operation on rD in the next slot, and `lddw` with a
-    /// helper call after it, into superinstructions. The slots after keep their own
-    /// operations, so a jump to them stays valid.
-    static func fuse(_ code: inout [DecodedInstruction], directMapLookup: Bool = false) {
+    /// Fuses common sequences into superinstructions: `mov rD, rS` (or `mov wD, wS`) with the
+    /// ALU operation on rD in the next slot; `lddw` with a helper call after it (and a map
+    /// lookup's NULL check); a load, add and store back to the same place. The slots after
+    /// keep their own operations, so a jump to them stays valid.
+    static func fuse(_ code: inout [DecodedInstruction], directMapLookup: Bool = false, arrays: [UInt64: ArrayLayout] = [:]) {
+        guard code.count > 1 else { return }
+        fuseCalls(&code, directMapLookup: directMapLookup, arrays: arrays)
+        fuseMoves(&code)
+        fuseCounterUpdates(&code)
+        fuseKeyAddresses(&code)
+        fuseLoopCounts(&code)
+    }
+
+    /// `lddw` (two slots) then `call`: one dispatch. The call's slot stays for jumps to it.
+    private static func fuseCalls(_ code: inout [DecodedInstruction], directMapLookup: Bool, arrays: [UInt64: ArrayLayout]) {
+        for i in 0..<max(code.count - 2, 0) where code[i].op == .lddw && code[i + 2].op == .call {
+            code[i].op = directMapLookup && code[i + 2].imm == 1 ? .mapLookup : .lddwCall
+            code[i].offset = Int32(truncatingIfNeeded: code[i + 2].imm)
+            guard code[i].op == .mapLookup else { continue }
+            // A lookup then its NULL check: one dispatch for the three.
+            if i + 3 < code.count, code[i + 3].dst == 0, code[i + 3].imm == 0,
+               code[i + 3].op == .jeq64i || code[i + 3].op == .jne64i {
+                code[i].op = .mapLookupBranch
+                code[i].src = code[i + 3].op == .jeq64i ? 0 : 1
+                code[i].offset = code[i + 3].offset
+            }
+            // In an array map loaded with the program: no call at all. The lddw's second slot,
+            // which never runs, holds the layout.
+            if let array = arrays[UInt64(bitPattern: code[i].imm)], let stride = UInt16(exactly: array.stride),
+               let count = Int32(exactly: array.count) {
+                code[i].op = code[i].op == .mapLookup ? .arrayLookup : .arrayLookupBranch
+                code[i + 1] = DecodedInstruction(op: .nop, dst: UInt8(truncatingIfNeeded: stride), src: UInt8(stride >> 8),
+                                                 offset: count, imm: Int64(bitPattern: array.base))
+            }
+        }
+    }
+
+    private static func fuseMoves(_ code: inout [DecodedInstruction]) {
         let immediate: [Op: Op] = [
             .add64i: .movAdd64i, .sub64i: .movSub64i, .mul64i: .movMul64i, .or64i: .movOr64i, .and64i: .movAnd64i,
             .xor64i: .movXor64i, .lsh64i: .movLsh64i, .rsh64i: .movRsh64i, .arsh64i: .movArsh64i,
@@ -85,29 +122,62 @@ enum Predecoder {
             .add64r: .movAdd64r, .sub64r: .movSub64r, .mul64r: .movMul64r, .or64r: .movOr64r, .and64r: .movAnd64r,
             .xor64r: .movXor64r, .lsh64r: .movLsh64r, .rsh64r: .movRsh64r,
         ]
-        guard code.count > 1 else { return }
-        // `lddw` (two slots) then `call`: one dispatch. The call's slot stays for jumps to it.
-        for i in 0..<max(code.count - 2, 0) where code[i].op == .lddw && code[i + 2].op == .call {
-            code[i].op = directMapLookup && code[i + 2].imm == 1 ? .mapLookup : .lddwCall
-            code[i].offset = Int32(truncatingIfNeeded: code[i + 2].imm)
-            // A lookup then its NULL check: one dispatch for the three.
-            if code[i].op == .mapLookup, i + 3 < code.count, code[i + 3].dst == 0, code[i + 3].imm == 0,
-               code[i + 3].op == .jeq64i || code[i + 3].op == .jne64i {
-                code[i].op = .mapLookupBranch
-                code[i].src = code[i + 3].op == .jeq64i ? 0 : 1
-                code[i].offset = code[i + 3].offset
-            }
-        }
-        for i in 0..<(code.count - 1) where code[i].op == .mov64r {
+        let immediate32: [Op: Op] = [
+            .add32i: .movAdd32i, .sub32i: .movSub32i, .mul32i: .movMul32i, .or32i: .movOr32i, .and32i: .movAnd32i,
+            .xor32i: .movXor32i, .lsh32i: .movLsh32i, .rsh32i: .movRsh32i, .arsh32i: .movArsh32i,
+        ]
+        for i in 0..<(code.count - 1) {
             let mov = code[i], next = code[i + 1]
             guard next.dst == mov.dst else { continue }
-            if let fused = immediate[next.op] {
+            if mov.op == .mov64r, let fused = immediate[next.op] {
                 code[i] = DecodedInstruction(op: fused, dst: mov.dst, src: mov.src, imm: next.imm)
-            } else if let fused = register[next.op] {
+            } else if mov.op == .mov64r, let fused = register[next.op] {
                 // After the mov, rD holds rS: a second source of rD reads rS.
                 let second = next.src == mov.dst ? mov.src : next.src
                 code[i] = DecodedInstruction(op: fused, dst: mov.dst, src: mov.src, offset: Int32(second))
+            } else if mov.op == .mov32r, let fused = immediate32[next.op] {
+                code[i] = DecodedInstruction(op: fused, dst: mov.dst, src: mov.src, imm: next.imm)
             }
+        }
+    }
+
+    /// `rA = *(rB + off); rA += imm; *(rB + off) = rA`, 64 or 32 bits wide, rA ≠ rB.
+    private static func fuseCounterUpdates(_ code: inout [DecodedInstruction]) {
+        for i in 0..<max(code.count - 2, 0) {
+            let load = code[i], add = code[i + 1], store = code[i + 2]
+            guard load.dst != load.src, add.dst == load.dst, store.src == load.dst, store.dst == load.src,
+                  store.offset == load.offset else { continue }
+            switch (load.op, add.op, store.op) {
+            case (.ldxdw, .add64i, .stxdw): code[i].op = .addToMemory64i
+            case (.ldxw, .add32i, .stxw): code[i].op = .addToMemory32i
+            default: continue
+            }
+            code[i].imm = add.imm
+        }
+    }
+
+    /// A store through rB, then `rP = rB + k` (already fused from its mov and add).
+    private static func fuseKeyAddresses(_ code: inout [DecodedInstruction]) {
+        for i in 0..<max(code.count - 2, 0) where code[i + 1].op == .movAdd64i && code[i + 1].src == code[i].dst {
+            switch code[i].op {
+            case .stxw: code[i].op = .stxwAddress
+            case .stxdw: code[i].op = .stxdwAddress
+            default: continue
+            }
+            code[i].imm = Int64(code[i + 1].dst) << 32 | Int64(UInt32(truncatingIfNeeded: code[i + 1].imm))
+        }
+    }
+
+    /// `rD += a` then `if rD <op> b goto T`, of the same width.
+    private static func fuseLoopCounts(_ code: inout [DecodedInstruction]) {
+        let fused: [Op: [Op: Op]] = [
+            .add64i: [.jeq64i: .addJeq64i, .jne64i: .addJne64i, .jlt64i: .addJlt64i, .jgt64i: .addJgt64i],
+            .add32i: [.jeq32i: .addJeq32i, .jne32i: .addJne32i, .jlt32i: .addJlt32i, .jgt32i: .addJgt32i],
+        ]
+        for i in 0..<(code.count - 1) where code[i + 1].dst == code[i].dst {
+            guard let op = fused[code[i].op]?[code[i + 1].op] else { continue }
+            code[i] = DecodedInstruction(op: op, dst: code[i].dst, offset: code[i + 1].offset,
+                                         imm: code[i + 1].imm << 32 | Int64(UInt32(truncatingIfNeeded: code[i].imm)))
         }
     }
 
@@ -190,5 +260,23 @@ enum Predecoder {
         case .xchg: is64 ? .xchg64 : .xchg32
         case .cmpxchg: is64 ? .cmpxchg64 : .cmpxchg32
         }
+    }
+}
+
+/// Where an array map keeps its values, for lookups compiled or decoded inline.
+struct ArrayLayout {
+    var base: UInt64
+    var stride: Int
+    var count: Int
+
+    /// The array maps among `maps`, by the address a relocated `lddw` loads.
+    static func of(_ maps: [BPFMap]) -> [UInt64: ArrayLayout] {
+        var arrays: [UInt64: ArrayLayout] = [:]
+        for map in maps {
+            if let (base, stride, count) = map.directLookup {
+                arrays[UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))] = ArrayLayout(base: base, stride: stride, count: count)
+            }
+        }
+        return arrays
     }
 }

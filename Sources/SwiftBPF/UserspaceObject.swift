@@ -104,7 +104,7 @@ public final class UserspaceObject {
         let interpreter: Interpreter
         var jit: JITProgram?
         do {
-            interpreter = try Interpreter(code, helpers: helpers)
+            interpreter = try Interpreter(code, helpers: helpers, maps: maps)
             if JITProgram.isSupported {
                 let compiled = try JITProgram(code, helpers: helpers, maps: maps, options: jitOptions)
                 interpreter.setNativeEntry(compiled.nativeEntry)  // tail calls from compiled code land there

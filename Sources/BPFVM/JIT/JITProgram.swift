@@ -70,12 +70,7 @@ public final class JITProgram {
         // emissions start from the same blinding state, so they draw the same keys and every
         // instruction but the shortened jumps keeps its size.
         let blinding = options.blindConstants ? ConstantBlinding() : nil
-        var arrays: [UInt64: ArrayLayout] = [:]
-        for map in maps {
-            if let (base, stride, count) = map.directLookup {
-                arrays[UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))] = ArrayLayout(base: base, stride: stride, count: count)
-            }
-        }
+        let arrays = ArrayLayout.of(maps)
         var generator = X86CodeGenerator(code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: false, shortJumps: [])
         generator.generate()
         guard generator.asm.resolve() else { preconditionFailure("long jumps always reach") }

@@ -1,12 +1,5 @@
 import BPFCore
 
-/// Where an array map's values are, for inlined lookups.
-struct ArrayLayout {
-    var base: UInt64
-    var stride: Int
-    var count: Int
-}
-
 extension DecodedInstruction {
     /// Whether this is a jump or local call (whose `offset` is a target index).
     var isJump: Bool {
@@ -431,7 +424,10 @@ struct X86CodeGenerator {
             tailCall()
 
         case .movAdd64i, .movSub64i, .movMul64i, .movOr64i, .movAnd64i, .movXor64i, .movLsh64i, .movRsh64i, .movArsh64i,
-             .movAdd64r, .movSub64r, .movMul64r, .movOr64r, .movAnd64r, .movXor64r, .movLsh64r, .movRsh64r, .lddwCall, .mapLookup, .mapLookupBranch:
+             .movAdd64r, .movSub64r, .movMul64r, .movOr64r, .movAnd64r, .movXor64r, .movLsh64r, .movRsh64r, .lddwCall, .mapLookup, .mapLookupBranch,
+             .arrayLookup, .arrayLookupBranch, .movAdd32i, .movSub32i, .movMul32i, .movOr32i, .movAnd32i, .movXor32i, .movLsh32i,
+             .movRsh32i, .movArsh32i, .addToMemory64i, .addToMemory32i, .stxwAddress, .stxdwAddress, .addJeq64i, .addJne64i, .addJlt64i,
+             .addJgt64i, .addJeq32i, .addJne32i, .addJlt32i, .addJgt32i:
             preconditionFailure("superinstructions are the interpreter's; the JIT decodes without fusing")
         }
     }
