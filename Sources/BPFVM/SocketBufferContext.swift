@@ -23,6 +23,16 @@ public struct SocketBufferContext {
     /// `tc_classid` (UAPI offset 72, where the runtime keeps `data`), set by tc programs: 16
     /// bits, as the kernel keeps it.
     public var tcClassid: UInt16
+    /// The fields past `data_end` (zero in a test run, as in the kernel's), at offsets of
+    /// the runtime's own: programs' accesses are converted to them.
+    public var napiID: UInt32 = 0
+    public var wireLength: UInt32 = 0
+    public var gsoSegments: UInt32 = 0
+    public var gsoSize: UInt32 = 0
+    public var tstampType: UInt8 = 0
+    /// Set by tc programs.
+    public var tstamp: UInt64 = 0
+    public var hardwareTstamp: UInt64 = 0
 
     /// A context for the Ethernet `frame` as the kernel's `BPF_PROG_TEST_RUN` presents one to
     /// a socket filter: the Ethernet header pulled (`eth_type_trans`), so the data and `len`
@@ -56,27 +66,46 @@ public struct SocketBufferContext {
 
 extension ContextConversion {
     /// tc's `__sk_buff`: the socket filter's fields, with mark, queue_mapping, priority and
-    /// tc_index writable too; `tc_classid` (72, readable and writable); and the packet pointers
-    /// `data` (76) and `data_end` (80) onto the context's 64-bit addresses. queue_mapping,
-    /// tc_index and tc_classid are 16-bit in the kernel's socket buffer, so they are read and
-    /// written as their low halves (the kernel also ignores a queue_mapping of 0xffff or more,
-    /// which here is truncated instead).
+    /// tc_index writable too; `tc_classid` (72, readable and writable); the packet pointers
+    /// `data` (76), `data_end` (80) and `data_meta` (140, the same as `data`: no metadata)
+    /// onto the context's 64-bit addresses; `tstamp` (writable), `wire_len`, `gso_segs`,
+    /// `gso_size`, `tstamp_type` and `hwtstamp`. queue_mapping, tc_index and tc_classid are
+    /// 16-bit in the kernel's socket buffer, so they are read and written as their low halves
+    /// (the kernel also ignores a queue_mapping of 0xffff or more, which here is truncated
+    /// instead).
     public static let tc: [Field] = uapiFields(writable: [2, 3, 8, 11, 12, 13, 14, 15, 16]).map {
         var field = $0
         if field.offset == 12 || field.offset == 44 { field.runtimeSize = .h }
         return field
     } + [
-        Field(offset: 72, size: 4, runtimeOffset: 88, runtimeSize: .h, writable: true),
-        Field(offset: 76, size: 4, runtimeOffset: 72, runtimeSize: .dw),
-        Field(offset: 80, size: 4, runtimeOffset: 80, runtimeSize: .dw),
-    ]
+        Field(offset: 72, size: 4, runtimeOffset: runtime(\.tcClassid), runtimeSize: .h, writable: true),
+        Field(offset: 76, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
+        Field(offset: 80, size: 4, runtimeOffset: runtime(\.dataEnd), runtimeSize: .dw),
+        Field(offset: 140, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
+        Field(offset: 152, size: 8, runtimeOffset: runtime(\.tstamp), runtimeSize: .dw, writable: true),
+        Field(offset: 160, size: 4, runtimeOffset: runtime(\.wireLength), runtimeSize: .w),
+        Field(offset: 180, size: 1, runtimeOffset: runtime(\.tstampType), runtimeSize: .b),
+        Field(offset: 184, size: 8, runtimeOffset: runtime(\.hardwareTstamp), runtimeSize: .dw),
+    ] + laterFields
 
-    /// The `__sk_buff` fields a socket filter may read, at their own offsets (the runtime keeps
-    /// the UAPI layout), 4 bytes each: len through hash; of them it may write only `cb[]`.
-    public static let socketFilter: [Field] = uapiFields(writable: [12, 13, 14, 15, 16])
+    /// The `__sk_buff` fields a socket filter may read, 4 bytes each: len through hash (at
+    /// their own offsets: the runtime keeps the UAPI layout), `napi_id`, `gso_segs` and
+    /// `gso_size`; of them it may write only `cb[]`.
+    public static let socketFilter: [Field] = uapiFields(writable: [12, 13, 14, 15, 16]) + laterFields
 
     /// len through hash, 4 bytes each at their UAPI offsets; `writable` lists field numbers.
     private static func uapiFields(writable: Set<Int>) -> [Field] {
         (0..<18).map { Field(offset: Int16($0 * 4), size: 4, runtimeOffset: Int16($0 * 4), runtimeSize: .w, writable: writable.contains($0)) }
+    }
+
+    /// Read-only fields past `data_end` that socket filters and tc programs both read.
+    private static let laterFields = [
+        Field(offset: 84, size: 4, runtimeOffset: runtime(\.napiID), runtimeSize: .w),
+        Field(offset: 164, size: 4, runtimeOffset: runtime(\.gsoSegments), runtimeSize: .w),
+        Field(offset: 176, size: 4, runtimeOffset: runtime(\.gsoSize), runtimeSize: .w),
+    ]
+
+    private static func runtime(_ field: PartialKeyPath<SocketBufferContext>) -> Int16 {
+        Int16(MemoryLayout<SocketBufferContext>.offset(of: field)!)
     }
 }

@@ -37,16 +37,16 @@ public struct ContextLayout: Sendable, Equatable {
         size: 24, pointerFields: [(0, 4, .packet), (4, 4, .packetEnd), (8, 4, .packetMeta)],
         readable: [12..<20], exactWidth: true)
 
-    /// `struct __sk_buff` as a socket filter sees it: no direct packet access, and only
-    /// `cb[]` writable.
+    /// `struct __sk_buff` as a socket filter sees it: no direct packet access, no time
+    /// stamps or `wire_len`, and only `cb[]` writable.
     public static let socketFilter = ContextLayout(
-        size: 192, readable: [0..<72, 84..<88], writable: [48..<68])
+        size: 192, readable: [0..<72, 84..<88, 164..<168, 176..<180], writable: [48..<68])
 
     /// `struct __sk_buff` for tc classifiers and actions: packet pointers, and the fields tc
     /// may set (mark, queue_mapping, priority, tc_index, cb[], tc_classid, tstamp).
     public static let tc = ContextLayout(
         size: 192, pointerFields: [(76, 4, .packet), (80, 4, .packetEnd), (140, 4, .packetMeta)],
-        readable: [0..<76, 84..<88, 152..<168, 176..<177, 184..<192],
+        readable: [0..<76, 84..<88, 152..<168, 176..<181, 184..<192],
         writable: [8..<16, 32..<36, 44..<76, 152..<160])
 
     /// A tracepoint's record: any aligned read past the common header, up to the largest

@@ -69,7 +69,7 @@ struct RunCommand: ParsableCommand {
                 let loaded = try UserspaceObject(object).load(program: program)
                 let chosen = engine ?? Engine.allCases.first { $0.mode == loaded.defaultMode } ?? .checked
                 let result = try loaded.testRun(packet: data, repeat: Int(count), mode: chosen.mode)
-                (returnValue, output, type) = (result.returnValue, result.packet, .xdp)
+                (returnValue, output, type) = (result.returnValue, result.packet, loaded.type)
                 nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(chosen.rawValue)"
             }
         } catch let error as CLIError {
