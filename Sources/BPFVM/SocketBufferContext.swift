@@ -33,11 +33,22 @@ public struct SocketBufferContext {
     /// Set by tc programs.
     public var tstamp: UInt64 = 0
     public var hardwareTstamp: UInt64 = 0
+    /// The socket cgroup programs read (`family` through `local_port`): as the kernel's test
+    /// run fakes it, an `AF_INET` or `AF_INET6` socket whose local and remote addresses are the
+    /// packet's source and destination, in network byte order; ports 0.
+    public var family: UInt32 = 0
+    public var remoteIPv4: UInt32 = 0
+    public var localIPv4: UInt32 = 0
+    public var remoteIPv6: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+    public var localIPv6: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+    public var remotePort: UInt32 = 0
+    public var localPort: UInt32 = 0
 
     /// A context for the Ethernet `frame` as the kernel's `BPF_PROG_TEST_RUN` presents one to
-    /// a socket filter: the Ethernet header pulled (`eth_type_trans`), so the data and `len`
-    /// start at the network header and `protocol` holds the EtherType. Frames of 14 bytes or
-    /// fewer have no network header; they get an empty packet.
+    /// a socket filter or cgroup program: the Ethernet header pulled (`eth_type_trans`), so the
+    /// data and `len` start at the network header and `protocol` holds the EtherType. Frames
+    /// of 14 bytes or fewer have no network header; they get an empty packet. The packet
+    /// arrived on no interface (`ingress_ifindex` 0) and is on `ifindex`.
     ///
     /// With `l2` (tc programs), the header stays: data and `len` start at the Ethernet header,
     /// as the kernel's test run pushes it back for them.
@@ -45,7 +56,11 @@ public struct SocketBufferContext {
         let header = l2 ? 0 : min(14, frame.count)
         let data = UnsafeRawBufferPointer(rebasing: frame[header...])
         len = UInt32(data.count)
-        pktType = 0
+        // As eth_type_trans sets it on the loopback device the kernel's test run uses, whose
+        // address and broadcast address are both zero: to it (host), multicast (every address
+        // with the group bit, ff:ff:ff:ff:ff:ff too), or another host's.
+        let destination = frame.prefix(6)
+        pktType = destination.count < 6 || destination.allSatisfy({ $0 == 0 }) ? 0 : destination.first! & 1 != 0 ? 2 : 3
         mark = 0
         queueMapping = 0
         protocolType = frame.count >= 14 ? UInt32(frame[12]) | UInt32(frame[13]) << 8 : 0
@@ -53,7 +68,7 @@ public struct SocketBufferContext {
         vlanTCI = 0
         vlanProto = 0
         priority = 0
-        ingressIfindex = ifindex
+        ingressIfindex = 0
         self.ifindex = ifindex
         tcIndex = 0
         cb = (0, 0, 0, 0, 0)
@@ -61,6 +76,20 @@ public struct SocketBufferContext {
         self.data = UInt64(UInt(bitPattern: frame.baseAddress)) + UInt64(header)
         dataEnd = self.data + UInt64(data.count)
         tcClassid = 0
+        let network = UnsafeRawBufferPointer(rebasing: frame[min(14, frame.count)...])
+        func word(_ offset: Int) -> UInt32 { network.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+        switch protocolType {
+        case 0x0008:  // IPv4
+            family = 2
+            if network.count >= 20 { (localIPv4, remoteIPv4) = (word(12), word(16)) }
+        case 0xdd86:  // IPv6
+            family = 10
+            if network.count >= 40 {
+                localIPv6 = (word(8), word(12), word(16), word(20))
+                remoteIPv6 = (word(24), word(28), word(32), word(36))
+            }
+        default: break
+        }
     }
 }
 
@@ -92,6 +121,18 @@ extension ContextConversion {
     /// their own offsets: the runtime keeps the UAPI layout), `napi_id`, `gso_segs` and
     /// `gso_size`; of them it may write only `cb[]`.
     public static let socketFilter: [Field] = uapiFields(writable: [12, 13, 14, 15, 16]) + laterFields
+
+    /// `cgroup_skb`'s `__sk_buff`: the socket filter's fields with mark and priority writable
+    /// too, the packet pointers `data` and `data_end` (for reading), `tstamp` (writable),
+    /// `hwtstamp`, and the socket's `family` through `local_port`.
+    public static let cgroupSKB: [Field] = uapiFields(writable: [2, 8, 12, 13, 14, 15, 16]) + [
+        Field(offset: 76, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
+        Field(offset: 80, size: 4, runtimeOffset: runtime(\.dataEnd), runtimeSize: .dw),
+        Field(offset: 152, size: 8, runtimeOffset: runtime(\.tstamp), runtimeSize: .dw, writable: true),
+        Field(offset: 184, size: 8, runtimeOffset: runtime(\.hardwareTstamp), runtimeSize: .dw),
+    ] + (0..<13).map {
+        Field(offset: Int16(88 + $0 * 4), size: 4, runtimeOffset: runtime(\.family) + Int16($0 * 4), runtimeSize: .w)
+    } + laterFields
 
     /// len through hash, 4 bytes each at their UAPI offsets; `writable` lists field numbers.
     private static func uapiFields(writable: Set<Int>) -> [Field] {

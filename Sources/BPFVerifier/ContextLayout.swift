@@ -49,6 +49,14 @@ public struct ContextLayout: Sendable, Equatable {
         readable: [0..<76, 84..<88, 152..<168, 176..<181, 184..<192],
         writable: [8..<16, 32..<36, 44..<76, 152..<160])
 
+    /// `struct __sk_buff` for cgroup socket-buffer programs: the packet readable, not
+    /// writable; mark, priority, cb[] and tstamp writable; the socket's fields readable; no
+    /// tc_classid, data_meta, wire_len or tstamp_type.
+    public static let cgroupSKB = ContextLayout(
+        size: 192, pointerFields: [(76, 4, .packet), (80, 4, .packetEnd)],
+        readable: [0..<72, 84..<140, 152..<160, 164..<168, 176..<180, 184..<192],
+        writable: [8..<12, 32..<36, 48..<68, 152..<160])
+
     /// A tracepoint's record: any aligned read past the common header, up to the largest
     /// record (`PERF_MAX_TRACE_SIZE`).
     public static let tracepoint = ContextLayout(size: 8192, readable: [8..<8192])
@@ -65,7 +73,8 @@ public struct ContextLayout: Sendable, Equatable {
         switch type {
         case .xdp: .xdp
         case .socketFilter: .socketFilter
-        case .schedCLS, .schedACT, .cgroupSKB: .tc
+        case .schedCLS, .schedACT: .tc
+        case .cgroupSKB: .cgroupSKB
         case .tracepoint: .tracepoint
         case .rawTracepoint, .rawTracepointWritable: .rawTracepoint
         case .kprobe, .perfEvent: .kprobe

@@ -58,7 +58,7 @@ extension Analysis {
             loaded = try stackAccess(&s, pc, base: base, regno: regno, offset: off, size: size, mode: mode) ?? loaded
         case .packet, .packetMeta:
             if case .atomic = mode { throw error(pc, s, "BPF_ATOMIC stores into R\(regno) pkt is not allowed") }
-            if mode.writes, config.programType == .socketFilter { throw error(pc, s, "cannot write into packet") }
+            if mode.writes, [.socketFilter, .cgroupSKB].contains(config.programType) { throw error(pc, s, "cannot write into packet") }
             guard base.value.smin >= 0 else {
                 throw error(pc, s, "R\(regno) min value is negative, either use unsigned index or do a if (index >=0) check.")
             }

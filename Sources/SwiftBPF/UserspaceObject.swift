@@ -66,8 +66,8 @@ public final class UserspaceObject {
     /// execution is then safe.
     public func load(program name: String? = nil, target: BTF? = nil, verify: Bool = true) throws(LoadError) -> UserspaceProgram {
         let (program, kind, linked) = try prepare(name, target: target)
-        guard [.xdp, .socketFilter, .schedCLS, .schedACT, .tracepoint].contains(kind.type) else {
-            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters, tc and tracepoints are supported)")
+        guard [.xdp, .socketFilter, .schedCLS, .schedACT, .cgroupSKB, .tracepoint].contains(kind.type) else {
+            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters, tc, cgroup_skb and tracepoints are supported)")
         }
         let report = verify ? try Self.verify(program, kind.type, linked, maps: object.maps, log: false) : nil
         var code = linked.instructions
@@ -86,6 +86,7 @@ public final class UserspaceObject {
             let fields = switch kind.type {
             case .xdp: ContextConversion.xdp
             case .socketFilter: ContextConversion.socketFilter
+            case .cgroupSKB: ContextConversion.cgroupSKB
             default: ContextConversion.tc
             }
             do { code = try ContextConversion.convert(code, fields: fields) } catch {
@@ -183,14 +184,14 @@ public final class UserspaceProgram {
         return object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
     }
 
-    /// A socket filter or tc program over the frame `packet`, as the kernel's test run presents
-    /// it (see ``SocketBufferContext/init(frame:ifindex:l2:)``): read-only to a socket filter,
-    /// writable from its Ethernet header on to a tc program.
+    /// A socket filter, cgroup or tc program over the frame `packet`, as the kernel's test run
+    /// presents it (see ``SocketBufferContext/init(frame:ifindex:l2:)``): read-only to socket
+    /// filters and cgroup programs, writable from its Ethernet header on to a tc program.
     private func socketBufferRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode) throws(ExecutionError) -> TestRun {
         let data = UnsafeMutableRawBufferPointer.allocate(byteCount: max(packet.count, 1), alignment: 16)
         defer { data.deallocate() }
         packet.withUnsafeBytes { data.copyMemory(from: $0) }
-        let tc = type != .socketFilter
+        let tc = type == .schedCLS || type == .schedACT
         var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count), l2: tc)
         let packetRegion = MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: tc)
         let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
