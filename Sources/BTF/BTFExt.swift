@@ -25,6 +25,13 @@ public struct BTFExt: Sendable {
         public var accessStringOffset: UInt32
         /// `enum bpf_core_relo_kind`.
         public var kind: UInt32
+
+        package init(instructionOffset: UInt32, typeID: UInt32, accessStringOffset: UInt32, kind: UInt32) {
+            self.instructionOffset = instructionOffset
+            self.typeID = typeID
+            self.accessStringOffset = accessStringOffset
+            self.kind = kind
+        }
     }
 
     /// Records of one kind, grouped by the name offset of the ELF section they describe.

@@ -181,10 +181,16 @@ public struct CORERelocator: Sendable {
         case .typeIDLocal:
             return Resolution(local: UInt64(record.typeID), target: UInt64(record.typeID))
         case .typeMatches:
-            return Resolution(local: 1, target: candidates.contains { matches(record.typeID, $0) } ? 1 : 0)
+            var budget = Self.comparisonBudget
+            let found = candidates.contains { matches(record.typeID, $0, budget: &budget) }
+            guard budget >= 0 else { throw exhausted(record, typeName) }
+            return Resolution(local: 1, target: found ? 1 : 0)
         case .typeIDTarget, .typeExists, .typeSize:
             let localValue: UInt64 = kind == .typeSize ? UInt64(local.size(of: record.typeID) ?? 0) : (kind == .typeExists ? 1 : UInt64(record.typeID))
-            guard let match = candidates.first(where: { compatible(record.typeID, $0) }) else {
+            var budget = Self.comparisonBudget
+            let compatibleMatch = candidates.first { compatible(record.typeID, $0, budget: &budget) }
+            guard budget >= 0 else { throw exhausted(record, typeName) }
+            guard let match = compatibleMatch else {
                 if kind == .typeExists { return Resolution(local: localValue, target: 0) }
                 throw BTFError(typeID: Int(record.typeID), "CO-RE: the target has no type \(typeName)")
             }
@@ -199,6 +205,11 @@ public struct CORERelocator: Sendable {
             guard let value = found else { throw BTFError(typeID: Int(record.typeID), "CO-RE: the target's \(typeName) has no \(name)") }
             return Resolution(local: localValue, target: value)
         }
+    }
+
+    /// The error for a relocation whose type comparisons spent ``comparisonBudget``.
+    private func exhausted(_ record: BTFExt.CORERelocation, _ typeName: String) -> BTFError {
+        BTFError(typeID: Int(record.typeID), "CO-RE: comparing \(typeName) with the target's candidates took more than \(Self.comparisonBudget) steps; the BTF is malformed or hostile")
     }
 
     private func enumerator(_ btf: BTF, _ id: UInt32, index: Int) -> (String, UInt64)? {

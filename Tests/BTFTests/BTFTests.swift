@@ -97,6 +97,23 @@ struct BTFTests {
         #expect(btf.name(ofType: 1) == "int")
     }
 
+    @Test("CO-RE type matching over hostile BTF gives up with an error instead of taking exponential time")
+    func hostileTypeMatching() throws {
+        // [1] STRUCT 's' { [1] a; [1] a; [1] a; [1] a; } — itself by value, four times under one
+        // name: every local member is compared with every target member, 32 levels deep.
+        var types: [UInt8] = []
+        func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        types += u32(1) + u32(0x0400_0004) + u32(8)
+        for _ in 0..<4 { types += u32(3) + u32(1) + u32(0) }
+        let strings: [UInt8] = [0] + Array("s".utf8) + [0] + Array("a".utf8) + [0] + Array("0".utf8) + [0]
+        let header = [0x9f, 0xeb, 1, 0] + u32(24) + u32(0) + u32(UInt32(types.count)) + u32(UInt32(types.count)) + u32(UInt32(strings.count))
+        let btf = try BTF(bytes: header + types + strings)
+        let relocator = CORERelocator(local: btf, target: btf)
+        let record = BTFExt.CORERelocation(instructionOffset: 0, typeID: 1, accessStringOffset: 5, kind: 12)  // TYPE_MATCHES
+        let error = #expect(throws: BTFError.self) { try relocator.resolve(record) }
+        #expect(error?.description.contains("more than 100000 steps") == true, "\(String(describing: error))")
+    }
+
     @Test("types that are their own targets end the C header's walk instead of recursing forever")
     func cyclesInCHeader() throws {
         // [1] INT 'int'; [2] ARRAY of itself; [3] PTR to itself; [4] CONST -> [5] VOLATILE -> [4];
