@@ -9,6 +9,8 @@ public final class KernelObject {
     public let object: ObjectFile
     /// The maps, in the object's order.
     public let maps: [KernelMap]
+    /// The map named `name` (global data as `.data`, `.rodata`, `.bss`), if the object has one.
+    public func map(named name: String) -> KernelMap? { maps.first { $0.definition.name == name } }
     /// The object's BTF in the kernel, which maps and programs refer to; nil when the object has
     /// none or the kernel refused it (``btfProblem`` says why; then, as with libbpf, maps and
     /// programs load without it).

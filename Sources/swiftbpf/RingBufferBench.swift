@@ -32,7 +32,7 @@ extension BenchCommand {
         let ring = try KernelRingBuffer(map)
         var expectedSum: UInt64 = 0
         func fill() throws {
-            let before = try littleEndian(object.maps.first { $0.definition.name == ".bss" }?.lookup([0, 0, 0, 0]) ?? [])
+            let before = try littleEndian(object.map(named: ".bss")?.lookup([0, 0, 0, 0]) ?? [])
             let run = try program.testRun(data: BenchmarkPrograms.packet, repeat: UInt32(records))
             guard run.returnValue == 2 else { throw CLIError("ring buffer: the producer could not reserve a record") }
             // Sequence numbers before+1 … before+records.

@@ -43,7 +43,7 @@ private struct Producer {
         program = try object.load()
     }
 
-    func map(_ name: String) throws -> KernelMap { try #require(object.maps.first { $0.definition.name == name }) }
+    func map(_ name: String) throws -> KernelMap { try #require(object.map(named: name)) }
 
     func run(_ times: UInt32) throws { _ = try program.testRun(data: Array(repeating: 0, count: 64), repeat: times) }
 

@@ -47,7 +47,7 @@ struct MapFormattingTests {
           .enabled(if: bpftoolPresent, "bpftool is not installed"))
     func againstBpftool() throws {
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "formatted.bpf.c")))
-        let vals = try #require(object.maps.first { $0.definition.name == "vals" })
+        let vals = try #require(object.map(named: "vals"))
         var random = SplitMix64(state: 0x5eed)
         // Printable, but no backslash: bpftool's JSON writer prints one as "\n" (we escape it as "\\").
         func bytes(_ count: Int, printable: Bool) -> [UInt8] {
@@ -62,7 +62,7 @@ struct MapFormattingTests {
             if key % 4 == 1 { value[32..<36] = [0xfd, 0xff, 0xff, 0xff] }  // enum color BLUE
             try vals.update(withUnsafeBytes(of: key.littleEndian, Array.init), value)
         }
-        let perCPU = try #require(object.maps.first { $0.definition.name == "per_cpu" })
+        let perCPU = try #require(object.map(named: "per_cpu"))
         let cpuValues = bytes(perCPU.valueBufferSize, printable: false)
         try perCPU.update([1, 0, 0, 0], cpuValues)
 

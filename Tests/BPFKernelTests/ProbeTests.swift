@@ -38,7 +38,7 @@ private func libcPath() -> String? {
 @Suite("Probes", .serialized)
 struct ProbeTests {
     private func count(_ object: KernelObject, _ key: UInt8) throws -> UInt64 {
-        let bytes = try #require(try object.maps.first { $0.definition.name == "seen" }?.lookup([key, 0, 0, 0]))
+        let bytes = try #require(try object.map(named: "seen")?.lookup([key, 0, 0, 0]))
         return bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
     }
 

@@ -82,9 +82,9 @@ struct ProgramBTFTests {
         let packet = [UInt8](repeating: 0, count: 20)
         #expect(try kernel.load(program: "uses_two").testRun(data: packet).returnValue == 2)  // 2 * 20 + 3 > 40
         #expect(try kernel.load(program: "uses_three").testRun(data: packet).returnValue == 2)  // (2 + 3)³ = 125
-        let data = try #require(kernel.maps.first { $0.definition.name == ".data" })
+        let data = try #require(kernel.map(named: ".data"))
         #expect(try data.lookup([0, 0, 0, 0]) == [3, 0, 0, 0])  // 1, and twice() ran once per program
-        let rodata = try #require(kernel.maps.first { $0.definition.name == ".rodata" })
+        let rodata = try #require(kernel.map(named: ".rodata"))
         #expect(throws: KernelError.self) { try rodata.update([0, 0, 0, 0], [9, 0, 0, 0]) }  // frozen
         #expect(try rodata.lookup([0, 0, 0, 0]) == [3, 0, 0, 0])
     }

@@ -36,7 +36,7 @@ struct RawTracepointTests {
         let tid = currentThreadID()  // the test body runs on this one thread
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source(tid: tid), name: "rawtp-\(tid).bpf.c"))
         let loaded = try KernelObject(object)
-        let hits = try #require(loaded.maps.first { $0.definition.name == "hits" })
+        let hits = try #require(loaded.map(named: "hits"))
         func count() throws -> UInt64 {
             try hits.lookup([0, 0, 0, 0]).map { littleEndianValue($0) } ?? 0
         }

@@ -29,7 +29,7 @@ struct SocketFilterAttachTests {
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func trimsDatagrams() throws {
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "socket.bpf.c")))
-        let bss = try #require(object.maps.first { $0.definition.name == ".bss" })
+        let bss = try #require(object.map(named: ".bss"))
         var pair: [Int32] = [-1, -1]
         try #require(socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0, &pair) == 0)
         defer { close(pair[0]); close(pair[1]) }

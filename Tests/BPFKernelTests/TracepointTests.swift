@@ -34,7 +34,7 @@ struct TracepointTests {
     func countsCalls(mode: PerfEventAttachment) throws {
         let tid = currentThreadID()
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source(tid: tid), name: "tp-\(tid).bpf.c")))
-        let bss = try #require(object.maps.first { $0.definition.name == ".bss" })
+        let bss = try #require(object.map(named: ".bss"))
         func calls() throws -> UInt64 { littleEndianValue(try #require(try bss.lookup([0, 0, 0, 0]))) }
         var link: TracepointLink? = try TracepointLink(try object.load(), category: "syscalls", name: "sys_enter_getppid", using: mode)
         #expect((link?.linkFD != nil) == (mode == .link))

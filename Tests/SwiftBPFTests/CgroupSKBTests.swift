@@ -73,7 +73,7 @@ struct CgroupSKBTests {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "cgroup_skb.bpf.c"))
         let kernel = try KernelObject(object), ours = try UserspaceObject(object)
         let kernelProgram = try kernel.load(program: "cg_fields"), ourProgram = try ours.load(program: "cg_fields")
-        let kernelSeen = try #require(kernel.maps.first { $0.definition.name == ".bss" })
+        let kernelSeen = try #require(kernel.map(named: ".bss"))
         let ourSeen = try #require(ours.map(named: ".bss"))
         let zero: [UInt8] = [0, 0, 0, 0], empty = [UInt8](repeating: 0, count: 36 * 8)
         for (name, packet) in [("IPv4", BenchmarkPrograms.packet), ("IPv6", ipv6Packet), ("ARP", arpPacket)] {

@@ -55,7 +55,7 @@ struct GlobalDataTests {
             verdicts.insert(expected)
         }
         #expect(verdicts == [1, 2])  // 40 + 20 + counter crosses 100 on the way
-        let kernelData = try #require(kernel.maps.first { $0.definition.name == ".data" })
+        let kernelData = try #require(kernel.map(named: ".data"))
         #expect(try kernelData.lookup([0, 0, 0, 0]) == (try ours.map(named: ".data")?.lookup([0, 0, 0, 0])))
     }
 

@@ -40,7 +40,7 @@ struct TailCallTests {
         let kernel = try KernelObject(object)
         let kernelEntry = try kernel.load(program: "entry")
         let kernelTarget = try kernel.load(program: "target"), kernelChain = try kernel.load(program: "chain")
-        let jumps = try #require(kernel.maps.first { $0.definition.name == "jumps" })
+        let jumps = try #require(kernel.map(named: "jumps"))
         func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         try jumps.update(le(0), le(UInt32(kernelTarget.fd)))
         try jumps.update(le(1), le(UInt32(kernelChain.fd)))
