@@ -33,7 +33,7 @@ public final class Interpreter {
     ///   `helpers` does not have, or needs relocation by an object loader.
     public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
                 maps: [BPFMap] = []) throws(LoadError) {
-        let decoded = try Predecoder.decode(instructions, helpers: table, arrays: table.builtInMapLookup ? ArrayLayout.of(maps) : [:])
+        let decoded = try Predecoder.decode(instructions, helpers: table, arrays: ArrayLayout.of(maps))
         self.instructions = instructions
         code = .allocate(capacity: decoded.count)
         _ = code.initialize(from: decoded)
