@@ -14,10 +14,6 @@ let package = Package(
         .library(name: "SwiftBPF", targets: ["SwiftBPF"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
-    ],
     targets: [
         // C shims: atomics on raw addresses and the bpf(2) entry point (variadic syscall()
         // is not importable into Swift).
@@ -29,17 +25,15 @@ let package = Package(
         .target(name: "BTF", swiftSettings: strict),
         .target(name: "BPFObject", dependencies: ["BPFCore", "BTF"], swiftSettings: strict),
         .target(name: "BPFKernel", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "CBPFShims"], swiftSettings: strict),
-        .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
-        .target(name: "BPFBenchmarks", swiftSettings: strict),
+        .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps"], swiftSettings: strict),
+        .target(name: "BPFBenchmarks", dependencies: ["BPFCore"], swiftSettings: strict),
         .target(name: "BPFTestSupport", dependencies: ["BPFCore"], swiftSettings: strict),
         .target(name: "SwiftBPF", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFKernel"], swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
                 "SwiftBPF", "BPFConformance", "BPFBenchmarks", "BPFObject", "BTF", "BPFKernel",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            resources: [.copy("Resources/exec_monitor.bpf.c"), .copy("Resources/libbpf_ringbuf_drain.c"), .copy("Resources/libbpf_load.c")],
             swiftSettings: strict
         ),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),

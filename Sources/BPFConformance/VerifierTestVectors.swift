@@ -1,7 +1,6 @@
 import BPFCore
 import BPFMaps
 import BPFVerifier
-import Yams
 
 /// One verifier test vector in PREVAIL's YAML format: a state before, code in the kernel's
 /// pseudo-C syntax (labelled blocks), and what PREVAIL concludes — the invariant after and the
@@ -49,24 +48,18 @@ public enum VerifierTestVectors {
     }
 
     static func parse(_ text: String, file: String) throws(ReadError) -> [VerifierTestCase] {
-        var cases: [VerifierTestCase] = []
-        do {
-            for document in try Yams.compose_all(yaml: text) {
-                guard let map = document.mapping else { continue }
-                func strings(_ key: String) -> [String] { map[key]?.sequence?.compactMap(\.string) ?? [] }
-                var blocks: [(String?, [String])] = []
-                for (label, body) in map["code"]?.mapping ?? [:] {
-                    let lines = (body.string ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                    blocks.append((label.string, lines))
-                }
-                cases.append(VerifierTestCase(
-                    name: map["test-case"]?.string ?? "?", file: file, options: strings("options"), pre: strings("pre"),
-                    blocks: blocks, messages: strings("messages"), expectsException: map["expected-exception"] != nil))
+        let documents: [YAMLNode]
+        do { documents = try TestVectorYAML.documents(text) } catch { throw ReadError(file: file, message: "YAML: \(error)") }
+        return documents.compactMap { document in
+            guard document.mapping != nil else { return nil }
+            func strings(_ key: String) -> [String] { document[key]?.sequence?.compactMap(\.string) ?? [] }
+            let blocks = (document["code"]?.mapping ?? []).map { entry in
+                (entry.key as String?, (entry.value.string ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
             }
-        } catch {
-            throw ReadError(file: file, message: "YAML: \(error)")
+            return VerifierTestCase(
+                name: document["test-case"]?.string ?? "?", file: file, options: strings("options"), pre: strings("pre"),
+                blocks: blocks, messages: strings("messages"), expectsException: document["expected-exception"] != nil)
         }
-        return cases
     }
 
     /// What SwiftBPF concluded of one case.
@@ -136,7 +129,7 @@ struct PreState {
         var stack: [(range: ClosedRange<Int>, key: String, value: String)] = []
         for constraint in pre {
             let c = constraint.filter { $0 != " " }
-            if let inRange = c.range(of: ".typein{") {
+            if let inRange = c.firstRange(of: ".typein{") {
                 let r = Int(c[c.index(after: c.startIndex)..<inRange.lowerBound]) ?? -1
                 let list = c[inRange.upperBound...].dropLast().split(separator: ",").map(String.init)
                 typeChoices.append((r, list))
@@ -145,7 +138,7 @@ struct PreState {
             guard let eq = c.firstIndex(of: "=") else { continue }
             let key = String(c[..<eq]), value = String(c[c.index(after: eq)...])
             if key.hasPrefix("s["), let close = key.firstIndex(of: "]") {
-                let bounds = key.dropFirst(2)[..<close].components(separatedBy: "...").compactMap { Int($0) }
+                let bounds = key.dropFirst(2)[..<close].split(separator: "...").compactMap { Int($0) }
                 if bounds.count == 2, bounds[0] <= bounds[1] { stack.append((bounds[0]...bounds[1], String(key[key.index(after: close)...]), value)) }
                 continue
             }

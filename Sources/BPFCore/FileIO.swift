@@ -10,17 +10,34 @@ package func readTextFile(_ path: String) -> String? {
 }
 
 /// Reads a whole file's bytes, or nil when it cannot be read.
+///
+/// Reads into a buffer of the file's size (virtual files, which report 0, grow one from a
+/// page), never zero-filled first: a command that reads a few files starts no slower for it.
 package func readFile(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var info = stat()
+    var capacity = fstat(fd, &info) == 0 && info.st_size > 0 ? Int(info.st_size) + 1 : 4096
+    var buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+    defer { buffer.deallocate() }
+    var length = 0
     while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n > 0 { out += chunk[0..<n] }
-        if n < chunk.count { break }
+        if length == capacity {
+            let larger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+            larger.copyMemory(from: buffer, byteCount: length)
+            buffer.deallocate()
+            (buffer, capacity) = (larger, capacity * 2)
+        }
+        let count = read(fd, buffer + length, capacity - length)
+        if count == 0 { break }
+        if count < 0 {
+            if errno == EINTR { continue }
+            return nil
+        }
+        length += count
     }
-    return ferror(f) == 0 ? out : nil
+    return Array(UnsafeRawBufferPointer(start: buffer, count: length))
 }
 
 /// The first line of a (small, often virtual: /proc, /sys) text file, without its newline.
@@ -38,4 +55,57 @@ package func listDirectory(_ path: String) -> [String]? {
         if name != ".", name != ".." { names.append(name) }
     }
     return names
+}
+
+/// Writes `bytes` to a new or truncated file; false when it cannot be written.
+package func writeFile(_ path: String, _ bytes: some Collection<UInt8>) -> Bool {
+    guard let f = fopen(path, "wb") else { return false }
+    let written = Array(bytes).withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+    return fclose(f) == 0 && written == bytes.count
+}
+
+/// Removes a file, or a directory with everything under it; nothing happens when it is absent.
+package func removeTree(_ path: String) {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }
+    if info.st_mode & S_IFMT == S_IFDIR {
+        for name in listDirectory(path) ?? [] { removeTree(path + "/" + name) }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
+
+/// Creates a directory and the ones above it that are missing; false when it cannot.
+@discardableResult
+package func makeDirectories(_ path: String) -> Bool {
+    var info = stat()
+    if stat(path, &info) == 0 { return info.st_mode & S_IFMT == S_IFDIR }
+    let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    if !parent.isEmpty, !makeDirectories(parent) { return false }
+    return mkdir(path, 0o755) == 0 || errno == EEXIST
+}
+
+/// Whether `path` is a file this process may execute.
+package func isExecutableFile(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+}
+
+/// Whether anything exists at `path`.
+package func fileExists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+}
+
+/// A tool's path: `tool` itself when it names a path, else the first executable of that name
+/// on `PATH` (or `fallbackPath` when `PATH` is unset); nil when there is none.
+package func executablePath(_ tool: String, fallbackPath: String = "/usr/bin:/bin:/usr/sbin:/sbin") -> String? {
+    if tool.contains("/") { return isExecutableFile(tool) ? tool : nil }
+    let path = getenv("PATH").map { String(cString: $0) } ?? fallbackPath
+    return path.split(separator: ":").map { "\($0)/\(tool)" }.first(where: isExecutableFile)
+}
+
+/// The folder for temporary files: `TMPDIR`, else `/tmp`.
+package var temporaryDirectory: String {
+    getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
 }

@@ -14,10 +14,6 @@ public enum Pinning {
     public static let root = "/sys/fs/bpf"
 
     static func ensureMounted() {
-        for line in (readTextFile("/proc/mounts") ?? "").split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count > 2, fields[1] == root, fields[2] == "bpf" { return }
-        }
         _ = cbpf_mount_bpffs()
     }
 

@@ -169,7 +169,9 @@ int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, 
 }
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/vfs.h>
 
 /// perf_event_open(2) of attr (its size filled in) for pid on cpu. Returns the fd or -errno.
 static int open_perf_event(struct perf_event_attr *attr, int pid, int cpu) {
@@ -273,6 +275,8 @@ int cbpf_obj_get(const char *path) {
 }
 
 int cbpf_mount_bpffs(void) {
+    struct statfs info;
+    if (statfs("/sys/fs/bpf", &info) == 0 && info.f_type == BPF_FS_MAGIC) return 0;
     return mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) == 0 ? 0 : -errno;
 }
 

@@ -1,4 +1,3 @@
-import ArgumentParser
 import BPFCore
 #if canImport(Glibc)
 import Glibc
@@ -6,15 +5,24 @@ import Glibc
 import Darwin
 #endif
 
-struct AsmCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "asm",
+struct AsmCommand {
+    static let spec = CommandSpec(
+        "asm",
         abstract: "Assemble text (or a conformance file's program) into raw instructions.",
-        discussion: "Writes raw little-endian instructions to --output, or hex words to standard output."
-    )
+        discussion: "Writes raw little-endian instructions to --output, or hex words to standard output.",
+        parameters: [
+            .argument("file", "Assembly text, or a conformance test file."),
+            .option("output", short: "o", "Write raw instruction bytes to this file."),
+        ]
+    ) { try AsmCommand($0).run() }
 
-    @Argument(help: "Assembly text, or a conformance test file.") var file: String
-    @Option(name: .shortAndLong, help: "Write raw instruction bytes to this file.") var output: String?
+    var file: String
+    var output: String?
+
+    init(_ arguments: ParsedArguments) {
+        file = arguments.argument("file")
+        output = arguments.string("output")
+    }
 
     func run() throws {
         let program = try ProgramInput(path: file)

@@ -1,4 +1,3 @@
-import ArgumentParser
 import BPFConformance
 import BPFCore
 import BPFObject
@@ -9,25 +8,33 @@ import Glibc
 import Darwin
 #endif
 
-struct BTFCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "btf",
-        abstract: "Inspect BTF type information.",
-        subcommands: [Dump.self]
-    )
+enum BTFCommand {
+    static let spec = CommandSpec("btf", abstract: "Inspect BTF type information.", subcommands: [Dump.spec])
 
-    struct Dump: ParsableCommand {
-        static let configuration = CommandConfiguration(
+    struct Dump {
+        static let spec = CommandSpec(
+            "dump",
             abstract: "Print the types of raw BTF (such as /sys/kernel/btf/vmlinux) or of an object's .BTF section.",
             discussion: """
                 The output is bpftool's raw format ('bpftool btf dump file F'), or with --format c \
                 a C header of every named type ('bpftool btf dump file F format c': vmlinux.h).
-                """
-        )
+                """,
+            parameters: [
+                .argument("file", "Raw BTF, or an ELF object with a .BTF section."),
+                .flag("summary", "Print only the number of types and the parse time."),
+                .option("format", "raw (one line per type) or c (a C header).", default: "raw"),
+            ]
+        ) { try Dump($0).run() }
 
-        @Argument(help: "Raw BTF, or an ELF object with a .BTF section.") var file: String
-        @Flag(help: "Print only the number of types and the parse time.") var summary = false
-        @Option(help: "raw (one line per type) or c (a C header).") var format = "raw"
+        var file: String
+        var summary: Bool
+        var format: String
+
+        init(_ arguments: ParsedArguments) {
+            file = arguments.argument("file")
+            summary = arguments.flag("summary")
+            format = arguments.argument("format")
+        }
 
         func run() throws {
             guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }

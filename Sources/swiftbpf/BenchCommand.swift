@@ -1,4 +1,3 @@
-import ArgumentParser
 import BPFBenchmarks
 import BPFCore
 import BPFKernel
@@ -11,9 +10,9 @@ import Glibc
 import Darwin
 #endif
 
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
+struct BenchCommand {
+    static let spec = CommandSpec(
+        "bench",
         abstract: "Time the benchmark programs on each engine, side by side with the kernel JIT.",
         discussion: """
             Compiles the four programs of the bench folder with clang (-O2 -g -target bpf) and runs each \
@@ -22,13 +21,26 @@ struct BenchCommand: ParsableCommand {
             figure, in the same run. Our JIT's compile time is shown too. Without \
             clang or the bench folder, the alu program's hand-written equivalent is timed. The kernel \
             column is omitted, with the reason, where bpf(2) is unavailable.
-            """
-    )
+            """,
+        parameters: [
+            .option("repeat", "Runs per measurement.", default: "1000"),
+            .option("rounds", "Measurements per engine; the best is reported.", default: "5"),
+            .option("bench-dir", "The folder of benchmark C programs.", default: "../shared/bench"),
+            .option("only", "Run one part only: engines, verifier, loading or ringbuf."),
+        ]
+    ) { try BenchCommand($0).run() }
 
-    @Option(name: .customLong("repeat"), help: "Runs per measurement.") var runs: Int = 1000
-    @Option(help: "Measurements per engine; the best is reported.") var rounds: Int = 5
-    @Option(help: "The folder of benchmark C programs.") var benchDir: String = "../shared/bench"
-    @Option(help: "Run one part only: engines, verifier, loading or ringbuf.") var only: String?
+    var runs: Int
+    var rounds: Int
+    var benchDir: String
+    var only: String?
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        runs = try arguments.value("repeat") ?? 1000
+        rounds = try arguments.value("rounds") ?? 5
+        benchDir = arguments.argument("bench-dir")
+        only = arguments.string("only")
+    }
 
     private struct Row {
         var name: String

@@ -1,15 +1,23 @@
-import ArgumentParser
 import BPFConformance
 
-struct ConformanceCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "conformance",
+struct ConformanceCommand {
+    static let spec = CommandSpec(
+        "conformance",
         abstract: "Run every .data file of a BPF conformance suite directory.",
-        discussion: "Prints one line per failure and closes with 'N passed, M failed'; exits 1 on any failure."
-    )
+        discussion: "Prints one line per failure and closes with 'N passed, M failed'; exits 1 on any failure.",
+        parameters: [
+            .argument("directory", "Directory of .data conformance files."),
+            .option("engine", "checked (bounds-checked), interpreter or jit (x86-64 native code).", default: "checked"),
+        ]
+    ) { try ConformanceCommand($0).run() }
 
-    @Argument(help: "Directory of .data conformance files.") var directory: String
-    @Option(help: "checked (bounds-checked, the default until the verifier lands), interpreter or jit (x86-64 native code).") var engine: Engine = .checked
+    var directory: String
+    var engine: Engine
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        directory = arguments.argument("directory")
+        engine = try arguments.engine() ?? .checked
+    }
 
     func run() throws {
         guard let files = ConformanceRunner.files(in: directory) else { throw CLIError("\(directory): cannot read the directory") }
@@ -23,6 +31,6 @@ struct ConformanceCommand: ParsableCommand {
             }
         }
         print("\(passed) passed, \(failed) failed")
-        if failed > 0 { throw ExitCode(1) }
+        if failed > 0 { throw ExitStatus(1) }
     }
 }

@@ -1,26 +1,38 @@
-import ArgumentParser
 import BPFConformance
 import BPFCore
 import BPFObject
 import BPFVM
 import SwiftBPF
 
-struct DisasmCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "disasm",
+struct DisasmCommand {
+    static let spec = CommandSpec(
+        "disasm",
         abstract: "Print instructions in the kernel's verifier-log syntax, like bpftool prog dump xlated.",
         discussion: """
             Reads an eBPF ELF object (every program, or --program NAME), raw instruction bytes, assembly text, \
             or a conformance test file. With --jited, prints the x86-64 code the JIT makes of each \
             instruction instead, like bpftool prog dump jited (for objects: after map relocation and \
             context conversion, as the userspace runtime runs them).
-            """
-    )
+            """,
+        parameters: [
+            .argument("file", "An ELF object, raw instruction bytes, assembly text, or a conformance test file."),
+            .option("program", "In an ELF object, only the program with this function name."),
+            .flag("jited", "Show the JIT's native code under each instruction."),
+            .flag("blind", "With --jited: blind constants, as the JIT does against spraying."),
+        ]
+    ) { try DisasmCommand($0).run() }
 
-    @Argument(help: "An ELF object, raw instruction bytes, assembly text, or a conformance test file.") var file: String
-    @Option(help: "In an ELF object, only the program with this function name.") var program: String?
-    @Flag(help: "Show the JIT's native code under each instruction.") var jited = false
-    @Flag(help: "With --jited: blind constants, as the JIT does against spraying.") var blind = false
+    var file: String
+    var program: String?
+    var jited: Bool
+    var blind: Bool
+
+    init(_ arguments: ParsedArguments) {
+        file = arguments.argument("file")
+        program = arguments.string("program")
+        jited = arguments.flag("jited")
+        blind = arguments.flag("blind")
+    }
 
     func run() throws {
         guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }

@@ -1,14 +1,17 @@
-import ArgumentParser
 import BPFCore
 import BPFKernel
 import BPFObject
 import BTF
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SwiftBPF
 
-struct LoadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "load",
+struct LoadCommand {
+    static let spec = CommandSpec(
+        "load",
         abstract: "Load every program of an object, attach what can be attached, and print what was created.",
         discussion: """
             With --kernel: creates the object's maps, loads each program into the running kernel \
@@ -19,15 +22,32 @@ struct LoadCommand: ParsableCommand {
             kernel id, then holds them until Ctrl-C (or --duration), or with --pin DIR pins them all \
             under DIR and exits, leaving them loaded and attached. Without --kernel: verifies and \
             prepares each program in the userspace runtime and prints the verifier's figures.
-            """
-    )
+            """,
+        parameters: [
+            .argument("object", "A clang-compiled BPF object (.o)."),
+            .flag("kernel", "Load into the running kernel through bpf(2)."),
+            .option("interface", "The network interface XDP and tc programs attach to."),
+            .flag("netlink", "Attach XDP and tc programs through rtnetlink, not a bpf_link (what kernels before 5.9 and 6.6 need; used by itself there)."),
+            .option("pin", "Pin maps, programs and links under this bpffs directory and exit (they stay attached)."),
+            .option("duration", "Detach and unload after this many seconds (default: at Ctrl-C)."),
+        ]
+    ) { try LoadCommand($0).run() }
 
-    @Argument(help: "A clang-compiled BPF object (.o).") var object: String
-    @Flag(help: "Load into the running kernel through bpf(2).") var kernel = false
-    @Option(help: "The network interface XDP and tc programs attach to.") var interface: String?
-    @Flag(help: "Attach XDP and tc programs through rtnetlink, not a bpf_link (what kernels before 5.9 and 6.6 need; used by itself there).") var netlink = false
-    @Option(help: "Pin maps, programs and links under this bpffs directory and exit (they stay attached).") var pin: String?
-    @Option(help: "Detach and unload after this many seconds (default: at Ctrl-C).") var duration: Double?
+    var object: String
+    var kernel: Bool
+    var interface: String?
+    var netlink: Bool
+    var pin: String?
+    var duration: Double?
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        object = arguments.argument("object")
+        kernel = arguments.flag("kernel")
+        interface = arguments.string("interface")
+        netlink = arguments.flag("netlink")
+        pin = arguments.string("pin")
+        duration = try arguments.value("duration")
+    }
 
     func run() throws {
         guard let bytes = readFile(object) else { throw CLIError("\(object): cannot read the file") }
@@ -53,13 +73,17 @@ struct LoadCommand: ParsableCommand {
                 failed = true
             }
         }
-        if failed { throw ExitCode(1) }
+        if failed { throw ExitStatus(1) }
     }
 
     private func loadIntoKernel(_ file: ObjectFile, target: BTF?) throws {
-        if let reason = KernelSupport.unavailableReason { throw CLIError("load --kernel: \(reason)") }
         let loaded: KernelObject
-        do { loaded = try KernelObject(file) } catch { throw CLIError("\(object): \(error)") }
+        do { loaded = try KernelObject(file) } catch {
+            // Whether bpf(2) may be used at all is probed only after a failure: a load that
+            // works pays nothing for the probe.
+            if let reason = KernelSupport.unavailableReason { throw CLIError("load --kernel: \(reason)") }
+            throw CLIError("\(object): \(error)")
+        }
         for map in loaded.maps {
             let info = Inventory.map(fd: map.fd)
             print("map \(info?.id ?? 0): \(map.definition.name)  type \(map.definition.type)  key \(map.definition.keySize)B  value \(map.definition.valueSize)B  max_entries \(map.definition.maxEntries)")
@@ -112,7 +136,7 @@ struct LoadCommand: ParsableCommand {
             waitForInterrupt(seconds: duration)
         }
         withExtendedLifetime((loaded, programs, links)) {}
-        if failed { throw ExitCode(1) }
+        if failed { throw ExitStatus(1) }
     }
 
     /// Attaches `program` where its section says, when this command can: the link, its fd

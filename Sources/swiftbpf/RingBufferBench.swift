@@ -1,7 +1,12 @@
 import BPFBenchmarks
+import BPFCore
 import BPFKernel
 import BPFObject
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension BenchCommand {
     /// Ring buffer consumer throughput: a kernel program fills a `BPF_MAP_TYPE_RINGBUF` of
@@ -62,15 +67,15 @@ extension BenchCommand {
     /// libbpf's drain of the same ring, pinned for a C consumer; nil (with the reason printed)
     /// where libbpf's headers or library are missing.
     private func libbpfDrain(map: KernelMap, records: Int, fill: () throws -> Void, expectedSum: () -> UInt64) throws -> Double? {
-        guard let binary = try libbpfPeer("libbpf_ringbuf_drain") else { return nil }
-        defer { try? FileManager.default.removeItem(atPath: binary) }
+        guard let binary = try libbpfPeer("libbpf_ringbuf_drain", source: LibbpfPeers.ringbufDrain) else { return nil }
+        defer { removeTree(binary) }
         let pin = Pinning.root + "/swiftbpf-bench-ringbuf-\(getpid())"
         try map.pin(at: pin)
         defer { unlink(pin) }
         return try best {
             try fill()
-            guard let output = try referenceToolOutput(binary, [pin, String(records)]) else { throw CLIError("the libbpf consumer failed") }
-            let fields = output.split(separator: " ").compactMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            guard let output = referenceToolOutput(binary, [pin, String(records)]) else { throw CLIError("the libbpf consumer failed") }
+            let fields = output.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
             guard fields.count == 3, fields[0] == UInt64(records), fields[2] == expectedSum() else {
                 throw CLIError("the libbpf consumer reported '\(output)'")
             }
@@ -79,15 +84,13 @@ extension BenchCommand {
     }
 }
 
-/// A libbpf peer (`Resources/NAME.c`) built for this run: its path (the caller removes it),
-/// or nil (with the reason printed) where libbpf's headers or library are missing.
-func libbpfPeer(_ name: String) throws -> String? {
-    guard let source = Bundle.module.path(forResource: name, ofType: "c") else {
-        print("\(name): libbpf peer skipped: its source is not installed with swiftbpf")
-        return nil
-    }
-    let binary = NSTemporaryDirectory() + "swiftbpf-\(name)-\(getpid())"
-    guard (try? referenceToolOutput("clang", ["-O2", source, "-lbpf", "-o", binary])) != nil else {
+/// A libbpf peer (one of ``LibbpfPeers``, named `name`) built for this run: its path (the
+/// caller removes it), or nil (with the reason printed) where libbpf's headers or library are missing.
+func libbpfPeer(_ name: String, source text: String) throws -> String? {
+    let binary = temporaryDirectory + "/swiftbpf-\(name)-\(getpid())", source = binary + ".c"
+    guard writeFile(source, Array(text.utf8)) else { throw CLIError("cannot write \(source)") }
+    defer { unlink(source) }
+    guard referenceToolOutput("clang", ["-O2", source, "-lbpf", "-o", binary]) != nil else {
         print("\(name): libbpf peer skipped: it does not build against libbpf (apt-get install libbpf-dev)")
         return nil
     }

@@ -1,7 +1,12 @@
 import BPFBenchmarks
+import BPFCore
 import BPFKernel
 import BPFObject
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 extension BenchCommand {
     /// Ring buffer consumers against a live producer: a program on the `sys_enter_getppid`
@@ -67,9 +72,16 @@ extension BenchCommand {
                 /// Records, the first's and the last's time: written by the handler alone.
                 let counts = UnsafeMutablePointer<UInt64>.allocate(capacity: 3)
                 var cpu: UInt64 = 0
-                let ready = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
-                init() { counts.initialize(repeating: 0, count: 3) }
-                deinit { counts.deallocate() }
+                let ready = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+                init() {
+                    counts.initialize(repeating: 0, count: 3)
+                    sem_init(ready, 0, 0)
+                }
+                deinit {
+                    counts.deallocate()
+                    sem_destroy(ready)
+                    ready.deallocate()
+                }
                 var ended: Bool { counts[2] != 0 }
             }
             let consumer = Consumer(), counts = consumer.counts
@@ -79,49 +91,38 @@ extension BenchCommand {
                 counts[0] += 1
                 if bytes.load(fromByteOffset: 8, as: UInt64.self) == 1 { counts[2] = monotonicNanoseconds() }
             }
-            Thread {
+            let thread = try startThread {
                 KernelSupport.bindThread(toCPU: 1)
-                consumer.ready.signal()
+                sem_post(consumer.ready)
                 let cpu = threadCPUNanoseconds()
                 var idleSince = monotonicNanoseconds()
                 while !consumer.ended, monotonicNanoseconds() - idleSince < 5_000_000_000 {
                     if (try? poller.poll(milliseconds: 1000)) ?? 0 > 0 { idleSince = monotonicNanoseconds() }
                 }
                 consumer.cpu = threadCPUNanoseconds() - cpu
-                consumer.done.signal()
-            }.start()
-            consumer.ready.wait()
+            }
+            while sem_wait(consumer.ready) != 0, errno == EINTR {}
             let produced = try produce()
-            consumer.done.wait()
+            pthread_join(thread, nil)
             guard consumer.ended else { throw CLIError("ring buffer under load: our consumer did not see the last record") }
             return LiveResult(records: counts[0], nanoseconds: counts[2] - counts[1], cpuNanoseconds: consumer.cpu,
                               dropped: produced.dropped, producer: produced.nanoseconds)
         }
 
         // libbpf's: the C consumer as a process on CPU 1, on the ring pinned for it.
-        let binary = try libbpfPeer("libbpf_ringbuf_drain")
-        defer { if let binary { try? FileManager.default.removeItem(atPath: binary) } }
+        let binary = try libbpfPeer("libbpf_ringbuf_drain", source: LibbpfPeers.ringbufDrain)
+        defer { if let binary { removeTree(binary) } }
         let pin = Pinning.root + "/swiftbpf-bench-ringbuf-live-\(getpid())"
         if binary != nil { try map.pin(at: pin) }
         defer { unlink(pin) }
         func measureLibbpf(_ binary: String) throws -> LiveResult {
-            let process = Process(), output = Pipe()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = [pin, "--live", "1"]
-            process.standardOutput = output
-            try process.run()
-            var text = ""
-            while !text.contains("\n") {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            guard text.hasPrefix("ready") else { throw CLIError("the libbpf consumer did not start: '\(text)'") }
+            let process = try ChildProcess(binary, [pin, "--live", "1"], captureErrors: false)
+            let started = process.readOutput { $0.contains("\n") }
+            guard started.hasPrefix("ready") else { throw CLIError("the libbpf consumer did not start: '\(started)'") }
             let produced = try produce()
-            text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let (status, text, _) = process.finish()
             let fields = text.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
-            guard process.terminationStatus == 0, fields.count == 4 else { throw CLIError("the libbpf consumer reported '\(text)'") }
+            guard status == 0, fields.count == 4 else { throw CLIError("the libbpf consumer reported '\(text)'") }
             return LiveResult(records: fields[0], nanoseconds: fields[1], cpuNanoseconds: fields[3], dropped: produced.dropped, producer: produced.nanoseconds)
         }
 
@@ -161,4 +162,22 @@ private func threadCPUNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Starts a thread of its own (not one of Swift concurrency's pool, which must not be bound to
+/// a CPU) running `body`; join it with `pthread_join`.
+private func startThread(_ body: @escaping @Sendable () -> Void) throws -> pthread_t {
+    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    let result = pthread_create(&thread, nil, { context in
+        let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+        box.body()
+        return nil
+    }, context)
+    guard result == 0 else {
+        Unmanaged<Box>.fromOpaque(context).release()
+        throw CLIError("cannot start a thread: error \(result)")
+    }
+    return thread
 }

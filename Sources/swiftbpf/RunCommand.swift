@@ -1,4 +1,3 @@
-public import ArgumentParser
 import BPFConformance
 import BPFCore
 import BPFKernel
@@ -6,26 +5,47 @@ import BPFObject
 import BPFVM
 import SwiftBPF
 
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
+struct RunCommand {
+    static let spec = CommandSpec(
+        "run",
         abstract: "Run a program and print its result.",
         discussion: """
             A program in text, raw or conformance form runs in the userspace interpreter over input \
             memory (r1 = address, r2 = length) and prints r0 in hex. An ELF object's program runs on \
             --packet — in the userspace runtime, or with --kernel in the running kernel through \
             BPF_PROG_TEST_RUN — printing the return value, ns/run and the output packet when it changed.
-            """
-    )
+            """,
+        parameters: [
+            .argument("file", "An ELF object, raw instruction bytes, assembly text, or a conformance test file."),
+            .option("mem", "Input memory as hex bytes (default: the file's '-- mem' section)."),
+            .option("engine", "checked (bounds-checked), interpreter or jit (x86-64 native code; both unchecked). Default: an ELF object's program, which loading verifies, runs on jit (interpreter without a JIT); instructions, which are not verified, run checked."),
+            .flag("kernel", "Run an ELF object's program in the kernel through BPF_PROG_TEST_RUN."),
+            .option("packet", "The packet as hex bytes, for ELF objects."),
+            .option("packet-file", "Read the packet from a file, for ELF objects."),
+            .option("program", "In an ELF object, the program's function name."),
+            .option("repeat", "Runs to time, for ELF objects.", default: "1"),
+        ]
+    ) { try RunCommand($0).run() }
 
-    @Argument(help: "An ELF object, raw instruction bytes, assembly text, or a conformance test file.") var file: String
-    @Option(help: "Input memory as hex bytes (default: the file's '-- mem' section).") var mem: String?
-    @Option(help: "checked (bounds-checked), interpreter or jit (x86-64 native code; both unchecked). Default: an ELF object's program, which loading verifies, runs on jit (interpreter without a JIT); instructions, which are not verified, run checked.") var engine: Engine?
-    @Flag(help: "Run an ELF object's program in the kernel through BPF_PROG_TEST_RUN.") var kernel = false
-    @Option(help: "The packet as hex bytes, for ELF objects.") var packet: String?
-    @Option(help: "Read the packet from a file, for ELF objects.") var packetFile: String?
-    @Option(help: "In an ELF object, the program's function name.") var program: String?
-    @Option(name: .customLong("repeat"), help: "Runs to time, for ELF objects.") var runs: UInt32 = 1
+    var file: String
+    var mem: String?
+    var engine: Engine?
+    var kernel: Bool
+    var packet: String?
+    var packetFile: String?
+    var program: String?
+    var runs: UInt32
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        file = arguments.argument("file")
+        mem = arguments.string("mem")
+        engine = try arguments.engine()
+        kernel = arguments.flag("kernel")
+        packet = arguments.string("packet")
+        packetFile = arguments.string("packet-file")
+        program = arguments.string("program")
+        runs = try arguments.value("repeat") ?? 1
+    }
 
     func run() throws {
         guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }
@@ -85,4 +105,9 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-extension Engine: ExpressibleByArgument {}
+extension ParsedArguments {
+    /// The `--engine` option: checked, interpreter or jit.
+    func engine() throws(UsageError) -> Engine? {
+        try value("engine") { Engine(rawValue: $0) }
+    }
+}

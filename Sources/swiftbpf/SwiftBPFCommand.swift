@@ -1,12 +1,24 @@
-import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @main
-struct SwiftBPFCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "swiftbpf",
-        abstract: "The eBPF system in Swift: assemble, disassemble, run, test and benchmark eBPF programs.",
-        subcommands: [AsmCommand.self, DisasmCommand.self, RunCommand.self, VerifyCommand.self, VerifierTestsCommand.self, ConformanceCommand.self, BTFCommand.self, TraceCommand.self, LoadCommand.self, ProgCommand.self, MapCommand.self, BenchCommand.self]
+enum SwiftBPFCommand {
+    static let spec = CommandSpec(
+        "swiftbpf",
+        abstract: "The eBPF system in Swift: assemble, disassemble, run, verify, load, trace and benchmark eBPF programs.",
+        subcommands: [AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
+                      ConformanceCommand.spec, BTFCommand.spec, TraceCommand.spec, LoadCommand.spec, ProgCommand.spec,
+                      MapCommand.spec, BenchCommand.spec]
     )
+
+    static func main() {
+        let status = spec.main(Array(CommandLine.arguments.dropFirst()))
+        fflush(nil)
+        exit(status)
+    }
 }
 
 /// A command-line failure: printed as `swiftbpf: <message>` with exit status 1.

@@ -2,7 +2,11 @@ import BPFBenchmarks
 import BPFCore
 import BPFKernel
 import BPFObject
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SwiftBPF
 
 extension BenchCommand {
@@ -12,10 +16,13 @@ extension BenchCommand {
     func benchVerifier(kernel: Bool) throws {
         var programs: [(name: String, ours: () throws -> VerifierReport, kernel: (() throws -> KernelProgram)?)] = []
         if BPFCompiler.unavailableReason == nil {
-            var sources = ["alu", "checksum", "flow", "maps"].map { (name: $0, path: benchDir + "/\($0).bpf.c") }
-            if let monitor = Bundle.module.path(forResource: "exec_monitor.bpf", ofType: "c") { sources.append(("exec", monitor)) }
-            for source in sources where access(source.path, R_OK) == 0 {
-                let object = try ObjectFile(bytes: try BPFCompiler.compile(source.path))
+            var objects: [(name: String, bytes: [UInt8])] = []
+            for name in ["alu", "checksum", "flow", "maps"] where access(benchDir + "/\(name).bpf.c", R_OK) == 0 {
+                objects.append((name, try BPFCompiler.compile(benchDir + "/\(name).bpf.c")))
+            }
+            objects.append(("exec", try ExecMonitor.compile()))
+            for source in objects {
+                let object = try ObjectFile(bytes: source.bytes)
                 let userspace = try UserspaceObject(object)
                 programs.append((source.name, { try userspace.verify(target: vmlinuxBTF) },
                                  kernel ? { try KernelObject(object).load(target: vmlinuxBTF, logLevel: 4) } : nil))
@@ -73,7 +80,7 @@ extension BenchCommand {
 
     /// The decimal number after `label` in `text`.
     static func number(after label: String, in text: String) -> Int? {
-        guard let range = text.range(of: label) else { return nil }
+        guard let range = text.firstRange(of: label) else { return nil }
         return Int(text[range.upperBound...].prefix { $0.isNumber })
     }
 }

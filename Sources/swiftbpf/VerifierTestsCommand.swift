@@ -1,25 +1,30 @@
-import ArgumentParser
 import BPFConformance
 
-struct VerifierTestsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verifier-tests",
+struct VerifierTestsCommand {
+    static let spec = CommandSpec(
+        "verifier-tests",
         abstract: "Run the verifier test vectors (PREVAIL's YAML format) and compare verdicts.",
         discussion: """
             Each case is judged on its verdict: safe when the vector expects no message. Prints \
             every disagreement (or every case with --verbose), a summary by file, and closes \
             with 'N passed, M failed'. Exits 1 when any case disagrees.
-            """
-    )
+            """,
+        parameters: [
+            .argument("directory", "The test vector directory (holding test-data/*.yaml, or the .yaml files)."),
+            .flag("verbose", "Print every case, not only disagreements."),
+            .option("only", "Run only cases whose file or name contains this text."),
+        ]
+    ) { try VerifierTestsCommand($0).run() }
 
-    @Argument(help: "The test vector directory (holding test-data/*.yaml, or the .yaml files).")
     var directory: String
-
-    @Flag(help: "Print every case, not only disagreements.")
-    var verbose = false
-
-    @Option(help: "Run only cases whose file or name contains this text.")
+    var verbose: Bool
     var only: String?
+
+    init(_ arguments: ParsedArguments) {
+        directory = arguments.argument("directory")
+        verbose = arguments.flag("verbose")
+        only = arguments.string("only")
+    }
 
     func run() throws {
         var cases: [VerifierTestCase]
@@ -46,7 +51,7 @@ struct VerifierTestsCommand: ParsableCommand {
         let percent = Double(passed) * 100 / Double(cases.count)
         print("verdict agreement: \((percent * 10).rounded() / 10)%")
         print("\(passed) passed, \(cases.count - passed) failed")
-        if passed < cases.count { throw ExitCode(1) }
+        if passed < cases.count { throw ExitStatus(1) }
     }
 }
 

@@ -1,38 +1,43 @@
-import ArgumentParser
 import BPFCore
 import BPFObject
 import BTF
 import SwiftBPF
 
-struct VerifyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
+struct VerifyCommand {
+    static let spec = CommandSpec(
+        "verify",
         abstract: "Prove an object's programs safe with SwiftBPF's verifier.",
         discussion: """
             Prints a line per program: the verdict, instructions processed, states remembered, \
             and the time taken. A refused program gets the instruction, the register state \
             there, the reason in the kernel's words and, with BTF line info, the C source line. \
             Exits 0 when every program is accepted, 1 otherwise.
-            """
-    )
+            """,
+        parameters: [
+            .argument("object", "A clang-compiled BPF object (.o), or a program in the kernel's pseudo-C syntax (text)."),
+            .option("type", "For a pseudo-C program: its program type (xdp, socket, tracepoint, tc, raw_tracepoint, kprobe).", default: "xdp"),
+            .option("program", "Verify only this program (by function name)."),
+            .flag("log", "Print the verifier's step-by-step log."),
+            .option("btf", "BTF to CO-RE relocate against (default: /sys/kernel/btf/vmlinux when present)."),
+            .option("repeat", "Verify each program this many times and report the fastest (for timing and profiling).", default: "1"),
+        ]
+    ) { try VerifyCommand($0).run() }
 
-    @Argument(help: "A clang-compiled BPF object (.o), or a program in the kernel's pseudo-C syntax (text).")
     var object: String
-
-    @Option(help: "For a pseudo-C program: its program type (xdp, socket, tracepoint, tc, raw_tracepoint, kprobe).")
-    var type = "xdp"
-
-    @Option(help: "Verify only this program (by function name).")
+    var type: String
     var program: String?
-
-    @Flag(help: "Print the verifier's step-by-step log.")
-    var log = false
-
-    @Option(help: "BTF to CO-RE relocate against (default: /sys/kernel/btf/vmlinux when present).")
+    var log: Bool
     var btf: String?
+    var runs: Int
 
-    @Option(name: .customLong("repeat"), help: "Verify each program this many times and report the fastest (for timing and profiling).")
-    var runs: Int = 1
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        object = arguments.argument("object")
+        type = arguments.argument("type")
+        program = arguments.string("program")
+        log = arguments.flag("log")
+        btf = arguments.string("btf")
+        runs = try arguments.value("repeat") ?? 1
+    }
 
     func run() throws {
         let file: ObjectFile
@@ -64,7 +69,7 @@ struct VerifyCommand: ParsableCommand {
                 }
             }
         }
-        if refused > 0 { throw ExitCode(1) }
+        if refused > 0 { throw ExitStatus(1) }
     }
 }
 
@@ -84,7 +89,7 @@ extension VerifyCommand {
             print("\(object): \(summary(report))")
         } catch {
             print("\(object): REFUSED at \(error)")
-            throw ExitCode(1)
+            throw ExitStatus(1)
         }
     }
 }

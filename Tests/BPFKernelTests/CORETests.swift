@@ -95,7 +95,7 @@ struct CORETests {
         let unrelocated = try object.link(try #require(object.program(named: "whoami")))
         let changed = zip(linked.instructions, unrelocated.instructions).filter { $0 != $1 }
         #expect(changed.count == 1)
-        if let bpftool = try referenceToolOutput("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"]) {
+        if let bpftool = referenceToolOutput("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"]) {
             let lines = bpftool.split(separator: "\n")
             let start = try #require(lines.firstIndex { $0.contains("STRUCT 'task_struct' size=") })
             let tgid = try #require(lines[(start + 1)...].prefix { $0.hasPrefix("\t") }.first { $0.hasPrefix("\t'tgid' ") })
@@ -125,8 +125,8 @@ struct CORETests {
         try Data(count: 64).write(to: URL(fileURLWithPath: directory + "/packet"))
         let pin = Pinning.root + "/swiftbpf-test-core-\(getpid())"
         defer { unlink(pin) }
-        guard (try referenceToolOutput("bpftool", ["prog", "load", directory + "/type_matches.o", pin, "type", "xdp"])) != nil,
-              let run = try referenceToolOutput("bpftool", ["prog", "run", "pinned", pin, "data_in", directory + "/packet"]) else {
+        guard (referenceToolOutput("bpftool", ["prog", "load", directory + "/type_matches.o", pin, "type", "xdp"])) != nil,
+              let run = referenceToolOutput("bpftool", ["prog", "run", "pinned", pin, "data_in", directory + "/packet"]) else {
             withKnownIssue("bpftool (libbpf's loader) is not installed: compared with the expected bits only") { Issue.record("no bpftool") }
             return
         }

@@ -7,7 +7,6 @@ import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
-private let monitorSource = repositoryFile("Sources/swiftbpf/Resources/exec_monitor.bpf.c")
 
 @Suite("The exec monitor in the kernel")
 struct ExecMonitorKernelTests {
@@ -17,7 +16,7 @@ struct ExecMonitorKernelTests {
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func seesSpawnedProcess() throws {
-        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(monitorSource)))
+        let object = try KernelObject(try ObjectFile(bytes: try ExecMonitor.compile()))
         let program = try object.load()
         let link = try TracepointLink(program, category: "syscalls", name: "sys_enter_execve")
         let events = try KernelRingBuffer(try #require(object.maps.first { $0.definition.type == 27 }))

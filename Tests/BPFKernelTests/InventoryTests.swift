@@ -8,7 +8,7 @@ import Testing
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
 private let bench = SharedFixtures.path("bench")
-private let bpftoolPresent = (try? referenceToolOutput("bpftool", ["version"])) != nil
+private let bpftoolPresent = (referenceToolOutput("bpftool", ["version"])) != nil
 
 @Suite("Inventory against bpftool")
 struct InventoryTests {
@@ -25,15 +25,16 @@ struct InventoryTests {
         let programs = try Inventory.programs()
         let mine = try #require(programs.first { $0.name == "bench_maps" })
         #expect(mine.type == .xdp && mine.mapCount == 2 && mine.jitedBytes > 0)
-        let progJSON = try #require(try referenceToolOutput("bpftool", ["prog", "list", "-j"]))
+        let progJSON = try #require(referenceToolOutput("bpftool", ["prog", "list", "-j"]))
         let progs = try #require(try JSONSerialization.jsonObject(with: Data(progJSON.utf8)) as? [[String: Any]])
         let theirs = try #require(progs.first { ($0["id"] as? Int) == Int(mine.id) })
         #expect(theirs["name"] as? String == "bench_maps")
+        #expect(theirs["type"] as? String == mine.type?.description)
         #expect(theirs["tag"] as? String == mine.tag)
         #expect(theirs["bytes_xlated"] as? Int == Int(mine.translatedBytes))
         #expect(theirs["bytes_jited"] as? Int == Int(mine.jitedBytes))
 
-        let mapJSON = try #require(try referenceToolOutput("bpftool", ["map", "list", "-j"]))
+        let mapJSON = try #require(referenceToolOutput("bpftool", ["map", "list", "-j"]))
         let bpftoolMaps = try #require(try JSONSerialization.jsonObject(with: Data(mapJSON.utf8)) as? [[String: Any]])
         let ours = try Inventory.maps().filter { $0.name == "counters" || $0.name == "table" }
         #expect(ours.count >= 2)

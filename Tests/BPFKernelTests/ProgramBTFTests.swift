@@ -58,8 +58,7 @@ struct ProgramBTFTests {
         for name in ["alu", "checksum", "flow", "maps"] {
             try checkLoaded(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c")), name)
         }
-        let monitor = repositoryFile("Sources/swiftbpf/Resources/exec_monitor.bpf.c")
-        try checkLoaded(try ObjectFile(bytes: try BPFCompiler.compile(monitor)), "exec monitor")
+        try checkLoaded(try ObjectFile(bytes: try ExecMonitor.compile()), "exec monitor")
     }
 
     @Test("only the .text functions a program calls are linked in, each with its function record; .rodata is frozen",

@@ -6,8 +6,6 @@ import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
-/// The exec monitor the CLI ships (Sources/swiftbpf/Resources/exec_monitor.bpf.c).
-private let monitorSource = repositoryFile("Sources/swiftbpf/Resources/exec_monitor.bpf.c")
 
 /// A sys_enter_execve record whose filename argument points at `filename`.
 private func record(filename: UnsafeRawBufferPointer) -> [UInt8] {
@@ -33,7 +31,7 @@ struct ExecMonitorTests {
     @Test("it reports pid, uid, comm and filename through the ring buffer in userspace",
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func userspace() throws {
-        let object = try ObjectFile(bytes: try BPFCompiler.compile(monitorSource))
+        let object = try ObjectFile(bytes: try ExecMonitor.compile())
         #expect(object.programs.first?.kind == SectionNames.Match(type: .tracepoint, attachTarget: "syscalls/sys_enter_execve"))
         let loaded = try UserspaceObject(object)
         let program = try loaded.load()
@@ -59,7 +57,7 @@ struct ExecMonitorTests {
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func kernelLoads() throws {
-        let loaded = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(monitorSource)))
+        let loaded = try KernelObject(try ObjectFile(bytes: try ExecMonitor.compile()))
         #expect(loaded.maps.map(\.definition.type) == [27])
         let program = try loaded.load()
         #expect(program.type == .tracepoint)

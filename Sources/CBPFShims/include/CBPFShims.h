@@ -162,7 +162,7 @@ int cbpf_obj_pin(int fd, const char *path);
 /// BPF_OBJ_GET: opens what is pinned at path. Returns the fd or -errno.
 int cbpf_obj_get(const char *path);
 
-/// mount -t bpf bpf /sys/fs/bpf. Returns 0 or -errno.
+/// mount -t bpf bpf /sys/fs/bpf, unless bpffs is mounted there already. Returns 0 or -errno.
 int cbpf_mount_bpffs(void);
 
 /// The parts of struct bpf_map_info the CLI and loaders use.

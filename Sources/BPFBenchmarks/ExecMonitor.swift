@@ -1,3 +1,9 @@
+/// The exec monitor `swiftbpf trace exec` loads: a `sys_enter_execve` tracepoint program that
+/// sends one ring buffer record per `execve` on the machine (pid, uid, command name, file), kept
+/// as C source the tool compiles with clang and prints with `trace exec --source`.
+package enum ExecMonitor {
+    /// The C source (`exec_monitor.bpf.c`).
+    package static let source = #"""
 /* The exec monitor: one ring buffer record per execve on the machine, with the process's pid,
  * uid, command name and the file it executes. Build: clang -O2 -g -target bpf -c ... */
 #include <linux/bpf.h>
@@ -39,3 +45,13 @@ int exec_monitor(struct sys_enter_record *ctx)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+"""#
+
+    /// The object clang makes of it.
+    package static func compile() throws(BPFCompiler.CompileError) -> [UInt8] {
+        try BPFCompiler.compile(text: source, name: "exec_monitor.bpf.c")
+    }
+
+    /// The record it sends (`struct exec_event`): pid, uid, comm[16], filename[256].
+    package static let recordSize = 280
+}
