@@ -95,7 +95,8 @@ extension CommandSpec {
             text += (arguments.isEmpty ? "" : "\n") + "OPTIONS:\n" + options.joined() + row("-h, --help", "Show help information.")
         } else {
             text += "SUBCOMMANDS:\n" + subcommands.map { row($0.name, $0.abstract) }.joined()
-            text += "\n" + wrap("See '\(path.joined(separator: " ")) help <subcommand>' for a subcommand's help.", indent: 0)
+            let helpCommand = ([path.first ?? name, "help"] + path.dropFirst()).joined(separator: " ")
+            text += "\n" + wrap("See '\(helpCommand) <subcommand>' for a subcommand's help.", indent: 0)
         }
         return text
     }

@@ -1,0 +1,80 @@
+import Testing
+@testable import swiftbpf
+
+private let spec = CommandSpec("load", abstract: "Load.", parameters: [
+    .argument("object", "The object."),
+    .optionalArgument("extra", "More."),
+    .flag("kernel", "In the kernel."),
+    .option("pin", "Pin here."),
+    .option("output", short: "o", "Write here."),
+    .option("repeat", "Runs.", default: "1"),
+]) { _ in }
+
+private func parse(_ words: [String]) throws(UsageError) -> ParsedArguments {
+    try ParsedArguments(words, spec: spec, command: ["swiftbpf", "load"])
+}
+
+@Suite("The command line")
+struct CommandLineTests {
+    @Test("arguments, flags, options in every spelling, defaults and '--'")
+    func parsing() throws {
+        let a = try parse(["x.o", "--kernel", "--pin", "/sys/fs/bpf/a", "-o", "out", "--repeat=7"])
+        #expect(a.argument("object") == "x.o" && a.string("extra") == nil)
+        #expect(a.flag("kernel") && a.string("pin") == "/sys/fs/bpf/a" && a.string("output") == "out")
+        #expect(try a.value("repeat", as: Int.self) == 7)
+        let b = try parse(["--", "--kernel", "-"])
+        #expect(b.argument("object") == "--kernel" && b.string("extra") == "-" && !b.flag("kernel"))
+        #expect(try b.value("repeat", as: Int.self) == 1 && b.string("pin") == nil)
+        #expect(try parse(["x.o", "-h"]).wantsHelp && !(try parse(["x.o"]).wantsHelp))
+    }
+
+    @Test("what does not fit the command is a usage error saying why", arguments: [
+        (["x.o", "--bogus"], "unknown option '--bogus'"),
+        (["x.o", "-q"], "unknown option '-q'"),
+        (["x.o", "--pin"], "missing value for '--pin'"),
+        (["x.o", "--kernel=1"], "'--kernel' takes no value"),
+        ([], "missing expected argument '<object>'"),
+        (["x.o", "y", "z"], "unexpected argument 'z'"),
+    ])
+    func refusals(words: [String], message: String) {
+        #expect(throws: UsageError.self) { try parse(words) }
+        do { _ = try parse(words) } catch { #expect(error.message == message && error.command == ["swiftbpf", "load"]) }
+    }
+
+    @Test("a value of the wrong kind names the option")
+    func badValue() throws {
+        let a = try parse(["x.o", "--repeat", "many"])
+        do {
+            _ = try a.value("repeat", as: Int.self)
+            Issue.record("'many' was read as a number")
+        } catch {
+            #expect(error.message == "the value 'many' is invalid for '--repeat <repeat>'")
+        }
+    }
+
+    @Test("exit statuses: 0 for help, 64 for a command line that does not fit, the command's own for its failure")
+    func statuses() {
+        let failing = CommandSpec("fail", abstract: "Fails.") { _ in throw ExitStatus(3) }
+        let root = CommandSpec("swiftbpf", abstract: "Root.", subcommands: [spec, failing, SwiftBPFCommand.spec.subcommands[0]])
+        #expect(root.main(["help", "load"]) == 0)
+        #expect(root.main(["load", "--help"]) == 0)
+        #expect(root.main(["nothing"]) == 64)
+        #expect(root.main(["help", "nothing"]) == 64)
+        #expect(root.main(["load"]) == 64)
+        #expect(root.main(["fail"]) == 3)
+    }
+
+    @Test("the help lists every argument, option and subcommand, wrapped at 80 columns")
+    func help() {
+        let text = SwiftBPFCommand.spec.help(["swiftbpf"])
+        for command in SwiftBPFCommand.spec.subcommands { #expect(text.contains("  \(command.name) ")) }
+        let load = spec.help(["swiftbpf", "load"])
+        let words = load.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(words.contains("USAGE: swiftbpf load <object> [<extra>] [--kernel] [--pin <pin>] [--output <output>] [--repeat <repeat>] ARGUMENTS:"))
+        #expect(load.contains("  -o, --output <output>   Write here."))
+        #expect(load.contains("Runs. (default: 1)"))
+        for page in [text, load] + SwiftBPFCommand.spec.subcommands.map({ $0.help(["swiftbpf", $0.name]) }) {
+            #expect(page.split(separator: "\n").allSatisfy { $0.count <= 80 || !$0.contains(" ") })
+        }
+    }
+}
