@@ -14,8 +14,8 @@ extension BenchCommand {
     /// The libraries are timed in-process (ours here, libbpf's `bpf_object__open_file` and
     /// `bpf_object__load` in a small C program), which is the fair comparison; both tools also
     /// run as the processes users start (`swiftbpf load OBJ --kernel --pin DIR` against
-    /// `bpftool prog loadall OBJ DIR`), each paying its own start-up, with bpftool's bare
-    /// start-up (`bpftool version`) for scale.
+    /// `bpftool prog loadall OBJ DIR`), each paying its own start-up, with both tools' bare
+    /// start-up (`bpftool version`, `swiftbpf --help`) for scale.
     func benchLoading() throws {
         guard let bpftool = executablePath("bpftool") else {
             print("loading: skipped: bpftool is not installed")
@@ -43,6 +43,7 @@ extension BenchCommand {
             return elapsed
         }
         let startup = try best { try wallMilliseconds([bpftool, "version"]) }
+        let ourStartup = try best { try wallMilliseconds([ourTool, "--help"]) }
         let libbpf = try libbpfPeer("libbpf_load", source: LibbpfPeers.load)
         defer { if let libbpf { removeTree(libbpf) } }
 
@@ -70,6 +71,6 @@ extension BenchCommand {
             print(pad(name, 10) + " " + pad(format2(library), 19) + " " + libbpfColumns + " " + pad(format2(theirLoad), 33) + " "
                   + pad(format2(ours), 26) + " " + format2(theirs))
         }
-        print("(bpftool's start-up, bpftool version: \(format2(startup)) ms; the process columns include each tool's start-up)")
+        print("(start-up: bpftool version \(format2(startup)) ms, swiftbpf --help \(format2(ourStartup)) ms; the process columns include each tool's start-up)")
     }
 }
