@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import BPFCore
 
 /// A program started with `posix_spawn`, its standard output and error read through pipes (or
 /// sent to /dev/null). What the tools and benches need of a subprocess, without Foundation,
@@ -98,12 +97,6 @@ package final class ChildProcess {
         }
         bytes += chunk[..<count]
         return true
-    }
-
-    /// Runs `tool` (a path, or a name looked up on PATH) to its end.
-    package static func run(_ tool: String, _ arguments: [String]) throws(SpawnError) -> (status: Int32, output: String, errors: String) {
-        guard let path = executablePath(tool) else { throw SpawnError(path: tool, errno: ENOENT) }
-        return try ChildProcess(path, arguments).finish()
     }
 
     /// Why a program could not be started.

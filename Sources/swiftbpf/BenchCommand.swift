@@ -160,6 +160,16 @@ struct BenchCommand {
         return row
     }
 
+    /// The bench folder's four programs (those present) and the exec monitor, compiled with
+    /// clang: what the verifier and loading benches time.
+    func compiledBenchObjects() throws -> [(name: String, bytes: [UInt8])] {
+        var objects: [(name: String, bytes: [UInt8])] = []
+        for name in ["alu", "checksum", "flow", "maps"] where access(benchDir + "/\(name).bpf.c", R_OK) == 0 {
+            objects.append((name, try BPFCompiler.compile(benchDir + "/\(name).bpf.c")))
+        }
+        return objects + [("exec", try ExecMonitor.compile())]
+    }
+
     /// The lowest of `rounds` measurements.
     func best(_ measure: () throws -> Double) rethrows -> Double {
         var lowest = Double.infinity

@@ -12,7 +12,8 @@ extension CommandSpec {
     func main(_ words: [String]) -> Int32 {
         do {
             if words.first == "help" {
-                try printHelp(for: Array(words.dropFirst()))
+                let names = Array(words.dropFirst())
+                print(try resolve(names).help([name] + names), terminator: "")
                 return 0
             }
             try dispatch(words[...], path: [name])
@@ -37,10 +38,7 @@ extension CommandSpec {
                 print(help(path), terminator: "")
                 return
             }
-            guard let subcommand = subcommands.first(where: { $0.name == word }) else {
-                throw UsageError(command: path, message: "unknown subcommand '\(word)'")
-            }
-            return try subcommand.dispatch(words.dropFirst(), path: path + [word])
+            return try subcommand(word, path: path).dispatch(words.dropFirst(), path: path + [word])
         }
         let arguments = try ParsedArguments(Array(words), spec: self, command: path)
         if arguments.wantsHelp {
@@ -53,17 +51,16 @@ extension CommandSpec {
     /// The command `names` leads to under this one.
     private func resolve(_ names: [String]) throws(UsageError) -> CommandSpec {
         var spec = self, path = [name]
-        for word in names {
-            guard let next = spec.subcommands.first(where: { $0.name == word }) else {
-                throw UsageError(command: path, message: "unknown subcommand '\(word)'")
-            }
-            (spec, path) = (next, path + [word])
-        }
+        for word in names { (spec, path) = (try spec.subcommand(word, path: path), path + [word]) }
         return spec
     }
 
-    private func printHelp(for names: [String]) throws(UsageError) {
-        print(try resolve(names).help([name] + names), terminator: "")
+    /// The subcommand named `word`; `path` names this command in the error when there is none.
+    private func subcommand(_ word: String, path: [String]) throws(UsageError) -> CommandSpec {
+        guard let next = subcommands.first(where: { $0.name == word }) else {
+            throw UsageError(command: path, message: "unknown subcommand '\(word)'")
+        }
+        return next
     }
 
     /// `swiftbpf load <object> [--kernel] …` or `swiftbpf map <subcommand>`.

@@ -25,11 +25,6 @@ extension BenchCommand {
             print("loading: skipped: no clang to compile the objects")
             return
         }
-        var objects: [(name: String, bytes: [UInt8])] = []
-        for name in ["alu", "checksum", "flow", "maps"] where access(benchDir + "/\(name).bpf.c", R_OK) == 0 {
-            objects.append((name, try BPFCompiler.compile(benchDir + "/\(name).bpf.c")))
-        }
-        objects.append(("exec", try ExecMonitor.compile()))
         let ourTool = CommandLine.arguments[0]
         let pins = Pinning.root + "/swiftbpf-bench-\(getpid())"
         func wallMilliseconds(_ arguments: [String]) throws -> Double {
@@ -48,7 +43,7 @@ extension BenchCommand {
         defer { if let libbpf { removeTree(libbpf) } }
 
         print("loading    ours (library) ms   libbpf (library) ms   ours/libbpf   bpftool loadall less start-up ms   swiftbpf load process ms   bpftool loadall process ms")
-        for (name, bytes) in objects {
+        for (name, bytes) in try compiledBenchObjects() {
             let path = temporaryDirectory + "/swiftbpf-bench-\(name).o"
             guard writeFile(path, bytes) else { throw CLIError("cannot write \(path)") }
             defer { unlink(path) }

@@ -16,12 +16,7 @@ extension BenchCommand {
     func benchVerifier(kernel: Bool) throws {
         var programs: [(name: String, ours: () throws -> VerifierReport, kernel: (() throws -> KernelProgram)?)] = []
         if BPFCompiler.unavailableReason == nil {
-            var objects: [(name: String, bytes: [UInt8])] = []
-            for name in ["alu", "checksum", "flow", "maps"] where access(benchDir + "/\(name).bpf.c", R_OK) == 0 {
-                objects.append((name, try BPFCompiler.compile(benchDir + "/\(name).bpf.c")))
-            }
-            objects.append(("exec", try ExecMonitor.compile()))
-            for source in objects {
+            for source in try compiledBenchObjects() {
                 let object = try ObjectFile(bytes: source.bytes)
                 let userspace = try UserspaceObject(object)
                 programs.append((source.name, { try userspace.verify(target: vmlinuxBTF) },
