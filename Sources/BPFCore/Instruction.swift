@@ -24,7 +24,7 @@ public struct Instruction: Hashable, Sendable {
     }
 
     /// Decodes the eight little-endian bytes starting at `bytes[start]`.
-    public init(bytes: some RandomAccessCollection<UInt8>, at start: Int = 0) {
+    @inlinable public init(bytes: some RandomAccessCollection<UInt8>, at start: Int = 0) {
         func byte(_ i: Int) -> UInt8 { bytes[bytes.index(bytes.startIndex, offsetBy: start + i)] }
         opcode = byte(0)
         dst = byte(1) & 0x0f
@@ -63,7 +63,7 @@ public struct Instruction: Hashable, Sendable {
 extension Instruction {
     /// Decodes a byte buffer of whole instructions.
     /// - Throws: ``DecodingError`` when the length is not a multiple of eight.
-    public static func decode(_ bytes: some RandomAccessCollection<UInt8>) throws(DecodingError) -> [Instruction] {
+    @inlinable public static func decode(_ bytes: some RandomAccessCollection<UInt8>) throws(DecodingError) -> [Instruction] {
         guard bytes.count % 8 == 0 else { throw DecodingError(byteCount: bytes.count) }
         return stride(from: 0, to: bytes.count, by: 8).map { Instruction(bytes: bytes, at: $0) }
     }
@@ -78,5 +78,6 @@ extension Instruction {
 public struct DecodingError: Error, Sendable, CustomStringConvertible {
     /// The buffer's length.
     public var byteCount: Int
+    @usableFromInline init(byteCount: Int) { self.byteCount = byteCount }
     public var description: String { "\(byteCount) bytes is not a whole number of 8-byte instructions" }
 }

@@ -70,7 +70,7 @@ public enum Inventory {
         var s = cbpf_prog_summary()
         guard cbpf_prog_info(fd, &s) == 0 else { return nil }
         let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let tag = withUnsafeBytes(of: s.tag) { $0.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+        let tag = withUnsafeBytes(of: s.tag) { hexString($0) }
         return ProgramInfo(id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
                            jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid,
                            btfID: s.btf_id, functionInfoCount: s.nr_func_info, lineInfoCount: s.nr_line_info)

@@ -13,8 +13,15 @@ public enum Pinning {
     /// Where bpffs is mounted; mounted there on first use when absent.
     public static let root = "/sys/fs/bpf"
 
-    static func ensureMounted() {
-        _ = cbpf_mount_bpffs()
+    /// Checks (once a process) that bpffs is mounted at ``root``, mounting it when it is not.
+    static func ensureMounted() { _ = mounted }
+    private static let mounted = cbpf_mount_bpffs()
+
+    /// Creates the directory `path` inside bpffs, and its parents, when they do not exist
+    /// (as libbpf does for the directory it pins under).
+    public static func makeDirectory(_ path: String) throws(KernelError) {
+        ensureMounted()
+        guard makeDirectories(path) else { throw KernelError(command: "mkdir (\(path))", errno: errno) }
     }
 
     /// Pins `fd` at `path` (inside bpffs).

@@ -390,7 +390,4 @@ struct Analysis {
     }
 }
 
-func hex(_ byte: UInt8) -> String {
-    let s = String(byte, radix: 16)
-    return s.count == 1 ? "0" + s : s
-}
+func hex(_ byte: UInt8) -> String { hexString(CollectionOfOne(byte)) }

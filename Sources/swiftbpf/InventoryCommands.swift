@@ -10,10 +10,6 @@ private let mapTypeNames: [UInt32: String] = [
     29: "task_storage", 30: "bloom_filter", 31: "user_ringbuf", 32: "cgrp_storage", 33: "arena",
 ]
 
-private func hexBytes(_ bytes: [UInt8]) -> String {
-    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
-}
-
 enum ProgCommand {
     static let spec = CommandSpec("prog", abstract: "Programs loaded in the kernel.", subcommands: [
         CommandSpec("list", abstract: "List loaded programs, like bpftool prog list.") { _ in try listPrograms() },
@@ -75,7 +71,7 @@ enum MapCommand {
                 count = entries.count
             } else {
                 let entries = try map.entries()
-                for entry in entries { print("key: \(hexBytes(entry.key))  value: \(hexBytes(entry.value))") }
+                for entry in entries { print("key: \(hexString(entry.key, separator: " "))  value: \(hexString(entry.value, separator: " "))") }
                 count = entries.count
             }
             print("Found \(count) element\(count == 1 ? "" : "s")")

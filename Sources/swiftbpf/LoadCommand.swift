@@ -28,6 +28,7 @@ struct LoadCommand {
             .flag("kernel", "Load into the running kernel through bpf(2)."),
             .option("interface", "The network interface XDP and tc programs attach to."),
             .flag("netlink", "Attach XDP and tc programs through rtnetlink, not a bpf_link (what kernels before 5.9 and 6.6 need; used by itself there)."),
+            .flag("no-attach", "Load (and with --pin, pin) without attaching anything, as bpftool prog loadall does."),
             .option("pin", "Pin maps, programs and links under this bpffs directory and exit (they stay attached)."),
             .option("duration", "Detach and unload after this many seconds (default: at Ctrl-C)."),
         ]
@@ -37,6 +38,7 @@ struct LoadCommand {
     var kernel: Bool
     var interface: String?
     var netlink: Bool
+    var noAttach: Bool
     var pin: String?
     var duration: Double?
 
@@ -45,6 +47,7 @@ struct LoadCommand {
         kernel = arguments.flag("kernel")
         interface = arguments.string("interface")
         netlink = arguments.flag("netlink")
+        noAttach = arguments.flag("no-attach")
         pin = arguments.string("pin")
         duration = try arguments.value("duration")
     }
@@ -88,7 +91,7 @@ struct LoadCommand {
             let info = Inventory.map(fd: map.fd)
             print("map \(info?.id ?? 0): \(map.definition.name)  type \(map.definition.type)  key \(map.definition.keySize)B  value \(map.definition.valueSize)B  max_entries \(map.definition.maxEntries)")
         }
-        var programs: [(String, KernelProgram)] = [], links: [(String, AnyObject, Int32?)] = []
+        var programs: [LoadedProgram] = []
         var failed = false
         for program in file.programs {
             let kernelProgram: KernelProgram
@@ -99,44 +102,58 @@ struct LoadCommand {
                 failed = true
                 continue
             }
-            programs.append((program.name, kernelProgram))
             let info = Inventory.program(fd: kernelProgram.fd)
             print("prog \(info?.id ?? 0): \(program.name)  \(kernelProgram.type) (\(program.section))  tag \(info?.tag ?? "?")  xlated \(info?.translatedBytes ?? 0)B  jited \(info?.jitedBytes ?? 0)B")
-            do {
-                if let (link, fd, what) = try attach(kernelProgram, program) {
-                    links.append((program.name, link, fd))
-                    print("  link: \(what)")
+            var loadedProgram = LoadedProgram(name: program.name, program: kernelProgram)
+            if !noAttach {
+                do {
+                    if let (link, fd, what) = try attach(kernelProgram, program) {
+                        (loadedProgram.link, loadedProgram.linkFD) = (link, fd)
+                        print("  link: \(what)")
+                    }
+                } catch {
+                    print("  not attached: \(error)")
+                    failed = true
                 }
-            } catch {
-                print("  not attached: \(error)")
-                failed = true
             }
+            programs.append(loadedProgram)
         }
         if let pin {
             do {
+                try Pinning.makeDirectory(pin)
                 for map in loaded.maps { try map.pin(at: pin + "/" + map.definition.name) }
-                for (name, program) in programs { try program.pin(at: pin + "/" + name) }
-                for (name, link, fd) in links {
-                    if let fd {
-                        try Pinning.pin(fd, at: pin + "/" + name + "_link")
+                for loaded in programs {
+                    try loaded.program.pin(at: pin + "/" + loaded.name)
+                    guard let link = loaded.link else { continue }
+                    if let fd = loaded.linkFD {
+                        try Pinning.pin(fd, at: pin + "/" + loaded.name + "_link")
                     } else if let link = link as? InterfaceLink {
                         link.leaveAttached()
-                        print("  \(name): attached through netlink, it stays until removed with ip or tc")
+                        print("  \(loaded.name): attached through netlink, it stays until removed with ip or tc")
                     } else {
-                        print("  \(name): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
+                        print("  \(loaded.name): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
                     }
                 }
             } catch {
                 throw CLIError("--pin \(pin): \(error)")
             }
-            print("pinned under \(pin): they stay loaded and attached until their pins are removed")
+            print("pinned under \(pin): they stay loaded\(noAttach ? "" : " and attached") until their pins are removed")
         } else if !programs.isEmpty {
             print(duration.map { "holding for \($0) s" } ?? "attached; Ctrl-C detaches and unloads")
             fflush(nil)
             waitForInterrupt(seconds: duration)
         }
-        withExtendedLifetime((loaded, programs, links)) {}
+        withExtendedLifetime((loaded, programs)) {}
         if failed { throw ExitStatus(1) }
+    }
+
+    /// A program loaded by this command, with the link that attaches it (and the link's fd,
+    /// when the kernel gave it one) until the command ends or pins them.
+    private struct LoadedProgram {
+        var name: String
+        var program: KernelProgram
+        var link: AnyObject?
+        var linkFD: Int32?
     }
 
     /// Attaches `program` where its section says, when this command can: the link, its fd

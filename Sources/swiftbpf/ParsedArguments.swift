@@ -3,7 +3,10 @@
 struct ParsedArguments {
     /// The command's words, `["swiftbpf", "map", "dump"]`, for messages.
     let command: [String]
-    private var values: [String: String] = [:]
+    // Name–value pairs and flag names in small arrays, not dictionaries: a command has a few
+    // parameters, and a dictionary's generic metadata and hashing cost more at start-up than
+    // the linear searches.
+    private var values: [(name: String, value: String)] = []
     private var flags: [String] = []
 
     /// Whether the help was asked for (`-h`, `--help`) instead of a run.
@@ -42,10 +45,10 @@ struct ParsedArguments {
                 guard inline == nil else { throw UsageError(command: command, message: "'--\(parameter.name)' takes no value") }
                 flags.append(parameter.name)
             } else if let inline {
-                values[parameter.name] = inline
+                set(parameter.name, inline)
             } else {
                 guard index < words.count else { throw UsageError(command: command, message: "missing value for '\(word)'") }
-                values[parameter.name] = words[index]
+                set(parameter.name, words[index])
                 index += 1
             }
         }
@@ -54,12 +57,12 @@ struct ParsedArguments {
             switch parameter.kind {
             case .argument, .optionalArgument:
                 if let value = remaining.popFirst() {
-                    values[parameter.name] = value
+                    set(parameter.name, value)
                 } else if parameter.kind == .argument {
                     throw UsageError(command: command, message: "missing expected argument '<\(parameter.name)>'")
                 }
             case .option:
-                if values[parameter.name] == nil, let value = parameter.defaultValue { values[parameter.name] = value }
+                if string(parameter.name) == nil, let value = parameter.defaultValue { set(parameter.name, value) }
             case .flag:
                 break
             }
@@ -67,18 +70,24 @@ struct ParsedArguments {
         if let extra = remaining.first { throw UsageError(command: command, message: "unexpected argument '\(extra)'") }
     }
 
+    /// Gives `name` its value; an option given twice keeps the last.
+    private mutating func set(_ name: String, _ value: String) {
+        values.removeAll { $0.name == name }
+        values.append((name, value))
+    }
+
     /// Whether the flag `--name` was given.
     func flag(_ name: String) -> Bool { flags.contains(name) }
 
     /// The option's or argument's text (or the option's default); nil when it has none.
-    func string(_ name: String) -> String? { values[name] }
+    func string(_ name: String) -> String? { values.first { $0.name == name }?.value }
 
     /// The text of an argument the parse has made sure of.
-    func argument(_ name: String) -> String { values[name] ?? "" }
+    func argument(_ name: String) -> String { string(name) ?? "" }
 
     /// The option's value read by `parse` (nil when absent); a value `parse` refuses is a usage error.
     func value<T>(_ name: String, _ parse: (String) -> T?) throws(UsageError) -> T? {
-        guard let text = values[name] else { return nil }
+        guard let text = string(name) else { return nil }
         guard let value = parse(text) else {
             throw UsageError(command: command, message: "the value '\(text)' is invalid for '--\(name) <\(name)>'")
         }

@@ -12,6 +12,14 @@ struct InstructionTests {
         #expect(Instruction(word: 0x5566778800000018) == Instruction(opcode: 0x18, imm: 0x55667788))
     }
 
+    @Test("hex text: two digits a byte, separators between, zero-padded numbers")
+    func hex() {
+        #expect(hexString([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(hexString([0xca, 0xfe, 0x01], separator: " ") == "ca fe 01")
+        #expect(hexString([UInt8]()) == "" && hexString(CollectionOfOne(UInt8(7))) == "07")
+        #expect(hexString(0x1f, width: 4) == "001f" && hexString(0x12345, width: 4) == "12345")
+    }
+
     @Test("decoding rejects a partial instruction")
     func partial() throws {
         #expect(throws: DecodingError.self) { try Instruction.decode([0x95, 0, 0, 0]) }

@@ -26,6 +26,9 @@ struct CommandLineTests {
         #expect(b.argument("object") == "--kernel" && b.string("extra") == "-" && !b.flag("kernel"))
         #expect(try b.value("repeat", as: Int.self) == 1 && b.string("pin") == nil)
         #expect(try parse(["x.o", "-h"]).wantsHelp && !(try parse(["x.o"]).wantsHelp))
+        let c = try parse(["x.o", "--pin", "first", "--repeat", "3", "--pin=second"])
+        #expect(c.string("pin") == "second", "an option given twice keeps its last value")
+        #expect(try c.value("repeat", as: Int.self) == 3)
     }
 
     @Test("what does not fit the command is a usage error saying why", arguments: [

@@ -164,8 +164,8 @@ public final class JITProgram {
         func emit(upTo end: Int) {
             while next < assembly.count, assembly[next].offset < end {
                 let (offset, bytes, text) = assembly[next]
-                let hexBytes = bytes.map { hex($0, width: 2) }.joined(separator: " ")
-                lines.append("  \(hex(UInt64(offset), width: 4)):  \(hexBytes.padding(31))\(text)")
+                let hexBytes = hexString(bytes, separator: " ")
+                lines.append("  \(hexString(offset, width: 4)):  \(hexBytes.padding(31))\(text)")
                 next += 1
             }
         }
@@ -180,10 +180,6 @@ public final class JITProgram {
     }
 }
 
-private func hex(_ value: some BinaryInteger, width: Int) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, width - digits.count)) + digits
-}
 
 extension String {
     fileprivate func padding(_ width: Int) -> String {
