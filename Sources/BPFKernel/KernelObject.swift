@@ -71,7 +71,7 @@ public final class KernelObject {
         let linked: LinkedProgram
         do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
         return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
-                                 license: object.license ?? "", name: String(program.name.prefix(15)), logLevel: logLevel,
+                                 license: object.license ?? "", name: kernelObjectName(program.name), logLevel: logLevel,
                                  btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo)
     }
 }

@@ -93,6 +93,14 @@ struct KernelObjectTests {
         }
     }
 
+    @Test("a map's name reaches the kernel in the characters it takes, at most 15",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    func mapNames() throws {
+        let map = try KernelMap(MapDefinition(name: "é-counts.v2_of_every_kind", type: 2, keySize: 4, valueSize: 8, maxEntries: 1,
+                                              flags: 0, section: "", offset: 0))
+        #expect(Inventory.map(fd: map.fd)?.name == "counts.v2_of_ev")
+    }
+
     @Test("loading and releasing objects leaks no file descriptors",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
