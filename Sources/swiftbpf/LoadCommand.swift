@@ -29,7 +29,7 @@ struct LoadCommand {
             .option("interface", "The network interface XDP and tc programs attach to."),
             .flag("netlink", "Attach XDP and tc programs through rtnetlink, not a bpf_link (what kernels before 5.9 and 6.6 need; used by itself there)."),
             .flag("no-attach", "Load (and with --pin, pin) without attaching anything, as bpftool prog loadall does."),
-            .option("pin", "Pin maps, programs and links under this bpffs directory and exit (they stay attached)."),
+            .option("pin", "Pin maps, programs and links under this bpffs directory (made when absent) and exit; they stay loaded and attached."),
             .option("duration", "Detach and unload after this many seconds (default: at Ctrl-C)."),
         ]
     ) { try LoadCommand($0).run() }
@@ -122,16 +122,16 @@ struct LoadCommand {
             do {
                 try Pinning.makeDirectory(pin)
                 for map in loaded.maps { try map.pin(at: pin + "/" + map.definition.name) }
-                for loaded in programs {
-                    try loaded.program.pin(at: pin + "/" + loaded.name)
-                    guard let link = loaded.link else { continue }
-                    if let fd = loaded.linkFD {
-                        try Pinning.pin(fd, at: pin + "/" + loaded.name + "_link")
+                for entry in programs {
+                    try entry.program.pin(at: pin + "/" + entry.name)
+                    guard let link = entry.link else { continue }
+                    if let fd = entry.linkFD {
+                        try Pinning.pin(fd, at: pin + "/" + entry.name + "_link")
                     } else if let link = link as? InterfaceLink {
                         link.leaveAttached()
-                        print("  \(loaded.name): attached through netlink, it stays until removed with ip or tc")
+                        print("  \(entry.name): attached through netlink, it stays until removed with ip or tc")
                     } else {
-                        print("  \(loaded.name): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
+                        print("  \(entry.name): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
                     }
                 }
             } catch {
@@ -139,7 +139,7 @@ struct LoadCommand {
             }
             print("pinned under \(pin): they stay loaded\(noAttach ? "" : " and attached") until their pins are removed")
         } else if !programs.isEmpty {
-            print(duration.map { "holding for \($0) s" } ?? "attached; Ctrl-C detaches and unloads")
+            print(duration.map { "holding for \($0) s" } ?? (noAttach ? "loaded; Ctrl-C unloads" : "attached; Ctrl-C detaches and unloads"))
             fflush(nil)
             waitForInterrupt(seconds: duration)
         }

@@ -180,7 +180,6 @@ public final class JITProgram {
     }
 }
 
-
 extension String {
     fileprivate func padding(_ width: Int) -> String {
         count >= width ? self + " " : self + String(repeating: " ", count: width - count)
