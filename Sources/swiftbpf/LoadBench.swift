@@ -10,7 +10,8 @@ import Darwin
 
 extension BenchCommand {
     /// Time to load each object into the kernel — its maps created, every program loaded —
-    /// ours beside libbpf's and `bpftool prog loadall`'s on the same object, best of `rounds`.
+    /// ours beside libbpf's and `bpftool prog loadall`'s on the same object, best of `rounds`
+    /// (of at least 20 for the processes).
     /// The libraries are timed in-process (ours here, libbpf's `bpf_object__open_file` and
     /// `bpf_object__load` in a small C program), which is the fair comparison; both tools also
     /// run as the processes users start, doing the same work — load, then pin every program and
@@ -38,8 +39,10 @@ extension BenchCommand {
             guard status == 0 else { throw CLIError("\(arguments.joined(separator: " ")) failed") }
             return elapsed
         }
+        // A process's few milliseconds vary by a few percent from run to run: at least 20 rounds.
+        let processRounds = max(rounds, 20)
         var startup = Double.infinity, ourStartup = Double.infinity
-        for _ in 0..<rounds {
+        for _ in 0..<processRounds {
             startup = min(startup, try wallMilliseconds([bpftool, "version"]))
             ourStartup = min(ourStartup, try wallMilliseconds([ourTool, "--help"]))
         }
@@ -60,9 +63,9 @@ extension BenchCommand {
                 withExtendedLifetime(programs) {}
                 return elapsed
             }
-            // Alternated, so that both tools see the same machine: best of `rounds` each.
+            // Alternated, so that both tools see the same machine: best of `processRounds` each.
             var ours = Double.infinity, theirs = Double.infinity
-            for _ in 0..<rounds {
+            for _ in 0..<processRounds {
                 ours = min(ours, try wallMilliseconds([ourTool, "load", path, "--kernel", "--no-attach", "--pin", pins]))
                 theirs = min(theirs, try wallMilliseconds([bpftool, "prog", "loadall", path, pins, "pinmaps", pins + "/maps"]))
             }

@@ -3,10 +3,10 @@
 struct ParsedArguments {
     /// The command's words, `["swiftbpf", "map", "dump"]`, for messages.
     let command: [String]
-    // Name–value pairs and flag names in small arrays, not dictionaries: a command has a few
-    // parameters, and a dictionary's generic metadata and hashing cost more at start-up than
-    // the linear searches.
-    private var values: [(name: String, value: String)] = []
+    // Names and values in arrays of strings, not dictionaries: a command has a few parameters,
+    // and the generic metadata of a dictionary (or an array of pairs) costs more at start-up
+    // than the linear searches.
+    private var names: [String] = [], values: [String] = []
     private var flags: [String] = []
 
     /// Whether the help was asked for (`-h`, `--help`) instead of a run.
@@ -72,15 +72,19 @@ struct ParsedArguments {
 
     /// Gives `name` its value; an option given twice keeps the last.
     private mutating func set(_ name: String, _ value: String) {
-        values.removeAll { $0.name == name }
-        values.append((name, value))
+        if let index = names.firstIndex(of: name) {
+            values[index] = value
+        } else {
+            names.append(name)
+            values.append(value)
+        }
     }
 
     /// Whether the flag `--name` was given.
     func flag(_ name: String) -> Bool { flags.contains(name) }
 
     /// The option's or argument's text (or the option's default); nil when it has none.
-    func string(_ name: String) -> String? { values.first { $0.name == name }?.value }
+    func string(_ name: String) -> String? { names.firstIndex(of: name).map { values[$0] } }
 
     /// The text of an argument the parse has made sure of.
     func argument(_ name: String) -> String { string(name) ?? "" }
