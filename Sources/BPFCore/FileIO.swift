@@ -79,11 +79,18 @@ package func removeTree(_ path: String) {
 /// Creates a directory and the ones above it that are missing; false when it cannot.
 @discardableResult
 package func makeDirectories(_ path: String) -> Bool {
-    var info = stat()
-    if stat(path, &info) == 0 { return info.st_mode & S_IFMT == S_IFDIR }
-    let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-    if !parent.isEmpty, !makeDirectories(parent) { return false }
-    return mkdir(path, 0o755) == 0 || errno == EEXIST
+    if mkdir(path, 0o755) == 0 { return true }
+    switch errno {
+    case EEXIST:
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    case ENOENT:
+        // The parent is missing: make it, then this one.
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != path.utf8.startIndex else { return false }
+        return makeDirectories(String(path[..<slash])) && (mkdir(path, 0o755) == 0 || errno == EEXIST)
+    default:
+        return false
+    }
 }
 
 /// Whether `path` is a file this process may execute.

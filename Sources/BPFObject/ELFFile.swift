@@ -171,12 +171,13 @@ struct ByteReader {
         return Int(v)
     }
 
-    /// A NUL-terminated string at `at` inside string table `table`.
-    func string(in table: ELFFile.Section, at: Int, what: String) throws(ObjectError) -> String {
-        guard at >= 0, at < table.size else { throw ObjectError(section: table.name.isEmpty ? "#\(table.index)" : table.name, "\(what): offset \(at) is outside the string table") }
+    /// A NUL-terminated string at `at` inside string table `table`; `what` names it in an
+    /// error, and is made only then.
+    func string(in table: ELFFile.Section, at: Int, what: @autoclosure () -> String) throws(ObjectError) -> String {
+        guard at >= 0, at < table.size else { throw ObjectError(section: table.name.isEmpty ? "#\(table.index)" : table.name, "\(what()): offset \(at) is outside the string table") }
         let start = table.offset + at, end = table.offset + table.size
         guard let nul = bytes[start..<end].firstIndex(of: 0) else {
-            throw ObjectError(section: table.name, offset: start, "\(what): the string is not NUL-terminated")
+            throw ObjectError(section: table.name, offset: start, "\(what()): the string is not NUL-terminated")
         }
         return String(decoding: bytes[start..<nul], as: UTF8.self)
     }

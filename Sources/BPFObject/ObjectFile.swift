@@ -17,10 +17,22 @@ public struct ObjectFile: Sendable {
         public var instructions: [Instruction]
         /// Relocations against the program, with offsets relative to its first instruction.
         public var relocations: [ELFFile.Relocation]
-        /// C source positions from BTF line info, by instruction index in the program.
-        public var sourceLines: [SourceLine] = []
         /// Byte offset of the first instruction in its section.
         public var sectionOffset: Int = 0
+        /// The program's BTF line records, offsets relative to its first instruction, and the
+        /// BTF their names are in.
+        var lineRecords: [BTFExt.LineInfo] = []
+        var lineBTF: BTF?
+
+        /// C source positions from BTF line info, by instruction index in the program. Made
+        /// when asked for (a load into the kernel passes the records and never needs the text).
+        public var sourceLines: [SourceLine] {
+            guard let btf = lineBTF else { return [] }
+            return lineRecords.map {
+                SourceLine(instruction: Int($0.instructionOffset) / 8, file: btf.name($0.fileNameOffset), line: Int($0.line),
+                           column: Int($0.column), text: btf.name($0.lineOffset))
+            }
+        }
     }
 
     /// The C source of an instruction, from BTF line info.
@@ -88,8 +100,7 @@ public struct ObjectFile: Sendable {
                     instructions: Array(code[(start / 8)..<((start + size) / 8)]),
                     relocations: relocations.filter { $0.offset >= UInt64(start) && $0.offset < UInt64(start + size) }
                         .map { ELFFile.Relocation(offset: $0.offset - UInt64(start), symbol: $0.symbol, type: $0.type) },
-                    sourceLines: sourceLines(section: section.name, range: start..<(start + size)),
-                    sectionOffset: start))
+                    sectionOffset: start, lineRecords: lineRecords(section: section.name, range: start..<(start + size)), lineBTF: btf))
             }
         }
     }
@@ -115,13 +126,15 @@ public struct ObjectFile: Sendable {
         return maps.first { $0.section == section.name && $0.name == symbol.name }
     }
 
-    /// Line info records of `section` that fall inside the byte range `range`.
-    private func sourceLines(section: String, range: Range<Int>) -> [SourceLine] {
+    /// Line info records of `section` that fall inside the byte range `range`, their offsets
+    /// made relative to its start.
+    private func lineRecords(section: String, range: Range<Int>) -> [BTFExt.LineInfo] {
         guard let btf, let btfExt else { return [] }
         let records = btfExt.lines.first { btf.name($0.sectionNameOffset) == section }?.records ?? []
         return records.filter { range.contains(Int($0.instructionOffset)) }.map {
-            SourceLine(instruction: (Int($0.instructionOffset) - range.lowerBound) / 8,
-                       file: btf.name($0.fileNameOffset), line: Int($0.line), column: Int($0.column), text: btf.name($0.lineOffset))
+            var record = $0
+            record.instructionOffset -= UInt32(range.lowerBound)
+            return record
         }
     }
 }

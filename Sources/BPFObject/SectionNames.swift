@@ -52,17 +52,19 @@ public enum SectionNames {
     public static func match(_ name: String) -> Match? {
         // The longest matching entry wins: `tp_btf/x` over `tp`, `xdp/devmap` over `xdp`.
         var best: (length: Int, match: Match)?
-        for (prefix, type) in table {
+        for (prefix, type) in table where name.hasPrefix(prefix) {
+            // `prefix` itself, or `prefix/target`.
+            let rest = name.utf8.dropFirst(prefix.utf8.count)
             let match: Match
-            if name == prefix {
+            if rest.isEmpty {
                 match = Match(type: type, attachTarget: nil)
-            } else if name.hasPrefix(prefix + "/") {
-                let target = String(name.dropFirst(prefix.count + 1))
+            } else if rest.first == UInt8(ascii: "/") {
+                let target = String(Substring(rest.dropFirst()))
                 match = Match(type: type, attachTarget: target.isEmpty ? nil : target)
             } else {
                 continue
             }
-            if prefix.count > (best?.length ?? -1) { best = (prefix.count, match) }
+            if prefix.utf8.count > (best?.length ?? -1) { best = (prefix.utf8.count, match) }
         }
         return best?.match
     }

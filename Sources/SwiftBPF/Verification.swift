@@ -43,8 +43,9 @@ extension UserspaceObject {
         var configuration = Verifier.Configuration(programType: type, maps: shapes)
         configuration.log = log
         var lastLine: String?
+        let sourceLines = program.sourceLines
         for i in 0..<code.count {
-            if let source = program.sourceLines.last(where: { $0.instruction == i }) {
+            if let source = sourceLines.last(where: { $0.instruction == i }) {
                 let file = source.file.split(separator: "/").last.map(String.init) ?? source.file
                 lastLine = "\(file):\(source.line): \(source.text.trimmingPrefix(while: { $0 == " " || $0 == "\t" }))"
             }
