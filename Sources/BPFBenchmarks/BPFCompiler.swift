@@ -31,7 +31,7 @@ package enum BPFCompiler {
         var machine = utsname()
         uname(&machine)
         let arch = withUnsafeBytes(of: machine.machine) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        let output = outputDirectory + "/" + (source.split(separator: "/").last.map(String.init) ?? source) + ".o"
+        let output = try scratchDirectory() + "/" + (source.split(separator: "/").last.map(String.init) ?? source) + ".o"
         let result: (status: Int32, output: String, errors: String)
         do {
             result = try ChildProcess(clang, ["-O2", "-g", "-target", "bpf", "-I/usr/include/\(arch)-linux-gnu", "-c", source, "-o", output]).finish()
@@ -45,9 +45,17 @@ package enum BPFCompiler {
 
     /// Compiles C `text`, written to a temporary file named `name`.
     package static func compile(text: String, name: String) throws(CompileError) -> [UInt8] {
-        let path = outputDirectory + "/" + name
+        let path = try scratchDirectory() + "/" + name
         guard writeFile(path, Array(text.utf8)) else { throw CompileError(message: "cannot write \(path)") }
         return try compile(path)
+    }
+
+    /// A new directory of its own under the output directory: compiles that run at once (the
+    /// cases of a parameterized test do) never write the same file.
+    private static func scratchDirectory() throws(CompileError) -> String {
+        var template = Array((outputDirectory + "/XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw CompileError(message: "cannot make a directory under \(outputDirectory)") }
+        return String(cString: made)
     }
 
     package struct CompileError: Error, CustomStringConvertible {

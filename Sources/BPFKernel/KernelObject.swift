@@ -72,7 +72,8 @@ public final class KernelObject {
         do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
         return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
                                  license: object.license ?? "", name: kernelObjectName(program.name), logLevel: logLevel,
-                                 btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo)
+                                 btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
+                                 expectedAttachType: kind.expectedAttachType, flags: kind.flags)
     }
 }
 

@@ -47,13 +47,15 @@ long cbpf_sys_bpf(int cmd, void *attr, unsigned int size) {
 
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                    uint32_t log_level, char *log, uint32_t log_size, const char *name,
-                   const struct cbpf_prog_btf *btf) {
+                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.prog_type = prog_type;
     attr.insns = (uint64_t)(uintptr_t)insns;
     attr.insn_cnt = insn_cnt;
     attr.license = (uint64_t)(uintptr_t)license;
+    attr.expected_attach_type = expected_attach_type;
+    attr.prog_flags = prog_flags;
     if (log && log_size) {
         attr.log_level = log_level;
         attr.log_buf = (uint64_t)(uintptr_t)log;
@@ -408,8 +410,9 @@ int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, u
 
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                    uint32_t log_level, char *log, uint32_t log_size, const char *name,
-                   const struct cbpf_prog_btf *btf) {
+                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags) {
     (void)prog_type; (void)insns; (void)insn_cnt; (void)license; (void)log_level; (void)log; (void)log_size; (void)name; (void)btf;
+    (void)expected_attach_type; (void)prog_flags;
     return -ENOSYS;
 }
 

@@ -60,6 +60,30 @@ struct KernelObjectTests {
         #expect(try maps.load().testRun(data: packet).returnValue == 1)
     }
 
+    @Test("programs load with libbpf's expected attach type and flags: cgroup socket-address programs need it, xdp.frags asks for it",
+          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func expectedAttachTypes() throws {
+        let source = """
+            #include <linux/bpf.h>
+            #include <bpf/bpf_helpers.h>
+            SEC("cgroup/connect4") int allow_connect(struct bpf_sock_addr *ctx) { return ctx->user_port ? 1 : 1; }
+            SEC("cgroup/getsockopt") int pass_getsockopt(struct bpf_sockopt *ctx) { return 1; }
+            SEC("xdp.frags") int frags(struct xdp_md *ctx) { return XDP_PASS; }
+            char LICENSE[] SEC("license") = "GPL";
+            """
+        let file = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "attach_types.bpf.c"))
+        let object = try KernelObject(file)
+        for name in ["allow_connect", "pass_getsockopt", "frags"] {
+            #expect(throws: Never.self, "\(name)") { _ = try object.load(program: name) }
+        }
+        // What the kernel refuses without them: a socket-address program with no expected type.
+        let connect = try #require(file.program(named: "allow_connect"))
+        #expect(throws: KernelError.self) {
+            _ = try KernelProgram(type: .cgroupSockAddr, instructions: try file.link(connect).instructions, license: "GPL")
+        }
+    }
+
     @Test("references the loader cannot relocate yet are refused with the instruction named",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))

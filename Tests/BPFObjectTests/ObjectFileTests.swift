@@ -76,7 +76,24 @@ struct ObjectFileTests {
         ("perf_event", .perfEvent, nil),
     ])
     func sectionNames(name: String, type: ProgramType, target: String?) {
-        #expect(SectionNames.match(name) == SectionNames.Match(type: type, attachTarget: target))
+        #expect(SectionNames.match(name)?.type == type && SectionNames.match(name)?.attachTarget == target)
+    }
+
+    @Test("expected attach types and flags are libbpf's", arguments: [
+        ("xdp", UInt32(37), UInt32(0)),  // BPF_XDP
+        ("xdp.frags", 37, 1 << 5),  // BPF_F_XDP_HAS_FRAGS
+        ("xdp/devmap", 33, 0),  // BPF_XDP_DEVMAP
+        ("cgroup/connect4", 10, 0),  // BPF_CGROUP_INET4_CONNECT
+        ("cgroup_skb/egress", 1, 0),  // BPF_CGROUP_INET_EGRESS
+        ("cgroup/getsockopt", 21, 0),  // BPF_CGROUP_GETSOCKOPT
+        ("tcx/ingress", 46, 0),  // BPF_TCX_INGRESS
+        ("uprobe.s/bin:func", 0, 1 << 4),  // BPF_F_SLEEPABLE
+        ("tp/syscalls/sys_enter_execve", 0, 0),
+        ("socket", 0, 0),
+    ])
+    func attachTypes(name: String, attachType: UInt32, flags: UInt32) throws {
+        let match = try #require(SectionNames.match(name))
+        #expect(match.expectedAttachType == attachType && match.flags == flags)
     }
 
     @Test("unknown section names are reported, not guessed")
