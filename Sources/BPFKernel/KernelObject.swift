@@ -70,10 +70,12 @@ public final class KernelObject {
         }
         let linked: LinkedProgram
         do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
+        let attachBTFID: UInt32
+        do { attachBTFID = try kind.attachBTFID(in: target ?? vmlinuxBTF) } catch { throw LoadError(program: program.name, message: error.message) }
         return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
                                  license: object.license ?? "", name: kernelObjectName(program.name), logLevel: logLevel,
                                  btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
-                                 expectedAttachType: kind.expectedAttachType, flags: kind.flags)
+                                 expectedAttachType: kind.expectedAttachType, flags: kind.flags, attachBTFID: attachBTFID)
     }
 }
 

@@ -5,7 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A raw tracepoint program attached with `BPF_RAW_TRACEPOINT_OPEN`; releasing it detaches.
+/// A raw tracepoint program attached with `BPF_RAW_TRACEPOINT_OPEN`, or a BTF-attached one
+/// (fentry, fexit, fmod_ret, tp_btf, lsm) attached where it was loaded for; releasing it detaches.
 public final class RawTracepointLink {
     public let fd: Int32
 
@@ -13,6 +14,14 @@ public final class RawTracepointLink {
     public init(_ program: KernelProgram, name: String) throws(KernelError) {
         let fd = cbpf_raw_tracepoint_open(name, program.fd)
         guard fd >= 0 else { throw KernelError(command: "BPF_RAW_TRACEPOINT_OPEN (\(name))", errno: -fd) }
+        self.fd = fd
+    }
+
+    /// Attaches a BTF-attached program (loaded by ``KernelObject`` with its target's BTF id) to
+    /// that target.
+    public init(attaching program: KernelProgram) throws(KernelError) {
+        let fd = cbpf_raw_tracepoint_open(nil, program.fd)
+        guard fd >= 0 else { throw KernelError(command: "BPF_RAW_TRACEPOINT_OPEN (BTF-attached)", errno: -fd) }
         self.fd = fd
     }
 

@@ -50,6 +50,20 @@ public struct BTF: Sendable {
     /// The name of type `id`.
     public func name(ofType id: Int) -> String { id < types.count ? name(types[id].nameOffset) : "" }
 
+    /// The id of the first type named `name` whose kind `matches` accepts, or nil: how a
+    /// program finds the kernel function or tracepoint it attaches to in vmlinux's 100,000
+    /// types (names are compared in place, not made into strings).
+    public func typeID(named name: String, where matches: (BTFType.Kind) -> Bool) -> Int? {
+        let wanted = Array(name.utf8)
+        return strings.withUnsafeBufferPointer { strings in
+            types.indices.first { id in
+                let start = Int(types[id].nameOffset), end = start + wanted.count
+                guard end < strings.count, strings[end] == 0 else { return false }
+                return wanted.indices.allSatisfy { strings[start + $0] == wanted[$0] } && matches(types[id].kind)
+            }
+        }
+    }
+
     private static func parseType(_ r: Reader, at: inout Int, end: Int, id: Int) throws(BTFError) -> BTFType {
         let start = at
         guard at + 12 <= end else { throw BTFError(offset: at, typeID: id, "truncated type header") }

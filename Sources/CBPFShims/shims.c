@@ -47,7 +47,8 @@ long cbpf_sys_bpf(int cmd, void *attr, unsigned int size) {
 
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                    uint32_t log_level, char *log, uint32_t log_size, const char *name,
-                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags) {
+                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags,
+                   uint32_t attach_btf_id) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.prog_type = prog_type;
@@ -56,6 +57,7 @@ int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, con
     attr.license = (uint64_t)(uintptr_t)license;
     attr.expected_attach_type = expected_attach_type;
     attr.prog_flags = prog_flags;
+    attr.attach_btf_id = attach_btf_id;
     if (log && log_size) {
         attr.log_level = log_level;
         attr.log_buf = (uint64_t)(uintptr_t)log;
@@ -410,9 +412,10 @@ int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, u
 
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                    uint32_t log_level, char *log, uint32_t log_size, const char *name,
-                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags) {
+                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags,
+                   uint32_t attach_btf_id) {
     (void)prog_type; (void)insns; (void)insn_cnt; (void)license; (void)log_level; (void)log; (void)log_size; (void)name; (void)btf;
-    (void)expected_attach_type; (void)prog_flags;
+    (void)expected_attach_type; (void)prog_flags; (void)attach_btf_id;
     return -ENOSYS;
 }
 

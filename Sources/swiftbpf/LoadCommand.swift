@@ -16,8 +16,10 @@ struct LoadCommand {
         discussion: """
             With --kernel: creates the object's maps, loads each program into the running kernel \
             (CO-RE relocated against its BTF) and attaches it by its section name: tracepoints (tp/, \
-            tracepoint/), raw tracepoints (raw_tp/), kprobes (kprobe/FUNC, kretprobe/FUNC), uprobes \
-            (uprobe/BINARY:FUNC, uretprobe/BINARY:FUNC), and with --interface XDP (xdp) and tc classifiers \
+            tracepoint/), raw tracepoints (raw_tp/, and tp_btf/ with BTF-typed arguments), kprobes \
+            (kprobe/FUNC, kretprobe/FUNC), fentry/fexit/fmod_ret and lsm programs (their targets found \
+            in the kernel's BTF), uprobes (uprobe/BINARY:FUNC, uretprobe/BINARY:FUNC), and with \
+            --interface XDP (xdp) and tc classifiers \
             through tcx (tc, tcx/ingress, tcx/egress). It prints each map, program and link with its \
             kernel id, then holds them until Ctrl-C (or --duration), or with --pin DIR pins them all \
             under DIR and exits, leaving them loaded and attached. Without --kernel: verifies and \
@@ -169,6 +171,10 @@ struct LoadCommand {
         case .rawTracepoint:
             let link = try RawTracepointLink(program, name: target)
             return (link, link.fd, "raw tracepoint \(target)")
+        case .tracing where ["fentry", "fexit", "fmod_ret", "tp_btf"].contains(where: { source.section.hasPrefix($0 + "/") }),
+             .lsm where source.section.hasPrefix("lsm/"):
+            let link = try RawTracepointLink(attaching: program)
+            return (link, link.fd, "\(source.section.split(separator: "/")[0]) \(target)")
         case .kprobe where !target.isEmpty && ["kprobe", "kretprobe", "uprobe", "uretprobe"].contains(where: { source.section.hasPrefix($0 + "/") }):
             // kprobe/FUNCTION[+OFFSET], uprobe/BINARY:FUNCTION[+OFFSET], as libbpf names them.
             let isReturn = source.section.hasPrefix("kretprobe/") || source.section.hasPrefix("uretprobe/")

@@ -58,11 +58,13 @@ struct cbpf_prog_btf {
 };
 
 /// BPF_PROG_LOAD of raw instructions, with type information when btf is not NULL, the expected
-/// attach type and prog_flags. Returns the program fd or -errno. The verifier's log,
+/// attach type, prog_flags and the vmlinux BTF id of what the program attaches to (fentry,
+/// tp_btf, lsm; 0 for none). Returns the program fd or -errno. The verifier's log,
 /// NUL-terminated, goes to log (log_size bytes) when log_level > 0.
 int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, const char *license,
                    uint32_t log_level, char *log, uint32_t log_size, const char *name,
-                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags);
+                   const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags,
+                   uint32_t attach_btf_id);
 
 /// BPF_MAP_CREATE, with the key's and value's BTF types when btf_fd >= 0. Returns the map fd or -errno.
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
