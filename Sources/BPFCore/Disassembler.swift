@@ -25,7 +25,7 @@ public enum Disassembler {
             let insn = instructions[i]
             let next = insn.isWide && i + 1 < instructions.count ? instructions[i + 1] : nil
             let index = String(i).leftPadded(to: width, with: " ")
-            lines.append("\(index): (\(String(insn.opcode, radix: 16).leftPadded(to: 2))) \(text(insn, next: next))")
+            lines.append("\(index): (\(hexString(CollectionOfOne(insn.opcode)))) \(text(insn, next: next))")
             i += next == nil ? 1 : 2
         }
         return lines.joined(separator: "\n")

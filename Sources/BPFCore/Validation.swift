@@ -9,7 +9,7 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
 
     public var description: String {
         guard let instruction else { return "instruction \(index): \(reason)" }
-        let hex = instruction.bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined(separator: " ")
+        let hex = hexString(instruction.bytes, separator: " ")
         return "instruction \(index) (\(hex)): \(reason)"
     }
 }
@@ -193,10 +193,11 @@ public enum Validator {
     }
 }
 
-func hex(_ v: UInt8) -> String { "0x" + String(v, radix: 16).leftPadded(to: 2) }
+func hex(_ v: UInt8) -> String { "0x" + hexString(CollectionOfOne(v)) }
 
 extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+    /// The text right-aligned in `width` columns, `pad` on its left.
+    package func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

@@ -34,9 +34,6 @@ extension ObjectFile {
 
     /// The id of the data section type named `section` in the object's BTF, if any.
     func dataSectionTypeID(_ section: String) -> UInt32? {
-        guard let btf else { return nil }
-        return btf.types.indices.first {
-            if case .dataSection = btf.types[$0].kind { return btf.name(ofType: $0) == section } else { return false }
-        }.map(UInt32.init)
+        btf?.typeID(named: section) { if case .dataSection = $0 { true } else { false } }.map(UInt32.init)
     }
 }

@@ -45,9 +45,8 @@ extension ObjectFile {
     /// members encode the attributes — `int (*type)[N]` for a number, `T *key` for a type.
     static func btfMaps(_ btf: BTF, elf: ELFFile) throws(ObjectError) -> [MapDefinition] {
         guard let section = elf.section(named: ".maps") else { return [] }
-        guard let datasec = btf.types.firstIndex(where: {
-            if case .dataSection = $0.kind { return btf.name($0.nameOffset) == ".maps" } else { return false }
-        }), case let .dataSection(_, variables) = btf.types[datasec].kind else {
+        guard let datasec = btf.typeID(named: ".maps", where: { if case .dataSection = $0 { true } else { false } }),
+              case let .dataSection(_, variables) = btf.types[datasec].kind else {
             throw ObjectError(section: ".maps", "the object's BTF has no .maps data section describing its maps")
         }
         var maps: [MapDefinition] = []

@@ -1,9 +1,4 @@
 import BPFCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 struct AsmCommand {
     static let spec = CommandSpec(
@@ -27,18 +22,9 @@ struct AsmCommand {
     func run() throws {
         let program = try ProgramInput(path: file)
         if let output {
-            let bytes = Instruction.encode(program.instructions)
-            guard let f = fopen(output, "wb") else { throw CLIError("\(output): cannot open for writing") }
-            defer { fclose(f) }
-            guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw CLIError("\(output): write failed") }
+            guard writeFile(output, Instruction.encode(program.instructions)) else { throw CLIError("\(output): cannot write the file") }
         } else {
-            for insn in program.instructions {
-                print(insn.bytes.map { String($0, radix: 16).leftPadded(2) }.joined(separator: " "))
-            }
+            for insn in program.instructions { print(hexString(insn.bytes, separator: " ")) }
         }
     }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

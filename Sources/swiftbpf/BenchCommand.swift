@@ -193,7 +193,7 @@ func monotonicNanoseconds() -> UInt64 {
 
 func format2(_ v: Double) -> String {
     let scaled = Int((v * 100).rounded())
-    return "\(scaled / 100)." + String(scaled % 100).leftPadded(2)
+    return "\(scaled / 100)." + String(scaled % 100).leftPadded(to: 2)
 }
 
 func format1(_ v: Double) -> String {

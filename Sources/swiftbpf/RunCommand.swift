@@ -101,7 +101,7 @@ struct RunCommand {
         let name = type == .xdp && Int(returnValue) < xdpNames.count ? " (\(xdpNames[Int(returnValue)]))" : ""
         print("retval \(returnValue)\(name)")
         print("duration \(nanoseconds), \(count) run\(count > 1 ? "s" : ""))")
-        print(output == data ? "packet unchanged" : "packet " + output.map { String($0, radix: 16).leftPadded(2) }.joined())
+        print(output == data ? "packet unchanged" : "packet " + hexString(output))
     }
 }
 
