@@ -28,24 +28,27 @@ let package = Package(
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", dependencies: ["BPFCore"], swiftSettings: strict),
         .target(name: "BPFTestSupport", dependencies: ["BPFCore"], swiftSettings: strict),
+        // The verifier's differential fuzzer: structured program generator, the kernel as
+        // oracle, minimization.
+        .target(name: "BPFFuzz", dependencies: ["BPFCore", "BPFVerifier", "BPFMaps", "BPFObject", "BPFKernel", "BPFTestSupport"], swiftSettings: strict),
         .target(name: "SwiftBPF", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFKernel"], swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
-                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "BPFObject", "BTF", "BPFKernel",
+                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "BPFObject", "BTF", "BPFKernel", "BPFFuzz",
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore"], swiftSettings: strict),
         .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
-        .testTarget(name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport", "BPFFuzz", "BPFObject"], swiftSettings: strict),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps"], swiftSettings: strict),
         .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFMaps", "BPFConformance", "BPFVerifier", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "swiftbpfTests", dependencies: ["swiftbpf"], swiftSettings: strict),
-        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFFuzz", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -88,6 +88,8 @@ public enum VerifierTestVectors {
             configuration.endIsExit = true
             configuration.kernelRules = false  // PREVAIL's rules: see `run`
             configuration.anyHelper = true
+            configuration.allowIndirectCalls = true  // PREVAIL has callx
+            configuration.hasFunctionInfo = true     // and no rule tied to BTF function info
             configuration.entry = setup.entry
             configuration.rejectDivisionByZero = testCase.options.contains("!allow_division_by_zero")
             configuration.complexityLimit = 100_000

@@ -40,7 +40,7 @@ public final class RingBufferMap: BPFMap, @unchecked Sendable {
 
     /// Reserves `size` bytes; nil when the ring has no room (the kernel's NULL).
     public func reserve(_ size: Int) -> UnsafeMutableRawPointer? {
-        guard size > 0, size + Self.headerSize <= shape.maxEntries else { return nil }
+        guard size > 0, size <= shape.maxEntries - Self.headerSize else { return nil }
         let length = UInt64((size + Self.headerSize + 7) & ~7)
         let capacity = UInt64(shape.maxEntries)
         return producerLock.withLock { _ -> UnsafeMutableRawPointer? in

@@ -55,7 +55,7 @@ struct CheckedPolicy: AccessPolicy {
         for (i, kind) in arguments.enumerated() {
             let r = i + 1, value = reg[r]
             switch kind {
-            case .anything: continue
+            case .anything, .size, .allocationSize, .record: continue  // numbers; the record helpers check theirs
             case .map:
                 guard isMap(value) else { return (r, "0x\(String(value, radix: 16)) is not one of the program's maps") }
             case .context:
@@ -70,7 +70,7 @@ struct CheckedPolicy: AccessPolicy {
                 let size = kind == .mapKey ? shape.keySize : shape.valueSize
                 let write = kind == .writableMapValue
                 guard allows(value, size, write: write, frameLow: frameLow) else { return (r, "\(size) bytes at 0x\(String(value, radix: 16)) are outside the program's memory") }
-            case let .readable(sizeRegister), let .writable(sizeRegister):
+            case let .readable(sizeRegister), let .writable(sizeRegister), let .readableOrNull(sizeRegister):
                 let size = reg[sizeRegister]
                 guard size <= 1 << 20 else { return (sizeRegister, "size \(size) is too large") }
                 if size == 0 { continue }

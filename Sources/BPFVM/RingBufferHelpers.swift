@@ -24,11 +24,13 @@ enum RingBufferHelpers {
 
     static let output: HelperFunction = { map, data, size, _, _, _ in
         guard let source = UnsafeRawPointer(bitPattern: UInt(data)) else { return HelperResult.einval }
-        return ring(map, { UInt64(bitPattern: Int64($0.output(source, size: Int(size)))) }, otherwise: HelperResult.einval)
+        guard let size = Int(exactly: size) else { return HelperResult.einval }  // larger than any ring
+        return ring(map, { UInt64(bitPattern: Int64($0.output(source, size: size))) }, otherwise: HelperResult.einval)
     }
 
     static let reserve: HelperFunction = { map, size, _, _, _, _ in
-        ring(map, { UInt64(UInt(bitPattern: $0.reserve(Int(size)))) }, otherwise: 0)
+        guard let size = Int(exactly: size) else { return 0 }  // larger than any ring: NULL
+        return ring(map, { UInt64(UInt(bitPattern: $0.reserve(size))) }, otherwise: 0)
     }
 
     static let submit: HelperFunction = { record, _, _, _, _, c in

@@ -166,3 +166,42 @@ extension ScalarBounds {
         }
     }
 }
+
+extension ScalarBounds {
+    /// Whether `a cond b` is decided, by the kernel's own rules (`is_scalar_branch_taken`):
+    /// only from the two values' ranges and known bits, never from a contradiction found by
+    /// narrowing. nil: both sides may happen, and the kernel explores both.
+    static func kernelBranchTaken(_ a: ScalarBounds, _ b: ScalarBounds, _ cond: Condition, is32: Bool) -> Bool? {
+        let t1 = is32 ? a.tnum.truncated(toBytes: 4) : a.tnum, t2 = is32 ? b.tnum.truncated(toBytes: 4) : b.tnum
+        let umin1 = is32 ? UInt64(a.u32min) : a.umin, umax1 = is32 ? UInt64(a.u32max) : a.umax
+        let smin1 = is32 ? Int64(a.s32min) : a.smin, smax1 = is32 ? Int64(a.s32max) : a.smax
+        let umin2 = is32 ? UInt64(b.u32min) : b.umin, umax2 = is32 ? UInt64(b.u32max) : b.umax
+        let smin2 = is32 ? Int64(b.s32min) : b.smin, smax2 = is32 ? Int64(b.s32max) : b.smax
+        func overlap() -> Bool {
+            let known = ~t1.mask & ~t2.mask
+            return t1.value & known == t2.value & known
+        }
+        switch cond {
+        case .eq, .ne:
+            let equal = cond == .eq
+            if t1.isConstant && t2.isConstant { return (t1.value == t2.value) == equal }
+            if !overlap() || umin1 > umax2 || umax1 < umin2 || smin1 > smax2 || smax1 < smin2 { return !equal }
+            if !is32, a.u32min > b.u32max || a.u32max < b.u32min || a.s32min > b.s32max || a.s32max < b.s32min { return !equal }
+            return nil
+        case .set, .notSet:
+            var (x, y) = (t1, t2)
+            if !y.isConstant { swap(&x, &y) }
+            guard y.isConstant else { return nil }
+            let set: Bool? = (~x.mask & x.value) & y.value != 0 ? true : ((x.mask | x.value) & y.value == 0 ? false : nil)
+            return set.map { cond == .set ? $0 : !$0 }
+        case .ugt: return umin1 > umax2 ? true : umax1 <= umin2 ? false : nil
+        case .sgt: return smin1 > smax2 ? true : smax1 <= smin2 ? false : nil
+        case .ult: return umax1 < umin2 ? true : umin1 >= umax2 ? false : nil
+        case .slt: return smax1 < smin2 ? true : smin1 >= smax2 ? false : nil
+        case .uge: return umin1 >= umax2 ? true : umax1 < umin2 ? false : nil
+        case .sge: return smin1 >= smax2 ? true : smax1 < smin2 ? false : nil
+        case .ule: return umax1 <= umin2 ? true : umin1 > umax2 ? false : nil
+        case .sle: return smax1 <= smin2 ? true : smin1 > smax2 ? false : nil
+        }
+    }
+}

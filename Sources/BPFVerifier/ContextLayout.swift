@@ -17,6 +17,9 @@ public struct ContextLayout: Sendable, Equatable {
     /// Whether every access must be naturally aligned and of one field's width (true for the
     /// kernel's fixed structures; tracing records only require alignment).
     public var exactWidth: Bool
+    /// The kernel's rules for this context, where the layout is one of the kernel's: they
+    /// decide every access, field by field (the ranges above then only describe the layout).
+    package var rules: ContextAccessRules?
 
     public init(size: Int, pointerFields: [(offset: Int, size: Int, kind: FieldKind)] = [], readable: [Range<Int>], writable: [Range<Int>] = [], exactWidth: Bool = false) {
         self.size = size
@@ -28,6 +31,7 @@ public struct ContextLayout: Sendable, Equatable {
 
     public static func == (a: ContextLayout, b: ContextLayout) -> Bool {
         a.size == b.size && a.readable == b.readable && a.writable == b.writable && a.exactWidth == b.exactWidth
+            && a.rules == b.rules
             && a.pointerFields.elementsEqual(b.pointerFields) { $0.offset == $1.offset && $0.size == $1.size && $0.kind == $1.kind }
     }
 
@@ -35,19 +39,19 @@ public struct ContextLayout: Sendable, Equatable {
     /// (`egress_ifindex` is only for devmap programs).
     public static let xdp = ContextLayout(
         size: 24, pointerFields: [(0, 4, .packet), (4, 4, .packetEnd), (8, 4, .packetMeta)],
-        readable: [12..<20], exactWidth: true)
+        readable: [12..<20], exactWidth: true).with(.xdp)
 
     /// `struct __sk_buff` as a socket filter sees it: no direct packet access, no time
     /// stamps or `wire_len`, and only `cb[]` writable.
     public static let socketFilter = ContextLayout(
-        size: 192, readable: [0..<72, 84..<88, 164..<168, 176..<180], writable: [48..<68])
+        size: 192, readable: [0..<72, 84..<88, 164..<168, 176..<180], writable: [48..<68]).with(.socketFilter)
 
     /// `struct __sk_buff` for tc classifiers and actions: packet pointers, and the fields tc
     /// may set (mark, queue_mapping, priority, tc_index, cb[], tc_classid, tstamp).
     public static let tc = ContextLayout(
         size: 192, pointerFields: [(76, 4, .packet), (80, 4, .packetEnd), (140, 4, .packetMeta)],
         readable: [0..<76, 84..<88, 152..<168, 176..<181, 184..<192],
-        writable: [8..<16, 32..<36, 44..<76, 152..<160])
+        writable: [8..<16, 32..<36, 44..<76, 152..<160]).with(.tc)
 
     /// `struct __sk_buff` for cgroup socket-buffer programs: the packet readable, not
     /// writable; mark, priority, cb[] and tstamp writable; the socket's fields readable; no
@@ -55,17 +59,17 @@ public struct ContextLayout: Sendable, Equatable {
     public static let cgroupSKB = ContextLayout(
         size: 192, pointerFields: [(76, 4, .packet), (80, 4, .packetEnd)],
         readable: [0..<72, 84..<140, 152..<160, 164..<168, 176..<180, 184..<192],
-        writable: [8..<12, 32..<36, 48..<68, 152..<160])
+        writable: [8..<12, 32..<36, 48..<68, 152..<160]).with(.cgroupSKB)
 
     /// A tracepoint's record: any aligned read past the common header, up to the largest
     /// record (`PERF_MAX_TRACE_SIZE`).
-    public static let tracepoint = ContextLayout(size: 8192, readable: [8..<8192])
+    public static let tracepoint = ContextLayout(size: 8192, readable: [8..<8192]).with(.tracepoint)
 
     /// Raw tracepoints: the tracepoint's arguments as an array of u64.
-    public static let rawTracepoint = ContextLayout(size: 96, readable: [0..<96])
+    public static let rawTracepoint = ContextLayout(size: 96, readable: [0..<96]).with(.rawTracepoint)
 
     /// kprobes: `struct pt_regs` (x86-64).
-    public static let kprobe = ContextLayout(size: 168, readable: [0..<168])
+    public static let kprobe = ContextLayout(size: 168, readable: [0..<168]).with(.kprobe)
 
     /// The layout the kernel gives programs of `type`, or nil where SwiftBPF knows none (the
     /// context may then not be accessed).
@@ -82,11 +86,24 @@ public struct ContextLayout: Sendable, Equatable {
         }
     }
 
-    /// What loading `size` bytes at `offset` gives: a number (nil), a packet pointer, or why it
-    /// is not allowed.
-    func load(offset: Int, size: Int) throws(ContextRefusal) -> FieldKind? {
+    private func with(_ rules: ContextAccessRules) -> ContextLayout {
+        var layout = self
+        layout.rules = rules
+        return layout
+    }
+
+    /// What loading `size` bytes at `offset` gives (`signExtending`: a `ldsx`): a number
+    /// (nil), a packet pointer, or why it is not allowed.
+    func load(offset: Int64, size: Int, signExtending: Bool) throws(ContextRefusal) -> FieldKind? {
+        if let rules {
+            switch rules.check(offset: offset, size: size, write: false, signExtending: signExtending) {
+            case .refused: throw ContextRefusal(offset: offset, size: size)
+            case .number: return nil
+            case .pointer(let kind): return kind
+            }
+        }
         if let field = pointerFields.first(where: { offset >= $0.offset && offset < $0.offset + $0.size }) {
-            guard offset == field.offset, size == field.size else { throw ContextRefusal(offset: offset, size: size) }
+            guard offset == field.offset, size == field.size, !signExtending else { throw ContextRefusal(offset: offset, size: size) }
             return field.kind
         }
         guard check(offset: offset, size: size, in: readable) else { throw ContextRefusal(offset: offset, size: size) }
@@ -94,12 +111,19 @@ public struct ContextLayout: Sendable, Equatable {
     }
 
     /// Whether `size` bytes at `offset` may be stored to.
-    func store(offset: Int, size: Int) throws(ContextRefusal) {
+    func store(offset: Int64, size: Int) throws(ContextRefusal) {
+        if let rules {
+            guard rules.check(offset: offset, size: size, write: true, signExtending: false) != .refused else {
+                throw ContextRefusal(offset: offset, size: size)
+            }
+            return
+        }
         guard check(offset: offset, size: size, in: writable) else { throw ContextRefusal(offset: offset, size: size) }
     }
 
-    private func check(offset: Int, size: Int, in ranges: [Range<Int>]) -> Bool {
-        guard offset >= 0, offset + size <= self.size, offset % size == 0 else { return false }
+    private func check(offset: Int64, size: Int, in ranges: [Range<Int>]) -> Bool {
+        guard offset >= 0, offset + Int64(size) <= Int64(self.size), offset % Int64(size) == 0 else { return false }
+        let offset = Int(offset)
         if exactWidth && size != 4 { return false }
         return ranges.contains { $0.contains(offset) && offset + size <= $0.upperBound }
     }
@@ -107,7 +131,7 @@ public struct ContextLayout: Sendable, Equatable {
 
 /// An access the context layout does not allow.
 struct ContextRefusal: Error {
-    var offset: Int
+    var offset: Int64
     var size: Int
     var message: String { "invalid bpf_context access off=\(offset) size=\(size)" }
 }

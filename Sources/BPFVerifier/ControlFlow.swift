@@ -11,6 +11,10 @@ struct ControlFlow {
     let prunePoints: [Bool]
     /// Registers read before being written on some path from each instruction (bit r).
     let liveIn: [UInt16]
+    /// Per subprogram: whether it holds a tail call, and a legacy packet load
+    /// (`LD_ABS`/`LD_IND`) — reachable or not, as the kernel's `check_subprogs` notes them.
+    let tailCalls: [Bool]
+    let legacyPacketLoads: [Bool]
 
     struct Failure: Error {
         var index: Int
@@ -28,6 +32,18 @@ struct ControlFlow {
         subprograms = starts.enumerated().filter { $0.offset == 0 || $0.element != starts[$0.offset - 1] }.map(\.element)
         guard subprograms.count <= 256 else { throw Failure(index: subprograms[256], message: "too many subprograms (\(subprograms.count), the limit is 256)") }
         for s in subprograms where s < 0 || s >= count { throw Failure(index: s, message: "call to an instruction outside the program (\(s))") }
+        var tailCalls = [Bool](repeating: false, count: subprograms.count), legacy = tailCalls
+        var sub = 0
+        var at = 0
+        while at < count {
+            let insn = code[at]
+            while sub + 1 < subprograms.count, subprograms[sub + 1] <= at { sub += 1 }
+            if insn.opcode == 0x85, insn.src == CallKind.helper.rawValue, insn.imm == 12 { tailCalls[sub] = true }
+            if insn.opClass == .ld, !insn.isWide { legacy[sub] = true }
+            at += insn.isWide ? 2 : 1
+        }
+        self.tailCalls = tailCalls
+        legacyPacketLoads = legacy
 
         // At most two successors an instruction (-1: none), kept flat: no array per instruction.
         var successors = [Successors](repeating: Successors(-1, -1), count: count)

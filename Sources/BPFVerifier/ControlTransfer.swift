@@ -11,7 +11,9 @@ extension Analysis {
             return try exit(&s, pc)
         case .call:
             if insn.opcode & 0x08 != 0 {
-                // callx: a helper whose id the register holds (the interpreter's indirect call).
+                // callx: a helper whose id the register holds. The kernel has no such
+                // instruction; only a runtime that asks for it accepts it.
+                guard config.allowIndirectCalls else { throw error(pc, s, "unknown opcode \(hex(insn.opcode))") }
                 let target = try readable(s, pc, Int(insn.dst))
                 precisionRequest |= 1 << UInt16(insn.dst)
                 guard target.isScalar, let id = target.value.constantValue, id <= UInt64(Int32.max) else {
@@ -45,13 +47,40 @@ extension Analysis {
             srcRegister = nil
             src = .scalar(.constant(is32 ? UInt64(UInt32(bitPattern: insn.imm)) : UInt64(bitPattern: Int64(insn.imm))))
         }
+        // A pointer against a constant: only a pointer that cannot be NULL compared for
+        // (in)equality with 0 decides the branch (is_branch_taken).
+        if !dst.isScalar || !src.isScalar {
+            if let taken = Self.pointerBranchTaken(dst, src, condition, is32: is32) {
+                return taken ? .jump(target) : .next(pc + 1)
+            }
+        }
+        if dst.isScalar, src.isScalar, config.kernelRules,
+           let taken = ScalarBounds.kernelBranchTaken(dst.value, src.value, condition, is32: is32) {
+            // Decided as the kernel decides it; the state goes on unnarrowed, as there.
+            if dst.isScalar { precisionRequest |= 1 << UInt16(d) }
+            if let r = srcRegister { precisionRequest |= 1 << UInt16(r) }
+            return taken ? .jump(target) : .next(pc + 1)
+        }
         // The taken side is a copy; the fall-through narrows `s` in place. The two share their
         // buffers until one writes, so a branch copies at most what one side changes.
+        let before = s
         var taken = s
-        let canTake = narrow(&taken, d, dst, srcRegister, src, condition, is32: is32)
-        let canFall = narrow(&s, d, dst, srcRegister, src, condition.negated, is32: is32)
-        // A number's range relied on: it decided the jump, or whether a pointer is NULL.
-        if !canTake || !canFall || dst.isScalar != src.isScalar {
+        // A register compared with itself narrows nothing in the kernel (and is decided only
+        // as any other comparison is).
+        if config.kernelRules, srcRegister == d, dst.isScalar {
+            return .branch(taken: taken, target: target)
+        }
+        var canTake = narrow(&taken, d, dst, srcRegister, src, condition, is32: is32)
+        var canFall = narrow(&s, d, dst, srcRegister, src, condition.negated, is32: is32)
+        if config.kernelRules, dst.isScalar, src.isScalar, !(canTake && canFall) {
+            // The kernel could not decide the branch, so it checks both sides; where narrowing
+            // finds a side impossible, check it with what was known before the branch (we
+            // must not prove less than it checks).
+            if !canTake { taken = before; canTake = true }
+            if !canFall { s = before; canFall = true }
+        }
+        // A number's range relied on: it decided the jump.
+        if !canTake || !canFall {
             if dst.isScalar { precisionRequest |= 1 << UInt16(d) }
             if src.isScalar, let r = srcRegister { precisionRequest |= 1 << UInt16(r) }
         }
@@ -66,6 +95,22 @@ extension Analysis {
         }
     }
 
+    /// Whether a comparison involving a pointer is decided: the kernel's `is_branch_taken`
+    /// for pointers — a 64-bit (in)equality of a pointer that cannot be NULL (`reg_not_null`)
+    /// with the constant 0. Anything else about a pointer is not known.
+    private static func pointerBranchTaken(_ dst: Register, _ src: Register, _ cond: Condition, is32: Bool) -> Bool? {
+        if is32 { return nil }
+        let (pointer, constant) = src.isScalar ? (dst, src) : (src, dst)
+        guard constant.isScalar, constant.value.constantValue == 0, !pointer.maybeNull else { return nil }
+        guard [.mapValue, .memory, .mapPointer].contains(pointer.kind),
+              pointer.value.smin > -maxVariableOffset, pointer.value.smax < maxVariableOffset else { return nil }
+        switch cond {
+        case .eq: return false
+        case .ne: return true
+        default: return nil
+        }
+    }
+
     /// Narrows `st` by `dst cond src`; false when that side cannot happen.
     private mutating func narrow(_ st: inout VerifierState, _ d: Int, _ dst: Register, _ s: Int?, _ src: Register, _ cond: Condition, is32: Bool) -> Bool {
         if dst.isScalar && src.isScalar {
@@ -75,28 +120,32 @@ extension Analysis {
             if let s { Self.setScalar(&st, s, b) }
             return true
         }
-        // A pointer compared with zero: NULL checks.
-        let zero = (src.isScalar && src.value.constantValue == 0) ? (pointer: dst, register: d) :
-            (dst.isScalar && dst.value.constantValue == 0 && s != nil) ? (pointer: src, register: s!) : nil
-        if let (pointer, register) = zero, !is32 {
-            // Which side of `pointer cond 0` (or `0 cond pointer`) holds only for NULL.
-            let c = register == d ? cond : cond.swapped
-            let nullOnly: Bool? = switch c {
-            case .eq, .ule: true
-            case .ne, .ugt: false
-            default: nil
-            }
-            if let nullOnly {
-                if pointer.maybeNull {
-                    markNullCheck(&st, pointer, isNull: nullOnly)
-                    return true
-                }
-                return !nullOnly  // a valid pointer is never NULL
-            }
-            if !pointer.maybeNull, c == .ult { return false }  // nothing is below zero unsigned
+        if is32 { return true }
+        // A NULL check: `if rX == 0` or `if rX != 0` with the immediate 0, as the kernel
+        // recognizes it (check_cond_jmp_op); `>`, `<=` or a register holding 0 check nothing.
+        if s == nil, src.value.constantValue == 0, dst.maybeNull, cond == .eq || cond == .ne {
+            markNullCheck(&st, dst, isNull: cond == .eq)
+            return true
         }
-        if !is32 { markPacketRange(&st, dst, src, cond) }
+        // Two pointers equal, one of them not NULL: so is the other.
+        if let s, !dst.isScalar, !src.isScalar, cond == .eq {
+            if src.maybeNull, Self.isNotNull(dst) { markNotNull(&st, register: s) }
+            if dst.maybeNull, Self.isNotNull(src) { markNotNull(&st, register: d) }
+        }
+        if s != nil { markPacketRange(&st, dst, src, cond) }
         return true
+    }
+
+    /// `reg_not_null`: a pointer of a type that is never NULL, whose offset cannot wrap it
+    /// to 0.
+    private static func isNotNull(_ r: Register) -> Bool {
+        !r.maybeNull && [.mapValue, .memory, .mapPointer].contains(r.kind)
+            && r.value.smin > -maxVariableOffset && r.value.smax < maxVariableOffset
+    }
+
+    /// `mark_ptr_not_null_reg`: this register alone (not its copies) is no longer NULL.
+    private func markNotNull(_ s: inout VerifierState, register r: Int) {
+        s[register: r].maybeNull = false
     }
 
     /// After `r == 0` (or `!= 0`) on a pointer that may be NULL: every copy becomes the number 0
@@ -117,9 +166,10 @@ extension Analysis {
         }
     }
 
-    /// `pkt + n` compared with `pkt_end`: on the side where it is not past the end, the first
-    /// `n` bytes (minus one for a strict comparison) of every copy of that packet pointer are
-    /// in the packet.
+    /// `pkt + n` compared with `pkt_end` (`find_good_pkt_pointers`): on the side where it is
+    /// not past the end, the first `n` bytes (one more for a strict comparison) of every copy
+    /// of that packet pointer are in the packet — provided `n` and the pointer's variable
+    /// part stay within `MAX_PACKET_OFF` (0xffff), where they cannot wrap around.
     private func markPacketRange(_ s: inout VerifierState, _ dst: Register, _ src: Register, _ cond: Condition) {
         let packet: Register, rightOpen: Bool
         switch (dst.kind, src.kind, cond) {
@@ -129,8 +179,10 @@ extension Analysis {
         case (.packetEnd, .packet, .ugt): (packet, rightOpen) = (src, true)    // end > pkt
         default: return
         }
-        guard packet.offset > 0 || (packet.offset == 0 && !rightOpen) else { return }
-        let range = rightOpen ? packet.offset - 1 : packet.offset
+        if packet.offset < 0 || (packet.offset == 0 && rightOpen) { return }
+        let maxPacketOffset: UInt64 = 0xffff
+        if packet.value.umax > maxPacketOffset || packet.value.umax + UInt64(packet.offset) > maxPacketOffset { return }
+        let range = rightOpen ? packet.offset + 1 : packet.offset
         let id = packet.id, value = packet.value
         s.updateAll(where: { $0.kind == .packet && $0.id == id && $0.value == value }) { r in
             r.range = max(r.range, range)
@@ -166,7 +218,9 @@ extension Analysis {
     private mutating func exit(_ s: inout VerifierState, _ pc: Int) throws(VerificationError) -> Next {
         let r0 = try readable(s, pc, 0)
         if s.frames.count > 1 {
-            if r0.kind == .stack, r0.frame == s.frames.count - 1 { throw error(pc, s, "cannot return stack pointer to the caller") }
+            // prepare_func_exit: no stack pointer at all, though one into a caller's frame
+            // would still be valid (the kernel errs on the side of caution, and so do we).
+            if r0.kind == .stack { throw error(pc, s, "cannot return stack pointer to the caller") }
             let callSite = s.current.callSite
             s.pop()
             s[register: 0] = r0
@@ -188,41 +242,58 @@ extension Analysis {
         }
         if s.lock != nil, id != 94 { throw error(pc, s, "function calls are not allowed while holding a lock") }
         var mapIndex: Int?
+        var allocationSize: UInt64?
+        var released: Register?
         for (i, kind) in arguments.enumerated() {
             let r = i + 1
             let arg = try readable(s, pc, r)
+            if case .anything = kind { continue }  // a privileged program may pass anything, pointers too
+            if arg.kind == .packet || arg.kind == .packetMeta, !HelperPrototypes.acceptsPacketPointers(id) {
+                throw error(pc, s, "helper access to the packet is not allowed")
+            }
+            try checkArgumentType(s, pc, arg, regno: r, kind)
             switch kind {
-            case .anything:
-                if id == 132 || id == 133, r == 1 { try release(&s, pc, arg, id: id) }
+            case .anything, .readable, .writable, .readableOrNull:
+                break  // memory arguments are checked with their size
             case .map:
-                guard arg.kind == .mapPointer else { throw error(pc, s, "R\(r) type=\(arg.typeName) expected=map_ptr") }
                 let shape = config.maps[Int(arg.map)]
                 guard config.anyHelper || HelperRules.accepts(id, mapType: shape.type) else {
                     throw error(pc, s, "cannot pass map_type \(shape.type) into func \(name)#\(id)")
                 }
                 mapIndex = Int(arg.map)
-            case .context:
-                guard arg.kind == .context, arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) type=\(arg.typeName) expected=ctx") }
-            case .spinLock:
-                try spinLock(&s, pc, arg, lock: id == 93)
+            case .context, .spinLock:
+                if kind == .spinLock { try spinLock(&s, pc, arg, lock: id == 93) }
             case .mapKey, .mapValue, .writableMapValue:
-                guard let mapIndex else { throw error(pc, s, "R\(r) map argument missing before \(name)") }
+                guard let mapIndex else { throw error(pc, s, "invalid map_ptr to access map->key") }
                 let shape = config.maps[mapIndex]
                 let size = kind == .mapKey ? shape.keySize : shape.valueSize
-                try helperMemory(&s, pc, arg, regno: r, size: .constant(UInt64(size)), sizeRegister: nil, write: kind == .writableMapValue, zeroAllowed: false)
-            case .readable(let sizeArgument), .writable(let sizeArgument):
-                let sizeRegister = try readable(s, pc, sizeArgument)
-                precisionRequest |= 1 << UInt16(sizeArgument)
-                guard sizeRegister.isScalar else { throw error(pc, s, "R\(sizeArgument) type=\(sizeRegister.typeName) expected=scalar") }
-                var write = false
-                if case .writable = kind { write = true }
-                try helperMemory(&s, pc, arg, regno: r, size: sizeRegister.value, sizeRegister: sizeArgument, write: write, zeroAllowed: HelperRules.allowsZeroSize(id))
+                try helperMemory(&s, pc, arg, regno: r, size: UInt64(size), write: kind == .writableMapValue, zeroAllowed: false)
+            case .size(let zeroAllowed):
+                try memorySize(&s, pc, size: arg, regno: r, memory: arguments[i - 1], zeroAllowed: zeroAllowed)
+            case .allocationSize:
+                guard let size = arg.value.constantValue else { throw error(pc, s, "R\(r) is not a known constant'") }
+                precisionRequest |= 1 << UInt16(r)
+                allocationSize = size
+            case .record:
+                guard arg.referenceID != 0 else { throw error(pc, s, "R\(r) must be referenced when passed to release function") }
+                guard arg.offset == 0 else { throw error(pc, s, "R\(r) must have zero offset when passed to release func or trusted arg to kfunc") }
+                guard arg.hasFixedOffset else { throw error(pc, s, "variable ringbuf_mem access var_off=\(arg.value.tnum) disallowed") }
+                released = arg
             }
         }
+        if let mapIndex, config.maps[mapIndex].flags & 0x80 != 0, [2, 3, 87, 88].contains(id) {
+            // A map read-only to programs (BPF_F_RDONLY_PROG: .rodata) is not updated,
+            // deleted from, pushed to or popped (record_func_map).
+            throw error(pc, s, "write into map forbidden")
+        }
+        if let record = released { try release(&s, pc, record) }
         if id == 12, !s.references.isEmpty { throw error(pc, s, "tail_call would lead to reference leak") }
-        let ringbufSize = id == 131 ? s[register: 2] : nil
-        if id == 131 { precisionRequest |= 1 << 2 }
         for r in 1...5 { s[register: r] = .uninitialized }
+        if HelperRules.changesPacketData(id) {
+            // The packet moved or changed size: every pointer into it, in every frame,
+            // registers and spills alike, is now just a number (clear_all_pkt_pointers).
+            s.updateAll(where: { [.packet, .packetEnd, .packetMeta].contains($0.kind) }) { $0 = .unknownScalar }
+        }
         switch HelperRules.result(of: id) {
         case .scalar:
             s[register: 0] = .unknownScalar
@@ -235,16 +306,76 @@ extension Analysis {
             r.id = freshID()
             s[register: 0] = r
         case .recordOrNull:
-            guard let size = ringbufSize?.value.constantValue, ringbufSize?.isScalar == true else {
-                throw error(pc, s, "R2 is not a known constant")
-            }
+            // The kernel keeps the record's size as a u32 (`mem_size`); a larger request can
+            // never be granted at run time, where the whole 64-bit size is compared.
             var r = Register.pointer(.memory)
-            r.range = Int64(size)
+            r.range = Int64(UInt32(truncatingIfNeeded: allocationSize ?? 0))
             r.maybeNull = true
             r.id = freshID()
             r.referenceID = r.id
             s.references.append(.init(id: r.id, instruction: pc))
             s[register: 0] = r
+        }
+    }
+
+    /// `check_reg_type` and `check_func_arg_reg_off`: the register's type is one the argument
+    /// takes, and a pointer that must be exact (the context, a map) is.
+    private func checkArgumentType(_ s: VerifierState, _ pc: Int, _ arg: Register, regno r: Int, _ kind: HelperArgument) throws(VerificationError) {
+        let expected: [Register.Kind]
+        let names: String
+        var nullable = false
+        switch kind {
+        case .anything: return
+        case .map: (expected, names) = ([.mapPointer], "map_ptr")
+        case .context: (expected, names) = ([.context], "ctx")
+        case .spinLock: (expected, names) = ([.mapValue], "map_value, ptr_")
+        case .record: (expected, names) = ([.memory], "ringbuf_mem")
+        case .size, .allocationSize: (expected, names) = ([.scalar], "scalar")
+        case .readableOrNull:
+            nullable = true
+            fallthrough
+        case .mapKey, .mapValue, .writableMapValue, .readable, .writable:
+            (expected, names) = ([.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_")
+        }
+        // A NULL where the argument may be NULL is not type-checked (check_func_arg).
+        if nullable, arg.isScalar, arg.value.constantValue == 0 { return }
+        guard expected.contains(arg.kind), !arg.maybeNull || nullable else {
+            throw error(pc, s, "R\(r) type=\(arg.typeName) expected=\(names)")
+        }
+        switch arg.kind {
+        case .context:
+            guard arg.offset == 0 else { throw error(pc, s, "dereference of modified ctx ptr R\(r) off=\(arg.offset) disallowed") }
+            guard arg.hasFixedOffset else { throw error(pc, s, "variable ctx access var_off=\(arg.value.tnum) disallowed") }
+        case .mapPointer:
+            guard arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) pointer arithmetic on map_ptr prohibited") }
+        default: break
+        }
+    }
+
+    /// `check_mem_size_reg`: the size argument of the memory argument before it is a number
+    /// never negative, zero only where the helper takes zero, below 2^29; then the memory is
+    /// checked for the size's largest value.
+    private mutating func memorySize(_ s: inout VerifierState, _ pc: Int, size: Register, regno r: Int, memory: HelperArgument, zeroAllowed: Bool) throws(VerificationError) {
+        precisionRequest |= 1 << UInt16(r)
+        let v = size.value
+        guard v.smin >= 0 else { throw error(pc, s, "R\(r) min value is negative, either use unsigned or 'var &= const'") }
+        if v.umin == 0, !zeroAllowed { throw error(pc, s, "R\(r) invalid zero-sized read: u64=[\(v.umin),\(v.umax)]") }
+        guard v.umax < UInt64(maxVariableOffset) else { throw error(pc, s, "R\(r) unbounded memory access, use 'var &= const' or 'if (var < const)'") }
+        var write = false
+        if case .writable = memory { write = true }
+        let pointer = s[register: r - 1]
+        try helperMemory(&s, pc, pointer, regno: r - 1, size: v.umax, write: write, zeroAllowed: zeroAllowed)
+    }
+
+    /// `check_helper_mem_access`: `size` bytes at `arg` may be read (or written, and are
+    /// initialized afterwards); a NULL may stand for zero bytes where zero is allowed.
+    private mutating func helperMemory(_ s: inout VerifierState, _ pc: Int, _ arg: Register, regno: Int, size: UInt64, write: Bool, zeroAllowed: Bool) throws(VerificationError) {
+        switch arg.kind {
+        case .stack, .packet, .packetMeta, .mapValue, .memory:
+            _ = try access(&s, pc, base: arg, regno: regno, offset: 0, size: Int(size), mode: .helper(write: write))
+        default:
+            if zeroAllowed, size == 0, arg.isScalar, arg.value.constantValue == 0 { return }
+            throw error(pc, s, "R\(regno) type=\(arg.typeName) expected=fp")
         }
     }
 
@@ -266,32 +397,10 @@ extension Analysis {
 
     /// A ring buffer record handed back: it must be one the program holds, and every copy of
     /// the pointer becomes unusable.
-    private func release(_ s: inout VerifierState, _ pc: Int, _ record: Register, id: Int32) throws(VerificationError) {
-        guard record.kind == .memory, !record.maybeNull, record.referenceID != 0 else {
-            throw error(pc, s, "R1 type=\(record.typeName) expected=ringbuf_mem")
-        }
-        guard record.offset == 0, record.hasFixedOffset else { throw error(pc, s, "R1 must have zero offset when passed to release func") }
+    private func release(_ s: inout VerifierState, _ pc: Int, _ record: Register) throws(VerificationError) {
         let ref = record.referenceID
         guard s.references.contains(where: { $0.id == ref }) else { throw error(pc, s, "arg 1 is an unacquired reference") }
         s.references.removeAll { $0.id == ref }
         s.updateAll(where: { $0.referenceID == ref }) { $0 = .unknownScalar }
-    }
-
-    /// A memory argument: `size` bytes (at most its upper bound) at `arg` must be readable, or
-    /// writable, and are initialized afterwards when written.
-    private mutating func helperMemory(_ s: inout VerifierState, _ pc: Int, _ arg: Register, regno: Int, size: ScalarBounds, sizeRegister: Int?, write: Bool, zeroAllowed: Bool) throws(VerificationError) {
-        let sizeName = sizeRegister.map { "R\($0)" } ?? "size"
-        guard size.smin >= 0 else { throw error(pc, s, "\(sizeName) min value is negative, either use unsigned or 'var &= const'") }
-        guard size.umax < 1 << 29 else { throw error(pc, s, "\(sizeName) unbounded memory access, use 'var &= const' or 'if (var < const)'") }
-        if size.umax == 0 {
-            guard zeroAllowed else { throw error(pc, s, "invalid zero-sized read") }
-            return
-        }
-        switch arg.kind {
-        case .stack, .packet, .mapValue, .memory:
-            _ = try access(&s, pc, base: arg, regno: regno, offset: 0, size: Int(size.umax), mode: .helper(write: write))
-        default:
-            throw error(pc, s, "R\(regno) type=\(arg.typeName) expected=fp, pkt, map_value, mem")
-        }
     }
 }

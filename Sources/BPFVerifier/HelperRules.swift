@@ -25,10 +25,9 @@ enum HelperRules {
         }
     }
 
-    /// Helpers whose size argument may be zero (`ARG_CONST_SIZE_OR_ZERO`).
-    static func allowsZeroSize(_ id: Int32) -> Bool {
-        [4, 45, 112, 113, 114, 115, 28, 130, 177].contains(id)
-    }
+    /// Whether helper `id` may move or resize the packet (`bpf_helper_changes_pkt_data`):
+    /// xdp_adjust_head, xdp_adjust_tail.
+    static func changesPacketData(_ id: Int32) -> Bool { id == 44 || id == 65 }
 
     /// Whether a program of `type` may call helper `id` (what this kernel's `get_func_proto`
     /// answers for these helpers).

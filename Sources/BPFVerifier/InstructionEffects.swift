@@ -26,6 +26,7 @@ extension Analysis {
             return .next(pc + (insn.isWide ? 2 : 1))
         case .ldx:
             let base = try readable(s, pc, Int(insn.src))
+            try recordBase(s, pc, base)
             let size = MemSize(rawValue: insn.opcode & 0x18)!.byteCount
             let signed = insn.opcode & 0xe0 == MemMode.memsx.rawValue
             let value = try access(&s, pc, base: base, regno: Int(insn.src), offset: Int64(insn.offset), size: size, mode: .read(signed: signed))
@@ -33,6 +34,7 @@ extension Analysis {
             return .next(pc + 1)
         case .st, .stx:
             let base = try readable(s, pc, Int(insn.dst))
+            try recordBase(s, pc, base)
             let size = MemSize(rawValue: insn.opcode & 0x18)!.byteCount
             if insn.opClass == .stx, insn.opcode & 0xe0 == MemMode.atomic.rawValue {
                 try atomic(&s, pc, insn, base: base, size: size)
@@ -48,6 +50,17 @@ extension Analysis {
             return .next(pc + 1)
         case .jmp, .jmp32:
             return try jump(&s, pc, insn)
+        }
+    }
+
+    /// `save_aux_ptr_type`: a load or store instruction reaches the context on every path or
+    /// on none, since context accesses are rewritten per instruction.
+    private mutating func recordBase(_ s: VerifierState, _ pc: Int, _ base: Register) throws(VerificationError) {
+        let kind: UInt8 = base.kind == .context ? 1 : 2
+        if baseKinds[pc] == 0 {
+            baseKinds[pc] = kind
+        } else if baseKinds[pc] != kind {
+            throw error(pc, s, "same insn cannot be used with different pointers")
         }
     }
 
@@ -80,9 +93,8 @@ extension Analysis {
             var result: Register
             if usesRegister {
                 let src = try readable(s, pc, Int(insn.src))
-                if insn.offset != 0 {  // movsx
-                    guard src.isScalar else { throw error(pc, s, "R\(insn.src) sign-extension of a pointer is not allowed") }
-                    result = .scalar(Self.signExtend(src.value, fromBytes: Int(insn.offset) / 8, is64: is64))
+                if insn.offset != 0 {  // movsx; of a pointer, a number (what a privileged loader gets)
+                    result = src.isScalar ? .scalar(Self.signExtend(src.value, fromBytes: Int(insn.offset) / 8, is64: is64)) : .unknownScalar
                 } else if is64 {
                     result = src
                     if src.isScalar {
@@ -102,7 +114,13 @@ extension Analysis {
 
         var dst = try readable(s, pc, d)
         if op == .neg || op == .end {
-            guard dst.isScalar else { throw error(pc, s, "R\(d) \(op == .neg ? "negation" : "byte swap") of a pointer is prohibited") }
+            // Of a pointer, a number (check_alu_op refuses it only to unprivileged loaders).
+            guard dst.isScalar, !config.kernelRules else {
+                // The kernel forgets what it knew of a negated or byte-swapped register;
+                // with its rules, so do we (else we would prove more than it accepts).
+                s[register: d] = .unknownScalar
+                return
+            }
             dst.value = op == .neg ? ScalarBounds.apply(.neg, dst.value, .constant(0), is64: is64) : Self.byteSwap(dst.value, insn)
             dst.id = 0
             s[register: d] = dst
@@ -134,52 +152,109 @@ extension Analysis {
             let divisor = is64 ? src.value : src.value.low32
             if divisor.umin == 0 { throw error(pc, s, "possible division by zero (R\(insn.src))") }
         }
+        if config.kernelRules, !Self.kernelTracks(op, src.value, is64: is64) {
+            // is_safe_to_compute_dst_reg_range: division, modulo and shifts by anything but a
+            // constant inside the width leave the whole register unknown, even for ALU32.
+            s[register: d] = .unknownScalar
+            return
+        }
         let signed = (op == .div || op == .mod) && insn.offset == 1
         dst.value = ScalarBounds.apply(op, dst.value, src.value, is64: is64, signed: signed)
         dst.id = 0
         s[register: d] = dst
     }
 
+    /// Arithmetic with a pointer (`adjust_ptr_min_max_vals`): only adding to (or subtracting
+    /// from) a pointer of a type that allows it, by a number whose bounds and the result's
+    /// stay within ±2^29.
     private mutating func pointerArithmetic(_ s: VerifierState, _ pc: Int, _ insn: Instruction, op: ALUOp, is64: Bool, dst: Register, src: Register) throws(VerificationError) -> Register {
         let d = insn.dst
-        if !is64 {
-            if op == .sub { return .unknownScalar }  // allowed for a privileged loader: a meaningless number
-            throw error(pc, s, "R\(d) 32-bit pointer arithmetic prohibited")
-        }
         if !dst.isScalar && !src.isScalar {
+            // Any operation on two pointers but a subtraction is refused; that one gives a
+            // meaningless number (for a loader allowed to see addresses).
             guard op == .sub else { throw error(pc, s, "R\(d) pointer \(Self.operatorName(op)) pointer prohibited") }
             return .unknownScalar
         }
+        if !is64 {
+            if op == .sub { return .unknownScalar }  // a 32-bit difference: a meaningless number
+            throw error(pc, s, "R\(d) 32-bit pointer arithmetic prohibited")
+        }
         var pointer = dst.isScalar ? src : dst
         let scalar = dst.isScalar ? dst : src
-        guard op == .add || (op == .sub && !dst.isScalar) else {
-            if op == .sub { throw error(pc, s, "R\(d) tried to subtract pointer from scalar") }
-            if [.and, .or, .xor].contains(op) { throw error(pc, s, "R\(d) bitwise operator \(Self.operatorName(op)) on pointer prohibited") }
+        let known = scalar.value.constantValue
+        let name = pointer.typeName
+        if pointer.maybeNull { throw error(pc, s, "R\(d) pointer arithmetic on \(name) prohibited, null-check it first") }
+        switch pointer.kind {
+        case .context, .mapValue, .stack, .packetMeta, .packet, .memory: break
+        case .mapPointer where known == 0 && op == .add: break
+        default: throw error(pc, s, "R\(d) pointer arithmetic on \(name) prohibited")
+        }
+        switch op {
+        case .add: break
+        case .sub:
+            if dst.isScalar { throw error(pc, s, "R\(d) tried to subtract pointer from scalar") }
+            // JITs need not handle a frame pointer moving down by subtraction.
+            if pointer.kind == .stack { throw error(pc, s, "R\(d) subtraction from stack pointer prohibited") }
+        case .and, .or, .xor:
+            throw error(pc, s, "R\(d) bitwise operator \(Self.operatorName(op)) on pointer prohibited")
+        default:
             throw error(pc, s, "R\(d) pointer arithmetic with \(Self.operatorName(op)) operator prohibited")
         }
-        switch pointer.kind {
-        case .mapPointer, .packetEnd:
-            throw error(pc, s, "R\(d) pointer arithmetic on \(pointer.typeName) prohibited")
-        default:
-            if pointer.maybeNull { throw error(pc, s, "R\(d) pointer arithmetic on \(pointer.typeName) prohibited") }
-        }
-        let limit: Int64 = 1 << 29
-        if let k = scalar.value.constantValue {
-            let delta = Int64(bitPattern: k)
-            guard delta > -limit, delta < limit else { throw error(pc, s, "math between \(pointer.typeName) pointer and \(delta) is not allowed") }
+        // check_reg_sane_offset on the number and on the pointer, before and after.
+        try saneOffset(s, pc, scalar: scalar, pointer: name)
+        try saneOffset(s, pc, pointer: pointer)
+        if let k = known {
+            let delta = Int64(bitPattern: k)  // within ±2^29: saneOffset checked it
             pointer.offset += op == .add ? delta : -delta
-            guard pointer.offset > -limit, pointer.offset < limit else { throw error(pc, s, "value \(delta) makes \(pointer.typeName) pointer be out of bounds") }
+            guard pointer.offset > -maxVariableOffset, pointer.offset < maxVariableOffset else {
+                throw error(pc, s, "\(name) pointer offset \(pointer.offset) is not allowed")
+            }
             return pointer
-        }
-        guard scalar.value.smin > -limit else {
-            throw error(pc, s, "math between \(pointer.typeName) pointer and register with unbounded min value is not allowed")
         }
         pointer.value = ScalarBounds.apply(op, pointer.value, scalar.value, is64: true)
         if pointer.kind == .packet || pointer.kind == .packetMeta {
             // A new variable part: earlier bounds checks do not cover it.
             pointer.range = 0
+            pointer.id = freshID()
         }
+        try saneOffset(s, pc, pointer: pointer)
         return pointer
+    }
+
+    /// `check_reg_sane_offset` for the number a pointer moves by.
+    private func saneOffset(_ s: VerifierState, _ pc: Int, scalar: Register, pointer name: String) throws(VerificationError) {
+        let v = scalar.value
+        if let k = v.constantValue, Int64(bitPattern: k) >= maxVariableOffset || Int64(bitPattern: k) <= -maxVariableOffset {
+            throw error(pc, s, "math between \(name) pointer and \(Int64(bitPattern: k)) is not allowed")
+        }
+        if v.smin == .min { throw error(pc, s, "math between \(name) pointer and register with unbounded min value is not allowed") }
+        if v.smin >= maxVariableOffset || v.smin <= -maxVariableOffset {
+            throw error(pc, s, "value \(v.smin) makes \(name) pointer be out of bounds")
+        }
+    }
+
+    /// `check_reg_sane_offset` for a pointer's variable part.
+    private func saneOffset(_ s: VerifierState, _ pc: Int, pointer: Register) throws(VerificationError) {
+        let v = pointer.value
+        if let k = v.constantValue, Int64(bitPattern: k) >= maxVariableOffset || Int64(bitPattern: k) <= -maxVariableOffset {
+            throw error(pc, s, "\(pointer.typeName) pointer offset \(Int64(bitPattern: k)) is not allowed")
+        }
+        if v.smin >= maxVariableOffset || v.smin <= -maxVariableOffset {
+            throw error(pc, s, "\(pointer.typeName) pointer offset \(v.smin) is not allowed")
+        }
+    }
+
+    /// Whether the kernel's verifier computes the bounds of `op` (`is_safe_to_compute_dst_reg_range`).
+    static func kernelTracks(_ op: ALUOp, _ src: ScalarBounds, is64: Bool) -> Bool {
+        switch op {
+        case .add, .sub, .and, .xor, .or, .mul: return true
+        case .lsh, .rsh, .arsh:
+            // A known count (in the operand's width) whose whole 64-bit register is below the
+            // width: the kernel compares the 64-bit umax even for ALU32.
+            let count = is64 ? src : src.low32
+            return count.isConstant && src.umax < (is64 ? 64 : 32)
+        default: return false
+        }
     }
 
     static func operatorName(_ op: ALUOp) -> String {

@@ -25,29 +25,62 @@ enum AccessMode {
     }
 }
 
+/// The kernel's bound on pointer offsets and on the variable part of an access
+/// (`BPF_MAX_VAR_OFF`): every offset the verifier reasons about stays within ±2^29, so sums of
+/// offsets, bounds and sizes never overflow.
+let maxVariableOffset: Int64 = 1 << 29
+
 extension Analysis {
     /// Checks `size` bytes at `base + offset` (and, for pointers with a variable part, every
-    /// offset it may have) and does the access on the abstract state.
+    /// offset it may have) and does the access on the abstract state — the kernel's
+    /// `check_mem_access`: alignment first, then the rules of the pointer's type.
     /// - Returns: what a load gives (an unknown number for the other modes).
-    mutating func access(_ s: inout VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode) throws(VerificationError) -> Register {
-        let off = base.offset + offset
+    mutating func access(_ s: inout VerifierState, _ pc: Int, base: Register, regno: Int, offset insnOffset: Int64, size: Int, mode: AccessMode) throws(VerificationError) -> Register {
+        let off = base.offset + insnOffset  // |base.offset| < 2^29, |insnOffset| < 2^15
         var loaded = Register.unknownScalar
-        if case .read(let signed) = mode { loaded.value = Self.loadedBounds(size: size, signed: signed) }
+        var signed = false
+        if case .read(let s) = mode {
+            signed = s
+            loaded.value = Self.loadedBounds(size: size, signed: s)
+        }
         if base.maybeNull { throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)'") }
+        if !mode.isHelper {
+            // check_ptr_alignment: the stack always strictly (its spill tracking relies on
+            // it), atomics strictly everywhere (an unaligned atomic faults on arm64), other
+            // accesses not at all on a machine with efficient unaligned access.
+            var strict = false
+            if case .atomic = mode { strict = true }
+            if base.kind == .stack, config.kernelRules { strict = true }
+            if strict, size > 1, base.kind != .packet, base.kind != .packetMeta {
+                let regOff = base.value.tnum + .constant(UInt64(bitPattern: off))
+                if !regOff.isAligned(UInt64(size)) {
+                    let what = switch base.kind {
+                    case .stack: "stack "
+                    case .mapValue: "value "
+                    case .context: "context "
+                    default: ""
+                    }
+                    let variable = base.value.constantValue.map { String(Int64(bitPattern: $0)) } ?? base.value.tnum.description
+                    throw error(pc, s, "misaligned \(what)access off \(variable)+\(base.offset)+\(insnOffset) size \(size)")
+                }
+            }
+        }
         switch base.kind {
         case .notInit:
             throw error(pc, s, "R\(regno) !read_ok")
         case .scalar, .mapPointer, .packetEnd:
             throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)'")
         case .context:
-            guard base.hasFixedOffset else { throw error(pc, s, "variable ctx access var_off=\(base.value.tnum) disallowed") }
+            if mode.isHelper { throw error(pc, s, "R\(regno) type=ctx expected=fp") }
+            guard base.offset >= 0 else { throw error(pc, s, "negative offset ctx ptr R\(regno) off=\(base.offset) disallowed") }
             guard base.offset == 0 else { throw error(pc, s, "dereference of modified ctx ptr R\(regno) off=\(base.offset) disallowed") }
-            guard context != nil else { throw error(pc, s, "invalid bpf_context access off=\(off) size=\(size): this program type has no context layout") }
+            guard base.hasFixedOffset else { throw error(pc, s, "variable ctx access var_off=\(base.value.tnum) disallowed R\(regno) off=\(off)") }
             if case .atomic = mode { throw error(pc, s, "BPF_ATOMIC stores into R\(regno) ctx is not allowed") }
+            guard let context else { throw error(pc, s, "invalid bpf_context access off=\(off) size=\(size)") }
             do {
                 if mode.writes {
-                    try context!.store(offset: Int(off), size: size)  // in place: no copy of the layout's arrays
-                } else if let kind = try context!.load(offset: Int(off), size: size) {
+                    try context.store(offset: off, size: size)
+                } else if let kind = try context.load(offset: off, size: size, signExtending: signed) {
                     loaded = .pointer(kind == .packet ? .packet : kind == .packetEnd ? .packetEnd : .packetMeta)
                 }
             } catch {
@@ -63,8 +96,8 @@ extension Analysis {
                 throw error(pc, s, "R\(regno) min value is negative, either use unsigned index or do a if (index >=0) check.")
             }
             guard base.value.umax < 0xffff else { throw error(pc, s, "R\(regno) unbounded memory access, make sure to bounds check any such access") }
-            guard off >= 0, off + Int64(size) <= base.range else {
-                throw error(pc, s, "invalid access to packet, off=\(off) size=\(size), R\(regno)(id=\(base.id),off=\(base.offset),r=\(base.range))")
+            guard off >= 0, off + Int64(size) <= base.range, size > 0 || mode.isHelper else {
+                throw error(pc, s, "invalid access to packet, off=\(off) size=\(size), R\(regno)(id=\(base.id),off=\(base.offset),r=\(base.range))\nR\(regno) offset is outside of the packet")
             }
         case .mapValue, .memory:
             let regionSize: Int64
@@ -74,56 +107,86 @@ extension Analysis {
                 if mode.writes, shape.flags & 0x80 != 0 {  // BPF_F_RDONLY_PROG
                     throw error(pc, s, "write into map forbidden, value_size=\(regionSize) off=\(off) size=\(size)")
                 }
-                if let lock = shape.spinLockOffset, !mode.isHelper {
-                    // Only the lock helpers touch the lock word.
-                    let low = off + base.value.smin, high = off + Int64(base.value.umax) + Int64(size)
-                    if low < Int64(lock) + 4, high > Int64(lock) {
-                        throw error(pc, s, "bpf_spin_lock cannot be accessed directly by load/store")
-                    }
-                }
             } else {
                 regionSize = base.range
             }
-            try checkRegion(s, pc, base: base, regno: regno, offset: off, size: Int64(size), regionSize: regionSize)
+            try checkRegion(s, pc, base: base, regno: regno, offset: off, size: Int64(size), regionSize: regionSize, zeroAllowed: mode.isHelper)
+            if base.kind == .mapValue, let lock = config.maps[Int(base.map)].spinLockOffset {
+                // check_map_access: no load, store or helper touches the lock word but the
+                // lock helpers (which do not come here).
+                let low = off + base.value.smin, high = off + Int64(base.value.umax) + Int64(size)
+                if low < Int64(lock) + 4, high > Int64(lock) {
+                    throw error(pc, s, "bpf_spin_lock cannot be accessed directly by load/store")
+                }
+            }
         }
         return loaded
     }
 
-    /// Every byte `base + offset ..< +size` may touch lies in `0..<regionSize`.
-    mutating func checkRegion(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int64, regionSize: Int64) throws(VerificationError) {
+    /// Every byte `base + offset ..< +size` may touch lies in `0..<regionSize`: the kernel's
+    /// `check_mem_region_access`, which tries the variable part's smallest signed and largest
+    /// unsigned value.
+    mutating func checkRegion(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int64, regionSize: Int64, zeroAllowed: Bool = false) throws(VerificationError) {
         let what = base.kind == .mapValue ? "map value, value_size" : "memory, mem_size"
-        guard base.value.smin >= 0 || base.hasFixedOffset else {
+        let smin = base.value.smin
+        // `offset` is within ±2^29 and `smin` above -2^29 when it is added, so neither sum
+        // below overflows.
+        if smin < 0, smin <= -maxVariableOffset || offset + smin < 0 {
             throw error(pc, s, "R\(regno) min value is negative, either use unsigned index or do a if (index >=0) check.")
         }
-        guard base.value.umax < 1 << 29 else {
+        func inside(_ at: Int64) -> Bool { at >= 0 && (size > 0 || (size == 0 && zeroAllowed)) && at + size <= regionSize }
+        guard inside(offset + smin) else {
+            throw error(pc, s, "invalid access to \(what)=\(regionSize) off=\(offset + smin) size=\(size)\nR\(regno) min value is outside of the allowed memory range")
+        }
+        guard base.value.umax < UInt64(maxVariableOffset) else {
             throw error(pc, s, "R\(regno) unbounded memory access, make sure to bounds check any such access")
         }
-        let low = offset + base.value.smin, high = offset + Int64(base.value.umax) + size
-        guard low >= 0, high <= regionSize else {
-            throw error(pc, s, "invalid access to \(what)=\(regionSize) off=\(low) size=\(size)")
+        let high = offset + Int64(base.value.umax)
+        guard inside(high) else {
+            throw error(pc, s, "invalid access to \(what)=\(regionSize) off=\(high) size=\(size)\nR\(regno) max value is outside of the allowed memory range")
         }
     }
 
-    /// A stack access: bounds, alignment, initialization, and spills.
+    /// A stack access: bounds (`check_stack_access_within_bounds`), initialization, and
+    /// spills (`check_stack_write_fixed_off`).
     private mutating func stackAccess(_ s: inout VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode) throws(VerificationError) -> Register? {
         let frame = base.frame
-        let low = offset + base.value.smin, high = offset + Int64(base.value.smax) + Int64(size)
-        let verb = mode.writes ? "write to" : "read from"
-        guard base.value.smin > Int64.min / 2, base.value.smax < Int64.max / 2, low >= -Int64(BPFLimits.stackSize), high <= 0 else {
+        // A pointer into a frame that has returned cannot exist: no stack pointer is spilled
+        // into a caller's frame or returned. Refuse rather than trust that here.
+        guard frame < s.frames.count else { throw error(pc, s, "R\(regno) points into the stack of a function that has returned") }
+        let verb = mode.isHelper ? "indirect access to" : mode.writes ? "write to" : "read from"
+        let low: Int64, high: Int64
+        if let c = base.value.constantValue {
+            low = Int64(bitPattern: c) &+ offset
+            high = low &+ Int64(size)
+        } else {
+            guard base.value.smax < maxVariableOffset, base.value.smin > -maxVariableOffset else {
+                throw error(pc, s, "invalid unbounded variable-offset \(verb) stack R\(regno)")
+            }
+            low = base.value.smin + offset
+            high = base.value.smax + offset + Int64(size)
+        }
+        guard low >= -Int64(BPFLimits.stackSize), low <= -1, high <= 0 else {
             if base.hasFixedOffset { throw error(pc, s, "invalid \(verb) stack R\(regno) off=\(offset) size=\(size)") }
             throw error(pc, s, "invalid variable-offset \(verb) stack R\(regno) var_off=\(base.value.tnum) off=\(offset) size=\(size)")
         }
         let sub = s.frames[frame].subprogram
         stackDepth[sub] = max(stackDepth[sub], Int(-low))
-        if config.kernelRules, base.hasFixedOffset, !mode.isHelper, offset % Int64(size) != 0 {
-            throw error(pc, s, "misaligned stack access off \(offset) size \(size)")
-        }
         let first = Frame.byteIndex(low), end = Frame.byteIndex(high)
+        if end <= first { return nil }  // a helper's access of zero bytes
 
         if mode.writes {
             if case .atomic = mode {
                 for b in first..<end where s.frames[frame].slots[b] == .invalid {
                     throw error(pc, s, "invalid read from stack R\(regno) off \(offset) size \(size)")
+                }
+            }
+            if case .write(let value) = mode, base.hasFixedOffset, value.isInitialized, !value.isScalar {
+                // A pointer spilled: whole, and a stack pointer only into its own frame's
+                // stack, so that no pointer to a frame outlives it.
+                guard size == 8 else { throw error(pc, s, "invalid size of register spill") }
+                if value.kind == .stack, frame != s.frames.count - 1 {
+                    throw error(pc, s, "cannot spill pointers to stack into stack frame of the caller")
                 }
             }
             for slot in first / 8...(end - 1) / 8 { s.frames[frame].scrubSpill(at: slot) }
@@ -133,7 +196,6 @@ extension Analysis {
                     s.frames[frame].spills[first / 8] = value
                     return nil
                 }
-                if !value.isScalar { throw error(pc, s, "invalid size of register spill") }
                 let kind: Frame.Slot = value.value.constantValue == 0 ? .zero : .misc
                 for b in first..<end { s.frames[frame].slots[b] = kind }
                 return nil
@@ -186,14 +248,28 @@ extension Analysis {
     mutating func atomic(_ s: inout VerifierState, _ pc: Int, _ insn: Instruction, base: Register, size: Int) throws(VerificationError) {
         guard size == 4 || size == 8 else { throw error(pc, s, "invalid atomic operand size") }
         guard let op = AtomicOp(rawValue: insn.imm) else { throw error(pc, s, "BPF_ATOMIC uses invalid atomic opcode \(hex(UInt8(truncatingIfNeeded: insn.imm)))") }
-        let src = try readable(s, pc, Int(insn.src))
+        _ = try readable(s, pc, Int(insn.src))
         if op == .cmpxchg { _ = try readable(s, pc, 0) }
-        guard src.isScalar || base.kind == .stack else { throw error(pc, s, "R\(insn.src) leaks addr into mem") }
-        _ = try access(&s, pc, base: base, regno: Int(insn.dst), offset: Int64(insn.offset), size: size, mode: .atomic)
+        // A privileged program may store a pointer atomically: it becomes a number there
+        // (check_atomic_rmw refuses it only without CAP_PERFMON). Contexts and packets take no
+        // atomics (atomic_ptr_type_ok).
+        if base.kind == .context || base.kind == .packet || base.kind == .packetMeta {
+            throw error(pc, s, "BPF_ATOMIC stores into R\(insn.dst) \(base.typeName) is not allowed")
+        }
+        if base.kind == .stack, !base.value.isConstant {
+            // check_stack_read: a read that goes to no register needs a fixed offset.
+            throw error(pc, s, "variable offset stack pointer cannot be passed into helper function; var_off=\(base.value.tnum) off=\(base.offset + Int64(insn.offset)) size=\(size)")
+        }
+        // check_atomic_rmw: read, load the old value into its register, then write through
+        // the base register as it is now (a fetch into the base register itself leaves a
+        // number there, which is no pointer to write through).
+        _ = try access(&s, pc, base: base, regno: Int(insn.dst), offset: Int64(insn.offset), size: size, mode: .read(signed: false))
         if op.fetches {
             let result = Register.scalar(Self.loadedBounds(size: size, signed: false))
             try writeRegister(&s, pc, op == .cmpxchg ? 0 : Int(insn.src), result)
         }
+        let after = s[register: Int(insn.dst)]
+        _ = try access(&s, pc, base: after, regno: Int(insn.dst), offset: Int64(insn.offset), size: size, mode: .atomic)
     }
 
     mutating func loadImmediateOrPacket(_ s: inout VerifierState, _ pc: Int, _ insn: Instruction) throws(VerificationError) {
@@ -225,7 +301,11 @@ extension Analysis {
         guard !config.kernelRules || [.socketFilter, .schedCLS, .schedACT].contains(config.programType) else {
             throw error(pc, s, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
         }
-        guard s[register: 6].kind == .context else { throw error(pc, s, "at the time of BPF_LD_ABS|IND R6 != pointer to skb") }
+        let skb = s[register: 6]
+        guard skb.kind == .context else { throw error(pc, s, "at the time of BPF_LD_ABS|IND R6 != pointer to skb") }
+        guard skb.offset >= 0 else { throw error(pc, s, "negative offset ctx ptr R6 off=\(skb.offset) disallowed") }
+        guard skb.offset == 0 else { throw error(pc, s, "dereference of modified ctx ptr R6 off=\(skb.offset) disallowed") }
+        guard skb.hasFixedOffset else { throw error(pc, s, "variable ctx access var_off=\(skb.value.tnum) disallowed") }
         if insn.opcode & 0xe0 == MemMode.ind.rawValue {
             let index = try readable(s, pc, Int(insn.src))
             guard index.isScalar else { throw error(pc, s, "R\(insn.src) invalid index for BPF_LD_IND (pointer)") }
@@ -233,6 +313,8 @@ extension Analysis {
         guard s.references.isEmpty else { throw error(pc, s, "BPF_LD_[ABS|IND] cannot be mixed with socket references") }
         guard s.lock == nil else { throw error(pc, s, "BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region") }
         for r in 1...5 { s[register: r] = .uninitialized }
-        s[register: 0] = .scalar(Self.loadedBounds(size: MemSize(rawValue: insn.opcode & 0x18)!.byteCount, signed: false))
+        // The loaded bytes, zero-extended; the kernel forgets even that (check_ld_abs marks r0
+        // unknown), and with its rules so do we.
+        s[register: 0] = config.kernelRules ? .unknownScalar : .scalar(Self.loadedBounds(size: MemSize(rawValue: insn.opcode & 0x18)!.byteCount, signed: false))
     }
 }

@@ -40,6 +40,12 @@ public enum Verifier {
         /// Refuse a division or modulo whose divisor may be zero (the ISA defines the result,
         /// so by default it is allowed, as in the kernel).
         public var rejectDivisionByZero = false
+        /// Accept `callx` (opcode 0x8d, a helper call through a register), which the
+        /// interpreter runs and the kernel does not have (it refuses it as an unknown opcode).
+        public var allowIndirectCalls = false
+        /// Whether the program comes with BTF function info (`.BTF.ext`): without it the kernel
+        /// refuses tail calls and legacy packet loads in subprograms.
+        public var hasFunctionInfo = false
 
         /// Test harness settings (the verifier test vectors): running off the end ends a path
         /// like `exit` without its checks, unreachable code is allowed, and the entry state is
@@ -127,6 +133,9 @@ struct Analysis {
     var lastCheckpointAt = (instructions: 0, jumps: 0)
     var nextID: UInt32 = 0
     var stackDepth: [Int]
+    /// Per instruction, what its loads and stores went through: 0 not yet, 1 the context, 2
+    /// other memory.
+    var baseKinds: [UInt8]
     var contextExtent = 0
     var log: [String] = []
     /// Registers of the current frame the instruction just checked relied on the exact range
@@ -156,13 +165,28 @@ struct Analysis {
         do { try Validator.validate(self.code) } catch {
             throw VerificationError(instruction: error.index, text: error.instruction.map { Disassembler.text($0) } ?? "", message: error.reason)
         }
+        if !config.allowIndirectCalls, let at = self.code.firstIndex(where: { $0.opcode == 0x8d }) {
+            // The kernel has no `callx`: it refuses the opcode wherever it stands.
+            throw VerificationError(instruction: at, text: Disassembler.text(self.code[at]), message: "unknown opcode 8d")
+        }
         do { flow = try ControlFlow(code, requireReachable: config.kernelRules) } catch {
             throw VerificationError(instruction: error.index, text: error.index < code.count ? Disassembler.text(code[error.index]) : "", message: error.message)
         }
         context = config.context ?? ContextLayout.standard(for: config.programType)
+        // check_abnormal_return: without BTF function info, subprograms may not tail call or
+        // use legacy packet loads (their exits could not be accounted for).
+        if !config.hasFunctionInfo {
+            for sub in 1..<max(flow.subprograms.count, 1) {
+                let at = flow.subprograms[sub]
+                let text = Disassembler.text(code[at])
+                if flow.legacyPacketLoads[sub] { throw VerificationError(instruction: at, text: text, message: "LD_ABS is not allowed in subprogs without BTF") }
+                if flow.tailCalls[sub] { throw VerificationError(instruction: at, text: text, message: "tail_call is not allowed in subprogs without BTF") }
+            }
+        }
         complete = Array(repeating: [], count: self.code.count + 1)
         inProgress = complete
         stackDepth = Array(repeating: 0, count: flow.subprograms.count)
+        baseKinds = Array(repeating: 0, count: self.code.count)
     }
 
     var report: VerifierReport {
@@ -190,7 +214,7 @@ struct Analysis {
         while let item = work.popLast() {
             try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history)
         }
-        try checkCombinedStack()
+        try checkCallChains()
     }
 
     /// Follows one path until it exits, is pruned or cannot continue, queueing the other side
@@ -334,27 +358,47 @@ struct Analysis {
         }
     }
 
-    /// The kernel's limit on the stack of a chain of calls: each function's use, rounded up to
-    /// 32 bytes, summed along the deepest chain, at most 512.
-    private func checkCombinedStack() throws(VerificationError) {
-        var memo = [Int?](repeating: nil, count: flow.subprograms.count)
-        func depth(_ sub: Int, _ visiting: Set<Int>) -> Int {
-            if let known = memo[sub] { return known }
+    /// The kernel's limits on chains of calls (`check_max_stack_depth`), over every call
+    /// instruction whether a path reached it or not: at most 8 frames (so recursion, even in
+    /// dead code, is refused), each function's stack rounded up to 16 bytes (as with the
+    /// JIT) and summed along the chain to at most 512, and no tail call in a function called
+    /// with 256 bytes or more of stack above it.
+    private func checkCallChains() throws(VerificationError) {
+        let calls: [[(site: Int, callee: Int)]] = flow.subprograms.indices.map { sub in
             let start = flow.subprograms[sub]
             let end = sub + 1 < flow.subprograms.count ? flow.subprograms[sub + 1] : code.count
-            var deepest = 0
-            for i in start..<end where code[i].opcode == 0x85 && code[i].src == CallKind.local.rawValue {
-                let callee = flow.subprogram(of: i + 1 + Int(code[i].imm))
-                if !visiting.contains(callee) { deepest = max(deepest, depth(callee, visiting.union([callee]))) }
+            return (start..<end).compactMap { i in
+                let insn = code[i]
+                let local = insn.opcode == 0x85 && insn.src == CallKind.local.rawValue
+                let function = insn.isWide && insn.src == WideImmediateKind.function.rawValue
+                return local || function ? (i, flow.subprogram(of: i + 1 + Int(insn.imm))) : nil
             }
-            let own = (max(stackDepth[sub], 1) + 31) / 32 * 32
-            memo[sub] = own + deepest
-            return own + deepest
         }
-        let total = depth(0, [0])
-        if total > BPFLimits.stackSize {
-            throw VerificationError(instruction: 0, text: text(0), message: "combined stack size of calls is \(total). Too large")
+        func own(_ sub: Int) -> Int { (stackDepth[sub] + 15) / 16 * 16 }
+        // The checks only get stricter with more frames or more stack above, so a function
+        // already walked at this depth with as much stack above needs no second walk: the
+        // walk stays linear where the kernel's would repeat itself.
+        var walked = [[Int]](repeating: [Int](repeating: -1, count: BPFLimits.maxCallFrames), count: flow.subprograms.count)
+        func walk(_ sub: Int, frame: Int, above: Int) throws(VerificationError) {
+            if walked[sub][frame] >= above { return }
+            walked[sub][frame] = above
+            if sub > 0, flow.tailCalls[sub], above >= 256 {
+                throw VerificationError(instruction: flow.subprograms[sub], text: text(flow.subprograms[sub]),
+                                        message: "tail_calls are not allowed when call stack of previous frames is \(above) bytes. Too large")
+            }
+            let depth = above + own(sub)
+            if depth > BPFLimits.stackSize {
+                throw VerificationError(instruction: flow.subprograms[sub], text: text(flow.subprograms[sub]),
+                                        message: "combined stack size of \(frame + 1) calls is \(depth). Too large")
+            }
+            for call in calls[sub] {
+                if frame + 1 >= BPFLimits.maxCallFrames {
+                    throw VerificationError(instruction: call.site, text: text(call.site), message: "the call stack of \(frame + 1) frames is too deep !")
+                }
+                try walk(call.callee, frame: frame + 1, above: depth)
+            }
         }
+        try walk(0, frame: 0, above: 0)
     }
 
     // MARK: - Messages

@@ -42,6 +42,7 @@ extension UserspaceObject {
         }
         var configuration = Verifier.Configuration(programType: type, maps: shapes)
         configuration.log = log
+        configuration.hasFunctionInfo = !linked.functionInfo.isEmpty
         var lastLine: String?
         let sourceLines = program.sourceLines
         for i in 0..<code.count {

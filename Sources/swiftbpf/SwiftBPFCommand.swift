@@ -11,7 +11,7 @@ enum SwiftBPFCommand {
         abstract: "The eBPF system in Swift: assemble, disassemble, run, verify, load, trace and benchmark eBPF programs.",
         subcommands: [AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
                       ConformanceCommand.spec, BTFCommand.spec, TraceCommand.spec, LoadCommand.spec, ProgCommand.spec,
-                      MapCommand.spec, BenchCommand.spec]
+                      MapCommand.spec, BenchCommand.spec, FuzzVerifierCommand.spec]
     )
 
     static func main() {
