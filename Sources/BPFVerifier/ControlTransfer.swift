@@ -132,7 +132,10 @@ extension Analysis {
             if src.maybeNull, Self.isNotNull(dst) { markNotNull(&st, register: s) }
             if dst.maybeNull, Self.isNotNull(src) { markNotNull(&st, register: d) }
         }
-        if s != nil { markPacketRange(&st, dst, src, cond) }
+        if let s {
+            markPacketRange(&st, dst, src, cond)
+            markPacketEnd(&st, d, dst, s, src, cond)
+        }
         return true
     }
 
@@ -186,6 +189,19 @@ extension Analysis {
         let id = packet.id, value = packet.value
         s.updateAll(where: { $0.kind == .packet && $0.id == id && $0.value == value }) { r in
             r.range = max(r.range, range)
+        }
+    }
+
+    /// `mark_pkt_end`: on the side where a packet pointer is at or past the packet's end, no
+    /// byte through that register is in the packet, whatever it was proven before.
+    private func markPacketEnd(_ st: inout VerifierState, _ d: Int, _ dst: Register, _ s: Int, _ src: Register, _ cond: Condition) {
+        let beyond: Int64 = -2, at: Int64 = -1
+        switch (dst.kind, src.kind, cond) {
+        case (.packet, .packetEnd, .ugt): st[register: d].range = beyond   // pkt > end
+        case (.packet, .packetEnd, .uge): st[register: d].range = at       // pkt >= end
+        case (.packetEnd, .packet, .ult): st[register: s].range = beyond   // end < pkt
+        case (.packetEnd, .packet, .ule): st[register: s].range = at       // end <= pkt
+        default: break
         }
     }
 

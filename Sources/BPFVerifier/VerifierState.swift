@@ -34,11 +34,11 @@ package struct Frame: Hashable, Sendable {
     /// The stack byte at `offset` from the frame pointer (negative).
     static func byteIndex(_ offset: Int64) -> Int { Int(offset) + BPFLimits.stackSize }
 
-    /// Forgets a spill that a partial write breaks: its bytes keep what they were as scalars.
+    /// Forgets a spill that a partial write breaks: its other bytes become unknown numbers
+    /// (even those of a spilled zero, as in the kernel).
     mutating func scrubSpill(at slot: Int) {
         guard spills[slot].kind != .notInit else { return }
-        let constantZero = spills[slot].value.constantValue == 0 && spills[slot].isScalar
-        for b in slot * 8..<slot * 8 + 8 where slots[b] == .spill { slots[b] = constantZero ? .zero : .misc }
+        for b in slot * 8..<slot * 8 + 8 where slots[b] == .spill { slots[b] = .misc }
         spills[slot] = .uninitialized
     }
 }
