@@ -59,7 +59,8 @@ package struct DifferentialFuzzer {
             case (.accepted, _):
                 summary.onlyUs += 1
                 let small = minimize ? Self.minimize(program, oracle: oracle) : program
-                summary.acceptedOnlyByUs.append(Disagreement(program: small, kernel: oracle(small).message, seed: seed, index: index))
+                let said = minimize ? oracle(small).message : kernel.message
+                summary.acceptedOnlyByUs.append(Disagreement(program: small, kernel: said, seed: seed, index: index))
             case (_, .accepted):
                 summary.onlyKernel += 1
                 summary.refusedOnlyByUs[messageCategory(ours.message), default: 0] += 1

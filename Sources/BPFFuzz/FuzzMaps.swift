@@ -5,14 +5,11 @@ package import BPFObject
 /// The maps every generated program may use, by index (`lddw rX, map[index]`): the same four
 /// for our verifier (as shapes) and for the kernel (created once).
 package enum FuzzMaps {
-    /// `BPF_F_RDONLY_PROG`.
-    static let readOnlyProgram: UInt32 = 0x80
-
     package static let definitions: [MapDefinition] = [
         MapDefinition(name: "fz_array", type: MapShape.array, keySize: 4, valueSize: 48, maxEntries: 4, flags: 0, section: "maps", offset: 0),
         MapDefinition(name: "fz_hash", type: MapShape.hash, keySize: 8, valueSize: 16, maxEntries: 16, flags: 0, section: "maps", offset: 0),
         MapDefinition(name: "fz_ringbuf", type: 27, keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0, section: "maps", offset: 0),
-        MapDefinition(name: "fz_rdonly", type: MapShape.array, keySize: 4, valueSize: 16, maxEntries: 1, flags: readOnlyProgram, section: "maps", offset: 0),
+        MapDefinition(name: "fz_rdonly", type: MapShape.array, keySize: 4, valueSize: 16, maxEntries: 1, flags: MapShape.readOnlyToProgramsFlag, section: "maps", offset: 0),
         MapDefinition(name: "fz_progs", type: 3, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, section: "maps", offset: 0),
     ]
 

@@ -32,9 +32,15 @@ package final class KernelOracle {
         }
     }
 
-    /// The verifier's reason: the last line of its log before the `processed … insns` summary.
+    /// The verifier's reason: the last line of its log before the `processed … insns` summary
+    /// (which some messages, printed without a newline, run into).
     static func refusal(in log: String) -> String? {
-        let lines = log.split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.hasPrefix("processed ") && !$0.hasPrefix("verification time") && !$0.hasPrefix("stack depth") }
-        return lines.last
+        let summary = "processed "
+        let lines = log.split(separator: "\n").compactMap { line -> Substring? in
+            if line.hasPrefix("verification time") || line.hasPrefix("stack depth") { return nil }
+            let cut = line.indices.first { line[$0...].hasPrefix(summary) } ?? line.endIndex
+            return line[..<cut].isEmpty ? nil : line[..<cut]
+        }
+        return lines.last.map(String.init)
     }
 }

@@ -196,7 +196,7 @@ package struct ProgramGenerator {
         b.emit(mov64(r, reg: 7))
         if chance(1, in: 3) {
             let v: UInt8 = element([2, 3, 4, 5].filter { $0 != r })
-            scalarInto(&b, v, avoiding: r)
+            boundedScalar(&b, into: v)
             b.emit(Instruction(opcode: 0x0f, dst: r, src: v))
             b.emit(Instruction(opcode: 0x0f, dst: 7, src: v))  // the access base moves by the same amount
         }
@@ -213,8 +213,8 @@ package struct ProgramGenerator {
         if chance(3, in: 4) { b.emit(ldx(0, 7, Int16(element([0, 1, 4, 6, 7, 8, 13, 14, 19, 20, -1] as [Int])), size: size())) }
     }
 
-    private mutating func scalarInto(_ b: inout Builder, _ v: UInt8, avoiding r: UInt8) {
-        // A bounded or unbounded number without disturbing `r` (no call).
+    /// A bounded or unbounded number that leaves the other registers alone (no call).
+    private mutating func boundedScalar(_ b: inout Builder, into v: UInt8) {
         switch pick(3) {
         case 0: b.emit(ldx(v, 7, 0, size: 1))  // may be out of the packet: the check decides
         case 1: b.emit(ldx(v, 6, contextOffset(b.type), size: 4)); b.emit(alu64(.and, v, imm: element([0xff, 0xffff, 0x7fff_ffff, -1])))
@@ -282,7 +282,6 @@ package struct ProgramGenerator {
             case (.size, true), (.allocationSize, true):
                 b.note(.helperSizeRange)
                 if chance(1, in: 2) { b.emit(mov64(r, imm: Int32(smallSize()))) } else {
-                    b.emit(ldx(r, 10, -16, size: 1))  // a byte known to be 0, or not, widened below
                     b.emit(ldx(r, 6, contextOffset(b.type), size: 4))
                     b.emit(alu64(.and, r, imm: element([7, 8, 15, 16, 63])))
                     if chance(1, in: 2) { b.emit(alu64(.add, r, imm: 1)) }
@@ -444,9 +443,7 @@ private struct Builder {
         }
         for (at, body) in calls {
             code[at].imm = Int32(code.count - at - 1)
-            code.append(contentsOf: bodies[body])
-            // Later calls target the same body again only by being laid out again: each call
-            // gets its own copy, so the layout stays a straight sequence.
+            code.append(contentsOf: bodies[body])  // each call its own copy of its body
         }
         return FuzzProgram(type: type, code: code, gadgets: notes)
     }

@@ -35,37 +35,24 @@ extension FuzzProgram {
     }
 }
 
-/// A refusal message with its numbers, registers and offsets folded, to count refusals by kind.
+/// A refusal message with its numbers (signed or not) folded to `N`, its first line only, to
+/// count refusals by kind.
 package func messageCategory(_ message: String) -> String {
+    let line = Array(message.split(separator: "\n").first ?? "")
     var out = ""
-    var lastWasDigit = false
-    var message = message.split(separator: "\n").first.map(String.init) ?? message
-    if let cut = message.firstIndex(of: "p"), message[cut...].hasPrefix("processed ") { message = String(message[..<cut]) }
-    for c in message {
-        if c.isNumber {
-            if !lastWasDigit { out.append("N") }
-            lastWasDigit = true
+    var i = 0
+    while i < line.count {
+        let startsNumber = line[i].isNumber || (line[i] == "-" && i + 1 < line.count && line[i + 1].isNumber)
+        if startsNumber {
+            out.append("N")
+            i += 1
+            while i < line.count, line[i].isNumber { i += 1 }
         } else {
-            lastWasDigit = false
-            out.append(c)
+            out.append(line[i])
+            i += 1
         }
     }
-    // Register states and tnums vary endlessly; keep the words.
-    if let cut = out.firstIndex(of: "(") , out.hasPrefix("invalid access to packet") { out = String(out[..<cut]) }
-    return out.replacingOccurrences(of: "-N", with: "N")
-}
-
-private extension String {
-    func replacingOccurrences(of pattern: String, with replacement: String) -> String {
-        var out = "", rest = Substring(self)
-        while !rest.isEmpty {
-            if rest.hasPrefix(pattern) {
-                out += replacement
-                rest = rest.dropFirst(pattern.count)
-            } else {
-                out.append(rest.removeFirst())
-            }
-        }
-        return out
-    }
+    // Register states vary endlessly; keep the words.
+    if out.hasPrefix("invalid access to packet"), let cut = out.firstIndex(of: "(") { out = String(out[..<cut]) }
+    return out
 }

@@ -23,7 +23,7 @@ public final class KernelMap {
         var definition = definition
         if definition.type == 4, definition.maxEntries == 0 { definition.maxEntries = PossibleCPUs.count }
         // Global data is read-only to programs where the object says so (BPF_F_RDONLY_PROG).
-        let flags = definition.flags | (definition.readOnly ? 0x80 : 0)
+        let flags = definition.flags | (definition.readOnly ? MapShape.readOnlyToProgramsFlag : 0)
         let name = kernelObjectName(definition.name)
         func create(_ btf: KernelBTF?) -> Int32 {
             cbpf_map_create(definition.type, UInt32(definition.keySize), UInt32(definition.valueSize),

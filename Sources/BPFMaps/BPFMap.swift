@@ -20,6 +20,11 @@ public struct MapShape: Sendable, Equatable {
         self.spinLockOffset = spinLockOffset
     }
 
+    /// `BPF_F_RDONLY_PROG`: programs may read the map's values, not write them (`.rodata`).
+    public static let readOnlyToProgramsFlag: UInt32 = 0x80
+    /// Whether ``readOnlyToProgramsFlag`` is set.
+    public var isReadOnlyToPrograms: Bool { flags & Self.readOnlyToProgramsFlag != 0 }
+
     /// `BPF_MAP_TYPE_HASH`.
     public static let hash: UInt32 = 1
     /// `BPF_MAP_TYPE_ARRAY`.

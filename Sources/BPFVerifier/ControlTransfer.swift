@@ -11,9 +11,8 @@ extension Analysis {
             return try exit(&s, pc)
         case .call:
             if insn.opcode & 0x08 != 0 {
-                // callx: a helper whose id the register holds. The kernel has no such
-                // instruction; only a runtime that asks for it accepts it.
-                guard config.allowIndirectCalls else { throw error(pc, s, "unknown opcode \(hex(insn.opcode))") }
+                // callx: a helper whose id the register holds (only with `allowIndirectCalls`:
+                // the kernel has no such instruction, and `Analysis.init` refuses it otherwise).
                 let target = try readable(s, pc, Int(insn.dst))
                 precisionRequest |= 1 << UInt16(insn.dst)
                 guard target.isScalar, let id = target.value.constantValue, id <= UInt64(Int32.max) else {
@@ -57,19 +56,19 @@ extension Analysis {
         if dst.isScalar, src.isScalar, config.kernelRules,
            let taken = ScalarBounds.kernelBranchTaken(dst.value, src.value, condition, is32: is32) {
             // Decided as the kernel decides it; the state goes on unnarrowed, as there.
-            if dst.isScalar { precisionRequest |= 1 << UInt16(d) }
+            precisionRequest |= 1 << UInt16(d)
             if let r = srcRegister { precisionRequest |= 1 << UInt16(r) }
             return taken ? .jump(target) : .next(pc + 1)
         }
         // The taken side is a copy; the fall-through narrows `s` in place. The two share their
         // buffers until one writes, so a branch copies at most what one side changes.
-        let before = s
-        var taken = s
         // A register compared with itself narrows nothing in the kernel (and is decided only
         // as any other comparison is).
         if config.kernelRules, srcRegister == d, dst.isScalar {
-            return .branch(taken: taken, target: target)
+            return .branch(taken: s, target: target)
         }
+        let before = s
+        var taken = s
         var canTake = narrow(&taken, d, dst, srcRegister, src, condition, is32: is32)
         var canFall = narrow(&s, d, dst, srcRegister, src, condition.negated, is32: is32)
         if config.kernelRules, dst.isScalar, src.isScalar, !(canTake && canFall) {
@@ -101,9 +100,7 @@ extension Analysis {
     private static func pointerBranchTaken(_ dst: Register, _ src: Register, _ cond: Condition, is32: Bool) -> Bool? {
         if is32 { return nil }
         let (pointer, constant) = src.isScalar ? (dst, src) : (src, dst)
-        guard constant.isScalar, constant.value.constantValue == 0, !pointer.maybeNull else { return nil }
-        guard [.mapValue, .memory, .mapPointer].contains(pointer.kind),
-              pointer.value.smin > -maxVariableOffset, pointer.value.smax < maxVariableOffset else { return nil }
+        guard constant.isScalar, constant.value.constantValue == 0, isNotNull(pointer) else { return nil }
         switch cond {
         case .eq: return false
         case .ne: return true
@@ -129,8 +126,9 @@ extension Analysis {
         }
         // Two pointers equal, one of them not NULL: so is the other.
         if let s, !dst.isScalar, !src.isScalar, cond == .eq {
-            if src.maybeNull, Self.isNotNull(dst) { markNotNull(&st, register: s) }
-            if dst.maybeNull, Self.isNotNull(src) { markNotNull(&st, register: d) }
+            // mark_ptr_not_null_reg: that register alone, not its copies.
+            if src.maybeNull, Self.isNotNull(dst) { st[register: s].maybeNull = false }
+            if dst.maybeNull, Self.isNotNull(src) { st[register: d].maybeNull = false }
         }
         if let s {
             markPacketRange(&st, dst, src, cond)
@@ -143,12 +141,7 @@ extension Analysis {
     /// to 0.
     private static func isNotNull(_ r: Register) -> Bool {
         !r.maybeNull && [.mapValue, .memory, .mapPointer].contains(r.kind)
-            && r.value.smin > -maxVariableOffset && r.value.smax < maxVariableOffset
-    }
-
-    /// `mark_ptr_not_null_reg`: this register alone (not its copies) is no longer NULL.
-    private func markNotNull(_ s: inout VerifierState, register r: Int) {
-        s[register: r].maybeNull = false
+            && insideVariableOffset(r.value.smin) && insideVariableOffset(r.value.smax)
     }
 
     /// After `r == 0` (or `!= 0`) on a pointer that may be NULL: every copy becomes the number 0
@@ -277,8 +270,10 @@ extension Analysis {
                     throw error(pc, s, "cannot pass map_type \(shape.type) into func \(name)#\(id)")
                 }
                 mapIndex = Int(arg.map)
-            case .context, .spinLock:
-                if kind == .spinLock { try spinLock(&s, pc, arg, lock: id == 93) }
+            case .context:
+                break  // checkArgumentType checked it
+            case .spinLock:
+                try spinLock(&s, pc, arg, lock: id == 93)
             case .mapKey, .mapValue, .writableMapValue:
                 guard let mapIndex else { throw error(pc, s, "invalid map_ptr to access map->key") }
                 let shape = config.maps[mapIndex]
@@ -297,7 +292,7 @@ extension Analysis {
                 released = arg
             }
         }
-        if let mapIndex, config.maps[mapIndex].flags & 0x80 != 0, [2, 3, 87, 88].contains(id) {
+        if let mapIndex, config.maps[mapIndex].isReadOnlyToPrograms, [2, 3, 87, 88].contains(id) {
             // A map read-only to programs (BPF_F_RDONLY_PROG: .rodata) is not updated,
             // deleted from, pushed to or popped (record_func_map).
             throw error(pc, s, "write into map forbidden")

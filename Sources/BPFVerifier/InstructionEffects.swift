@@ -206,7 +206,7 @@ extension Analysis {
         if let k = known {
             let delta = Int64(bitPattern: k)  // within ±2^29: saneOffset checked it
             pointer.offset += op == .add ? delta : -delta
-            guard pointer.offset > -maxVariableOffset, pointer.offset < maxVariableOffset else {
+            guard insideVariableOffset(pointer.offset) else {
                 throw error(pc, s, "\(name) pointer offset \(pointer.offset) is not allowed")
             }
             return pointer
@@ -224,11 +224,11 @@ extension Analysis {
     /// `check_reg_sane_offset` for the number a pointer moves by.
     private func saneOffset(_ s: VerifierState, _ pc: Int, scalar: Register, pointer name: String) throws(VerificationError) {
         let v = scalar.value
-        if let k = v.constantValue, Int64(bitPattern: k) >= maxVariableOffset || Int64(bitPattern: k) <= -maxVariableOffset {
-            throw error(pc, s, "math between \(name) pointer and \(Int64(bitPattern: k)) is not allowed")
+        if let k = v.constantValue.map({ Int64(bitPattern: $0) }), !insideVariableOffset(k) {
+            throw error(pc, s, "math between \(name) pointer and \(k) is not allowed")
         }
         if v.smin == .min { throw error(pc, s, "math between \(name) pointer and register with unbounded min value is not allowed") }
-        if v.smin >= maxVariableOffset || v.smin <= -maxVariableOffset {
+        if !insideVariableOffset(v.smin) {
             throw error(pc, s, "value \(v.smin) makes \(name) pointer be out of bounds")
         }
     }
@@ -236,10 +236,10 @@ extension Analysis {
     /// `check_reg_sane_offset` for a pointer's variable part.
     private func saneOffset(_ s: VerifierState, _ pc: Int, pointer: Register) throws(VerificationError) {
         let v = pointer.value
-        if let k = v.constantValue, Int64(bitPattern: k) >= maxVariableOffset || Int64(bitPattern: k) <= -maxVariableOffset {
-            throw error(pc, s, "\(pointer.typeName) pointer offset \(Int64(bitPattern: k)) is not allowed")
+        if let k = v.constantValue.map({ Int64(bitPattern: $0) }), !insideVariableOffset(k) {
+            throw error(pc, s, "\(pointer.typeName) pointer offset \(k) is not allowed")
         }
-        if v.smin >= maxVariableOffset || v.smin <= -maxVariableOffset {
+        if !insideVariableOffset(v.smin) {
             throw error(pc, s, "\(pointer.typeName) pointer offset \(v.smin) is not allowed")
         }
     }

@@ -30,6 +30,9 @@ enum AccessMode {
 /// offsets, bounds and sizes never overflow.
 let maxVariableOffset: Int64 = 1 << 29
 
+/// Whether `v` lies strictly inside ±`BPF_MAX_VAR_OFF`.
+func insideVariableOffset(_ v: Int64) -> Bool { v > -maxVariableOffset && v < maxVariableOffset }
+
 extension Analysis {
     /// Checks `size` bytes at `base + offset` (and, for pointers with a variable part, every
     /// offset it may have) and does the access on the abstract state — the kernel's
@@ -71,7 +74,6 @@ extension Analysis {
         case .scalar, .mapPointer, .packetEnd:
             throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)'")
         case .context:
-            if mode.isHelper { throw error(pc, s, "R\(regno) type=ctx expected=fp") }
             guard base.offset >= 0 else { throw error(pc, s, "negative offset ctx ptr R\(regno) off=\(base.offset) disallowed") }
             guard base.offset == 0 else { throw error(pc, s, "dereference of modified ctx ptr R\(regno) off=\(base.offset) disallowed") }
             guard base.hasFixedOffset else { throw error(pc, s, "variable ctx access var_off=\(base.value.tnum) disallowed R\(regno) off=\(off)") }
@@ -104,7 +106,7 @@ extension Analysis {
             if base.kind == .mapValue {
                 let shape = config.maps[Int(base.map)]
                 regionSize = Int64(shape.valueSize)
-                if mode.writes, shape.flags & 0x80 != 0 {  // BPF_F_RDONLY_PROG
+                if mode.writes, shape.isReadOnlyToPrograms {
                     throw error(pc, s, "write into map forbidden, value_size=\(regionSize) off=\(off) size=\(size)")
                 }
             } else {
@@ -160,7 +162,7 @@ extension Analysis {
             low = Int64(bitPattern: c) &+ offset
             high = low &+ Int64(size)
         } else {
-            guard base.value.smax < maxVariableOffset, base.value.smin > -maxVariableOffset else {
+            guard insideVariableOffset(base.value.smin), insideVariableOffset(base.value.smax) else {
                 throw error(pc, s, "invalid unbounded variable-offset \(verb) stack R\(regno)")
             }
             low = base.value.smin + offset

@@ -37,7 +37,7 @@ extension UserspaceObject {
         }
         let shapes = maps.map { d in
             MapShape(type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries,
-                     flags: d.readOnly ? d.flags | 0x80 : d.flags,  // BPF_F_RDONLY_PROG
+                     flags: d.readOnly ? d.flags | MapShape.readOnlyToProgramsFlag : d.flags,
                      spinLockOffset: d.spinLockOffset)
         }
         var configuration = Verifier.Configuration(programType: type, maps: shapes)

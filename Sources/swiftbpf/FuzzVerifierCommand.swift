@@ -70,7 +70,7 @@ struct FuzzVerifierCommand {
             print("\(summary.programs) programs: \(summary.programs - summary.ourRefusals.values.reduce(0, +)) accepted by us, none crashed the verifier")
             return
         }
-        for case let d in summary.acceptedOnlyByUs {
+        for d in summary.acceptedOnlyByUs {
             print("accepted only by us (seed \(d.seed), program \(d.index), \(d.program.type)); the kernel: \(d.kernel)")
             print(Disassembler.listing(d.program.code).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             if let save, !writeFile("\(save)/\(d.program.type)-\(d.index).bin", Instruction.encode(d.program.code)) {
