@@ -14,7 +14,7 @@ package struct ProgramGenerator {
 
     /// The program types generated, with the offsets of their contexts' data and data_end.
     private static let types: [(ProgramType, packet: (Int16, Int16)?)] = [
-        (.xdp, (0, 4)), (.schedCLS, (76, 80)), (.socketFilter, nil), (.tracepoint, nil), (.cgroupSKB, (76, 80)),
+        (.xdp, (0, 4)), (.schedCLS, (76, 80)), (.socketFilter, nil), (.tracepoint, nil), (.cgroupSKB, (76, 80)), (.perfEvent, nil),
     ]
 
     package mutating func next() -> FuzzProgram {
@@ -94,6 +94,7 @@ package struct ProgramGenerator {
         switch type {
         case .xdp: return chance(4, in: 5) ? Int16(4 * pick(6)) : Int16(pick(32))
         case .tracepoint: return chance(4, in: 5) ? Int16(8 * pick(8)) : Int16(pick(64))
+        case .perfEvent: return chance(4, in: 5) ? Int16(element([0, 8, 128, 160, 168, 172, 176, 180, 184])) : Int16(pick(192))
         default: return chance(4, in: 5) ? Int16(element([0, 4, 8, 12, 16, 32, 44, 48, 56, 64, 68, 72, 76, 80, 84, 88, 140, 144, 152, 160, 164, 168, 176, 180, 184])) : Int16(pick(196))
         }
     }

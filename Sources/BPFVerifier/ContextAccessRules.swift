@@ -17,6 +17,9 @@ package enum ContextAccessRules: Sendable, Equatable {
     case rawTracepoint
     /// `kprobe_prog_is_valid_access`: `struct pt_regs`.
     case kprobe
+    /// `pe_prog_is_valid_access`: `struct bpf_perf_event_data` (the registers, then
+    /// `sample_period` and `addr`).
+    case perfEvent
 
     /// What a permitted load gives: nil for a number, else the packet pointer it loads.
     /// - Returns: `.refused` when the kernel refuses the access.
@@ -31,6 +34,10 @@ package enum ContextAccessRules: Sendable, Equatable {
             return off >= 0 && off < 96 && !write && off % Int64(size) == 0 ? .number : .refused
         case .kprobe:
             return off >= 0 && off + Int64(size) <= 168 && !write && off % Int64(size) == 0 ? .number : .refused
+        case .perfEvent:
+            // Registers only whole (8 bytes); sample_period and addr (168, 176) narrow too.
+            guard off >= 0, off < 184, !write, off % Int64(size) == 0, off >= 168 || size == 8 else { return .refused }
+            return .number
         }
     }
 

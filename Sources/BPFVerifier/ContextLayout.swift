@@ -71,6 +71,9 @@ public struct ContextLayout: Sendable, Equatable {
     /// kprobes: `struct pt_regs` (x86-64).
     public static let kprobe = ContextLayout(size: 168, readable: [0..<168]).with(.kprobe)
 
+    /// perf events: `struct bpf_perf_event_data`, the registers then `sample_period` and `addr`.
+    public static let perfEvent = ContextLayout(size: 184, readable: [0..<184]).with(.perfEvent)
+
     /// The layout the kernel gives programs of `type`, or nil where SwiftBPF knows none (the
     /// context may then not be accessed).
     public static func standard(for type: ProgramType) -> ContextLayout? {
@@ -81,7 +84,8 @@ public struct ContextLayout: Sendable, Equatable {
         case .cgroupSKB: .cgroupSKB
         case .tracepoint: .tracepoint
         case .rawTracepoint, .rawTracepointWritable: .rawTracepoint
-        case .kprobe, .perfEvent: .kprobe
+        case .kprobe: .kprobe
+        case .perfEvent: .perfEvent
         default: nil
         }
     }

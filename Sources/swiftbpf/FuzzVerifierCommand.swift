@@ -37,7 +37,11 @@ struct FuzzVerifierCommand {
         seed = try arguments.value("seed") ?? 1
         minimize = !arguments.flag("no-minimize")
         save = arguments.string("save")
-        guard count > 0 else { throw UsageError(command: ["swiftbpf", "fuzz-verifier"], message: "--count must be at least 1") }
+        let command = ["swiftbpf", "fuzz-verifier"]
+        guard count > 0 else { throw UsageError(command: command, message: "--count must be at least 1") }
+        if !kernel, save != nil || !minimize {
+            throw UsageError(command: command, message: "--save and --no-minimize apply to programs only we accept: they need --kernel")
+        }
     }
 
     func run() throws {
@@ -47,6 +51,7 @@ struct FuzzVerifierCommand {
             let kernelOracle: KernelOracle
             do { kernelOracle = try KernelOracle() } catch { throw CLIError("--kernel: the fuzzing maps: \(error)") }
             oracle = kernelOracle.verdict
+            if let save, !makeDirectories(save) { throw CLIError("--save: cannot create the directory \(save)") }
         } else {
             oracle = { _ in .notJudged("no --kernel") }
         }

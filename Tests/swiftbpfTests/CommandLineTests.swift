@@ -71,6 +71,15 @@ struct CommandLineTests {
         #expect(root.main(["fail"]) == 3)
     }
 
+    @Test("fuzz-verifier: options that cannot apply are usage errors; without --kernel it hunts crashes and succeeds")
+    func fuzzVerifier() {
+        let root = SwiftBPFCommand.spec
+        #expect(root.main(["fuzz-verifier", "--count", "0"]) == 64)
+        #expect(root.main(["fuzz-verifier", "--save", "/tmp/x"]) == 64, "--save needs --kernel")
+        #expect(root.main(["fuzz-verifier", "--no-minimize"]) == 64, "--no-minimize needs --kernel")
+        #expect(root.main(["fuzz-verifier", "--count", "50", "--seed", "3"]) == 0)
+    }
+
     @Test("the help lists every argument, option and subcommand, wrapped at 80 columns")
     func help() {
         let text = SwiftBPFCommand.spec.help(["swiftbpf"])
