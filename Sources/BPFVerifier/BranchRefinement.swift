@@ -59,8 +59,9 @@ enum Condition: Sendable {
 
 extension ScalarBounds {
     /// What `a` and `b` are known to be on a path where `a cond b` holds (64-bit compare), or
-    /// nil when no values of theirs satisfy it — the path cannot happen.
-    static func refine(_ a: ScalarBounds, _ b: ScalarBounds, _ cond: Condition) -> (ScalarBounds, ScalarBounds)? {
+    /// nil when no values of theirs satisfy it — the path cannot happen. `asKernel` learns no
+    /// more than the kernel's `regs_refine_cond_op` does.
+    static func refine(_ a: ScalarBounds, _ b: ScalarBounds, _ cond: Condition, asKernel: Bool = false) -> (ScalarBounds, ScalarBounds)? {
         var a = a, b = b
         switch cond {
         case .eq:
@@ -95,14 +96,20 @@ extension ScalarBounds {
             a.smax = min(a.smax, b.smax)
             b.smin = max(b.smin, a.smin)
         case .ugt, .uge, .sgt, .sge:
-            guard let (nb, na) = refine(b, a, cond.swapped) else { return nil }
+            guard let (nb, na) = refine(b, a, cond.swapped, asKernel: asKernel) else { return nil }
             return (na, nb)
         case .set:
             if (a.tnum.value | a.tnum.mask) & (b.tnum.value | b.tnum.mask) == 0 { return nil }
             if let c = b.constantValue, c.nonzeroBitCount == 1 { a.tnum = Tnum(value: a.tnum.value | c, mask: a.tnum.mask & ~c) }
             if let c = a.constantValue, c.nonzeroBitCount == 1 { b.tnum = Tnum(value: b.tnum.value | c, mask: b.tnum.mask & ~c) }
-            if a.umin == 0 { a.umin = 1 }
-            if b.umin == 0 { b.umin = 1 }
+            // Some bit is set in both, so neither is 0 (the kernel learns only the bit of a
+            // single-bit constant).
+            if !asKernel, a.umin == 0 { a.umin = 1 }
+            if !asKernel, b.umin == 0 { b.umin = 1 }
+        case .notSet where asKernel:
+            // No bit of the constant is set: the kernel forgets the other's ranges and keeps
+            // its known bits, those cleared (regs_refine_cond_op, JSET | X).
+            if let c = b.constantValue { a = .knownBits(a.tnum & .constant(~c)) } else if let c = a.constantValue { b = .knownBits(b.tnum & .constant(~c)) }
         case .notSet:
             if let c = b.constantValue {
                 if a.tnum.value & c != 0 { return nil }
@@ -122,10 +129,17 @@ extension ScalarBounds {
 
     /// The same for a 32-bit compare (`jmp32`): only the low halves are compared, and only
     /// what is known of them narrows.
-    static func refine32(_ a: ScalarBounds, _ b: ScalarBounds, _ cond: Condition) -> (ScalarBounds, ScalarBounds)? {
+    static func refine32(_ a: ScalarBounds, _ b: ScalarBounds, _ cond: Condition, asKernel: Bool = false) -> (ScalarBounds, ScalarBounds)? {
+        if asKernel, cond == .notSet {
+            // As in 64 bits, on the low halves: ranges forgotten, the constant's bits cleared.
+            var a = a, b = b
+            func cleared(_ t: Tnum, _ c: UInt64) -> ScalarBounds { .knownBits(t.withLow32(t.truncated(toBytes: 4) & .constant(~c))) }
+            if let c = b.low32.constantValue { a = cleared(a.tnum, c) } else if let c = a.low32.constantValue { b = cleared(b.tnum, c) }
+            return a.isEmpty || b.isEmpty ? nil : (a, b)
+        }
         let signed = cond.isSigned
         let va = signed ? a.signedLow32 : a.low32, vb = signed ? b.signedLow32 : b.low32
-        guard let (ra, rb) = refine(va, vb, cond) else { return nil }
+        guard let (ra, rb) = refine(va, vb, cond, asKernel: asKernel) else { return nil }
         var a = a, b = b
         a.narrowLow32(by: ra, signed: signed)
         b.narrowLow32(by: rb, signed: signed)

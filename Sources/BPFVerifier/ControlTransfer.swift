@@ -111,7 +111,8 @@ extension Analysis {
     /// Narrows `st` by `dst cond src`; false when that side cannot happen.
     private mutating func narrow(_ st: inout VerifierState, _ d: Int, _ dst: Register, _ s: Int?, _ src: Register, _ cond: Condition, is32: Bool) -> Bool {
         if dst.isScalar && src.isScalar {
-            let refined = is32 ? ScalarBounds.refine32(dst.value, src.value, cond) : ScalarBounds.refine(dst.value, src.value, cond)
+            let refined = is32 ? ScalarBounds.refine32(dst.value, src.value, cond, asKernel: config.kernelRules)
+                : ScalarBounds.refine(dst.value, src.value, cond, asKernel: config.kernelRules)
             guard let (a, b) = refined else { return false }
             Self.setScalar(&st, d, a)
             if let s { Self.setScalar(&st, s, b) }

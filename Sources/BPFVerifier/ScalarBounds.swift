@@ -18,6 +18,14 @@ package struct ScalarBounds: Hashable, Sendable {
                             tnum: .constant(v))
     }
 
+    /// Any value with these known bits, the ranges derived from them alone.
+    static func knownBits(_ tnum: Tnum) -> ScalarBounds {
+        var b = ScalarBounds()
+        b.tnum = tnum
+        b.synchronize()
+        return b
+    }
+
     /// Any value in `min...max` (unsigned).
     package static func unsignedRange(_ min: UInt64, _ max: UInt64) -> ScalarBounds {
         var b = ScalarBounds()
