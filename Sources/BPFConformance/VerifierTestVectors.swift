@@ -121,8 +121,8 @@ struct PreState {
     var maps: [MapShape]
 
     /// PREVAIL's test map: 4-byte keys and values, 4 entries.
-    static let testMap = MapShape(type: 1, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0)
-    static let programArray = MapShape(type: 3, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0)
+    static let testMap = MapShape(type: .hash, keySize: 4, valueSize: 4, maxEntries: 4)
+    static let programArray = MapShape(type: .progArray, keySize: 4, valueSize: 4, maxEntries: 4)
 
     /// One entry state per combination of the register types the constraints allow.
     static func alternatives(_ pre: [String]) -> [PreState] {
@@ -202,7 +202,7 @@ struct PreState {
                 reg.range = packetSize
             case "shared":
                 let size = Int(number(p + ".shared_region_size") ?? 0)
-                maps.append(MapShape(type: 1, keySize: 4, valueSize: max(size, 0), maxEntries: 1, flags: 0))
+                maps.append(MapShape(type: .hash, keySize: 4, valueSize: max(size, 0), maxEntries: 1))
                 reg = .pointer(.mapValue, offset: number(p + ".shared_offset") ?? 0)
                 reg.map = Int32(maps.count - 1)
                 if let (low, _) = interval(p + ".svalue"), low <= 0 {  // its address may be 0: NULL

@@ -141,7 +141,7 @@ public enum Assembler {
             }
             try expect(1)
             if operands[0].hasPrefix("%") { return [Instruction(opcode: 0x8d, dst: try register(operands[0]))] }
-            if let id = HelperNames.id(of: operands[0]) { return [Instruction(opcode: 0x85, imm: id)] }
+            if let id = HelperID(named: operands[0])?.rawValue { return [Instruction(opcode: 0x85, imm: id)] }
             return [Instruction(opcode: 0x85, imm: try immediate32(operands[0]))]
         case "lddw":
             try expect(2)

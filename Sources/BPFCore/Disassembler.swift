@@ -83,7 +83,7 @@ public enum Disassembler {
             case .local: return "call pc\(signed(Int(insn.imm)))"
             case .kfunc: return "call kernel-function#\(insn.imm)"
             default:
-                if let name = HelperNames.name(of: insn.imm) { return "call bpf_\(name)#\(insn.imm)" }
+                if let name = HelperID(rawValue: insn.imm).name { return "call bpf_\(name)#\(insn.imm)" }
                 return "call unknown#\(insn.imm)"
             }
         default:

@@ -35,25 +35,26 @@ public enum HelperArgument: Sendable, Equatable {
 public enum HelperPrototypes {
     /// The arguments of helper `id` (r1 first), or nil for a helper with no prototype here.
     public static func arguments(of id: Int32) -> [HelperArgument]? {
-        switch id {
-        case 1, 3: [.map, .mapKey]                                       // map_lookup_elem, map_delete_elem
-        case 2: [.map, .mapKey, .mapValue, .anything]                    // map_update_elem
-        case 4, 112, 113, 45, 114, 115: [.writable(size: 2), .size(zeroAllowed: true), .anything]  // probe_read*, probe_read*_str
-        case 12: [.context, .map, .anything]                             // tail_call
-        case 87: [.map, .mapValue, .anything]                            // map_push_elem
-        case 88, 89: [.map, .writableMapValue]                           // map_pop_elem, map_peek_elem
-        case 6: [.readable(size: 2), .size(zeroAllowed: false)]          // trace_printk: r3-r5 as the format needs
-        case 177: [.readable(size: 2), .size(zeroAllowed: false), .readableOrNull(size: 4), .size(zeroAllowed: true)]  // trace_vprintk
-        case 5, 7, 8, 14, 15, 125, 160: []                               // time, random, cpu, pid/uid
-        case 16: [.writable(size: 2), .size(zeroAllowed: false)]         // get_current_comm
-        case 23: [.anything, .anything]                                  // redirect
-        case 28: [.readableOrNull(size: 2), .size(zeroAllowed: true), .readableOrNull(size: 4), .size(zeroAllowed: true), .anything]  // csum_diff
-        case 44, 65: [.context, .anything]                               // xdp_adjust_head, xdp_adjust_tail
-        case 130: [.map, .readable(size: 3), .size(zeroAllowed: true), .anything]  // ringbuf_output
-        case 131: [.map, .allocationSize, .anything]                     // ringbuf_reserve
-        case 132, 133: [.record, .anything]                              // ringbuf_submit/discard
-        case 134: [.map, .anything]                                      // ringbuf_query
-        case 93, 94: [.spinLock]                                         // spin_lock, spin_unlock
+        switch HelperID(rawValue: id) {
+        case .mapLookupElem, .mapDeleteElem: [.map, .mapKey]
+        case .mapUpdateElem: [.map, .mapKey, .mapValue, .anything]
+        case .probeRead, .probeReadUser, .probeReadKernel, .probeReadStr, .probeReadUserStr, .probeReadKernelStr:
+            [.writable(size: 2), .size(zeroAllowed: true), .anything]
+        case .tailCall: [.context, .map, .anything]
+        case .mapPushElem: [.map, .mapValue, .anything]
+        case .mapPopElem, .mapPeekElem: [.map, .writableMapValue]
+        case .tracePrintk: [.readable(size: 2), .size(zeroAllowed: false)]  // r3-r5 as the format needs
+        case .traceVprintk: [.readable(size: 2), .size(zeroAllowed: false), .readableOrNull(size: 4), .size(zeroAllowed: true)]
+        case .ktimeGetNs, .getPrandomU32, .getSmpProcessorId, .getCurrentPidTgid, .getCurrentUidGid, .ktimeGetBootNs, .ktimeGetCoarseNs: []
+        case .getCurrentComm: [.writable(size: 2), .size(zeroAllowed: false)]
+        case .redirect: [.anything, .anything]
+        case .csumDiff: [.readableOrNull(size: 2), .size(zeroAllowed: true), .readableOrNull(size: 4), .size(zeroAllowed: true), .anything]
+        case .xdpAdjustHead, .xdpAdjustTail: [.context, .anything]
+        case .ringbufOutput: [.map, .readable(size: 3), .size(zeroAllowed: true), .anything]
+        case .ringbufReserve: [.map, .allocationSize, .anything]
+        case .ringbufSubmit, .ringbufDiscard: [.record, .anything]
+        case .ringbufQuery: [.map, .anything]
+        case .spinLock, .spinUnlock: [.spinLock]
         default: nil
         }
     }
@@ -61,6 +62,6 @@ public enum HelperPrototypes {
     /// Whether helper `id` may be passed pointers into the packet (the kernel's
     /// `bpf_func_proto.pkt_access`): map_lookup/update/delete_elem, map_push_elem, csum_diff.
     public static func acceptsPacketPointers(_ id: Int32) -> Bool {
-        [1, 2, 3, 87, 28].contains(id)
+        [HelperID.mapLookupElem, .mapUpdateElem, .mapDeleteElem, .mapPushElem, .csumDiff].contains(HelperID(rawValue: id))
     }
 }

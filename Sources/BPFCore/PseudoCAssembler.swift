@@ -124,7 +124,7 @@ public enum PseudoCAssembler {
             let idText = target.split(separator: "#").last.map(String.init) ?? target
             if let id = Int32(idText) { return [Instruction(opcode: 0x85, imm: id)] }
             let name = target.hasPrefix("bpf_") ? String(target.dropFirst(4)) : target
-            guard let id = HelperNames.id(of: name) else { throw AssemblyMessage("unknown helper '\(target)'") }
+            guard let id = HelperID(named: name)?.rawValue else { throw AssemblyMessage("unknown helper '\(target)'") }
             return [Instruction(opcode: 0x85, imm: id)]
         }
         if body.hasPrefix("goto ") || body.hasPrefix("gotol ") {

@@ -1,21 +1,18 @@
-import BPFCore
-package import BPFMaps
+package import BPFCore
 package import BPFObject
 
 /// The maps every generated program may use, by index (`lddw rX, map[index]`): the same four
 /// for our verifier (as shapes) and for the kernel (created once).
 package enum FuzzMaps {
     package static let definitions: [MapDefinition] = [
-        MapDefinition(name: "fz_array", type: MapShape.array, keySize: 4, valueSize: 48, maxEntries: 4, flags: 0, section: "maps", offset: 0),
-        MapDefinition(name: "fz_hash", type: MapShape.hash, keySize: 8, valueSize: 16, maxEntries: 16, flags: 0, section: "maps", offset: 0),
-        MapDefinition(name: "fz_ringbuf", type: 27, keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0, section: "maps", offset: 0),
-        MapDefinition(name: "fz_rdonly", type: MapShape.array, keySize: 4, valueSize: 16, maxEntries: 1, flags: MapShape.readOnlyToProgramsFlag, section: "maps", offset: 0),
-        MapDefinition(name: "fz_progs", type: 3, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, section: "maps", offset: 0),
+        MapDefinition(name: "fz_array", type: .array, keySize: 4, valueSize: 48, maxEntries: 4, flags: [], section: "maps", offset: 0),
+        MapDefinition(name: "fz_hash", type: .hash, keySize: 8, valueSize: 16, maxEntries: 16, flags: [], section: "maps", offset: 0),
+        MapDefinition(name: "fz_ringbuf", type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096, flags: [], section: "maps", offset: 0),
+        MapDefinition(name: "fz_rdonly", type: .array, keySize: 4, valueSize: 16, maxEntries: 1, flags: .readOnlyToPrograms, section: "maps", offset: 0),
+        MapDefinition(name: "fz_progs", type: .progArray, keySize: 4, valueSize: 4, maxEntries: 4, flags: [], section: "maps", offset: 0),
     ]
 
-    package static let shapes: [MapShape] = definitions.map {
-        MapShape(type: $0.type, keySize: $0.keySize, valueSize: $0.valueSize, maxEntries: $0.maxEntries, flags: $0.flags)
-    }
+    package static let shapes: [MapShape] = definitions.map(\.shape)
 
     static let array: Int32 = 0, hash: Int32 = 1, ringbuf: Int32 = 2, readOnly: Int32 = 3, programs: Int32 = 4
 }

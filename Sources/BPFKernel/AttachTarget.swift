@@ -1,3 +1,4 @@
+import BPFCore
 import BPFObject
 import BTF
 
@@ -10,10 +11,10 @@ extension SectionNames.Match {
     func attachBTFID(in kernel: @autoclosure () -> BTF?) throws(AttachTargetError) -> UInt32 {
         let name: String, isTypedef: Bool
         switch expectedAttachType {
-        case 23: (name, isTypedef) = ("btf_trace_", true)  // BPF_TRACE_RAW_TP: tp_btf
-        case 24, 25, 26: (name, isTypedef) = ("", false)  // BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_MODIFY_RETURN
-        case 27, 43: (name, isTypedef) = ("bpf_lsm_", false)  // BPF_LSM_MAC, BPF_LSM_CGROUP
-        case 28: (name, isTypedef) = ("bpf_iter_", false)  // BPF_TRACE_ITER
+        case .traceRawTp?: (name, isTypedef) = ("btf_trace_", true)  // tp_btf
+        case .traceFentry?, .traceFexit?, .modifyReturn?: (name, isTypedef) = ("", false)
+        case .lsmMac?, .lsmCgroup?: (name, isTypedef) = ("bpf_lsm_", false)
+        case .traceIter?: (name, isTypedef) = ("bpf_iter_", false)
         default: return 0
         }
         guard let target = attachTarget else { throw AttachTargetError(message: "the section names no attach target (as in fentry/FUNCTION)") }

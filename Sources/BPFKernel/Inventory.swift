@@ -29,12 +29,12 @@ public enum Inventory {
     /// A map in the kernel.
     public struct MapInfo: Sendable, Equatable {
         public var id: UInt32
-        public var type: UInt32
+        public var type: MapType
         public var name: String
         public var keySize: UInt32
         public var valueSize: UInt32
         public var maxEntries: UInt32
-        public var flags: UInt32
+        public var flags: MapFlags
         /// The id of the BTF its key and value types are in (0: none), and those types.
         public var btfID: UInt32 = 0
         public var keyTypeID: UInt32 = 0
@@ -95,7 +95,7 @@ public enum Inventory {
         let r = cbpf_map_info(fd, &s)
         guard r == 0 else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: -r) }
         let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return MapInfo(id: s.id, type: s.type, name: name, keySize: s.key_size, valueSize: s.value_size, maxEntries: s.max_entries,
-                       flags: s.flags, btfID: s.btf_id, keyTypeID: s.btf_key_type_id, valueTypeID: s.btf_value_type_id)
+        return MapInfo(id: s.id, type: MapType(rawValue: s.type), name: name, keySize: s.key_size, valueSize: s.value_size, maxEntries: s.max_entries,
+                       flags: MapFlags(rawValue: s.flags), btfID: s.btf_id, keyTypeID: s.btf_key_type_id, valueTypeID: s.btf_value_type_id)
     }
 }

@@ -1,3 +1,4 @@
+import BPFCore
 import BPFMaps
 public import BPFObject
 import CBPFShims
@@ -21,13 +22,13 @@ public final class KernelMap {
     /// A perf event array declared without a size gets a slot per possible CPU, as with libbpf.
     public init(_ definition: MapDefinition, btf: KernelBTF? = nil) throws(KernelError) {
         var definition = definition
-        if definition.type == 4, definition.maxEntries == 0 { definition.maxEntries = PossibleCPUs.count }
+        if definition.type == .perfEventArray, definition.maxEntries == 0 { definition.maxEntries = PossibleCPUs.count }
         // Global data is read-only to programs where the object says so (BPF_F_RDONLY_PROG).
-        let flags = definition.flags | (definition.readOnly ? MapShape.readOnlyToProgramsFlag : 0)
+        let flags = definition.readOnly ? definition.flags.union(.readOnlyToPrograms) : definition.flags
         let name = kernelObjectName(definition.name)
         func create(_ btf: KernelBTF?) -> Int32 {
-            cbpf_map_create(definition.type, UInt32(definition.keySize), UInt32(definition.valueSize),
-                            UInt32(definition.maxEntries), flags, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID)
+            cbpf_map_create(definition.type.rawValue, UInt32(definition.keySize), UInt32(definition.valueSize),
+                            UInt32(definition.maxEntries), flags.rawValue, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID)
         }
         let typed = btf != nil && (definition.keyTypeID != 0 || definition.valueTypeID != 0)
         var fd = create(typed ? btf : nil)
@@ -60,7 +61,7 @@ public final class KernelMap {
 
     /// Whether the map holds a value per CPU: per-CPU hash and array, LRU per-CPU hash,
     /// per-CPU cgroup storage.
-    public var isPerCPU: Bool { [5, 6, 10, 21].contains(definition.type) }
+    public var isPerCPU: Bool { definition.type.isPerCPU }
 
     /// Bytes between CPUs' values in a per-CPU map's syscall buffer.
     public var perCPUValueStride: Int { (definition.valueSize + 7) / 8 * 8 }

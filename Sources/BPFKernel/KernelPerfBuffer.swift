@@ -30,7 +30,7 @@ public final class KernelPerfBuffer {
     /// Opens a ring of `pagesPerCPU` pages (a power of two) for every online CPU the map has a
     /// slot for, and puts its event in that slot.
     public init(_ map: KernelMap, pagesPerCPU: Int = 64) throws(KernelError) {
-        guard map.definition.type == 4 else { throw KernelError(command: "perf buffer (\(map.definition.name) is not a perf event array)", errno: EINVAL) }
+        guard map.definition.type == .perfEventArray else { throw KernelError(command: "perf buffer (\(map.definition.name) is not a perf event array)", errno: EINVAL) }
         guard pagesPerCPU > 0, pagesPerCPU & (pagesPerCPU - 1) == 0 else {
             throw KernelError(command: "perf buffer (\(pagesPerCPU) pages per CPU is not a power of two)", errno: EINVAL)
         }

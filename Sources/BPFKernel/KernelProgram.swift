@@ -34,7 +34,7 @@ public final class KernelProgram {
     /// - Throws: ``KernelError`` with the verifier's log when the kernel rejects the program.
     public init(type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "", logLevel: UInt32 = 0,
                 btf: KernelBTF? = nil, functionInfo: [BTFExt.FunctionInfo] = [], lineInfo: [BTFExt.LineInfo] = [],
-                expectedAttachType: UInt32 = 0, flags: UInt32 = 0, attachBTFID: UInt32 = 0) throws(KernelError) {
+                expectedAttachType: AttachType? = nil, flags: ProgramFlags = [], attachBTFID: UInt32 = 0) throws(KernelError) {
         let bytes = Instruction.encode(instructions)
         let functions = functionInfo.flatMap { [$0.instructionOffset, $0.typeID] }
         let lines = lineInfo.flatMap { [$0.instructionOffset, $0.fileNameOffset, $0.lineOffset, $0.line << 10 | $0.column & 0x3ff] }
@@ -45,7 +45,7 @@ public final class KernelProgram {
                         var info = cbpf_prog_btf(btf_fd: btf?.fd ?? -1, func_info: functions.baseAddress, func_info_cnt: UInt32(functionInfo.count),
                                                  line_info: lines.baseAddress, line_info_cnt: UInt32(lineInfo.count))
                         return cbpf_prog_load(type.rawValue, code.baseAddress, UInt32(instructions.count), license, level, log, size, name, &info,
-                                              expectedAttachType, flags, attachBTFID)
+                                              expectedAttachType?.rawValue ?? 0, flags.rawValue, attachBTFID)
                     }
                 }
             }

@@ -1,3 +1,4 @@
+import BPFCore
 import CBPFShims
 
 /// `BPF_MAP_TYPE_ARRAY`: `maxEntries` zero-initialized values indexed by a 32-bit key; every

@@ -1,51 +1,5 @@
+public import BPFCore
 import Synchronization
-
-/// The shape of a map: what `BPF_MAP_CREATE` takes.
-public struct MapShape: Sendable, Equatable {
-    /// `enum bpf_map_type`: 1 hash, 2 array, …
-    public var type: UInt32
-    public var keySize: Int
-    public var valueSize: Int
-    public var maxEntries: Int
-    public var flags: UInt32
-    /// Where the value's `struct bpf_spin_lock` lies, when it has one (from the value's BTF).
-    public var spinLockOffset: Int?
-
-    public init(type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32 = 0, spinLockOffset: Int? = nil) {
-        self.type = type
-        self.keySize = keySize
-        self.valueSize = valueSize
-        self.maxEntries = maxEntries
-        self.flags = flags
-        self.spinLockOffset = spinLockOffset
-    }
-
-    /// `BPF_F_RDONLY_PROG`: programs may read the map's values, not write them (`.rodata`).
-    public static let readOnlyToProgramsFlag: UInt32 = 0x80
-    /// Whether ``readOnlyToProgramsFlag`` is set.
-    public var isReadOnlyToPrograms: Bool { flags & Self.readOnlyToProgramsFlag != 0 }
-
-    /// `BPF_MAP_TYPE_HASH`.
-    public static let hash: UInt32 = 1
-    /// `BPF_MAP_TYPE_ARRAY`.
-    public static let array: UInt32 = 2
-    /// `BPF_MAP_TYPE_LRU_HASH`.
-    public static let lruHash: UInt32 = 9
-    /// `BPF_MAP_TYPE_LPM_TRIE`.
-    public static let lpmTrie: UInt32 = 11
-    /// `BPF_MAP_TYPE_PROG_ARRAY`.
-    public static let programArray: UInt32 = 3
-    /// `BPF_MAP_TYPE_PERCPU_HASH`.
-    public static let perCPUHash: UInt32 = 5
-    /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
-    public static let perCPUArray: UInt32 = 6
-    /// `BPF_MAP_TYPE_QUEUE`.
-    public static let queue: UInt32 = 22
-    /// `BPF_MAP_TYPE_STACK`.
-    public static let stack: UInt32 = 23
-    /// `BPF_MAP_TYPE_RINGBUF`.
-    public static let ringBuffer: UInt32 = 27
-}
 
 /// A map with kernel semantics. Values live in raw memory the map owns and never move for the
 /// map's life, so a program may keep the pointer a lookup returned (DESIGN.md principle 2).
@@ -70,7 +24,7 @@ public class BPFMap: @unchecked Sendable {
     /// Creates a map of `shape.type`.
     /// - Throws: ``MapError`` for an unsupported type, zero sizes, or a map over the memory limit.
     public static func make(name: String, shape: MapShape) throws(MapError) -> BPFMap {
-        if shape.type == MapShape.ringBuffer {
+        if shape.type == MapType.ringbuf {
             // The kernel's rule: no key or value, a page-multiple power-of-two size.
             guard shape.keySize == 0, shape.valueSize == 0, shape.maxEntries >= 4096, shape.maxEntries & (shape.maxEntries - 1) == 0 else {
                 throw .invalid(name, "a ring buffer needs no key or value and a power-of-two size of at least 4096 bytes (got \(shape.maxEntries))")
@@ -78,7 +32,7 @@ public class BPFMap: @unchecked Sendable {
             guard shape.maxEntries <= memoryLimit else { throw MapError(errno: 12, "\(name): \(shape.maxEntries) bytes exceed the map memory limit (ENOMEM)") }
             return RingBufferMap(name: name, shape: shape)
         }
-        if shape.type == MapShape.queue || shape.type == MapShape.stack {
+        if shape.type == MapType.queue || shape.type == MapType.stack {
             guard shape.keySize == 0, shape.valueSize > 0, shape.valueSize <= memoryLimit, shape.maxEntries > 0,
                   shape.maxEntries < memoryLimit / shape.valueSize else {
                 throw .invalid(name, "a queue or stack needs no key, a value size and max entries within the limits")
@@ -94,28 +48,28 @@ public class BPFMap: @unchecked Sendable {
         guard shape.valueSize <= memoryLimit else {
             throw MapError(errno: 12, "\(name): values of \(shape.valueSize) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
         }
-        let copies = shape.type == MapShape.perCPUArray || shape.type == MapShape.perCPUHash ? PossibleCPUs.count : 1
+        let copies = shape.type == MapType.percpuArray || shape.type == MapType.percpuHash ? PossibleCPUs.count : 1
         let perEntry = (shape.keySize + 7) / 8 * 8 + (shape.valueSize + 7) / 8 * 8 * copies + 16
         let (total, overflow) = perEntry.multipliedReportingOverflow(by: shape.maxEntries)
         guard !overflow, total <= memoryLimit else {
             throw MapError(errno: 12, "\(name): \(shape.maxEntries) entries of \(perEntry) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
         }
         switch shape.type {
-        case MapShape.array:
+        case MapType.array:
             guard shape.keySize == 4 else { throw .invalid(name, "an array map's key must be 4 bytes, not \(shape.keySize)") }
             return ArrayMap(name: name, shape: shape)
-        case MapShape.hash, MapShape.lruHash:
+        case MapType.hash, MapType.lruHash:
             return HashMap(name: name, shape: shape)
-        case MapShape.lpmTrie:
+        case MapType.lpmTrie:
             // The kernel's rules: a 4-byte prefix length plus 1 to 256 bytes of data, no preallocation.
-            guard shape.keySize > 4, shape.keySize <= 260, shape.flags & 1 != 0 else {
+            guard shape.keySize > 4, shape.keySize <= 260, shape.flags.contains(.noPrealloc) else {
                 throw .invalid(name, "an LPM trie needs a key of a 4-byte prefix length and 1-256 data bytes, and BPF_F_NO_PREALLOC")
             }
             return LPMTrieMap(name: name, shape: shape)
-        case MapShape.perCPUArray, MapShape.perCPUHash:
-            guard shape.type == MapShape.perCPUHash || shape.keySize == 4 else { throw .invalid(name, "a per-CPU array's key must be 4 bytes") }
+        case MapType.percpuArray, MapType.percpuHash:
+            guard shape.type == MapType.percpuHash || shape.keySize == 4 else { throw .invalid(name, "a per-CPU array's key must be 4 bytes") }
             return PerCPUMap(name: name, shape: shape)
-        case MapShape.programArray:
+        case MapType.progArray:
             guard shape.keySize == 4, shape.valueSize == 4 else { throw .invalid(name, "a program array needs 4-byte keys and values") }
             return ProgramArrayMap(name: name, shape: shape)
         default:

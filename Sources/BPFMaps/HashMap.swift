@@ -1,3 +1,4 @@
+import BPFCore
 import CBPFShims
 import Synchronization
 #if canImport(Glibc)
@@ -52,7 +53,7 @@ final class HashMap: BPFMap, @unchecked Sendable {
         buckets = .allocate(capacity: bucketCount)
         for b in 0..<bucketCount { (buckets + b).initialize(to: ~Int32(b)) }
         bucketMask = bucketCount - 1
-        if shape.type == MapShape.lruHash {
+        if shape.type == MapType.lruHash {
             referenced = .allocate(capacity: shape.maxEntries)
             referenced!.initialize(repeating: 0, count: shape.maxEntries)
         } else {

@@ -1,3 +1,4 @@
+import BPFCore
 import Synchronization
 
 /// `BPF_MAP_TYPE_LPM_TRIE`: keys are a 32-bit prefix length then the data (an address), and a
@@ -12,7 +13,7 @@ public final class LPMTrieMap: BPFMap, @unchecked Sendable {
 
     override init(name: String, shape: MapShape) {
         var innerShape = shape
-        innerShape.type = MapShape.hash
+        innerShape.type = MapType.hash
         inner = HashMap(name: name, shape: innerShape)
         dataBits = (shape.keySize - 4) * 8
         lengths = Mutex(Array(repeating: 0, count: dataBits + 1))

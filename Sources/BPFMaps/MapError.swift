@@ -1,3 +1,4 @@
+import BPFCore
 /// A map operation's failure, carrying the negative errno the kernel returns to programs.
 public struct MapError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kernel's errno for this failure (positive: `ENOENT` is 2).
@@ -19,14 +20,4 @@ public struct MapError: Error, Sendable, Equatable, CustomStringConvertible {
     static func exists(_ map: String) -> MapError { MapError(errno: 17, "\(map): the key exists and BPF_NOEXIST was given (EEXIST)") }
     static func full(_ map: String) -> MapError { MapError(errno: 7, "\(map): the map is full (E2BIG)") }
     static func invalid(_ map: String, _ why: String) -> MapError { MapError(errno: 22, "\(map): \(why) (EINVAL)") }
-}
-
-/// Update flags, as `bpf_map_update_elem` takes them.
-public enum UpdateFlags: UInt64, Sendable {
-    /// Create or replace (`BPF_ANY`).
-    case any = 0
-    /// Create only (`BPF_NOEXIST`).
-    case noExist = 1
-    /// Replace only (`BPF_EXIST`).
-    case exist = 2
 }

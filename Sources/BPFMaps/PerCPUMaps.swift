@@ -36,9 +36,9 @@ public final class PerCPUMap: BPFMap, @unchecked Sendable {
     override init(name: String, shape: MapShape) {
         stride = (shape.valueSize + 7) / 8 * 8
         var innerShape = shape
-        innerShape.type = shape.type == MapShape.perCPUArray ? MapShape.array : MapShape.hash
+        innerShape.type = shape.type == MapType.percpuArray ? MapType.array : MapType.hash
         innerShape.valueSize = stride * PossibleCPUs.count
-        inner = shape.type == MapShape.perCPUArray ? ArrayMap(name: name, shape: innerShape) : HashMap(name: name, shape: innerShape)
+        inner = shape.type == MapType.percpuArray ? ArrayMap(name: name, shape: innerShape) : HashMap(name: name, shape: innerShape)
         super.init(name: name, shape: shape)
     }
 

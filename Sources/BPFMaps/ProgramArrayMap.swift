@@ -1,3 +1,4 @@
+import BPFCore
 /// `BPF_MAP_TYPE_PROG_ARRAY`: slots of programs for `bpf_tail_call`. In the userspace runtime a
 /// slot holds a program's entry handle (the address of its pre-decoded code) and the map keeps
 /// the program alive while it is in a slot. Programs cannot change slots; the host does.

@@ -1,3 +1,4 @@
+import BPFCore
 import Synchronization
 
 /// `BPF_MAP_TYPE_QUEUE` (first in, first out) and `BPF_MAP_TYPE_STACK` (last in, first out):
@@ -12,7 +13,7 @@ public final class QueueStackMap: BPFMap, @unchecked Sendable {
 
     override init(name: String, shape: MapShape) {
         slots = shape.maxEntries + 1
-        isStack = shape.type == MapShape.stack
+        isStack = shape.type == MapType.stack
         values = .allocate(byteCount: slots * shape.valueSize, alignment: 8)
         values.initializeMemory(as: UInt8.self, repeating: 0, count: slots * shape.valueSize)
         super.init(name: name, shape: shape)

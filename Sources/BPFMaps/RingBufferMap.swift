@@ -1,3 +1,4 @@
+import BPFCore
 import CBPFShims
 import Synchronization
 

@@ -1,3 +1,4 @@
+public import BPFCore
 import BTF
 
 /// A map an object declares: BTF-defined in `.maps` (`__uint(type, …)`, `__type(key, …)`) or
@@ -6,11 +7,11 @@ public struct MapDefinition: Sendable, Equatable {
     /// The map's variable name.
     public var name: String
     /// `enum bpf_map_type`.
-    public var type: UInt32
+    public var type: MapType
     public var keySize: Int
     public var valueSize: Int
     public var maxEntries: Int
-    public var flags: UInt32
+    public var flags: MapFlags
     /// The ELF section holding the definition and the symbol's offset in it.
     public var section: String
     public var offset: Int
@@ -25,7 +26,7 @@ public struct MapDefinition: Sendable, Equatable {
     public var keyTypeID: UInt32 = 0
     public var valueTypeID: UInt32 = 0
 
-    package init(name: String, type: UInt32, keySize: Int, valueSize: Int, maxEntries: Int, flags: UInt32,
+    package init(name: String, type: MapType, keySize: Int, valueSize: Int, maxEntries: Int, flags: MapFlags,
                  section: String, offset: Int, initialValue: [UInt8]? = nil, readOnly: Bool = false) {
         self.name = name
         self.type = type
@@ -58,7 +59,7 @@ extension ObjectFile {
             guard case let .structure(_, members) = btf.resolvedKind(structType) else {
                 throw ObjectError(section: ".maps", "map '\(name)' is not defined by a struct")
             }
-            var map = MapDefinition(name: name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, section: section.name, offset: Int(placement.offset))
+            var map = MapDefinition(name: name, type: .unspec, keySize: 0, valueSize: 0, maxEntries: 0, flags: [], section: section.name, offset: Int(placement.offset))
             for member in members {
                 let field = btf.name(member.nameOffset)
                 guard case let .pointer(target) = btf.resolvedKind(member.type) else {
@@ -70,9 +71,9 @@ extension ObjectFile {
                     return nil
                 }
                 switch field {
-                case "type": map.type = UInt32(number ?? 0)
+                case "type": map.type = MapType(rawValue: UInt32(number ?? 0))
                 case "max_entries": map.maxEntries = number ?? 0
-                case "map_flags": map.flags = UInt32(number ?? 0)
+                case "map_flags": map.flags = MapFlags(rawValue: UInt32(number ?? 0))
                 case "key_size": map.keySize = number ?? 0
                 case "value_size": map.valueSize = number ?? 0
                 case "key", "value":
@@ -105,7 +106,7 @@ extension ObjectFile {
     /// libbpf backs `.data`, `.rodata` and `.bss` (and `.data.*`, `.rodata.*`).
     static func globalDataMaps(elf: ELFFile) -> [MapDefinition] {
         elf.sections.filter { isGlobalData($0) && $0.size > 0 }.map { section in
-            MapDefinition(name: section.name, type: 2, keySize: 4, valueSize: section.size, maxEntries: 1, flags: 0,
+            MapDefinition(name: section.name, type: .array, keySize: 4, valueSize: section.size, maxEntries: 1, flags: [],
                           section: section.name, offset: 0,
                           initialValue: section.isNoBits ? [UInt8](repeating: 0, count: section.size) : Array(elf.data(of: section)),
                           readOnly: section.name.hasPrefix(".rodata"))
@@ -128,8 +129,16 @@ extension ObjectFile {
             let at = Int(truncatingIfNeeded: symbol.value)
             guard at >= 0, at % 4 == 0, at <= data.count - 20 else { throw ObjectError(section: "maps", offset: at, "map '\(symbol.name)' runs past the section") }
             func field(_ i: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(data[at + 4 * i + $1]) << (8 * $1) } }
-            return MapDefinition(name: symbol.name, type: field(0), keySize: Int(field(1)), valueSize: Int(field(2)),
-                                 maxEntries: Int(field(3)), flags: field(4), section: "maps", offset: at)
+            return MapDefinition(name: symbol.name, type: MapType(rawValue: field(0)), keySize: Int(field(1)), valueSize: Int(field(2)),
+                                 maxEntries: Int(field(3)), flags: MapFlags(rawValue: field(4)), section: "maps", offset: at)
         }
+    }
+}
+
+extension MapDefinition {
+    /// The map's shape, with ``MapFlags/readOnlyToPrograms`` added for read-only global data.
+    public var shape: MapShape {
+        MapShape(type: type, keySize: keySize, valueSize: valueSize, maxEntries: maxEntries,
+                 flags: readOnly ? flags.union(.readOnlyToPrograms) : flags, spinLockOffset: spinLockOffset)
     }
 }

@@ -11,13 +11,13 @@ public enum SectionNames {
         public var attachTarget: String?
         /// The `expected_attach_type` libbpf loads the program with (`enum bpf_attach_type`:
         /// `BPF_XDP` for `xdp`, `BPF_CGROUP_INET4_CONNECT` for `cgroup/connect4`, …), which the
-        /// kernel requires of some types; 0 where libbpf gives none.
-        public var expectedAttachType: UInt32
+        /// kernel requires of some types; nil where libbpf gives none.
+        public var expectedAttachType: AttachType?
         /// `prog_flags` the section implies: `BPF_F_XDP_HAS_FRAGS` for `.frags`, `BPF_F_SLEEPABLE`
         /// for the sleepable `.s` kinds.
-        public var flags: UInt32
+        public var flags: ProgramFlags
 
-        public init(type: ProgramType, attachTarget: String?, expectedAttachType: UInt32 = 0, flags: UInt32 = 0) {
+        public init(type: ProgramType, attachTarget: String?, expectedAttachType: AttachType? = nil, flags: ProgramFlags = []) {
             self.type = type
             self.attachTarget = attachTarget
             self.expectedAttachType = expectedAttachType
@@ -25,44 +25,41 @@ public enum SectionNames {
         }
     }
 
-    /// `BPF_F_SLEEPABLE` and `BPF_F_XDP_HAS_FRAGS`.
-    static let sleepable: UInt32 = 1 << 4, hasFrags: UInt32 = 1 << 5
-
     /// Prefix, program type and expected attach type, as libbpf's section table has them.
-    private static let table: [(String, ProgramType, UInt32)] = [
-        ("socket", .socketFilter, 0), ("sk_reuseport/migrate", .skReuseport, 40), ("sk_reuseport", .skReuseport, 39),
-        ("kprobe", .kprobe, 0), ("kretprobe", .kprobe, 0), ("uprobe", .kprobe, 0), ("uretprobe", .kprobe, 0),
-        ("uprobe.s", .kprobe, 0), ("uretprobe.s", .kprobe, 0), ("kprobe.multi", .kprobe, 42),
-        ("kretprobe.multi", .kprobe, 42), ("uprobe.multi", .kprobe, 48), ("uretprobe.multi", .kprobe, 48),
-        ("ksyscall", .kprobe, 0), ("kretsyscall", .kprobe, 0), ("usdt", .kprobe, 0), ("tc", .schedCLS, 0),
-        ("tc/ingress", .schedCLS, 46), ("tc/egress", .schedCLS, 47), ("tcx/ingress", .schedCLS, 46),
-        ("tcx/egress", .schedCLS, 47), ("classifier", .schedCLS, 0), ("action", .schedACT, 0),
-        ("netkit/primary", .schedCLS, 54), ("netkit/peer", .schedCLS, 55), ("tracepoint", .tracepoint, 0),
-        ("tp", .tracepoint, 0), ("raw_tracepoint", .rawTracepoint, 0), ("raw_tp", .rawTracepoint, 0),
-        ("raw_tracepoint.w", .rawTracepointWritable, 0), ("raw_tp.w", .rawTracepointWritable, 0),
-        ("tp_btf", .tracing, 23), ("fentry", .tracing, 24), ("fmod_ret", .tracing, 26), ("fexit", .tracing, 25),
-        ("fentry.s", .tracing, 24), ("fmod_ret.s", .tracing, 26), ("fexit.s", .tracing, 25), ("iter", .tracing, 28),
-        ("iter.s", .tracing, 28), ("freplace", .ext, 0), ("lsm", .lsm, 27), ("lsm.s", .lsm, 27), ("lsm_cgroup", .lsm, 43),
-        ("xdp", .xdp, 37), ("xdp.frags", .xdp, 37), ("xdp/devmap", .xdp, 33), ("xdp.frags/devmap", .xdp, 33),
-        ("xdp/cpumap", .xdp, 35), ("xdp.frags/cpumap", .xdp, 35), ("perf_event", .perfEvent, 0), ("lwt_in", .lwtIn, 0),
-        ("lwt_out", .lwtOut, 0), ("lwt_xmit", .lwtXmit, 0), ("lwt_seg6local", .lwtSeg6Local, 0),
-        ("sockops", .sockOps, 3), ("sk_skb", .skSKB, 0), ("sk_skb/stream_parser", .skSKB, 4),
-        ("sk_skb/stream_verdict", .skSKB, 5), ("sk_skb/verdict", .skSKB, 38), ("sk_msg", .skMsg, 7),
-        ("lirc_mode2", .lircMode2, 16), ("flow_dissector", .flowDissector, 17), ("cgroup_skb/ingress", .cgroupSKB, 0),
-        ("cgroup_skb/egress", .cgroupSKB, 1), ("cgroup/skb", .cgroupSKB, 0), ("cgroup/sock_create", .cgroupSock, 2),
-        ("cgroup/sock_release", .cgroupSock, 34), ("cgroup/sock", .cgroupSock, 2),
-        ("cgroup/post_bind4", .cgroupSock, 12), ("cgroup/post_bind6", .cgroupSock, 13),
-        ("cgroup/dev", .cgroupDevice, 6), ("cgroup/bind4", .cgroupSockAddr, 8), ("cgroup/bind6", .cgroupSockAddr, 9),
-        ("cgroup/connect4", .cgroupSockAddr, 10), ("cgroup/connect6", .cgroupSockAddr, 11),
-        ("cgroup/connect_unix", .cgroupSockAddr, 49), ("cgroup/sendmsg4", .cgroupSockAddr, 14),
-        ("cgroup/sendmsg6", .cgroupSockAddr, 15), ("cgroup/sendmsg_unix", .cgroupSockAddr, 50),
-        ("cgroup/recvmsg4", .cgroupSockAddr, 19), ("cgroup/recvmsg6", .cgroupSockAddr, 20),
-        ("cgroup/recvmsg_unix", .cgroupSockAddr, 51), ("cgroup/getpeername4", .cgroupSockAddr, 29),
-        ("cgroup/getpeername6", .cgroupSockAddr, 30), ("cgroup/getsockname4", .cgroupSockAddr, 31),
-        ("cgroup/getsockname6", .cgroupSockAddr, 32), ("cgroup/sysctl", .cgroupSysctl, 18),
-        ("cgroup/getsockopt", .cgroupSockopt, 21), ("cgroup/setsockopt", .cgroupSockopt, 22),
-        ("struct_ops", .structOps, 0), ("struct_ops.s", .structOps, 0), ("sk_lookup", .skLookup, 36),
-        ("syscall", .syscall, 0),
+    private static let table: [(String, ProgramType, AttachType?)] = [
+        ("socket", .socketFilter, nil), ("sk_reuseport/migrate", .skReuseport, .skReuseportSelectOrMigrate), ("sk_reuseport", .skReuseport, .skReuseportSelect),
+        ("kprobe", .kprobe, nil), ("kretprobe", .kprobe, nil), ("uprobe", .kprobe, nil), ("uretprobe", .kprobe, nil),
+        ("uprobe.s", .kprobe, nil), ("uretprobe.s", .kprobe, nil), ("kprobe.multi", .kprobe, .traceKprobeMulti),
+        ("kretprobe.multi", .kprobe, .traceKprobeMulti), ("uprobe.multi", .kprobe, .traceUprobeMulti), ("uretprobe.multi", .kprobe, .traceUprobeMulti),
+        ("ksyscall", .kprobe, nil), ("kretsyscall", .kprobe, nil), ("usdt", .kprobe, nil), ("tc", .schedCLS, nil),
+        ("tc/ingress", .schedCLS, .tcxIngress), ("tc/egress", .schedCLS, .tcxEgress), ("tcx/ingress", .schedCLS, .tcxIngress),
+        ("tcx/egress", .schedCLS, .tcxEgress), ("classifier", .schedCLS, nil), ("action", .schedACT, nil),
+        ("netkit/primary", .schedCLS, .netkitPrimary), ("netkit/peer", .schedCLS, .netkitPeer), ("tracepoint", .tracepoint, nil),
+        ("tp", .tracepoint, nil), ("raw_tracepoint", .rawTracepoint, nil), ("raw_tp", .rawTracepoint, nil),
+        ("raw_tracepoint.w", .rawTracepointWritable, nil), ("raw_tp.w", .rawTracepointWritable, nil),
+        ("tp_btf", .tracing, .traceRawTp), ("fentry", .tracing, .traceFentry), ("fmod_ret", .tracing, .modifyReturn), ("fexit", .tracing, .traceFexit),
+        ("fentry.s", .tracing, .traceFentry), ("fmod_ret.s", .tracing, .modifyReturn), ("fexit.s", .tracing, .traceFexit), ("iter", .tracing, .traceIter),
+        ("iter.s", .tracing, .traceIter), ("freplace", .ext, nil), ("lsm", .lsm, .lsmMac), ("lsm.s", .lsm, .lsmMac), ("lsm_cgroup", .lsm, .lsmCgroup),
+        ("xdp", .xdp, .xdp), ("xdp.frags", .xdp, .xdp), ("xdp/devmap", .xdp, .xdpDevmap), ("xdp.frags/devmap", .xdp, .xdpDevmap),
+        ("xdp/cpumap", .xdp, .xdpCpumap), ("xdp.frags/cpumap", .xdp, .xdpCpumap), ("perf_event", .perfEvent, nil), ("lwt_in", .lwtIn, nil),
+        ("lwt_out", .lwtOut, nil), ("lwt_xmit", .lwtXmit, nil), ("lwt_seg6local", .lwtSeg6Local, nil),
+        ("sockops", .sockOps, .cgroupSockOps), ("sk_skb", .skSKB, nil), ("sk_skb/stream_parser", .skSKB, .skSkbStreamParser),
+        ("sk_skb/stream_verdict", .skSKB, .skSkbStreamVerdict), ("sk_skb/verdict", .skSKB, .skSkbVerdict), ("sk_msg", .skMsg, .skMsgVerdict),
+        ("lirc_mode2", .lircMode2, .lircMode2), ("flow_dissector", .flowDissector, .flowDissector), ("cgroup_skb/ingress", .cgroupSKB, .cgroupInetIngress),
+        ("cgroup_skb/egress", .cgroupSKB, .cgroupInetEgress), ("cgroup/skb", .cgroupSKB, nil), ("cgroup/sock_create", .cgroupSock, .cgroupInetSockCreate),
+        ("cgroup/sock_release", .cgroupSock, .cgroupInetSockRelease), ("cgroup/sock", .cgroupSock, .cgroupInetSockCreate),
+        ("cgroup/post_bind4", .cgroupSock, .cgroupInet4PostBind), ("cgroup/post_bind6", .cgroupSock, .cgroupInet6PostBind),
+        ("cgroup/dev", .cgroupDevice, .cgroupDevice), ("cgroup/bind4", .cgroupSockAddr, .cgroupInet4Bind), ("cgroup/bind6", .cgroupSockAddr, .cgroupInet6Bind),
+        ("cgroup/connect4", .cgroupSockAddr, .cgroupInet4Connect), ("cgroup/connect6", .cgroupSockAddr, .cgroupInet6Connect),
+        ("cgroup/connect_unix", .cgroupSockAddr, .cgroupUnixConnect), ("cgroup/sendmsg4", .cgroupSockAddr, .cgroupUdp4Sendmsg),
+        ("cgroup/sendmsg6", .cgroupSockAddr, .cgroupUdp6Sendmsg), ("cgroup/sendmsg_unix", .cgroupSockAddr, .cgroupUnixSendmsg),
+        ("cgroup/recvmsg4", .cgroupSockAddr, .cgroupUdp4Recvmsg), ("cgroup/recvmsg6", .cgroupSockAddr, .cgroupUdp6Recvmsg),
+        ("cgroup/recvmsg_unix", .cgroupSockAddr, .cgroupUnixRecvmsg), ("cgroup/getpeername4", .cgroupSockAddr, .cgroupInet4Getpeername),
+        ("cgroup/getpeername6", .cgroupSockAddr, .cgroupInet6Getpeername), ("cgroup/getsockname4", .cgroupSockAddr, .cgroupInet4Getsockname),
+        ("cgroup/getsockname6", .cgroupSockAddr, .cgroupInet6Getsockname), ("cgroup/sysctl", .cgroupSysctl, .cgroupSysctl),
+        ("cgroup/getsockopt", .cgroupSockopt, .cgroupGetsockopt), ("cgroup/setsockopt", .cgroupSockopt, .cgroupSetsockopt),
+        ("struct_ops", .structOps, nil), ("struct_ops.s", .structOps, nil), ("sk_lookup", .skLookup, .skLookup),
+        ("syscall", .syscall, nil),
     ]
 
     /// The program type and attach target of section `name`, or nil when libbpf would not
@@ -82,7 +79,9 @@ public enum SectionNames {
             } else {
                 continue
             }
-            let flags = (prefix.hasPrefix("xdp.frags") ? hasFrags : 0) | (prefix.hasSuffix(".s") ? sleepable : 0)
+            var flags: ProgramFlags = []
+            if prefix.hasPrefix("xdp.frags") { flags.insert(.xdpHasFrags) }
+            if prefix.hasSuffix(".s") { flags.insert(.sleepable) }
             let match = Match(type: type, attachTarget: target, expectedAttachType: attachType, flags: flags)
             if prefix.utf8.count > (best?.length ?? -1) { best = (prefix.utf8.count, match) }
         }

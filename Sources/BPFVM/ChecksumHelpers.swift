@@ -1,3 +1,4 @@
+import BPFCore
 /// `bpf_csum_diff(from, from_size, to, to_size, seed)` as Linux 6.12 and later define it: the
 /// partial checksum of `to` (seeded) minus that of `from`, folded to 16 bits, with x86-64's
 /// `csum_partial` arithmetic. The sizes are not checked here: bounding them against the
@@ -55,6 +56,6 @@ enum ChecksumHelpers {
 extension HelperTable {
     /// Adds `bpf_csum_diff` (28).
     public mutating func registerChecksumHelpers() {
-        register(id: 28, ChecksumHelpers.csumDiff)
+        register(.csumDiff, ChecksumHelpers.csumDiff)
     }
 }

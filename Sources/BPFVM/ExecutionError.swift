@@ -32,7 +32,7 @@ public struct ExecutionError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .instructionLimitExceeded(limit):
             "instruction \(pc): instruction limit of \(limit) exceeded"
         case let .invalidHelperArgument(helper, register, reason):
-            "instruction \(pc): R\(register) of helper \(HelperNames.name(of: helper).map { "bpf_\($0)" } ?? "")#\(helper): \(reason)"
+            "instruction \(pc): R\(register) of helper \(HelperID(rawValue: helper).name.map { "bpf_\($0)" } ?? "")#\(helper): \(reason)"
         }
     }
 }

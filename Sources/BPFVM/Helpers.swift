@@ -1,3 +1,4 @@
+public import BPFCore
 import CBPFShims
 #if canImport(Glibc)
 import Glibc
@@ -68,20 +69,20 @@ public struct HelperTable: Sendable {
     /// The helpers the userspace runtime provides for every program type.
     public static var standard: HelperTable {
         var table = HelperTable()
-        table.register(id: 5, StandardHelpers.ktimeGetNs)           // bpf_ktime_get_ns
-        table.register(id: 7, StandardHelpers.getPrandomU32)        // bpf_get_prandom_u32
-        table.register(id: 8, StandardHelpers.getSmpProcessorID)    // bpf_get_smp_processor_id
-        table.register(id: 125, StandardHelpers.ktimeGetBootNs)     // bpf_ktime_get_boot_ns
-        table.register(id: 160, StandardHelpers.ktimeGetCoarseNs)   // bpf_ktime_get_coarse_ns
+        table.register(.ktimeGetNs, StandardHelpers.ktimeGetNs)
+        table.register(.getPrandomU32, StandardHelpers.getPrandomU32)
+        table.register(.getSmpProcessorId, StandardHelpers.getSmpProcessorID)
+        table.register(.ktimeGetBootNs, StandardHelpers.ktimeGetBootNs)
+        table.register(.ktimeGetCoarseNs, StandardHelpers.ktimeGetCoarseNs)
         table.registerTaskHelpers()
         return table
     }
 
-    /// Registers (or replaces) the helper with kernel id `id`.
-    public mutating func register(id: Int32, _ function: HelperFunction) {
-        precondition(id >= 0 && Int(id) < Self.capacity, "helper id \(id) out of range")
-        functions[Int(id)] = function
-        if id == 1 { builtInMapLookup = false }
+    /// Registers (or replaces) helper `id`.
+    public mutating func register(_ id: HelperID, _ function: HelperFunction) {
+        precondition(id.rawValue >= 0 && Int(id.rawValue) < Self.capacity, "helper id \(id.rawValue) out of range")
+        functions[Int(id.rawValue)] = function
+        if id == .mapLookupElem { builtInMapLookup = false }
     }
 
     /// Whether a helper with `id` is registered.

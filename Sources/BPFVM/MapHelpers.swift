@@ -1,3 +1,4 @@
+import BPFCore
 import BPFMaps
 
 /// The map helpers. A program's map reference (`lddw rX, map`) is relocated to the address of
@@ -55,7 +56,7 @@ enum MapHelpers {
 extension MapHelpers {
     /// Runs `body` on the queue or stack at `address`; `-EINVAL` for any other map.
     @inline(__always) static func queue(_ address: UInt64, _ body: (QueueStackMap) throws(MapError) -> Void) -> UInt64 {
-        map(address, as: QueueStackMap.self, where: { $0.type == MapShape.queue || $0.type == MapShape.stack },
+        map(address, as: QueueStackMap.self, where: { $0.type == MapType.queue || $0.type == MapType.stack },
             otherwise: HelperResult.einval) { queue in
             do throws(MapError) {
                 try body(queue)
@@ -86,12 +87,12 @@ extension HelperTable {
     /// Adds `bpf_map_lookup_elem` (1), `bpf_map_update_elem` (2), `bpf_map_delete_elem` (3),
     /// and `bpf_map_push_elem` (87), `bpf_map_pop_elem` (88), `bpf_map_peek_elem` (89).
     public mutating func registerMapHelpers() {
-        register(id: 1, MapHelpers.lookup)
-        register(id: 2, MapHelpers.update)
-        register(id: 3, MapHelpers.delete)
-        register(id: 87, MapHelpers.push)
-        register(id: 88, MapHelpers.pop)
-        register(id: 89, MapHelpers.peek)
+        register(.mapLookupElem, MapHelpers.lookup)
+        register(.mapUpdateElem, MapHelpers.update)
+        register(.mapDeleteElem, MapHelpers.delete)
+        register(.mapPushElem, MapHelpers.push)
+        register(.mapPopElem, MapHelpers.pop)
+        register(.mapPeekElem, MapHelpers.peek)
         builtInMapLookup = true
     }
 }

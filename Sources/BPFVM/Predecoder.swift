@@ -24,11 +24,11 @@ enum Predecoder {
                 d.op = op
                 if let displacement = Validator.branchDisplacement(insn) { d.offset = Int32(i + 1 + displacement) }
                 if insn.opcode == 0x85, insn.src == CallKind.kfunc.rawValue { throw fail("kernel function calls are not supported by the userspace runtime") }
-                if op == .call, insn.imm == 12 {
+                if op == .call, insn.imm == HelperID.tailCall.rawValue {
                     d.op = .tailCall  // bpf_tail_call replaces the running program: the run loop does it
                 } else if op == .call {
                     guard helpers.contains(insn.imm) else {
-                        throw fail("unknown func \(HelperNames.name(of: insn.imm).map { "bpf_\($0)" } ?? "")#\(insn.imm): no such helper is registered")
+                        throw fail("unknown func \(HelperID(rawValue: insn.imm).name.map { "bpf_\($0)" } ?? "")#\(insn.imm): no such helper is registered")
                     }
                 }
             case .ldx:
@@ -92,7 +92,7 @@ enum Predecoder {
     /// `lddw` (two slots) then `call`: one dispatch. The call's slot stays for jumps to it.
     private static func fuseCalls(_ code: inout [DecodedInstruction], directMapLookup: Bool, arrays: [UInt64: ArrayLayout]) {
         for i in 0..<max(code.count - 2, 0) where code[i].op == .lddw && code[i + 2].op == .call {
-            code[i].op = directMapLookup && code[i + 2].imm == 1 ? .mapLookup : .lddwCall
+            code[i].op = directMapLookup && code[i + 2].imm == HelperID.mapLookupElem.rawValue ? .mapLookup : .lddwCall
             code[i].offset = Int32(truncatingIfNeeded: code[i + 2].imm)
             guard code[i].op == .mapLookup else { continue }
             // A lookup then its NULL check: one dispatch for the three.

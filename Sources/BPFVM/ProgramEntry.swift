@@ -1,3 +1,4 @@
+import BPFCore
 import BPFMaps
 
 /// What a program array slot holds: the address of two words naming where a tail call into the
@@ -22,7 +23,7 @@ enum ProgramEntry {
     /// engine; 0 for an empty or out-of-range slot, a map that is not a program array, or a
     /// program without code for that engine.
     @inline(__always) static func target(map: UInt64, index: UInt64, _ word: Word) -> UInt64 {
-        let handle = MapHelpers.map(map, as: ProgramArrayMap.self, where: { $0.type == MapShape.programArray }, otherwise: 0) {
+        let handle = MapHelpers.map(map, as: ProgramArrayMap.self, where: { $0.type == MapType.progArray }, otherwise: 0) {
             $0.handle(UInt32(truncatingIfNeeded: index))
         }
         return handle == 0 ? 0 : UnsafePointer<UInt64>(bitPattern: UInt(handle)).unsafelyUnwrapped[word.rawValue]

@@ -1,3 +1,4 @@
+import BPFCore
 import BPFMaps
 
 /// `ringbuf_output`, `ringbuf_reserve`, `ringbuf_submit`, `ringbuf_discard`, `ringbuf_query`.
@@ -5,7 +6,7 @@ import BPFMaps
 /// the program's rings, is refused rather than trusted (the verifier will rule both out).
 enum RingBufferHelpers {
     @inline(__always) static func ring<R>(_ address: UInt64, _ body: (RingBufferMap) -> R, otherwise: R) -> R {
-        MapHelpers.map(address, as: RingBufferMap.self, where: { $0.type == MapShape.ringBuffer }, otherwise: otherwise, body)
+        MapHelpers.map(address, as: RingBufferMap.self, where: { $0.type == MapType.ringbuf }, otherwise: otherwise, body)
     }
 
     /// The program's ring whose storage holds `record`.
@@ -52,10 +53,10 @@ enum RingBufferHelpers {
 extension HelperTable {
     /// Adds the ring buffer helpers (130–134).
     public mutating func registerRingBufferHelpers() {
-        register(id: 130, RingBufferHelpers.output)
-        register(id: 131, RingBufferHelpers.reserve)
-        register(id: 132, RingBufferHelpers.submit)
-        register(id: 133, RingBufferHelpers.discard)
-        register(id: 134, RingBufferHelpers.query)
+        register(.ringbufOutput, RingBufferHelpers.output)
+        register(.ringbufReserve, RingBufferHelpers.reserve)
+        register(.ringbufSubmit, RingBufferHelpers.submit)
+        register(.ringbufDiscard, RingBufferHelpers.discard)
+        register(.ringbufQuery, RingBufferHelpers.query)
     }
 }

@@ -1,3 +1,4 @@
+import BPFCore
 import CBPFShims
 
 /// `bpf_spin_lock` (93) and `bpf_spin_unlock` (94) on the 4-byte `struct bpf_spin_lock` in a
@@ -22,7 +23,7 @@ enum SpinLockHelpers {
 extension HelperTable {
     /// Adds `bpf_spin_lock` (93) and `bpf_spin_unlock` (94).
     public mutating func registerSpinLockHelpers() {
-        register(id: 93, SpinLockHelpers.lock)
-        register(id: 94, SpinLockHelpers.unlock)
+        register(.spinLock, SpinLockHelpers.lock)
+        register(.spinUnlock, SpinLockHelpers.unlock)
     }
 }

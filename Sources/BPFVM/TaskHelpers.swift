@@ -101,10 +101,10 @@ enum TaskHelpers {
 extension HelperTable {
     /// Adds the task helpers (14, 15, 16) and the probe reads (4, 45, 112–115).
     public mutating func registerTaskHelpers() {
-        register(id: 14, TaskHelpers.pidTgid)
-        register(id: 15, TaskHelpers.uidGid)
-        register(id: 16, TaskHelpers.comm)
-        for id: Int32 in [4, 112, 113] { register(id: id, TaskHelpers.probeRead) }
-        for id: Int32 in [45, 114, 115] { register(id: id, TaskHelpers.probeReadString) }
+        register(.getCurrentPidTgid, TaskHelpers.pidTgid)
+        register(.getCurrentUidGid, TaskHelpers.uidGid)
+        register(.getCurrentComm, TaskHelpers.comm)
+        for id: HelperID in [.probeRead, .probeReadUser, .probeReadKernel] { register(id, TaskHelpers.probeRead) }
+        for id: HelperID in [.probeReadStr, .probeReadUserStr, .probeReadKernelStr] { register(id, TaskHelpers.probeReadString) }
     }
 }

@@ -1,3 +1,4 @@
+import BPFCore
 /// `bpf_trace_printk(fmt, fmt_size, arg1, arg2, arg3)` (helper 6) and
 /// `bpf_trace_vprintk(fmt, fmt_size, args, args_size)` (177, up to 12 arguments): what
 /// `bpf_printk` calls. Formats like the kernel's and hands each line to the host's sink
@@ -96,7 +97,7 @@ extension HelperTable {
     /// Adds `bpf_trace_printk` (6) and `bpf_trace_vprintk` (177), writing to
     /// ``HelperContext/trace``.
     public mutating func registerTracePrintk() {
-        register(id: 6, TracePrintk.helper)
-        register(id: 177, TracePrintk.vprintk)
+        register(.tracePrintk, TracePrintk.helper)
+        register(.traceVprintk, TracePrintk.vprintk)
     }
 }

@@ -1,3 +1,4 @@
+import BPFCore
 /// XDP helpers with the kernel's bounds: the frame is `data_hard_start`, 40 bytes kept for
 /// `struct xdp_frame`, then headroom, the packet, and tailroom up to ``XDPContext/hardEnd``.
 /// r1 is the program's context, which the userspace runtime lays out as ``XDPContext``.
@@ -45,8 +46,8 @@ enum XDPHelpers {
 extension HelperTable {
     /// Adds `bpf_redirect` (23), `bpf_xdp_adjust_head` (44) and `bpf_xdp_adjust_tail` (65).
     public mutating func registerXDPHelpers() {
-        register(id: 23, XDPHelpers.redirect)
-        register(id: 44, XDPHelpers.adjustHead)
-        register(id: 65, XDPHelpers.adjustTail)
+        register(.redirect, XDPHelpers.redirect)
+        register(.xdpAdjustHead, XDPHelpers.adjustHead)
+        register(.xdpAdjustTail, XDPHelpers.adjustTail)
     }
 }

@@ -38,7 +38,7 @@ struct ControlFlow {
         while at < count {
             let insn = code[at]
             while sub + 1 < subprograms.count, subprograms[sub + 1] <= at { sub += 1 }
-            if insn.opcode == 0x85, insn.src == CallKind.helper.rawValue, insn.imm == 12 { tailCalls[sub] = true }
+            if insn.opcode == 0x85, insn.src == CallKind.helper.rawValue, insn.imm == HelperID.tailCall.rawValue { tailCalls[sub] = true }
             if insn.opClass == .ld, !insn.isWide { legacy[sub] = true }
             at += insn.isWide ? 2 : 1
         }

@@ -245,7 +245,7 @@ extension Analysis {
     }
 
     mutating func helperCall(_ s: inout VerifierState, _ pc: Int, id: Int32) throws(VerificationError) {
-        var name: String { HelperNames.name(of: id).map { "bpf_\($0)" } ?? "unknown" }  // for messages only
+        var name: String { HelperID(rawValue: id).name.map { "bpf_\($0)" } ?? "unknown" }  // for messages only
         guard let arguments = HelperPrototypes.arguments(of: id) else { throw error(pc, s, "invalid func \(name)#\(id)") }
         guard config.anyHelper || HelperRules.isAllowed(id, in: config.programType) else {
             throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
@@ -268,13 +268,13 @@ extension Analysis {
             case .map:
                 let shape = config.maps[Int(arg.map)]
                 guard config.anyHelper || HelperRules.accepts(id, mapType: shape.type) else {
-                    throw error(pc, s, "cannot pass map_type \(shape.type) into func \(name)#\(id)")
+                    throw error(pc, s, "cannot pass map_type \(shape.type.rawValue) into func \(name)#\(id)")
                 }
                 mapIndex = Int(arg.map)
             case .context:
                 break  // checkArgumentType checked it
             case .spinLock:
-                try spinLock(&s, pc, arg, lock: id == 93)
+                try spinLock(&s, pc, arg, lock: id == HelperID.spinLock.rawValue)
             case .mapKey, .mapValue, .writableMapValue:
                 guard let mapIndex else { throw error(pc, s, "invalid map_ptr to access map->key") }
                 let shape = config.maps[mapIndex]
@@ -299,7 +299,7 @@ extension Analysis {
             throw error(pc, s, "write into map forbidden")
         }
         if let record = released { try release(&s, pc, record) }
-        if id == 12, !s.references.isEmpty { throw error(pc, s, "tail_call would lead to reference leak") }
+        if id == HelperID.tailCall.rawValue, !s.references.isEmpty { throw error(pc, s, "tail_call would lead to reference leak") }
         for r in 1...5 { s[register: r] = .uninitialized }
         if HelperRules.changesPacketData(id) {
             // The packet moved or changed size: every pointer into it, in every frame,

@@ -1,5 +1,4 @@
 public import BPFCore
-public import BPFMaps
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -37,7 +37,7 @@ public final class UserspaceObject {
         self.object = object
         var maps: [BPFMap] = []
         for d in object.maps {
-            let map = try BPFMap.make(name: d.name, shape: MapShape(type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries, flags: d.flags))
+            let map = try BPFMap.make(name: d.name, shape: d.shape)
             if let initial = d.initialValue { try map.update([0, 0, 0, 0], initial) }
             maps.append(map)
         }
@@ -155,7 +155,7 @@ public final class UserspaceProgram {
         self.jit = jit
         self.object = object
         func address(_ map: BPFMap) -> UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque())) }
-        let rings = object.maps.filter { $0.shape.type == MapShape.ringBuffer }
+        let rings = object.maps.filter { $0.shape.type == MapType.ringbuf }
         ringBuffers = .allocate(capacity: rings.count)
         _ = ringBuffers.initialize(from: rings.map(address))
         mapAddresses = .allocate(capacity: object.maps.count)

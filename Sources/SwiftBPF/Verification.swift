@@ -35,12 +35,7 @@ extension UserspaceObject {
             code[i].imm = Int32(reference.map)
             code[i + 1].imm = Int32(reference.valueOffset ?? 0)
         }
-        let shapes = maps.map { d in
-            MapShape(type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries,
-                     flags: d.readOnly ? d.flags | MapShape.readOnlyToProgramsFlag : d.flags,
-                     spinLockOffset: d.spinLockOffset)
-        }
-        var configuration = Verifier.Configuration(programType: type, maps: shapes)
+        var configuration = Verifier.Configuration(programType: type, maps: maps.map(\.shape))
         configuration.log = log
         configuration.hasFunctionInfo = !linked.functionInfo.isEmpty
         var lastLine: String?

@@ -1,15 +1,6 @@
 import BPFCore
 import BPFKernel
 
-/// Map type names, as bpftool prints them.
-private let mapTypeNames: [UInt32: String] = [
-    1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array", 5: "percpu_hash", 6: "percpu_array",
-    7: "stack_trace", 8: "cgroup_array", 9: "lru_hash", 10: "lru_percpu_hash", 11: "lpm_trie", 12: "array_of_maps",
-    13: "hash_of_maps", 14: "devmap", 15: "sockmap", 16: "cpumap", 17: "xskmap", 18: "sockhash", 22: "queue",
-    23: "stack", 24: "sk_storage", 25: "devmap_hash", 26: "struct_ops", 27: "ringbuf", 28: "inode_storage",
-    29: "task_storage", 30: "bloom_filter", 31: "user_ringbuf", 32: "cgrp_storage", 33: "arena",
-]
-
 enum ProgCommand {
     static let spec = CommandSpec("prog", abstract: "Programs loaded in the kernel.", subcommands: [
         CommandSpec("list", abstract: "List loaded programs, like bpftool prog list.") { _ in try listPrograms() },
@@ -33,7 +24,7 @@ enum MapCommand {
     static func listMaps() throws {
         if let reason = KernelSupport.unavailableReason { throw CLIError("map list: \(reason)") }
         for m in try Inventory.maps() {
-            print("\(m.id): \(mapTypeNames[m.type] ?? "type \(m.type)")  name \(m.name.isEmpty ? "-" : m.name)  flags 0x\(String(m.flags, radix: 16))")
+            print("\(m.id): \(m.type)  name \(m.name.isEmpty ? "-" : m.name)  flags 0x\(String(m.flags.rawValue, radix: 16))")
             print("\tkey \(m.keySize)B  value \(m.valueSize)B  max_entries \(m.maxEntries)\(m.btfID != 0 ? "  btf_id \(m.btfID)" : "")")
         }
     }

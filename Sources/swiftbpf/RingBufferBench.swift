@@ -33,7 +33,7 @@ extension BenchCommand {
             """
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: producer, name: "ringbuf_producer.bpf.c")))
         let program = try object.load()
-        guard let map = object.maps.first(where: { $0.definition.type == 27 }) else { throw CLIError("the producer has no ring buffer") }
+        guard let map = object.maps.first(where: { $0.definition.type == .ringbuf }) else { throw CLIError("the producer has no ring buffer") }
         let ring = try KernelRingBuffer(map)
         var expectedSum: UInt64 = 0
         func fill() throws {

@@ -36,7 +36,7 @@ extension BenchCommand {
             """
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: producer, name: "ringbuf_live.bpf.c")))
         let link = try TracepointLink(try object.load(), category: "syscalls", name: "sys_enter_getppid")
-        guard let map = object.maps.first(where: { $0.definition.type == 27 }), let bss = object.map(named: ".bss") else {
+        guard let map = object.maps.first(where: { $0.definition.type == .ringbuf }), let bss = object.map(named: ".bss") else {
             throw CLIError("the producer has no ring buffer or .bss")
         }
 

@@ -59,7 +59,7 @@ enum TraceCommand {
                 loaded = try KernelObject(try ObjectFile(bytes: bytes))
                 let program = try loaded.load()
                 link = try TracepointLink(program, category: "syscalls", name: "sys_enter_execve")
-                guard let ring = loaded.maps.first(where: { $0.definition.type == 27 }) else { throw CLIError("the object has no ring buffer") }
+                guard let ring = loaded.maps.first(where: { $0.definition.type == .ringbuf }) else { throw CLIError("the object has no ring buffer") }
                 events = try KernelRingBuffer(ring)
             } catch let error as CLIError {
                 throw error

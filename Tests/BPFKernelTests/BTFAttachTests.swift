@@ -24,7 +24,7 @@ private let fentryReason: String? = {
     guard let getppidID else { return "the kernel's BTF has no \(getppidFunction)" }
     do {
         _ = try KernelProgram(type: .tracing, instructions: [Instruction(opcode: 0xb7), Instruction(opcode: 0x95)], license: "GPL",
-                              expectedAttachType: 24, attachBTFID: UInt32(getppidID))  // BPF_TRACE_FENTRY
+                              expectedAttachType: .traceFentry, attachBTFID: UInt32(getppidID))
         return nil
     } catch {
         return "this kernel refuses fentry programs: even `r0 = 0; exit` at \(getppidFunction)'s entry gets \(error)"

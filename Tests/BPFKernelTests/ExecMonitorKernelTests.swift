@@ -19,7 +19,7 @@ struct ExecMonitorKernelTests {
         let object = try KernelObject(try ObjectFile(bytes: try ExecMonitor.compile()))
         let program = try object.load()
         let link = try TracepointLink(program, category: "syscalls", name: "sys_enter_execve")
-        let events = try KernelRingBuffer(try #require(object.maps.first { $0.definition.type == 27 }))
+        let events = try KernelRingBuffer(try #require(object.maps.first { $0.definition.type == .ringbuf }))
 
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/true")

@@ -107,8 +107,8 @@ struct KernelObjectTests {
     @Test("per-CPU maps of every kind read and write one value per possible CPU",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func perCPUBuffers() throws {
-        for type: UInt32 in [5, 6, 10] {  // per-CPU hash, per-CPU array, LRU per-CPU hash
-            let map = try KernelMap(MapDefinition(name: "percpu", type: type, keySize: 4, valueSize: 12, maxEntries: 4, flags: 0, section: "", offset: 0))
+        for type: MapType in [.percpuHash, .percpuArray, .lruPercpuHash] {
+            let map = try KernelMap(MapDefinition(name: "percpu", type: type, keySize: 4, valueSize: 12, maxEntries: 4, flags: [], section: "", offset: 0))
             #expect(map.isPerCPU && map.perCPUValueStride == 16)
             let values = (0..<map.valueBufferSize).map { UInt8(truncatingIfNeeded: $0 % 16 < 12 ? $0 : 0) }
             try map.update([1, 0, 0, 0], values)
@@ -120,8 +120,8 @@ struct KernelObjectTests {
     @Test("a map's name reaches the kernel in the characters it takes, at most 15",
           .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func mapNames() throws {
-        let map = try KernelMap(MapDefinition(name: "é-counts.v2_of_every_kind", type: 2, keySize: 4, valueSize: 8, maxEntries: 1,
-                                              flags: 0, section: "", offset: 0))
+        let map = try KernelMap(MapDefinition(name: "é-counts.v2_of_every_kind", type: .array, keySize: 4, valueSize: 8, maxEntries: 1,
+                                              flags: [], section: "", offset: 0))
         #expect(Inventory.map(fd: map.fd)?.name == "counts.v2_of_ev")
     }
 

@@ -8,7 +8,7 @@ import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 
-private func map(type: UInt32, keySize: Int = 4, valueSize: Int = 8, maxEntries: Int = 2048, flags: UInt32 = 0) throws -> KernelMap {
+private func map(type: MapType, keySize: Int = 4, valueSize: Int = 8, maxEntries: Int = 2048, flags: MapFlags = []) throws -> KernelMap {
     try KernelMap(MapDefinition(name: "batch_test", type: type, keySize: keySize, valueSize: valueSize, maxEntries: maxEntries,
                                 flags: flags, section: ".maps", offset: 0))
 }
@@ -24,8 +24,8 @@ private func sorted(_ entries: [(key: [UInt8], value: [UInt8])]) -> [[UInt8]] {
 struct MapBatchTests {
     /// 1,000 entries stored in one call read back the same in batches of 256, of 1 (which
     /// hash buckets outgrow, so the batch is grown), and key by key.
-    @Test("a hash map's entries go in with one batch update and come back in batches", arguments: [1, 5] as [UInt32])
-    func hashMap(type: UInt32) throws {
+    @Test("a hash map's entries go in with one batch update and come back in batches", arguments: [MapType.hash, .percpuHash])
+    func hashMap(type: MapType) throws {
         let hash = try map(type: type)
         let valueSize = hash.valueBufferSize  // every CPU's value for the per-CPU hash
         let entries = (0..<1000).map { (key: bytes(UInt64($0) &* 2_654_435_761, 4), value: bytes(UInt64($0) * 3 + 1, valueSize)) }
@@ -38,7 +38,7 @@ struct MapBatchTests {
     /// An array reads back in index order, including the entries never written (zero).
     @Test("an array map's entries come back in batches, in order")
     func arrayMap() throws {
-        let array = try map(type: 2, maxEntries: 100)
+        let array = try map(type: .array, maxEntries: 100)
         let written = (0..<100).filter { $0 % 3 == 0 }.map { (key: bytes(UInt64($0), 4), value: bytes(UInt64($0) << 32 | 7, 8)) }
         try array.update(batch: written)
         let all = try #require(try array.entriesInBatches(16))
@@ -51,12 +51,12 @@ struct MapBatchTests {
     /// entries() reads it key by key (a slot's value is its program's id).
     @Test("a trie is read in batches, a program array key by key")
     func trieAndFallback() throws {
-        let trie = try map(type: 11, keySize: 8, valueSize: 8, maxEntries: 16, flags: 1 /* BPF_F_NO_PREALLOC */)
+        let trie = try map(type: .lpmTrie, keySize: 8, valueSize: 8, maxEntries: 16, flags: .noPrealloc)
         let prefixes = [(key: [24, 0, 0, 0, 10, 1, 2, 0] as [UInt8], value: bytes(1, 8)), (key: [32, 0, 0, 0, 10, 1, 2, 3] as [UInt8], value: bytes(2, 8))]
         for (key, value) in prefixes { try trie.update(key, value) }
         #expect(sorted(try #require(try trie.entriesInBatches(256))) == sorted(prefixes))
 
-        let programs = try map(type: 3, keySize: 4, valueSize: 4, maxEntries: 4)
+        let programs = try map(type: .progArray, keySize: 4, valueSize: 4, maxEntries: 4)
         let program = try KernelProgram(type: .xdp, instructions: [Instruction(opcode: 0xb7, imm: 2), Instruction(opcode: 0x95)])
         try programs.update(bytes(2, 4), bytes(UInt64(program.fd), 4))
         #expect(try programs.entriesInBatches(256) == nil)
@@ -68,10 +68,10 @@ struct MapBatchTests {
     /// (with how many entries were stored before it, which stay).
     @Test("a batch update with wrong sizes or a key out of range is refused")
     func refusals() throws {
-        let hash = try map(type: 1)
+        let hash = try map(type: .hash)
         let wrong = #expect(throws: KernelError.self) { try hash.update(batch: [(key: [1, 2, 3], value: bytes(0, 8))]) }
         #expect(wrong?.errno == EINVAL && wrong?.command.contains("keys must be 4 bytes") == true)
-        let array = try map(type: 2, maxEntries: 10)
+        let array = try map(type: .array, maxEntries: 10)
         let batch = [(key: bytes(1, 4), value: bytes(11, 8)), (key: bytes(2, 4), value: bytes(12, 8)), (key: bytes(10, 4), value: bytes(13, 8))]
         let outside = #expect(throws: KernelError.self) { try array.update(batch: batch) }
         #expect(outside?.errno == E2BIG && outside?.command.contains("2 of 3 stored") == true, "\(String(describing: outside))")

@@ -66,7 +66,7 @@ struct MapFormattingTests {
         let cpuValues = bytes(perCPU.valueBufferSize, printable: false)
         try perCPU.update([1, 0, 0, 0], cpuValues)
 
-        for map in object.maps where map.definition.type != 27 {
+        for map in object.maps where map.definition.type != .ringbuf {
             let reopened = try KernelMap(id: try #require(Inventory.map(fd: map.fd)).id)
             let btf = try #require(try reopened.typeInformation(), "\(map.definition.name) has no BTF in the kernel")
             let ours = try reopened.formattedEntries(btf).map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? NSDictionary }

@@ -30,7 +30,7 @@ struct PinningTests {
         #expect(FileManager.default.fileExists(atPath: path))
         let reopened = try KernelMap(pinnedAt: path)
         defer { try? Pinning.unpin(path) }
-        #expect(reopened.definition.type == 1 && reopened.definition.keySize == 16 && reopened.definition.valueSize == 16)
+        #expect(reopened.definition.type == .hash && reopened.definition.keySize == 16 && reopened.definition.valueSize == 16)
         #expect(reopened.definition.name == "flows")
         let after = try reopened.entries()
         #expect(after.count == 1 && before.count == 1)

@@ -1,3 +1,4 @@
+import BPFCore
 import Synchronization
 import BPFMaps
 import Dispatch
@@ -15,7 +16,7 @@ private func errno(_ body: () throws -> Void) -> Int32? {
 struct MapTests {
     @Test("array maps: every element exists, zeroed, at a stable address")
     func array() throws {
-        let map = try BPFMap.make(name: "a", shape: MapShape(type: MapShape.array, keySize: 4, valueSize: 12, maxEntries: 4))
+        let map = try BPFMap.make(name: "a", shape: MapShape(type: MapType.array, keySize: 4, valueSize: 12, maxEntries: 4))
         #expect(try map.lookup(key32(3)) == Array(repeating: 0, count: 12))
         #expect(try map.lookup(key32(4)) == nil)
         let address = key32(2).withUnsafeBytes { map.lookup($0.baseAddress!) }
@@ -32,7 +33,7 @@ struct MapTests {
 
     @Test("hash maps: flags, fullness, deletion and iteration as the kernel defines them")
     func hash() throws {
-        let map = try BPFMap.make(name: "h", shape: MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 3))
+        let map = try BPFMap.make(name: "h", shape: MapShape(type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 3))
         #expect(try map.lookup(key32(1)) == nil)
         #expect(errno { try map.update(key32(1), value64(1), flags: .exist) } == 2)  // ENOENT
         try map.update(key32(1), value64(10), flags: .noExist)
@@ -55,7 +56,7 @@ struct MapTests {
     /// not goes; flags keep their meaning.
     @Test("LRU hash maps evict an entry not used lately instead of failing when full")
     func lru() throws {
-        let map = try BPFMap.make(name: "lru", shape: MapShape(type: MapShape.lruHash, keySize: 4, valueSize: 8, maxEntries: 4))
+        let map = try BPFMap.make(name: "lru", shape: MapShape(type: MapType.lruHash, keySize: 4, valueSize: 8, maxEntries: 4))
         for k: UInt32 in 1...4 { try map.update(key32(k), value64(UInt64(k))) }
         // A first insert past full sweeps every bit clear and evicts one entry.
         try map.update(key32(5), value64(5))
@@ -76,7 +77,7 @@ struct MapTests {
     /// Random operations against a dictionary model: every result and every error agrees.
     @Test("hash maps behave like the model under random operations", arguments: [1, 4, 13])
     func model(keySize: Int) throws {
-        let map = try BPFMap.make(name: "m", shape: MapShape(type: MapShape.hash, keySize: keySize, valueSize: 8, maxEntries: 64))
+        let map = try BPFMap.make(name: "m", shape: MapShape(type: MapType.hash, keySize: keySize, valueSize: 8, maxEntries: 64))
         var model: [[UInt8]: [UInt8]] = [:]
         var state: UInt64 = 12345
         func random(_ n: Int) -> Int {
@@ -109,7 +110,7 @@ struct MapTests {
 
     @Test("concurrent updates, lookups and deletes keep every thread's keys intact")
     func concurrency() throws {
-        let map = try BPFMap.make(name: "c", shape: MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 4096))
+        let map = try BPFMap.make(name: "c", shape: MapShape(type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 4096))
         let threads = 4, perThread = 500
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             for round in 0..<20 {
@@ -143,7 +144,7 @@ struct MapTests {
     func lockFreeLookups() throws {
         // 16 buckets for 16 elements: the churned keys, inserted at chain heads, sit in front
         // of the stable ones, so readers walk through elements as they are deleted.
-        let map = try BPFMap.make(name: "l", shape: MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 16))
+        let map = try BPFMap.make(name: "l", shape: MapShape(type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 16))
         for k in 0..<8 { try map.update(key32(UInt32(k)), value64(UInt64(k))) }  // the stable keys
         let missed = Atomic<Int>(0), lookups = Atomic<Int>(0), churns = Atomic<Int>(0), readerDone = Atomic<Bool>(false)
         // The two run side by side until the reader has done 200,000 lookups while the writer
@@ -185,14 +186,14 @@ struct MapTests {
     }
 
     @Test("shapes over the limits are refused with the kernel's errno", arguments: [
-        (MapShape(type: MapShape.hash, keySize: 0, valueSize: 8, maxEntries: 1), Int32(22)),
-        (MapShape(type: MapShape.hash, keySize: 4, valueSize: 8, maxEntries: 0), 22),
-        (MapShape(type: MapShape.array, keySize: 8, valueSize: 8, maxEntries: 1), 22),
-        (MapShape(type: 27, keySize: 4, valueSize: 8, maxEntries: 1), 22),
-        (MapShape(type: MapShape.hash, keySize: 4, valueSize: 1 << 20, maxEntries: 1 << 20), 12),
-        (MapShape(type: MapShape.array, keySize: 4, valueSize: Int.max / 2, maxEntries: 4), 12),
-        (MapShape(type: MapShape.hash, keySize: 4, valueSize: Int.max, maxEntries: Int.max), 12),
-        (MapShape(type: MapShape.hash, keySize: 513, valueSize: 8, maxEntries: 1), 7),
+        (MapShape(type: MapType.hash, keySize: 0, valueSize: 8, maxEntries: 1), Int32(22)),
+        (MapShape(type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 0), 22),
+        (MapShape(type: MapType.array, keySize: 8, valueSize: 8, maxEntries: 1), 22),
+        (MapShape(type: .ringbuf, keySize: 4, valueSize: 8, maxEntries: 1), 22),
+        (MapShape(type: MapType.hash, keySize: 4, valueSize: 1 << 20, maxEntries: 1 << 20), 12),
+        (MapShape(type: MapType.array, keySize: 4, valueSize: Int.max / 2, maxEntries: 4), 12),
+        (MapShape(type: MapType.hash, keySize: 4, valueSize: Int.max, maxEntries: Int.max), 12),
+        (MapShape(type: MapType.hash, keySize: 513, valueSize: 8, maxEntries: 1), 7),
     ] as [(MapShape, Int32)])
     func limits(shape: MapShape, expected: Int32) {
         #expect(errno { _ = try BPFMap.make(name: "x", shape: shape) } == expected)

@@ -1,9 +1,10 @@
+import BPFCore
 import BPFMaps
 import Dispatch
 import Testing
 
 private func ring(_ size: Int = 4096) throws -> RingBufferMap {
-    try #require(try BPFMap.make(name: "events", shape: MapShape(type: MapShape.ringBuffer, keySize: 0, valueSize: 0, maxEntries: size)) as? RingBufferMap)
+    try #require(try BPFMap.make(name: "events", shape: MapShape(type: MapType.ringbuf, keySize: 0, valueSize: 0, maxEntries: size)) as? RingBufferMap)
 }
 
 private func drain(_ rb: RingBufferMap) -> [[UInt8]] {
@@ -87,8 +88,8 @@ struct RingBufferTests {
     @Test("shapes the kernel refuses are refused")
     func shapes() {
         for size in [0, 1000, 4097, 6144] {
-            #expect(throws: MapError.self) { _ = try BPFMap.make(name: "r", shape: MapShape(type: MapShape.ringBuffer, keySize: 0, valueSize: 0, maxEntries: size)) }
+            #expect(throws: MapError.self) { _ = try BPFMap.make(name: "r", shape: MapShape(type: MapType.ringbuf, keySize: 0, valueSize: 0, maxEntries: size)) }
         }
-        #expect(throws: MapError.self) { _ = try BPFMap.make(name: "r", shape: MapShape(type: MapShape.ringBuffer, keySize: 4, valueSize: 0, maxEntries: 4096)) }
+        #expect(throws: MapError.self) { _ = try BPFMap.make(name: "r", shape: MapShape(type: MapType.ringbuf, keySize: 4, valueSize: 0, maxEntries: 4096)) }
     }
 }

@@ -44,7 +44,7 @@ struct ObjectFileTests {
     func mapDefinitions() throws {
         let maps = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/maps.bpf.c"))
         #expect(maps.maps.map(\.name) == ["counters", "table"])
-        #expect(maps.maps.map(\.type) == [2, 1])  // BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH
+        #expect(maps.maps.map(\.type) == [.array, .hash])
         #expect(maps.maps.map(\.keySize) == [4, 4] && maps.maps.map(\.valueSize) == [8, 8])
         #expect(maps.maps.map(\.maxEntries) == [256, 1024])
         let referenced = maps.programs[0].relocations.compactMap { maps.map(for: $0)?.name }
@@ -52,7 +52,7 @@ struct ObjectFileTests {
 
         let flow = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/flow.bpf.c"))
         let flows = try #require(flow.maps.first)
-        #expect(flow.maps.count == 1 && flows.name == "flows" && flows.type == 1)
+        #expect(flow.maps.count == 1 && flows.name == "flows" && flows.type == .hash)
         #expect(flows.keySize == 16 && flows.valueSize == 16 && flows.maxEntries == 65536 && flows.section == ".maps")
     }
 
@@ -93,7 +93,7 @@ struct ObjectFileTests {
     ])
     func attachTypes(name: String, attachType: UInt32, flags: UInt32) throws {
         let match = try #require(SectionNames.match(name))
-        #expect(match.expectedAttachType == attachType && match.flags == flags)
+        #expect((match.expectedAttachType?.rawValue ?? 0) == attachType && match.flags.rawValue == flags)
     }
 
     @Test("unknown section names are reported, not guessed")

@@ -132,7 +132,7 @@ struct InterpreterTests {
     @Test("helpers receive r1-r5 and the program's context; callx reaches them by id")
     func helpers() throws {
         var table = HelperTable()
-        table.register(id: 100) { a, b, c, d, e, context in
+        table.register(HelperID(rawValue: 100)) { a, b, c, d, e, context in
             let scale = HelperContext.at(context).pointee.userData!.load(as: UInt64.self)
             return (a + b + c + d + e) * scale
         }

@@ -113,7 +113,7 @@ struct JITTests {
     @Test("helpers get r1-r5 and the helper context; r6-r9 survive the call")
     func helpers() throws {
         var table = HelperTable.standard
-        table.register(id: 200) { r1, r2, r3, r4, r5, context in
+        table.register(HelperID(rawValue: 200)) { r1, r2, r3, r4, r5, context in
             let base = HelperContext.at(context).pointee.userData!.load(as: UInt64.self)
             return base &+ r1 &* 1 &+ r2 &* 10 &+ r3 &* 100 &+ r4 &* 1000 &+ r5 &* 10000
         }

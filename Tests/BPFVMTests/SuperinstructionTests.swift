@@ -45,7 +45,7 @@ struct SuperinstructionTests {
     @Test("a fused lookup and NULL check behave as the instructions one by one",
           arguments: [(1, "jeq"), (1, "jne"), (7, "jeq"), (7, "jne")])
     func fusedLookup(key: Int, check: String) throws {
-        let map = try BPFMap.make(name: "values", shape: MapShape(type: MapShape.array, keySize: 4, valueSize: 8, maxEntries: 4))
+        let map = try BPFMap.make(name: "values", shape: MapShape(type: MapType.array, keySize: 4, valueSize: 8, maxEntries: 4))
         try map.update([1, 0, 0, 0], [21, 0, 0, 0, 0, 0, 0, 0])
         let address = UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))
         let code = try Assembler.assemble(Self.program(map: address, key: key, check: check))
@@ -53,7 +53,7 @@ struct SuperinstructionTests {
         var builtIn = HelperTable()
         builtIn.registerMapHelpers()
         var replaced = builtIn
-        replaced.register(id: 1) { m, key, _, _, _, _ in
+        replaced.register(.mapLookupElem) { m, key, _, _, _, _ in
             let map = Unmanaged<BPFMap>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(m))!).takeUnretainedValue()
             return UInt64(UInt(bitPattern: map.lookup(UnsafeRawPointer(bitPattern: UInt(key))!)))
         }

@@ -7,12 +7,12 @@ import Testing
 /// 2 an array of 16-byte values, 3 a program array, 4 a read-only array (global `.rodata`),
 /// 5 a hash map whose 16-byte values start with a `struct bpf_spin_lock`.
 private let maps = [
-    MapShape(type: 1, keySize: 4, valueSize: 8, maxEntries: 16, flags: 0),
-    MapShape(type: 27, keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0),
-    MapShape(type: 2, keySize: 4, valueSize: 16, maxEntries: 4, flags: 0),
-    MapShape(type: 3, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0),
-    MapShape(type: 2, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0x80),
-    MapShape(type: 1, keySize: 4, valueSize: 16, maxEntries: 16, flags: 0, spinLockOffset: 0),
+    MapShape(type: .hash, keySize: 4, valueSize: 8, maxEntries: 16),
+    MapShape(type: .ringbuf, keySize: 0, valueSize: 0, maxEntries: 4096),
+    MapShape(type: .array, keySize: 4, valueSize: 16, maxEntries: 4),
+    MapShape(type: .progArray, keySize: 4, valueSize: 4, maxEntries: 4),
+    MapShape(type: .array, keySize: 4, valueSize: 8, maxEntries: 1, flags: .readOnlyToPrograms),
+    MapShape(type: .hash, keySize: 4, valueSize: 16, maxEntries: 16, spinLockOffset: 0),
 ]
 
 /// Five instructions: key 0 on the stack at fp-4, then `bpf_map_lookup_elem(map, &key)`.

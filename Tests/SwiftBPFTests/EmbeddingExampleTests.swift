@@ -17,7 +17,7 @@ func readmeExample() throws {
     #expect(r0 == 5)
 
     var helpers = HelperTable.standard
-    helpers.register(id: 200) { a, _, _, _, _, _ in a * 2 }
+    helpers.register(HelperID(rawValue: 200)) { a, _, _, _, _, _ in a * 2 }
     let doubled = try Interpreter(try Assembler.assemble("mov %r1, 21\ncall 200\nexit"), helpers: helpers)
     #expect(try doubled.run() == 42)
 }

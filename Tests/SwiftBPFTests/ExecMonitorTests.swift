@@ -58,7 +58,7 @@ struct ExecMonitorTests {
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func kernelLoads() throws {
         let loaded = try KernelObject(try ObjectFile(bytes: try ExecMonitor.compile()))
-        #expect(loaded.maps.map(\.definition.type) == [27])
+        #expect(loaded.maps.map(\.definition.type) == [.ringbuf])
         let program = try loaded.load()
         #expect(program.type == .tracepoint)
     }

@@ -395,7 +395,7 @@ struct X86CodeGenerator {
 
         // MARK: calls
         case .call:
-            if imm == 1, let map = mapInR1, let array = arrays[map] {
+            if imm == HelperID.mapLookupElem.rawValue, let map = mapInR1, let array = arrays[map] {
                 inlineArrayLookup(array)
             } else {
                 callHelper(address: helperAddresses[Int(imm)])
