@@ -24,7 +24,7 @@ public enum Engine: String, Sendable, CaseIterable {
 
     /// Prepares `instructions` on this engine; the result runs them over a memory buffer
     /// (r1 = its address, r2 = its length).
-    public func load(_ instructions: [Instruction]) throws(LoadError) -> (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64 {
+    public func load(_ instructions: [Instruction]) throws(PreparationError) -> (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64 {
         if self == .jit {
             let program = try JITProgram(instructions)
             return { (buffer) throws(ExecutionError) in try program.run(memory: buffer) }

@@ -27,7 +27,7 @@ package final class KernelOracle {
             _ = try KernelProgram(type: program.type, instructions: code, license: "GPL", name: "fuzz")
             return .accepted
         } catch {
-            guard let log = error.log, let message = Self.refusal(in: log) else { return .notJudged(error.errnoName) }
+            guard let log = error.log, let message = Self.refusal(in: log) else { return .notJudged(error.errno?.description ?? error.description) }
             return .refused(message)
         }
     }

@@ -14,18 +14,19 @@ public final class EventPoller {
         case perf(KernelPerfBuffer, ring: Int, (_ cpu: Int, UnsafeRawBufferPointer) -> Void)
     }
 
-    private let epollFD: Int32
+    private let epoll: Descriptor
+    private var epollFD: Int32 { epoll.rawValue }
     private var sources: [Source] = []
     private let ready = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
 
     public init() throws(KernelError) {
         let fd = cbpf_epoll_create()
         guard fd >= 0 else { throw KernelError(command: "epoll_create1", errno: -fd) }
-        epollFD = fd
+        epoll = Descriptor(adopting: fd)
     }
 
     deinit {
-        close(epollFD)
+
         ready.deallocate()
     }
 

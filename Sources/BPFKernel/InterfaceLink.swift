@@ -19,13 +19,16 @@ public enum InterfaceAttachment: Sendable, Equatable {
 
 /// A program attached to a network interface; releasing the value detaches it. ``XDPLink`` and
 /// ``TCLink`` are the two kinds.
-public class InterfaceLink {
+public class InterfaceLink: KernelLink {
     /// The interface's index.
     public let ifindex: UInt32
     /// How the program was attached: ``InterfaceAttachment/link`` or ``InterfaceAttachment/netlink``.
     public let attachment: InterfaceAttachment
+    private let link: Descriptor?
     /// The bpf_link's descriptor; nil for a netlink attachment.
-    public let fd: Int32?
+    public var fd: Int32? { link?.rawValue }
+    public var linkFD: Int32? { fd }
+    public let summary: String
     /// Removes a netlink attachment (holding what it needs, such as the program); nil for a link.
     private var detach: (() -> Void)?
 
@@ -36,18 +39,21 @@ public class InterfaceLink {
         let index = if_nametoindex(interface)
         guard index != 0 else { throw KernelError(command: "if_nametoindex (\(interface))", errno: errno) }
         ifindex = index
+        let description = what.hasPrefix("XDP") ? "xdp" : what
         if mode != .netlink {
             let fd = cbpf_link_create_ifindex(program.fd, index, attachType)
             // EINVAL: a kernel without this kind of link; anything else is a real refusal.
             if fd >= 0 || mode == .link || -fd != EINVAL {
                 guard fd >= 0 else { throw KernelError(command: "BPF_LINK_CREATE (\(what) on \(interface))", errno: -fd) }
-                self.fd = fd
+                link = Descriptor(adopting: fd)
                 attachment = .link
+                summary = "\(description) on \(interface)"
                 return
             }
         }
-        fd = nil
+        link = nil
         attachment = .netlink
+        summary = "\(what.hasPrefix("tcx ") ? "tc " + what.dropFirst(4) : description) on \(interface) (netlink)"
         detach = try netlink(index)
     }
 
@@ -58,14 +64,20 @@ public class InterfaceLink {
         try Pinning.pin(fd, at: path)
     }
 
+    public func persist(at path: String) throws(KernelError) -> LinkPersistence {
+        guard let fd else {
+            leaveAttached()
+            return .leftAttached
+        }
+        try Pinning.pin(fd, at: path)
+        return .pinned(path)
+    }
+
     /// Keeps a netlink attachment in place after this value is released (it then stays until
     /// removed with `ip link` or `tc`). A bpf_link is kept by pinning it instead.
     public func leaveAttached() { detach = nil }
 
-    deinit {
-        if let fd { close(fd) }
-        detach?()
-    }
+    deinit { detach?() }
 }
 
 /// An XDP program on an interface (`BPF_XDP`), run on every frame the driver receives.

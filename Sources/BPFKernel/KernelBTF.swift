@@ -9,8 +9,9 @@ import Darwin
 /// Type information loaded into the running kernel (`BPF_BTF_LOAD`), owning its file
 /// descriptor. Maps name their key and value types in it; programs their functions and lines.
 public final class KernelBTF {
+    private let descriptor: Descriptor
     /// The BTF object's file descriptor.
-    public let fd: Int32
+    public var fd: Int32 { descriptor.rawValue }
 
     /// Loads `btf` (an object's, fixed up for the kernel: ``BPFObject/ObjectFile/loadableBTF()``).
     /// - Throws: ``KernelError`` with the kernel's BTF log when it refuses the types.
@@ -20,10 +21,8 @@ public final class KernelBTF {
             bytes.withUnsafeBytes { cbpf_btf_load($0.baseAddress, UInt32($0.count), level, log, size) }
         }
         if fd < 0 { throw KernelError(command: "BPF_BTF_LOAD", errno: -fd, log: log.isEmpty ? nil : log) }
-        self.fd = fd
+        descriptor = Descriptor(adopting: fd)
     }
-
-    deinit { close(fd) }
 }
 
 extension KernelBTF {

@@ -1,30 +1,56 @@
-/// A failed `bpf(2)` call: the command, the errno, and the verifier's log when there is one.
-public struct KernelError: Error, Sendable, CustomStringConvertible {
-    /// The `bpf(2)` command that failed (`BPF_PROG_LOAD`, …).
-    public var command: String
-    /// The errno the kernel returned.
-    public var errno: Int32
-    /// The verifier's log for a rejected program.
-    public var log: String?
+public import BPFCore
+public import BPFObject
 
+/// Why the kernel backend could not do what was asked.
+public enum KernelError: Error, Sendable, CustomStringConvertible {
+    /// The kernel refused `operation` (a `bpf(2)` command, `perf_event_open`, a socket option, a
+    /// netlink request) with `errno`; `log` holds the verifier's log for a refused program, or
+    /// netlink's extended acknowledgement.
+    case refused(operation: String, errno: Errno, log: String?)
+    /// A program could not be prepared for `bpf(2)`: it is not in the object, its section names
+    /// no program type, or its relocations or attach target cannot be resolved. The error names
+    /// the section and offset where the object says so.
+    case preparing(program: String, ObjectError)
+    /// The program cannot be attached as asked: its section names no attach point this loader
+    /// knows, or the attachment needs something not given (an interface for XDP and tc).
+    case cannotAttach(program: String, reason: String)
+
+    /// A refusal of `command` with errno `errno` (positive), and the verifier's log.
     public init(command: String, errno: Int32, log: String? = nil) {
-        self.command = command
-        self.errno = errno
-        self.log = log
+        self = .refused(operation: command, errno: Errno(rawValue: errno), log: log)
     }
 
-    /// The errno's symbolic name where it is a common one.
-    public var errnoName: String {
-        [1: "EPERM", 2: "ENOENT", 7: "E2BIG", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
-         16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 28: "ENOSPC", 38: "ENOSYS", 95: "EOPNOTSUPP", 524: "ENOTSUPP"][errno] ?? "errno \(errno)"
+    /// The errno the kernel answered, when it answered one.
+    public var errno: Errno? {
+        if case let .refused(_, errno, _) = self { errno } else { nil }
+    }
+
+    /// The verifier's log or netlink's message, when the kernel gave one.
+    public var log: String? {
+        if case let .refused(_, _, log) = self { log } else { nil }
+    }
+
+    /// Why the program cannot be attached, for ``cannotAttach(program:reason:)``.
+    public var cannotAttachReason: String? {
+        if case let .cannotAttach(_, reason) = self { reason } else { nil }
+    }
+
+    /// The operation the kernel refused, or what could not be done.
+    public var operation: String {
+        switch self {
+        case let .refused(operation, _, _): operation
+        case let .preparing(program, _), let .cannotAttach(program, _): "program \(program)"
+        }
     }
 
     public var description: String {
-        var text = "\(command) failed: \(errnoName)"
-        if let log, !log.isEmpty {
-            let lines = log.split(separator: "\n")
-            text += "\n" + lines.suffix(12).joined(separator: "\n")
+        switch self {
+        case let .refused(operation, errno, log):
+            var text = "\(operation) failed: \(errno)"
+            if let log, !log.isEmpty { text += "\n" + log.split(separator: "\n").suffix(12).joined(separator: "\n") }
+            return text
+        case let .preparing(program, error): return "program \(program): \(error)"
+        case let .cannotAttach(program, reason): return "program \(program): not attached: \(reason)"
         }
-        return text
     }
 }

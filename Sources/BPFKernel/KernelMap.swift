@@ -10,8 +10,9 @@ import Darwin
 
 /// A map created in the running kernel, owning its file descriptor (closed on release).
 public final class KernelMap {
+    private let descriptor: Descriptor
     /// The map's file descriptor.
-    public let fd: Int32
+    public var fd: Int32 { descriptor.rawValue }
     /// What it was created from.
     public let definition: MapDefinition
 
@@ -34,7 +35,7 @@ public final class KernelMap {
         var fd = create(typed ? btf : nil)
         if fd < 0, typed, definition.spinLockOffset == nil { fd = create(nil) }
         guard fd >= 0 else { throw KernelError(command: "BPF_MAP_CREATE (\(definition.name))", errno: -fd) }
-        self.fd = fd
+        descriptor = Descriptor(adopting: fd)
         self.definition = definition
         if let initial = definition.initialValue {
             try update([0, 0, 0, 0], initial)
@@ -47,11 +48,9 @@ public final class KernelMap {
 
     /// Takes ownership of an open map descriptor (from a pin, or another loader).
     init(adopting fd: Int32, definition: MapDefinition) {
-        self.fd = fd
+        descriptor = Descriptor(adopting: fd)
         self.definition = definition
     }
-
-    deinit { close(fd) }
 
     /// Bytes a value occupies in syscalls: per-CPU maps return every possible CPU's value, each
     /// padded to 8 bytes.

@@ -34,13 +34,6 @@ public final class KernelObject {
         self.btfProblem = problem
     }
 
-    /// A failure to prepare a program for the kernel, before `bpf(2)` is asked.
-    public struct LoadError: Error, Sendable, CustomStringConvertible {
-        public var program: String
-        public var message: String
-        public var description: String { "program \(program): \(message)" }
-    }
-
     /// The linked program's instructions with every map reference pointing at the kernel's map:
     /// `BPF_PSEUDO_MAP_FD` for a map, `BPF_PSEUDO_MAP_VALUE` with the offset for global data.
     public func relocatedInstructions(_ linked: LinkedProgram) -> [Instruction] {
@@ -61,21 +54,26 @@ public final class KernelObject {
     /// Loads program `name` (the only one when nil), CO-RE relocated against `target` (the
     /// running kernel's BTF, ``vmlinuxBTF``) when given; `logLevel` as ``KernelProgram``'s (4:
     /// the verifier's statistics, its time and instruction count).
-    /// - Throws: ``KernelError`` with the verifier's log, or ``LoadError`` for what cannot be relocated.
-    public func load(program name: String? = nil, target: BTF? = nil, logLevel: UInt32 = 0) throws -> KernelProgram {
+    /// - Throws: ``KernelError/refused(operation:errno:log:)`` with the verifier's log, or
+    ///   ``KernelError/preparing(program:_:)`` for what cannot be relocated.
+    public func load(program name: String? = nil, target: BTF? = nil, logLevel: UInt32 = 0) throws(KernelError) -> KernelProgram {
         let program: ObjectFile.Program
-        do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
+        do { program = try object.program(selecting: name) } catch { throw .preparing(program: name ?? "?", error) }
         guard let kind = program.kind else {
-            throw LoadError(program: program.name, message: "section '\(program.section)' names no program type libbpf knows")
+            throw .preparing(program: program.name, ObjectError(section: program.section, "the section names no program type libbpf knows"))
         }
         let linked: LinkedProgram
-        do { linked = try object.link(program, target: target) } catch { throw LoadError(program: program.name, message: error.description) }
+        do { linked = try object.link(program, target: target) } catch { throw .preparing(program: program.name, error) }
         let attachBTFID: UInt32
-        do { attachBTFID = try kind.attachBTFID(in: target ?? vmlinuxBTF) } catch { throw LoadError(program: program.name, message: error.message) }
-        return try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
-                                 license: object.license ?? "", name: kernelObjectName(program.name), logLevel: logLevel,
-                                 btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
-                                 expectedAttachType: kind.expectedAttachType, flags: kind.flags, attachBTFID: attachBTFID)
+        do { attachBTFID = try kind.attachBTFID(in: target ?? vmlinuxBTF) } catch {
+            throw .preparing(program: program.name, ObjectError(section: program.section, error.message))
+        }
+        let loaded = try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
+                                       license: object.license ?? "", name: kernelObjectName(program.name), logLevel: logLevel,
+                                       btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
+                                       expectedAttachType: kind.expectedAttachType, flags: kind.flags, attachBTFID: attachBTFID)
+        (loaded.name, loaded.section, loaded.attachTarget) = (program.name, program.section, kind.attachTarget)
+        return loaded
     }
 }
 

@@ -14,7 +14,8 @@ import Darwin
 public final class KernelPerfBuffer {
     private struct Ring {
         let cpu: Int
-        let fd: Int32
+        let event: Descriptor
+        var fd: Int32 { event.rawValue }
         let page: UnsafeMutableRawPointer
         let data: UnsafeMutableRawPointer
         let size: UInt64
@@ -41,14 +42,14 @@ public final class KernelPerfBuffer {
             let fd = cbpf_perf_event_open_bpf_output(Int32(cpu))
             if fd == -ENODEV { continue }  // a possible CPU that is offline
             guard fd >= 0 else { throw KernelError(command: "perf_event_open (BPF output, CPU \(cpu))", errno: -fd) }
+            let event = Descriptor(adopting: fd)
             guard let page = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), page != MAP_FAILED else {
                 let e = errno
-                close(fd)
                 throw KernelError(command: "mmap (perf buffer, CPU \(cpu))", errno: e)
             }
             // struct perf_event_mmap_page: data_offset and data_size (Linux 4.1+; else page 1 on).
             let offset = page.load(fromByteOffset: 1040, as: UInt64.self), size = page.load(fromByteOffset: 1048, as: UInt64.self)
-            rings.append(Ring(cpu: cpu, fd: fd, page: page, data: page + Int(offset == 0 ? UInt64(pageSize) : offset),
+            rings.append(Ring(cpu: cpu, event: event, page: page, data: page + Int(offset == 0 ? UInt64(pageSize) : offset),
                               size: size == 0 ? UInt64(pageSize * pagesPerCPU) : size))
             try map.update(slot(cpu), slot(UInt32(fd)))
         }
@@ -58,7 +59,6 @@ public final class KernelPerfBuffer {
         for ring in rings {
             try? map.delete(slot(ring.cpu))
             munmap(ring.page, mappingSize)
-            close(ring.fd)
         }
         scratch.deallocate()
     }

@@ -9,13 +9,19 @@ import Darwin
 
 /// A program loaded into the running kernel, owning its file descriptor (closed on release).
 public final class KernelProgram {
+    private let descriptor: Descriptor
     /// The program's file descriptor.
-    public let fd: Int32
+    public var fd: Int32 { descriptor.rawValue }
     /// Its type.
     public let type: ProgramType
 
     /// The verifier's log, when the program was loaded with a `logLevel` above 0.
     public let verifierLog: String
+    /// The program's name in its object, and the section it came from, which says where it
+    /// attaches (``attach(_:)``); nil for a program not loaded from an object.
+    public internal(set) var name: String?, section: String?
+    /// The attach point after the section's prefix (`syscalls/sys_enter_execve`), if any.
+    public internal(set) var attachTarget: String?
 
     /// Loads `instructions` with `BPF_PROG_LOAD`, with their BTF function and line info when
     /// `btf` is given (record offsets are instruction indices, as ``BPFObject/LinkedProgram``
@@ -51,32 +57,20 @@ public final class KernelProgram {
             }
         }
         if fd < 0 { throw KernelError(command: "BPF_PROG_LOAD", errno: -fd, log: log.isEmpty ? nil : log) }
-        self.fd = fd
+        descriptor = Descriptor(adopting: fd)
         self.type = type
         self.verifierLog = log
     }
 
     /// Adopts `fd`, an open program descriptor (closed when this value is released).
     init(adopting fd: Int32, type: ProgramType) {
-        self.fd = fd
+        descriptor = Descriptor(adopting: fd)
         self.type = type
         verifierLog = ""
     }
 
-    deinit { close(fd) }
-
-    /// The outcome of ``testRun(data:repeat:)``.
-    public struct TestRun: Sendable {
-        /// The program's return value.
-        public var returnValue: UInt32
-        /// Mean nanoseconds per run, as the kernel measured it.
-        public var nanosecondsPerRun: UInt32
-        /// The packet after the run.
-        public var data: [UInt8]
-    }
-
     /// Runs the program `repeat` times on `data` with `BPF_PROG_TEST_RUN`.
-    public func testRun(data: [UInt8], repeat count: UInt32 = 1) throws(KernelError) -> TestRun {
+    public func testRun(data: [UInt8], repeat count: UInt32 = 1) throws(KernelError) -> TestRunResult {
         var out = [UInt8](repeating: 0, count: data.count + 4096)  // room for a grown tail
         var outSize = UInt32(out.count)
         var retval: UInt32 = 0, duration: UInt32 = 0
@@ -86,7 +80,7 @@ public final class KernelProgram {
             }
         }
         if r < 0 { throw KernelError(command: "BPF_PROG_TEST_RUN", errno: -r) }
-        return TestRun(returnValue: retval, nanosecondsPerRun: duration, data: Array(out.prefix(Int(min(outSize, UInt32(out.count))))))
+        return TestRunResult(returnValue: retval, data: Array(out.prefix(Int(min(outSize, UInt32(out.count))))), nanosecondsPerRun: Double(duration))
     }
 }
 
@@ -111,9 +105,9 @@ public enum KernelSupport {
             return nil
         } catch {
             switch error.errno {
-            case ENOSYS: return "bpf(2) does not exist on this platform"
-            case EPERM: return "bpf(2) is not permitted for this process (run as root or with CAP_BPF)"
-            default: return "bpf(2) failed probing a trivial program: \(error.errnoName)"
+            case .ENOSYS?: return "bpf(2) does not exist on this platform"
+            case .EPERM?: return "bpf(2) is not permitted for this process (run as root or with CAP_BPF)"
+            default: return "bpf(2) failed probing a trivial program: \(error)"
             }
         }
     }()

@@ -83,11 +83,27 @@ extension KernelMap {
         let info: Inventory.MapInfo
         do { info = try Inventory.mapInfo(fd: fd) } catch {
             close(fd)
-            throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD (\(path))", errno: error.errno)
+            throw .refused(operation: "BPF_OBJ_GET_INFO_BY_FD (\(path))", errno: error.errno ?? .EINVAL, log: nil)
         }
         var definition = MapDefinition(name: info.name, type: info.type, keySize: Int(info.keySize), valueSize: Int(info.valueSize),
                                        maxEntries: Int(info.maxEntries), flags: info.flags, section: "", offset: 0)
         (definition.keyTypeID, definition.valueTypeID) = (info.keyTypeID, info.valueTypeID)
         self.init(adopting: fd, definition: definition)
+    }
+}
+
+extension KernelObject {
+    /// Pins the object under `directory` in bpffs (made when absent), as `bpftool prog loadall
+    /// … pinmaps` and `swiftbpf load --pin` do: each map as its name, each of `programs` as its
+    /// name, each link as its program's name and `_link` (see ``KernelLink/persist(at:)`` for
+    /// attachments that have no link).
+    /// - Returns: how each link outlives this process, by program name.
+    public func pin(under directory: String, programs: [KernelProgram], links: [(program: String, link: any KernelLink)] = []) throws(KernelError) -> [(program: String, persistence: LinkPersistence)] {
+        try Pinning.makeDirectory(directory)
+        for map in maps { try map.pin(at: directory + "/" + map.definition.name) }
+        for (index, program) in programs.enumerated() { try program.pin(at: directory + "/" + (program.name ?? "program\(index)")) }
+        var outcomes: [(program: String, persistence: LinkPersistence)] = []
+        for (program, link) in links { outcomes.append((program, try link.persist(at: directory + "/" + program + "_link"))) }
+        return outcomes
     }
 }

@@ -9,9 +9,13 @@ import Darwin
 /// A program attached to a kprobe, kretprobe, uprobe or uretprobe: a perf event of the
 /// kernel's dynamic `kprobe`/`uprobe` PMU and a bpf_link joining the program to it (or the
 /// perf event's ioctl, see ``PerfEventAttachment``), as libbpf attaches them. Releasing the value detaches the program.
-public final class ProbeLink {
-    /// The perf event's descriptor, and the link's (nil when attached through the ioctl).
-    public let perfFD: Int32, linkFD: Int32?
+public final class ProbeLink: KernelLink {
+    private let perf: Descriptor, link: Descriptor?
+    /// The perf event's descriptor.
+    public var perfFD: Int32 { perf.rawValue }
+    /// The bpf_link's descriptor; nil when attached through the perf event's ioctl.
+    public var linkFD: Int32? { link?.rawValue }
+    public let summary: String
 
     /// Attaches `program` to the entry (or, with `isReturn`, the return) of kernel function
     /// `function`, `offset` bytes in.
@@ -38,17 +42,14 @@ public final class ProbeLink {
 
     private init(_ program: KernelProgram, pmu: String, name: String, offset: UInt64, isReturn: Bool, process: Int32,
                  mode: PerfEventAttachment, what: String) throws(KernelError) {
+        summary = what
         let root = "/sys/bus/event_source/devices/\(pmu)"
         guard let type = readFirstLine(root + "/type").flatMap({ UInt32($0) }) else {
             throw KernelError(command: "\(what): this kernel has no \(pmu) PMU (\(root))", errno: ENOENT)
         }
         // The retprobe bit, "config:N" in the PMU's format.
         let bit = readFirstLine(root + "/format/retprobe").flatMap { $0.split(separator: ":").last.flatMap { Int32($0) } } ?? 0
-        (perfFD, linkFD) = try linkPerfEvent(cbpf_perf_event_open_probe(type, bit, isReturn ? 1 : 0, name, offset, process), to: program, what: what, mode: mode)
+        (perf, link) = try linkPerfEvent(cbpf_perf_event_open_probe(type, bit, isReturn ? 1 : 0, name, offset, process), to: program, what: what, mode: mode)
     }
 
-    deinit {
-        if let linkFD { close(linkFD) }
-        close(perfFD)
-    }
 }

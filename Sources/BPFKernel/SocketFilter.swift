@@ -7,9 +7,12 @@ import Darwin
 /// A socket filter program attached to a socket (`SO_ATTACH_BPF`): it sees each packet the
 /// socket receives and returns how many of its bytes to keep (0 drops it). Releasing the value
 /// detaches it (`SO_DETACH_BPF`); closing the socket does too.
-public final class SocketFilterAttachment {
+public final class SocketFilterAttachment: KernelLink {
     /// The socket's descriptor (not owned: the caller keeps and closes it).
     public let socket: Int32
+    public var summary: String { "socket \(socket)" }
+    /// A socket option has no link.
+    public var linkFD: Int32? { nil }
 
     /// Attaches `program` (a socket filter) to `socket`, replacing any filter it had.
     public init(_ program: KernelProgram, socket: Int32) throws(KernelError) {

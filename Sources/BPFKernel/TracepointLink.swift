@@ -8,20 +8,20 @@ import Darwin
 
 /// A program attached to a kernel tracepoint: a perf event for the tracepoint and a bpf_link
 /// joining the program to it. Releasing the value detaches the program.
-public final class TracepointLink {
-    /// The perf event's descriptor, and the link's (nil when attached through the ioctl).
-    public let perfFD: Int32, linkFD: Int32?
+public final class TracepointLink: KernelLink {
+    private let perf: Descriptor, link: Descriptor?
+    /// The perf event's descriptor.
+    public var perfFD: Int32 { perf.rawValue }
+    /// The bpf_link's descriptor; nil when attached through the perf event's ioctl.
+    public var linkFD: Int32? { link?.rawValue }
+    public let summary: String
 
     /// Attaches `program` to tracepoint `category/name` (`syscalls/sys_enter_execve`), mounting
     /// tracefs at /sys/kernel/tracing first if it is not there.
     public init(_ program: KernelProgram, category: String, name: String, using mode: PerfEventAttachment = .automatic) throws(KernelError) {
         let id = try Self.tracepointID(category: category, name: name)
-        (perfFD, linkFD) = try linkPerfEvent(cbpf_perf_event_open_tracepoint(id), to: program, what: "tracepoint \(category)/\(name)", mode: mode)
-    }
-
-    deinit {
-        if let linkFD { close(linkFD) }
-        close(perfFD)
+        summary = "tracepoint \(category)/\(name)"
+        (perf, link) = try linkPerfEvent(cbpf_perf_event_open_tracepoint(id), to: program, what: "tracepoint \(category)/\(name)", mode: mode)
     }
 
     /// The tracepoint's id from tracefs (`events/<category>/<name>/id`).
@@ -49,12 +49,12 @@ public enum PerfEventAttachment: Sendable, Equatable {
 /// Joins `program` to the perf event `perf` (a descriptor, or -errno from opening it) with a
 /// bpf_link or, as `mode` allows, the perf event's ioctl; returns the perf event and the link
 /// (nil for the ioctl), or throws naming `what`, closing the perf event.
-func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String, mode: PerfEventAttachment) throws(KernelError) -> (perf: Int32, link: Int32?) {
+func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String, mode: PerfEventAttachment) throws(KernelError) -> (perf: Descriptor, link: Descriptor?) {
     guard perf >= 0 else { throw KernelError(command: "perf_event_open (\(what))", errno: -perf) }
     if mode != .ioctl {
         let link = cbpf_link_create_perf_event(program.fd, perf)
         // EINVAL: a kernel without perf event links; anything else is a real refusal.
-        if link >= 0 { return (perf, link) }
+        if link >= 0 { return (Descriptor(adopting: perf), Descriptor(adopting: link)) }
         if mode == .link || link != -EINVAL {
             close(perf)
             throw KernelError(command: "BPF_LINK_CREATE (\(what))", errno: -link)
@@ -65,5 +65,5 @@ func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String, mode:
         close(perf)
         throw KernelError(command: "PERF_EVENT_IOC_SET_BPF (\(what))", errno: -r)
     }
-    return (perf, nil)
+    return (Descriptor(adopting: perf), nil)
 }

@@ -29,10 +29,10 @@ public final class Interpreter {
     /// Validates and prepares `instructions` for execution.
     /// - Parameter maps: the maps the program's `lddw` instructions refer to; lookups in array
     ///   maps among them are decoded inline, without a helper call.
-    /// - Throws: ``LoadError`` naming the instruction that is malformed, calls a helper that
+    /// - Throws: ``PreparationError`` naming the instruction that is malformed, calls a helper that
     ///   `helpers` does not have, or needs relocation by an object loader.
     public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
-                maps: [BPFMap] = []) throws(LoadError) {
+                maps: [BPFMap] = []) throws(PreparationError) {
         let decoded = try Predecoder.decode(instructions, helpers: table, arrays: ArrayLayout.of(maps))
         self.instructions = instructions
         code = .allocate(capacity: decoded.count)

@@ -6,15 +6,15 @@ enum Predecoder {
     /// Validates `code` and decodes it, slot for slot; `fuse` adds the interpreter's superinstructions.
     /// `arrays` are the array maps the program may name, by address: their lookups are inlined.
     static func decode(_ code: [Instruction], helpers: HelperTable, fuse: Bool = true,
-                       arrays: [UInt64: ArrayLayout] = [:]) throws(LoadError) -> [DecodedInstruction] {
-        do { try Validator.validate(code) } catch { throw LoadError(error) }
+                       arrays: [UInt64: ArrayLayout] = [:]) throws(PreparationError) -> [DecodedInstruction] {
+        do { try Validator.validate(code) } catch { throw .invalid(error) }
         var out: [DecodedInstruction] = []
         out.reserveCapacity(code.count)
         var i = 0
         while i < code.count {
             let insn = code[i]
-            func fail(_ reason: String) -> LoadError {
-                LoadError(index: i, reason: "instruction \(i) (\(Disassembler.text(insn))): \(reason)")
+            func fail(_ reason: String) -> PreparationError {
+                .unsupported(instruction: i, reason: "instruction \(i) (\(Disassembler.text(insn))): \(reason)")
             }
             var d = DecodedInstruction(op: .nop, dst: insn.dst, src: insn.src, offset: Int32(insn.offset), imm: Int64(insn.imm))
             switch insn.opClass {

@@ -187,7 +187,7 @@ public final class UserspaceProgram {
     /// A socket filter, cgroup or tc program over the frame `packet`, as the kernel's test run
     /// presents it (see ``SocketBufferContext/init(frame:ifindex:l2:)``): read-only to socket
     /// filters and cgroup programs, writable from its Ethernet header on to a tc program.
-    private func socketBufferRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode) throws(ExecutionError) -> TestRun {
+    private func socketBufferRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode) throws(ExecutionError) -> TestRunResult {
         let data = UnsafeMutableRawBufferPointer.allocate(byteCount: max(packet.count, 1), alignment: 16)
         defer { data.deallocate() }
         packet.withUnsafeBytes { data.copyMemory(from: $0) }
@@ -197,8 +197,8 @@ public final class UserspaceProgram {
         let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
             try repeatedRuns(context: ctx, count: count, mode: mode, regions: [packetRegion] + mapRegions, contextWritable: true)
         }
-        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0), packet: Array(UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count)),
-                       nanosecondsPerRun: nanoseconds)
+        return TestRunResult(returnValue: UInt32(truncatingIfNeeded: r0), data: Array(UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count)),
+                             nanosecondsPerRun: nanoseconds)
     }
 
     /// Runs the program `count` times with r1 = `context` (shared by the repeats as in the
@@ -248,16 +248,6 @@ public final class UserspaceProgram {
         }
     }
 
-    /// The outcome of ``testRun(packet:repeat:mode:)``: the userspace `BPF_PROG_TEST_RUN`.
-    public struct TestRun: Sendable {
-        /// r0's low 32 bits, as the kernel reports it.
-        public var returnValue: UInt32
-        /// The packet after the last run.
-        public var packet: [UInt8]
-        /// Mean nanoseconds per run.
-        public var nanosecondsPerRun: Double
-    }
-
     /// Bytes before the packet, as the kernel's XDP test run leaves (`XDP_PACKET_HEADROOM`).
     public static let headroom = 256
     /// The frame the kernel's test run builds: a page, whose last bytes hold `skb_shared_info`.
@@ -265,7 +255,7 @@ public final class UserspaceProgram {
 
     /// Runs the XDP program, socket filter or tc program `count` times on a copy of `packet`, in `mode`
     /// (nil: ``defaultMode``).
-    public func testRun(packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode? = nil) throws(ExecutionError) -> TestRun {
+    public func testRun(data packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode? = nil) throws(ExecutionError) -> TestRunResult {
         let mode = mode ?? defaultMode
         if type != .xdp { return try socketBufferRun(packet: packet, repeat: count, mode: mode) }
         let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Self.frameSize, Self.headroom + packet.count + Self.sharedInfo), alignment: 16)
@@ -281,8 +271,8 @@ public final class UserspaceProgram {
             try repeatedRuns(context: ctx, count: count, mode: mode, regions: [MemoryRegion(frame)] + mapRegions)
         }
         let data = UnsafeRawPointer(bitPattern: UInt(context.data))!
-        return TestRun(returnValue: UInt32(truncatingIfNeeded: r0),
-                       packet: Array(UnsafeRawBufferPointer(start: data, count: Int(context.dataEnd - context.data))),
-                       nanosecondsPerRun: nanoseconds)
+        return TestRunResult(returnValue: UInt32(truncatingIfNeeded: r0),
+                             data: Array(UnsafeRawBufferPointer(start: data, count: Int(context.dataEnd - context.data))),
+                             nanosecondsPerRun: nanoseconds)
     }
 }

@@ -98,19 +98,19 @@ struct BenchCommand {
                 let object = try ObjectFile(bytes: try BPFCompiler.compile(benchDir + "/\(name).bpf.c"))
                 let ours = try UserspaceObject(object).load()
                 var row = Row(name: name, packetBytes: data.count, interpreter: .infinity, checked: .infinity,
-                              ours: try ours.testRun(packet: data).returnValue)
-                row.interpreter = try best { try ours.testRun(packet: data, repeat: runs, mode: .fast).nanosecondsPerRun }
-                row.checked = try best { try ours.testRun(packet: data, repeat: runs, mode: .checked()).nanosecondsPerRun }
+                              ours: try ours.testRun(data: data).returnValue)
+                row.interpreter = try best { try ours.testRun(data: data, repeat: runs, mode: .fast).nanosecondsPerRun }
+                row.checked = try best { try ours.testRun(data: data, repeat: runs, mode: .checked()).nanosecondsPerRun }
                 if let jit = ours.jit {
                     row.compileMicroseconds = jit.compileNanoseconds / 1000
-                    let result = try ours.testRun(packet: data, mode: .jit).returnValue
+                    let result = try ours.testRun(data: data, mode: .jit).returnValue
                     if result != row.ours { throw CLIError("\(name): the JIT returned \(result), the interpreter \(row.ours)") }
-                    row.jit = try best { try ours.testRun(packet: data, repeat: runs, mode: .jit).nanosecondsPerRun }
+                    row.jit = try best { try ours.testRun(data: data, repeat: runs, mode: .jit).nanosecondsPerRun }
                 }
                 if kernelReason == nil {
                     let kernel = try KernelObject(object).load()
                     row.kernelResult = try kernel.testRun(data: data).returnValue
-                    row.kernel = try best { Double(try kernel.testRun(data: data, repeat: UInt32(runs)).nanosecondsPerRun) }
+                    row.kernel = try best { try kernel.testRun(data: data, repeat: UInt32(runs)).nanosecondsPerRun }
                 }
                 rows.append(row)
             }
@@ -155,7 +155,7 @@ struct BenchCommand {
         if kernel {
             let program = try KernelProgram(type: .xdp, instructions: code, name: "bench_alu")
             row.kernelResult = try program.testRun(data: packet).returnValue
-            row.kernel = try best { Double(try program.testRun(data: packet, repeat: UInt32(runs)).nanosecondsPerRun) }
+            row.kernel = try best { try program.testRun(data: packet, repeat: UInt32(runs)).nanosecondsPerRun }
         }
         return row
     }

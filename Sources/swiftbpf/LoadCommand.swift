@@ -93,7 +93,7 @@ struct LoadCommand {
             let info = Inventory.map(fd: map.fd)
             print("map \(info?.id ?? 0): \(map.definition.name)  type \(map.definition.type)  key \(map.definition.keySize)B  value \(map.definition.valueSize)B  max_entries \(map.definition.maxEntries)")
         }
-        var programs: [LoadedProgram] = []
+        var programs: [KernelProgram] = [], links: [(program: String, link: any KernelLink)] = []
         var failed = false
         for program in file.programs {
             let kernelProgram: KernelProgram
@@ -106,38 +106,27 @@ struct LoadCommand {
             }
             let info = Inventory.program(fd: kernelProgram.fd)
             print("prog \(info?.id ?? 0): \(program.name)  \(kernelProgram.type) (\(program.section))  tag \(info?.tag ?? "?")  xlated \(info?.translatedBytes ?? 0)B  jited \(info?.jitedBytes ?? 0)B")
-            var loadedProgram = LoadedProgram(name: program.name, program: kernelProgram)
-            if !noAttach {
-                do {
-                    if let (link, fd, what) = try attach(kernelProgram, program) {
-                        (loadedProgram.link, loadedProgram.linkFD) = (link, fd)
-                        print("  link: \(what)")
-                    }
-                } catch {
-                    print("  not attached: \(error)")
-                    failed = true
-                }
+            programs.append(kernelProgram)
+            guard !noAttach else { continue }
+            do {
+                let link = try kernelProgram.attach(AttachOptions(interface: interface, interfaceAttachment: netlink ? .netlink : .automatic))
+                links.append((program.name, link))
+                print("  link: \(link.summary)")
+            } catch {
+                print("  not attached: \(error.cannotAttachReason ?? error.description)")
+                // A program this command does not attach is not a failure; a refused attachment is.
+                if error.cannotAttachReason == nil { failed = true }
             }
-            programs.append(loadedProgram)
         }
         if let pin {
-            do {
-                try Pinning.makeDirectory(pin)
-                for map in loaded.maps { try map.pin(at: pin + "/" + map.definition.name) }
-                for entry in programs {
-                    try entry.program.pin(at: pin + "/" + entry.name)
-                    guard let link = entry.link else { continue }
-                    if let fd = entry.linkFD {
-                        try Pinning.pin(fd, at: pin + "/" + entry.name + "_link")
-                    } else if let link = link as? InterfaceLink {
-                        link.leaveAttached()
-                        print("  \(entry.name): attached through netlink, it stays until removed with ip or tc")
-                    } else {
-                        print("  \(entry.name): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
-                    }
+            let outcomes: [(program: String, persistence: LinkPersistence)]
+            do { outcomes = try loaded.pin(under: pin, programs: programs, links: links) } catch { throw CLIError("--pin \(pin): \(error)") }
+            for (program, persistence) in outcomes {
+                switch persistence {
+                case .pinned: break
+                case .leftAttached: print("  \(program): attached through netlink, it stays until removed with ip or tc")
+                case .endsWithProcess: print("  \(program): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
                 }
-            } catch {
-                throw CLIError("--pin \(pin): \(error)")
             }
             print("pinned under \(pin): they stay loaded\(noAttach ? "" : " and attached") until their pins are removed")
         } else if !programs.isEmpty {
@@ -145,69 +134,8 @@ struct LoadCommand {
             fflush(nil)
             waitForInterrupt(seconds: duration)
         }
-        withExtendedLifetime((loaded, programs)) {}
+        withExtendedLifetime((loaded, programs, links)) {}
         if failed { throw ExitStatus(1) }
-    }
-
-    /// A program loaded by this command, with the link that attaches it (and the link's fd,
-    /// when the kernel gave it one) until the command ends or pins them.
-    private struct LoadedProgram {
-        var name: String
-        var program: KernelProgram
-        var link: AnyObject?
-        var linkFD: Int32?
-    }
-
-    /// Attaches `program` where its section says, when this command can: the link, its fd
-    /// and a description; nil for programs loaded but not attached.
-    private func attach(_ program: KernelProgram, _ source: ObjectFile.Program) throws -> (AnyObject, Int32?, String)? {
-        let target = source.kind?.attachTarget ?? ""
-        switch program.type {
-        case .tracepoint:
-            let parts = target.split(separator: "/", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw CLIError("section '\(source.section)' names no tracepoint (tp/CATEGORY/NAME)") }
-            let link = try TracepointLink(program, category: parts[0], name: parts[1])
-            return (link, link.linkFD, "tracepoint \(target)")
-        case .rawTracepoint:
-            let link = try RawTracepointLink(program, name: target)
-            return (link, link.fd, "raw tracepoint \(target)")
-        case .tracing where ["fentry", "fexit", "fmod_ret", "tp_btf"].contains(where: { source.section.hasPrefix($0 + "/") }),
-             .lsm where source.section.hasPrefix("lsm/"):
-            let link = try RawTracepointLink(attaching: program)
-            return (link, link.fd, "\(source.section.split(separator: "/")[0]) \(target)")
-        case .kprobe where !target.isEmpty && ["kprobe", "kretprobe", "uprobe", "uretprobe"].contains(where: { source.section.hasPrefix($0 + "/") }):
-            // kprobe/FUNCTION[+OFFSET], uprobe/BINARY:FUNCTION[+OFFSET], as libbpf names them.
-            let isReturn = source.section.hasPrefix("kretprobe/") || source.section.hasPrefix("uretprobe/")
-            func split(_ text: Substring) -> (String, UInt64) {
-                let parts = text.split(separator: "+", maxSplits: 1)
-                let offset = parts.count == 2 ? (parts[1].hasPrefix("0x") ? UInt64(parts[1].dropFirst(2), radix: 16) : UInt64(parts[1])) : 0
-                return (String(parts.first ?? ""), offset ?? 0)
-            }
-            if source.section.hasPrefix("k") {
-                let (function, offset) = split(Substring(target))
-                let link = try ProbeLink(program, kernelFunction: function, offset: offset, isReturn: isReturn)
-                return (link, link.linkFD, "\(isReturn ? "kretprobe" : "kprobe") \(target)")
-            }
-            guard let colon = target.lastIndex(of: ":") else { throw CLIError("section '\(source.section)' names no BINARY:FUNCTION") }
-            let (function, offset) = split(target[target.index(after: colon)...])
-            let link = try ProbeLink(program, binary: String(target[..<colon]), symbol: function.isEmpty ? nil : function, offset: offset, isReturn: isReturn)
-            return (link, link.linkFD, "\(isReturn ? "uretprobe" : "uprobe") \(target)")
-        case .xdp, .schedCLS:
-            guard let interface else {
-                print("  not attached: --interface names where \(program.type) programs attach")
-                return nil
-            }
-            if program.type == .xdp {
-                let link = try XDPLink(program, interface: interface, using: netlink ? .netlink : .automatic)
-                return (link, link.fd, "xdp on \(interface)\(link.attachment == .netlink ? " (netlink)" : "")")
-            }
-            let direction: TCLink.Direction = source.section.hasSuffix("egress") ? .egress : .ingress
-            let link = try TCLink(program, interface: interface, direction: direction, using: netlink ? .netlink : .automatic)
-            return (link, link.fd, link.attachment == .netlink ? "tc \(direction) on \(interface) (netlink)" : "tcx \(direction) on \(interface)")
-        default:
-            print("  not attached: this command does not attach \(program.type) programs")
-            return nil
-        }
     }
 }
 

@@ -84,12 +84,12 @@ struct RunCommand {
                 let loaded = try KernelObject(object).load(program: program)
                 let result = try loaded.testRun(data: data, repeat: count)
                 (returnValue, output, type) = (result.returnValue, Array(result.data.prefix(data.count)), loaded.type)
-                nanoseconds = "\(result.nanosecondsPerRun) ns/run (kernel"
+                nanoseconds = "\(Int(result.nanosecondsPerRun)) ns/run (kernel"
             } else {
                 let loaded = try UserspaceObject(object).load(program: program)
                 let chosen = engine ?? Engine.allCases.first { $0.mode == loaded.defaultMode } ?? .checked
-                let result = try loaded.testRun(packet: data, repeat: Int(count), mode: chosen.mode)
-                (returnValue, output, type) = (result.returnValue, result.packet, loaded.type)
+                let result = try loaded.testRun(data: data, repeat: Int(count), mode: chosen.mode)
+                (returnValue, output, type) = (result.returnValue, result.data, loaded.type)
                 nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(chosen.rawValue)"
             }
         } catch let error as CLIError {

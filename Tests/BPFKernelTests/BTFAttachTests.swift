@@ -97,7 +97,8 @@ struct BTFAttachTests {
             #expect {
                 _ = try loaded.load(program: program)
             } throws: { error in
-                (error as? KernelObject.LoadError)?.message == "the kernel's BTF has no \(missing)"
+                guard case let .preparing(_, problem)? = error as? KernelError else { return false }
+                return problem.message == "the kernel's BTF has no \(missing)"
             }
         }
     }

@@ -160,7 +160,7 @@ struct InterfaceAttachTests {
             let refused = #expect(throws: KernelError.self, "a second XDP program replaced the first") {
                 try XDPLink(other, interface: outside, using: .netlink)
             }
-            #expect(refused?.errno == EBUSY, "\(String(describing: refused))")
+            #expect(refused?.errno == .EBUSY, "\(String(describing: refused))")
             #expect(refused?.log?.contains("already attached") == true, "the kernel's extended ack: \(String(describing: refused?.log))")
 
             link = nil
@@ -186,7 +186,7 @@ struct InterfaceAttachTests {
             let attached = try count()
             #expect(attached >= 20, "counted \(attached) packets for 20 datagrams")
             let refused = #expect(throws: KernelError.self) { try TCLink(program, interface: outside, direction: .ingress, using: .netlink) }
-            #expect(refused?.errno == EEXIST, "\(String(describing: refused))")
+            #expect(refused?.errno == .EEXIST, "\(String(describing: refused))")
 
             link = nil
             #expect(!shellOutput("tc filter show dev \(outside) ingress").contains("swiftbpf"))

@@ -70,7 +70,7 @@ struct KernelDifferentialTests {
             _ = try KernelProgram(type: .xdp, instructions: code)
         } throws: { error in
             guard let error = error as? KernelError else { return false }
-            return error.errno == 13 && (error.log ?? "").contains("R2 !read_ok")
+            return error.errno == .EACCES && (error.log ?? "").contains("R2 !read_ok")
         }
     }
 }

@@ -99,8 +99,8 @@ struct KernelObjectTests {
         #expect {
             _ = try object.load()
         } throws: { error in
-            guard let error = error as? KernelObject.LoadError else { return false }
-            return error.program == "uses_extern" && error.message.contains("instruction 0") && error.message.contains("defined_elsewhere")
+            guard case let .preparing(program, problem)? = error as? KernelError else { return false }
+            return program == "uses_extern" && problem.description.contains("instruction 0") && problem.description.contains("defined_elsewhere")
         }
     }
 

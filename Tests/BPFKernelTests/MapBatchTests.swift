@@ -70,11 +70,11 @@ struct MapBatchTests {
     func refusals() throws {
         let hash = try map(type: .hash)
         let wrong = #expect(throws: KernelError.self) { try hash.update(batch: [(key: [1, 2, 3], value: bytes(0, 8))]) }
-        #expect(wrong?.errno == EINVAL && wrong?.command.contains("keys must be 4 bytes") == true)
+        #expect(wrong?.errno == .EINVAL && wrong?.operation.contains("keys must be 4 bytes") == true)
         let array = try map(type: .array, maxEntries: 10)
         let batch = [(key: bytes(1, 4), value: bytes(11, 8)), (key: bytes(2, 4), value: bytes(12, 8)), (key: bytes(10, 4), value: bytes(13, 8))]
         let outside = #expect(throws: KernelError.self) { try array.update(batch: batch) }
-        #expect(outside?.errno == E2BIG && outside?.command.contains("2 of 3 stored") == true, "\(String(describing: outside))")
+        #expect(outside?.errno == .E2BIG && outside?.operation.contains("2 of 3 stored") == true, "\(String(describing: outside))")
         #expect(try array.lookup(bytes(2, 4)) == bytes(12, 8))
     }
 }

@@ -46,7 +46,7 @@ struct PinningTests {
             _ = try KernelMap(pinnedAt: "\(Pinning.root)/swiftbpf-nothing-here")
         } throws: { error in
             guard let error = error as? KernelError else { return false }
-            return error.errno == ENOENT && error.command.contains("swiftbpf-nothing-here")
+            return error.errno == .ENOENT && error.operation.contains("swiftbpf-nothing-here")
         }
     }
 }

@@ -119,14 +119,14 @@ struct InterpreterTests {
             #expect {
                 _ = try Interpreter(try Assembler.assemble(source))
             } throws: { error in
-                guard let error = error as? LoadError else { return false }
+                guard let error = error as? PreparationError else { return false }
                 return error.index == 0 && error.description.contains(message)
             }
         }
         let mapLoad = [Instruction(opcode: 0x18, dst: 1, src: 1, imm: 3), Instruction(opcode: 0), Instruction(opcode: 0x95)]
-        #expect(throws: LoadError.self) { try Interpreter(mapLoad) }
+        #expect(throws: PreparationError.self) { try Interpreter(mapLoad) }
         let kfunc = [Instruction(opcode: 0x85, src: CallKind.kfunc.rawValue, imm: 1234), Instruction(opcode: 0x95)]
-        #expect { try Interpreter(kfunc) } throws: { ($0 as? LoadError)?.description.contains("kernel function") == true }
+        #expect { try Interpreter(kfunc) } throws: { ($0 as? PreparationError)?.description.contains("kernel function") == true }
     }
 
     @Test("helpers receive r1-r5 and the program's context; callx reaches them by id")

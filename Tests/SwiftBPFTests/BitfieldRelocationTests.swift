@@ -42,7 +42,7 @@ struct BitfieldRelocationTests {
         let kinds = Set((object.btfExt?.coreRelocations.flatMap(\.records) ?? []).map(\.kind))
         #expect(kinds.isSuperset(of: [0, 1, 4, 5]), "relocation kinds \(kinds)")
         let loaded = try UserspaceObject(object).load(target: object.btf)
-        #expect(try loaded.testRun(packet: BenchmarkPrograms.packet).returnValue == 2)
+        #expect(try loaded.testRun(data: BenchmarkPrograms.packet).returnValue == 2)
     }
 
     /// An instruction whose compiled-in value disagrees with the object's own BTF (here a right

@@ -81,7 +81,7 @@ struct CgroupSKBTests {
                 try ourSeen.update(zero, empty)
                 try kernelSeen.update(zero, empty)
                 #expect(try kernelProgram.testRun(data: packet).returnValue == 1)
-                #expect(try ourProgram.testRun(packet: packet, mode: mode).returnValue == 1)
+                #expect(try ourProgram.testRun(data: packet, mode: mode).returnValue == 1)
                 let expected = try #require(try kernelSeen.lookup(zero))
                 let actual = try #require(try ourSeen.lookup(zero))
                 for field in 0..<36 where actual[field * 8..<field * 8 + 8] != expected[field * 8..<field * 8 + 8] {

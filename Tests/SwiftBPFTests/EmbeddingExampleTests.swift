@@ -34,5 +34,5 @@ func readmeObjectExample() throws {
     let ours = try UserspaceObject(object).load()
     let kernel = try KernelObject(object).load(target: vmlinuxBTF)
     let packet: [UInt8] = frame
-    #expect(try ours.testRun(packet: packet).returnValue == (try kernel.testRun(data: packet).returnValue))
+    #expect(try ours.testRun(data: packet).returnValue == (try kernel.testRun(data: packet).returnValue))
 }

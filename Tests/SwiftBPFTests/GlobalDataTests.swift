@@ -51,7 +51,7 @@ struct GlobalDataTests {
         var verdicts: Set<UInt32> = []
         for run in 0..<40 {
             let expected = try kernelProgram.testRun(data: packet).returnValue
-            #expect(try ourProgram.testRun(packet: packet).returnValue == expected, "run \(run)")
+            #expect(try ourProgram.testRun(data: packet).returnValue == expected, "run \(run)")
             verdicts.insert(expected)
         }
         #expect(verdicts == [1, 2])  // 40 + 20 + counter crosses 100 on the way
@@ -78,7 +78,7 @@ struct GlobalDataTests {
         }
         let ours = try userspace.load(verify: false)
         #expect {
-            _ = try ours.testRun(packet: BenchmarkPrograms.packet, mode: .checked())
+            _ = try ours.testRun(data: BenchmarkPrograms.packet, mode: .checked())
         } throws: { error in
             guard let error = error as? ExecutionError, case let .memoryFault(_, _, write) = error.kind else { return false }
             return write

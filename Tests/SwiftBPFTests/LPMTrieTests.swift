@@ -54,8 +54,8 @@ struct LPMTrieTests {
             var packet = BenchmarkPrograms.packet
             packet.replaceSubrange(30..<34, with: [[10, 11][rng.below(2)], UInt8(rng.below(5)), UInt8(rng.below(256)), UInt8(rng.below(256))])
             let expected = try kernelProgram.testRun(data: packet).returnValue
-            #expect(try ourProgram.testRun(packet: packet, mode: .jit).returnValue == expected, "JIT")
-            #expect(try ourProgram.testRun(packet: packet).returnValue == expected, "address \(packet[30...33].map(String.init).joined(separator: "."))")
+            #expect(try ourProgram.testRun(data: packet, mode: .jit).returnValue == expected, "JIT")
+            #expect(try ourProgram.testRun(data: packet).returnValue == expected, "address \(packet[30...33].map(String.init).joined(separator: "."))")
             if expected != 0xffff { hits += 1 }
         }
         #expect(hits > 100 && hits < 500)

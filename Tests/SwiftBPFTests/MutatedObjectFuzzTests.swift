@@ -61,7 +61,7 @@ struct MutatedObjectFuzzTests {
             accepted += 1
             for input in packets {
                 do {
-                    _ = try loaded.testRun(packet: input, mode: .checked(instructionLimit: 10_000_000))
+                    _ = try loaded.testRun(data: input, mode: .checked(instructionLimit: 10_000_000))
                 } catch {
                     Issue.record("\(name): the verifier accepted a mutant that faults on a \(input.count)-byte packet: \(error)")
                 }

@@ -39,7 +39,7 @@ struct PerCPUMapTests {
         for _ in 0..<200 {
             let packet = [UInt8(rng.below(256))] + [UInt8](repeating: 1, count: 20 + rng.below(60))
             _ = try kernelProgram.testRun(data: packet)
-            _ = try ourProgram.testRun(packet: packet)
+            _ = try ourProgram.testRun(data: packet)
         }
         func sum(_ values: [[UInt8]]) -> UInt64 {
             values.reduce(0) { $0 + littleEndianValue($1) }

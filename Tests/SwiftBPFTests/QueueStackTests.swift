@@ -60,7 +60,7 @@ struct QueueStackTests {
             let kernelProgram = try kernel.load(), ourProgram = try ours.load()
             let packet = (0..<24).map { _ in UInt8([0, 1, 2, 3, 8, 9, 10, 11][rng.below(8)]) } + [UInt8](repeating: 0, count: 36)
             let expected = try kernelProgram.testRun(data: packet).returnValue
-            #expect(try ourProgram.testRun(packet: packet).returnValue == expected, "trial \(trial)")
+            #expect(try ourProgram.testRun(data: packet).returnValue == expected, "trial \(trial)")
             for (kernelMap, ourMap) in zip(kernel.maps, ours.maps) {
                 var theirs: [[UInt8]] = []
                 while let v = try kernelMap.pop() { theirs.append(v) }

@@ -65,7 +65,7 @@ struct SocketBufferStoreTests {
             let expected = try kernel.load(program: name).testRun(data: BenchmarkPrograms.packet).returnValue
             let program = try ours.load(program: name)
             for mode in [ExecutionMode.checked(), .fast, .jit] {
-                let actual = try program.testRun(packet: BenchmarkPrograms.packet, mode: mode).returnValue
+                let actual = try program.testRun(data: BenchmarkPrograms.packet, mode: mode).returnValue
                 #expect(actual == expected, "\(name), \(mode): 0x\(String(actual, radix: 16)), the kernel's 0x\(String(expected, radix: 16))")
             }
         }

@@ -99,7 +99,7 @@ struct SocketFilterTests {
         var udp = BenchmarkPrograms.packet
         udp[23] = 17
         for packet in [BenchmarkPrograms.packet, udp] {
-            #expect(try ours.testRun(packet: packet).returnValue == (try kernel.testRun(data: packet).returnValue))
+            #expect(try ours.testRun(data: packet).returnValue == (try kernel.testRun(data: packet).returnValue))
         }
     }
 }

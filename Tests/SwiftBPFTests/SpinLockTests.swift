@@ -40,7 +40,7 @@ struct SpinLockTests {
         let runtime = try UserspaceObject(object)
         let program = try runtime.load()
         for mode in [ExecutionMode.checked(), .fast, program.defaultMode] {
-            for _ in 0..<100 { #expect(try program.testRun(packet: BenchmarkPrograms.packet, mode: mode).returnValue == 2) }
+            for _ in 0..<100 { #expect(try program.testRun(data: BenchmarkPrograms.packet, mode: mode).returnValue == 2) }
         }
         let value = try #require(try runtime.maps[0].lookup([0, 0, 0, 0] as [UInt8]))
         #expect(value.prefix(4).allSatisfy { $0 == 0 }, "the lock was left taken")

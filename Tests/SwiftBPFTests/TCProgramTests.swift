@@ -69,9 +69,9 @@ struct TCProgramTests {
             #expect(program.type == .schedCLS)
             for packet in packets {
                 let expected = try kernelProgram.testRun(data: packet)
-                let actual = try program.testRun(packet: packet, mode: mode)
+                let actual = try program.testRun(data: packet, mode: mode)
                 #expect(actual.returnValue == expected.returnValue, "\\(packet.count)-byte packet, \\(mode)")
-                #expect(actual.packet == Array(expected.data.prefix(packet.count)), "\\(packet.count)-byte packet, \\(mode)")
+                #expect(actual.data == Array(expected.data.prefix(packet.count)), "\\(packet.count)-byte packet, \\(mode)")
             }
             #expect(try ours.maps[0].lookup([0, 0, 0, 0] as [UInt8]) == (try kernel.maps[0].lookup([0, 0, 0, 0])).map(Array.init))
             try kernel.maps[0].update([0, 0, 0, 0], [UInt8](repeating: 0, count: 8))

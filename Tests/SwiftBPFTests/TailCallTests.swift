@@ -55,7 +55,7 @@ struct TailCallTests {
             try ours.setTailCall(map: "jumps", index: 0, to: try ours.load(program: "target"))
             try ours.setTailCall(map: "jumps", index: 1, to: try ours.load(program: "chain"))
             for (packet, expected) in zip(packets, results) {
-                #expect(try entry.testRun(packet: packet, mode: mode).returnValue == expected, "slot \(packet[0]), \(mode)")
+                #expect(try entry.testRun(data: packet, mode: mode).returnValue == expected, "slot \(packet[0]), \(mode)")
             }
         }
         // target: XDP_TX; the chain runs 33 times (the limit counts every tail call of a run,

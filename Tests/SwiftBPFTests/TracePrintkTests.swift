@@ -34,11 +34,11 @@ struct TracePrintkTests {
         let program = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "printk.bpf.c"))).load()
         program.traceOutput = { lines.all.append($0) }
         for mode in [ExecutionMode.checked(), .fast, program.defaultMode] {
-            #expect(try program.testRun(packet: packet, mode: mode).returnValue == 2)
+            #expect(try program.testRun(data: packet, mode: mode).returnValue == 2)
         }
         #expect(lines.all == Array(repeating: ["packet of 60 bytes, first byte 0xab, delta -5", "12345678901|   42|7   |Z%"], count: 3).flatMap { $0 })
         program.traceOutput = nil
-        _ = try program.testRun(packet: [1])
+        _ = try program.testRun(data: [1])
         #expect(lines.all.count == 6, "lines arrived after the sink was removed")
     }
 
@@ -53,7 +53,7 @@ struct TracePrintkTests {
         let ours = Lines()
         let program = try UserspaceObject(object).load()
         program.traceOutput = { ours.all.append($0) }
-        _ = try program.testRun(packet: packet)
+        _ = try program.testRun(data: packet)
 
         // The trace clock is per CPU, so a marker written before the run may sort after its lines
         // when the thread moves between CPUs: find the lines by the thread that ran the program.

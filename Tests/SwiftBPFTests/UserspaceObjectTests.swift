@@ -36,9 +36,9 @@ struct UserspaceObjectTests {
             for (label, packet) in Self.packets {
                 for run in 0..<3 {
                     let expected = try kernelProgram.testRun(data: packet)
-                    let actual = try ourProgram.testRun(packet: packet, mode: mode)
+                    let actual = try ourProgram.testRun(data: packet, mode: mode)
                     #expect(actual.returnValue == expected.returnValue, "\(name), \(label) packet, run \(run), \(mode)")
-                    #expect(actual.packet == Array(expected.data.prefix(packet.count)))
+                    #expect(actual.data == Array(expected.data.prefix(packet.count)))
                 }
             }
             // After the same runs, every map holds the same entries on both sides.
@@ -57,7 +57,7 @@ struct UserspaceObjectTests {
     func mapState() throws {
         let loaded = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/flow.bpf.c")))
         let program = try loaded.load()
-        for _ in 0..<5 { _ = try program.testRun(packet: BenchmarkPrograms.packet) }
+        for _ in 0..<5 { _ = try program.testRun(data: BenchmarkPrograms.packet) }
         let flows = try #require(loaded.map(named: "flows"))
         let keys = flows.keys()
         #expect(keys.count == 1)
@@ -104,11 +104,11 @@ struct CheckedHelperArgumentTests {
         var packet = [UInt8](repeating: 0, count: 8)
         packet[0] = how
         #expect {
-            _ = try program.testRun(packet: packet, mode: .checked())
+            _ = try program.testRun(data: packet, mode: .checked())
         } throws: { error in
             guard let error = error as? ExecutionError, case let .invalidHelperArgument(_, r, _) = error.kind else { return false }
             return r == register
         }
-        #expect(try program.testRun(packet: [UInt8](repeating: 0, count: 8), mode: .checked()).returnValue == 0)
+        #expect(try program.testRun(data: [UInt8](repeating: 0, count: 8), mode: .checked()).returnValue == 0)
     }
 }

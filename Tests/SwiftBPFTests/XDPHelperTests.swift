@@ -50,9 +50,9 @@ struct XDPHelperTests {
             let data = packet(head: head, tail: tail, length: length)
             let expected = try kernel.testRun(data: data)
             for mode in [ExecutionMode.checked(), .jit] {
-                let actual = try ours.testRun(packet: data, mode: mode)
+                let actual = try ours.testRun(data: data, mode: mode)
                 #expect(actual.returnValue == expected.returnValue, "head \(head), tail \(tail), \(mode)")
-                #expect(actual.packet == expected.data, "head \(head), tail \(tail), \(mode)")
+                #expect(actual.data == expected.data, "head \(head), tail \(tail), \(mode)")
             }
             outcomes.insert(expected.returnValue)
         }
@@ -88,8 +88,8 @@ struct XDPHelperTests {
             packet[5] = UInt8(rng.below(3) == 0 ? 0 : rng.below(65))
             if trial % 50 == 0 { packet.replaceSubrange(8..<144, with: [UInt8](repeating: 0xff, count: 136)) }
             let expected = try kernel.testRun(data: packet).returnValue
-            #expect(try ours.testRun(packet: packet).returnValue == expected, "trial \(trial): sizes \(packet[4]), \(packet[5])")
-            #expect(try ours.testRun(packet: packet, mode: .jit).returnValue == expected, "JIT, trial \(trial)")
+            #expect(try ours.testRun(data: packet).returnValue == expected, "trial \(trial): sizes \(packet[4]), \(packet[5])")
+            #expect(try ours.testRun(data: packet, mode: .jit).returnValue == expected, "JIT, trial \(trial)")
             results.insert(expected)
         }
         #expect(results.count > 200)

@@ -54,13 +54,13 @@ public final class JITProgram {
     private let function: @convention(c) (UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64
 
     /// Validates and compiles `instructions`.
-    /// - Throws: ``LoadError`` naming the malformed instruction or unknown helper, or saying
+    /// - Throws: ``PreparationError`` naming the malformed instruction or unknown helper, or saying
     ///   that this host has no JIT.
     /// - Parameter maps: the maps the program's `lddw` instructions refer to; lookups in array
     ///   maps among them are inlined, as the kernel's JIT does.
     public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
-                maps: [BPFMap] = [], options: Options = Options()) throws(LoadError) {
-        guard Self.isSupported else { throw LoadError(index: nil, reason: "the JIT compiles to x86-64; this host needs the interpreter") }
+                maps: [BPFMap] = [], options: Options = Options()) throws(PreparationError) {
+        guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         let decoded = try Predecoder.decode(instructions, helpers: table, fuse: false)
@@ -80,7 +80,7 @@ public final class JITProgram {
         guard final.asm.resolve() else { preconditionFailure("jumps only get closer when others shrink") }
 
         guard let memory = ExecutableMemory(final.asm.bytes) else {
-            throw LoadError(index: nil, reason: "cannot map executable memory (errno \(errno))")
+            throw .host("cannot map executable memory (errno \(errno))")
         }
         self.instructions = instructions
         self.memory = memory
