@@ -31,7 +31,10 @@ let package = Package(
         // The verifier's differential fuzzer: structured program generator, the kernel as
         // oracle, minimization.
         .target(name: "BPFFuzz", dependencies: ["BPFCore", "BPFVerifier", "BPFMaps", "BPFObject", "BPFKernel", "BPFTestSupport"], swiftSettings: strict),
-        .target(name: "SwiftBPF", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFKernel"], swiftSettings: strict),
+        // The userspace backend: loading verified objects into the engines, contexts per program type.
+        .target(name: "BPFRuntime", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier"], swiftSettings: strict),
+        // The front: protocols both backends implement, one error, curated exports.
+        .target(name: "SwiftBPF", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"], swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
             dependencies: [

@@ -65,7 +65,7 @@ struct VerifyCommand {
                     if !failure.registers.isEmpty { print("  state: \(failure.registers)") }
                     if let line = failure.sourceLine { print("  source: \(line)") }
                 } else {
-                    print("\(name): REFUSED: \(error.message)")
+                    print("\(name): REFUSED: \(error.reason)")
                 }
             }
         }

@@ -74,7 +74,7 @@ struct GlobalDataTests {
         #expect(throws: KernelError.self) { _ = try KernelObject(object).load() }
         let userspace = try UserspaceObject(object)
         #expect { _ = try userspace.load() } throws: { error in
-            (error as? UserspaceObject.LoadError)?.verification?.message.hasPrefix("write into map forbidden") == true
+            (error as? RuntimeError)?.verification?.message.hasPrefix("write into map forbidden") == true
         }
         let ours = try userspace.load(verify: false)
         #expect {

@@ -37,7 +37,7 @@ struct SoundnessReproducerTests {
             _ = try object.verify()
             #expect(r.kernel_ok, "accepted; the kernel refuses: \(r.kernel)")
         } catch {
-            let message = error.verification?.message ?? error.message
+            let message = error.verification?.message ?? error.reason
             #expect(!r.kernel_ok, "refused (\(message)); the kernel accepts")
             #expect(message.contains(r.kernel), "refused with '\(message)'; the kernel says '\(r.kernel)'")
         }

@@ -51,7 +51,7 @@ struct SpinLockTests {
           .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func leak() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source(leak: true), name: "leak.bpf.c"))
-        let error = try #require(throws: UserspaceObject.LoadError.self) { try UserspaceObject(object).load() }
+        let error = try #require(throws: RuntimeError.self) { try UserspaceObject(object).load() }
         let refusal = try #require(error.verification)
         #expect(refusal.message == "bpf_spin_unlock is missing")
         #expect(refusal.sourceLine?.contains("leak.bpf.c") == true, "\(refusal)")

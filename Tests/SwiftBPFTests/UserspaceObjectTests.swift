@@ -98,7 +98,7 @@ struct CheckedHelperArgumentTests {
     func refused(how: UInt8, register: Int) throws {
         let object = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(text: Self.source, name: "misuse.bpf.c")))
         #expect { _ = try object.load() } throws: { error in
-            (error as? UserspaceObject.LoadError)?.verification?.message.contains("expected=") == true
+            (error as? RuntimeError)?.verification?.message.contains("expected=") == true
         }
         let program = try object.load(verify: false)
         var packet = [UInt8](repeating: 0, count: 8)

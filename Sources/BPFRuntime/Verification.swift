@@ -8,26 +8,26 @@ extension UserspaceObject {
     /// Verifies program `name` (the only one when nil) as ``load(program:target:verify:)`` does
     /// before loading it, CO-RE relocated against `target` when given.
     /// - Returns: what the proof took (with the step-by-step log when `log` is set).
-    /// - Throws: ``LoadError``, with ``LoadError/verification`` set when the verifier refuses.
-    public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(LoadError) -> VerifierReport {
+    /// - Throws: ``RuntimeError``: ``RuntimeError/refused(program:_:)`` when the verifier refuses.
+    public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(RuntimeError) -> VerifierReport {
         let (program, kind, linked) = try prepare(name, target: target)
         return try Self.verify(program, kind.type, linked, maps: object.maps, log: log)
     }
 
     /// Links program `name` and names its type.
-    func prepare(_ name: String?, target: BTF?) throws(LoadError) -> (ObjectFile.Program, SectionNames.Match, LinkedProgram) {
+    func prepare(_ name: String?, target: BTF?) throws(RuntimeError) -> (ObjectFile.Program, SectionNames.Match, LinkedProgram) {
         let program: ObjectFile.Program
-        do { program = try object.program(selecting: name) } catch { throw LoadError(program: name ?? "?", message: error.message) }
-        guard let kind = program.kind else { throw LoadError(program: program.name, message: "section '\(program.section)' names no known program type") }
-        do { return (program, kind, try object.link(program, target: target)) } catch {
-            throw LoadError(program: program.name, message: error.description)
+        do { program = try object.program(selecting: name) } catch { throw .preparing(program: name ?? "?", error) }
+        guard let kind = program.kind else {
+            throw .preparing(program: program.name, ObjectError(section: program.section, "the section names no known program type"))
         }
+        do { return (program, kind, try object.link(program, target: target)) } catch { throw .preparing(program: program.name, error) }
     }
 
     /// Runs the verifier on a linked program: its map references become map indexes
     /// (`BPF_PSEUDO_MAP_IDX`, `…_IDX_VALUE`), read-only data maps are read-only to it, and
     /// errors name the C source line where BTF line info has one.
-    static func verify(_ program: ObjectFile.Program, _ type: ProgramType, _ linked: LinkedProgram, maps: [MapDefinition], log: Bool) throws(LoadError) -> VerifierReport {
+    static func verify(_ program: ObjectFile.Program, _ type: ProgramType, _ linked: LinkedProgram, maps: [MapDefinition], log: Bool) throws(RuntimeError) -> VerifierReport {
         var code = linked.instructions
         for reference in linked.mapReferences {
             let i = reference.instruction
@@ -47,10 +47,6 @@ extension UserspaceObject {
             }
             if let lastLine, i < program.instructions.count { configuration.sourceLines[i] = lastLine }
         }
-        do { return try Verifier.verify(code, configuration) } catch {
-            var failure = LoadError(program: program.name, message: "verifier: \(error)")
-            failure.verification = error
-            throw failure
-        }
+        do { return try Verifier.verify(code, configuration) } catch { throw .refused(program: program.name, error) }
     }
 }

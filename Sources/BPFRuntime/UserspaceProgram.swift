@@ -1,124 +1,18 @@
-import BPFCore
-public import BPFMaps
-public import BPFObject
+public import BPFCore
+import BPFMaps
 public import BPFVM
-public import BTF
+public import BPFVerifier
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// An object file loaded into the userspace runtime: its maps created as ``BPFMap``s, and its
-/// programs prepared on request — map references relocated to the maps, context accesses
-/// converted to the runtime's layout, helpers bound.
-public final class UserspaceObject {
-    /// The parsed object.
-    public let object: ObjectFile
-    /// The maps, in the object's order.
-    public let maps: [BPFMap]
-
-    /// A failure to prepare a program for the userspace runtime, naming the program.
-    public struct LoadError: Error, Sendable, CustomStringConvertible {
-        public var program: String
-        public var message: String
-        /// The verifier's refusal, when that is why the program did not load.
-        public var verification: VerificationError?
-
-        public init(program: String, message: String) {
-            self.program = program
-            self.message = message
-        }
-        public var description: String { "program \(program): \(message)" }
-    }
-
-    /// Creates every map the object declares.
-    public init(_ object: ObjectFile) throws(MapError) {
-        self.object = object
-        var maps: [BPFMap] = []
-        for d in object.maps {
-            let map = try BPFMap.make(name: d.name, shape: d.shape)
-            if let initial = d.initialValue { try map.update([0, 0, 0, 0], initial) }
-            maps.append(map)
-        }
-        self.maps = maps
-    }
-
-    /// How ``load(program:target:)`` compiles programs for ``ExecutionMode/jit`` (on x86-64
-    /// hosts every loaded program is also compiled).
-    public var jitOptions = JITProgram.Options()
-
-    /// The map named `name`.
-    public func map(named name: String) -> BPFMap? { maps.first { $0.name == name } }
-
-    /// Puts `program` (nil: nothing) in slot `index` of the program array `map`, for
-    /// `bpf_tail_call`.
-    public func setTailCall(map name: String, index: Int, to program: UserspaceProgram?) throws(MapError) {
-        guard let array = map(named: name) as? ProgramArrayMap else { throw MapError(errno: 22, "\(name): not a program array (EINVAL)") }
-        try array.set(index, handle: program?.interpreter.entryHandle ?? 0, owner: program)
-    }
-
-    /// Prepares program `name` (the only one when nil), CO-RE relocated against `target` when
-    /// given (the BTF of the kernel whose data the program will read).
-    ///
-    /// The verifier proves the program safe first, and a program it refuses is not loaded
-    /// (``LoadError/verification`` says why). `verify: false` skips the proof: only checked
-    /// execution is then safe.
-    public func load(program name: String? = nil, target: BTF? = nil, verify: Bool = true) throws(LoadError) -> UserspaceProgram {
-        let (program, kind, linked) = try prepare(name, target: target)
-        guard [.xdp, .socketFilter, .schedCLS, .schedACT, .cgroupSKB, .tracepoint].contains(kind.type) else {
-            throw LoadError(program: program.name, message: "\(kind.type) programs need a context the userspace runtime does not build yet (XDP, socket filters, tc, cgroup_skb and tracepoints are supported)")
-        }
-        let report = verify ? try Self.verify(program, kind.type, linked, maps: object.maps, log: false) : nil
-        var code = linked.instructions
-        for reference in linked.mapReferences {
-            let map = maps[reference.map]
-            var address = UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))
-            if let offset = reference.valueOffset {
-                address = UInt64(UInt(bitPattern: map.storage.baseAddress)) + UInt64(offset)  // the single value
-            }
-            let i = reference.instruction
-            code[i].src = WideImmediateKind.immediate.rawValue
-            code[i].imm = Int32(truncatingIfNeeded: address)
-            code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
-        }
-        if kind.type != .tracepoint {
-            let fields = switch kind.type {
-            case .xdp: ContextConversion.xdp
-            case .socketFilter: ContextConversion.socketFilter
-            case .cgroupSKB: ContextConversion.cgroupSKB
-            default: ContextConversion.tc
-            }
-            do { code = try ContextConversion.convert(code, fields: fields) } catch {
-                throw LoadError(program: program.name, message: error.description)
-            }
-        }
-        var helpers = HelperTable.standard
-        helpers.registerMapHelpers()
-        helpers.registerRingBufferHelpers()
-        helpers.registerSpinLockHelpers()
-        helpers.registerTracePrintk()
-        if kind.type == .xdp {
-            helpers.registerXDPHelpers()
-            helpers.registerChecksumHelpers()
-        }
-        let interpreter: Interpreter
-        var jit: JITProgram?
-        do {
-            interpreter = try Interpreter(code, helpers: helpers, maps: maps)
-            if JITProgram.isSupported {
-                let compiled = try JITProgram(code, helpers: helpers, maps: maps, options: jitOptions)
-                interpreter.setNativeEntry(compiled.nativeEntry)  // tail calls from compiled code land there
-                jit = compiled
-            }
-        } catch { throw LoadError(program: program.name, message: error.description) }
-        return UserspaceProgram(name: program.name, type: kind.type, interpreter: interpreter, jit: jit, object: self, verification: report)
-    }
-}
-
 /// A program ready to run in the userspace runtime.
 public final class UserspaceProgram {
     public let name: String
+    /// The section the program came from.
+    public let section: String
     /// The program type, which decides its context.
     public let type: ProgramType
     let interpreter: Interpreter
@@ -147,9 +41,15 @@ public final class UserspaceProgram {
     private let ringBuffers: UnsafeMutableBufferPointer<UInt64>
     private let mapAddresses: UnsafeMutableBufferPointer<UInt64>
 
-    init(name: String, type: ProgramType, interpreter: Interpreter, jit: JITProgram?, object: UserspaceObject, verification: VerifierReport?) {
+    /// What the runtime provides programs of this type.
+    let support: ProgramTypeSupport
+
+    init(name: String, section: String, type: ProgramType, support: ProgramTypeSupport, interpreter: Interpreter, jit: JITProgram?,
+         object: UserspaceObject, verification: VerifierReport?) {
         self.verification = verification
         self.name = name
+        self.section = section
+        self.support = support
         self.type = type
         self.interpreter = interpreter
         self.jit = jit
@@ -187,11 +87,10 @@ public final class UserspaceProgram {
     /// A socket filter, cgroup or tc program over the frame `packet`, as the kernel's test run
     /// presents it (see ``SocketBufferContext/init(frame:ifindex:l2:)``): read-only to socket
     /// filters and cgroup programs, writable from its Ethernet header on to a tc program.
-    private func socketBufferRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode) throws(ExecutionError) -> TestRunResult {
+    private func socketBufferRun(packet: [UInt8], repeat count: Int, mode: ExecutionMode, writable tc: Bool) throws(ExecutionError) -> TestRunResult {
         let data = UnsafeMutableRawBufferPointer.allocate(byteCount: max(packet.count, 1), alignment: 16)
         defer { data.deallocate() }
         packet.withUnsafeBytes { data.copyMemory(from: $0) }
-        let tc = type == .schedCLS || type == .schedACT
         var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count), l2: tc)
         let packetRegion = MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: tc)
         let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
@@ -253,11 +152,16 @@ public final class UserspaceProgram {
     /// The frame the kernel's test run builds: a page, whose last bytes hold `skb_shared_info`.
     static let frameSize = 4096, sharedInfo = 320
 
-    /// Runs the XDP program, socket filter or tc program `count` times on a copy of `packet`, in `mode`
-    /// (nil: ``defaultMode``).
+    /// Runs the program `count` times on a copy of `packet`, in `mode` (nil: ``defaultMode``):
+    /// an XDP program on a frame, a socket filter, cgroup or tc program on a socket buffer, as
+    /// the kernel's test run builds them; a tracepoint program once, on `packet` as its record.
     public func testRun(data packet: [UInt8], repeat count: Int = 1, mode: ExecutionMode? = nil) throws(ExecutionError) -> TestRunResult {
         let mode = mode ?? defaultMode
-        if type != .xdp { return try socketBufferRun(packet: packet, repeat: count, mode: mode) }
+        switch support.context {
+        case .xdpFrame: break
+        case let .socketBuffer(writable): return try socketBufferRun(packet: packet, repeat: count, mode: mode, writable: writable)
+        case .record: return TestRunResult(returnValue: UInt32(truncatingIfNeeded: try run(record: packet, mode: mode)), data: packet, nanosecondsPerRun: 0)
+        }
         let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Self.frameSize, Self.headroom + packet.count + Self.sharedInfo), alignment: 16)
         defer { frame.deallocate() }
         let hardStart = UInt64(UInt(bitPattern: frame.baseAddress))

@@ -1,0 +1,83 @@
+import BPFCore
+public import BPFMaps
+public import BPFObject
+public import BPFVM
+public import BTF
+
+/// An object file loaded into the userspace runtime: its maps created as ``BPFMap``s, and its
+/// programs prepared on request — map references relocated to the maps, context accesses
+/// converted to the runtime's layout, helpers bound.
+public final class UserspaceObject {
+    /// The parsed object.
+    public let object: ObjectFile
+    /// The maps, in the object's order.
+    public let maps: [BPFMap]
+
+    /// Creates every map the object declares.
+    public init(_ object: ObjectFile) throws(MapError) {
+        self.object = object
+        var maps: [BPFMap] = []
+        for d in object.maps {
+            let map = try BPFMap.make(name: d.name, shape: d.shape)
+            if let initial = d.initialValue { try map.update([0, 0, 0, 0], initial) }
+            maps.append(map)
+        }
+        self.maps = maps
+    }
+
+    /// How ``load(program:target:)`` compiles programs for ``ExecutionMode/jit`` (on x86-64
+    /// hosts every loaded program is also compiled).
+    public var jitOptions = JITProgram.Options()
+
+    /// The map named `name`.
+    public func map(named name: String) -> BPFMap? { maps.first { $0.name == name } }
+
+    /// Puts `program` (nil: nothing) in slot `index` of the program array `map`, for
+    /// `bpf_tail_call`.
+    public func setTailCall(map name: String, index: Int, to program: UserspaceProgram?) throws(MapError) {
+        guard let array = map(named: name) as? ProgramArrayMap else { throw MapError(errno: Errno.EINVAL.rawValue, "\(name): not a program array (EINVAL)") }
+        try array.set(index, handle: program?.interpreter.entryHandle ?? 0, owner: program)
+    }
+
+    /// Prepares program `name` (the only one when nil), CO-RE relocated against `target` when
+    /// given (the BTF of the kernel whose data the program will read).
+    ///
+    /// The verifier proves the program safe first, and a program it refuses is not loaded
+    /// (``RuntimeError/refused(program:_:)`` says why). `verify: false` skips the proof: only
+    /// checked execution is then safe.
+    public func load(program name: String? = nil, target: BTF? = nil, verify: Bool = true) throws(RuntimeError) -> UserspaceProgram {
+        let (program, kind, linked) = try prepare(name, target: target)
+        guard let support = ProgramTypeSupport.of(kind.type) else { throw .unsupportedProgramType(program: program.name, kind.type) }
+        let report = verify ? try Self.verify(program, kind.type, linked, maps: object.maps, log: false) : nil
+        var code = linked.instructions
+        for reference in linked.mapReferences {
+            let map = maps[reference.map]
+            var address = UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))
+            if let offset = reference.valueOffset {
+                address = UInt64(UInt(bitPattern: map.storage.baseAddress)) + UInt64(offset)  // the single value
+            }
+            let i = reference.instruction
+            code[i].src = WideImmediateKind.immediate.rawValue
+            code[i].imm = Int32(truncatingIfNeeded: address)
+            code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
+        }
+        if let fields = support.contextFields {
+            do { code = try ContextConversion.convert(code, fields: fields) } catch {
+                throw .engine(program: program.name, .unsupported(instruction: error.index, reason: error.description))
+            }
+        }
+        let helpers = support.helpers
+        let interpreter: Interpreter
+        var jit: JITProgram?
+        do throws(PreparationError) {
+            interpreter = try Interpreter(code, helpers: helpers, maps: maps)
+            if JITProgram.isSupported {
+                let compiled = try JITProgram(code, helpers: helpers, maps: maps, options: jitOptions)
+                interpreter.setNativeEntry(compiled.nativeEntry)  // tail calls from compiled code land there
+                jit = compiled
+            }
+        } catch { throw .engine(program: program.name, error) }
+        return UserspaceProgram(name: program.name, section: program.section, type: kind.type, support: support,
+                                interpreter: interpreter, jit: jit, object: self, verification: report)
+    }
+}
