@@ -18,7 +18,7 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
 /// zero, registers in range, jumps and calls inside the program and never into the middle of a
 /// `lddw`, and a last instruction that cannot fall through — the checks the kernel makes before
 /// its verifier runs. It proves nothing about memory safety or termination.
-public enum Validator {
+package enum Validator {
     /// Validates `instructions`, returning normally when the sequence is well formed.
     public static func validate(_ instructions: [Instruction]) throws(ValidationError) {
         guard !instructions.isEmpty else { throw ValidationError(index: 0, reason: "empty program") }

@@ -6,7 +6,7 @@ import Darwin
 
 /// A file descriptor owned by this object and closed exactly once, when it is released: every
 /// map, program, BTF object, link, perf event and epoll instance the kernel backend opens.
-public final class Descriptor: Sendable {
+package final class Descriptor: Sendable {
     /// The descriptor's number, for system calls; valid while this value lives.
     public let rawValue: Int32
 

@@ -52,7 +52,7 @@ public final class KernelObject {
     }
 
     /// Loads program `name` (the only one when nil), CO-RE relocated against `target` (the
-    /// running kernel's BTF, ``vmlinuxBTF``) when given; `logLevel` as ``KernelProgram``'s (4:
+    /// running kernel's BTF, ``BTF.vmlinux``) when given; `logLevel` as ``KernelProgram``'s (4:
     /// the verifier's statistics, its time and instruction count).
     /// - Throws: ``KernelError/refused(operation:errno:log:)`` with the verifier's log, or
     ///   ``KernelError/preparing(program:_:)`` for what cannot be relocated.
@@ -65,7 +65,7 @@ public final class KernelObject {
         let linked: LinkedProgram
         do { linked = try object.link(program, target: target) } catch { throw .preparing(program: program.name, error) }
         let attachBTFID: UInt32
-        do { attachBTFID = try kind.attachBTFID(in: target ?? vmlinuxBTF) } catch {
+        do { attachBTFID = try kind.attachBTFID(in: target ?? BTF.vmlinux) } catch {
             throw .preparing(program: program.name, ObjectError(section: program.section, error.message))
         }
         let loaded = try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
@@ -77,6 +77,8 @@ public final class KernelObject {
     }
 }
 
-/// The running kernel's type information, `/sys/kernel/btf/vmlinux`, parsed once; nil where the
-/// kernel has none.
-public let vmlinuxBTF: BTF? = readFile("/sys/kernel/btf/vmlinux").flatMap { try? BTF(bytes: $0) }
+extension BTF {
+    /// The running kernel's type information, `/sys/kernel/btf/vmlinux`, parsed once (on first
+    /// use); nil where the kernel has none. CO-RE relocations are resolved against it.
+    public static let vmlinux: BTF? = readFile("/sys/kernel/btf/vmlinux").flatMap { try? BTF(bytes: $0) }
+}

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// The CPUs a per-CPU map keeps a value for: the kernel's *possible* CPUs.
-public enum PossibleCPUs {
+package enum PossibleCPUs {
     /// The number of possible CPUs (`/sys/devices/system/cpu/possible` on Linux).
     public static let count: Int = {
         #if os(Linux)

@@ -1,7 +1,7 @@
 /// A 64-bit little-endian ELF relocatable object, as clang writes for `-target bpf`: the
 /// section headers, the symbol table and the relocation records. Every offset and size is
 /// checked against the file, so malformed input yields an ``ObjectError``, never a crash.
-public struct ELFFile: Sendable {
+package struct ELFFile: Sendable {
     /// One section header with its name resolved.
     public struct Section: Sendable {
         public var index: Int

@@ -16,7 +16,7 @@ public struct ObjectFile: Sendable {
         /// The instructions, relocations not yet applied.
         public var instructions: [Instruction]
         /// Relocations against the program, with offsets relative to its first instruction.
-        public var relocations: [ELFFile.Relocation]
+        package var relocations: [ELFFile.Relocation]
         /// Byte offset of the first instruction in its section.
         public var sectionOffset: Int = 0
         /// The program's BTF line records, offsets relative to its first instruction, and the
@@ -47,7 +47,7 @@ public struct ObjectFile: Sendable {
     }
 
     /// The underlying ELF file.
-    public let elf: ELFFile
+    package let elf: ELFFile
     /// Programs in section order.
     public private(set) var programs: [Program] = []
     /// The `license` section's text, when present.
@@ -118,7 +118,7 @@ public struct ObjectFile: Sendable {
     }
 
     /// The map a relocation refers to: a map definition's symbol, or a global data section.
-    public func map(for relocation: ELFFile.Relocation) -> MapDefinition? {
+    package func map(for relocation: ELFFile.Relocation) -> MapDefinition? {
         let symbol = elf.symbols[relocation.symbol]
         guard Int(symbol.sectionIndex) < elf.sections.count else { return nil }
         let section = elf.sections[Int(symbol.sectionIndex)]

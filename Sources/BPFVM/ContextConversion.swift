@@ -1,11 +1,11 @@
-public import BPFCore
+package import BPFCore
 
 /// Rewrites a program's context accesses for the userspace runtime's context layout, as the
 /// kernel's verifier does for its own (`convert_ctx_accesses`). Which loads read the context is
 /// found by a data-flow pass over every path: a load is rewritten only where its base register
 /// holds the context pointer on *every* path that reaches it; one that holds it on some paths
 /// only is refused rather than guessed.
-public enum ContextConversion {
+package enum ContextConversion {
     /// One context field: the offset and width programs use (UAPI), where the runtime keeps
     /// it, and whether programs may store to it.
     public struct Field: Sendable {
@@ -124,7 +124,7 @@ public enum ContextConversion {
 /// The XDP context the userspace runtime gives a program: `struct xdp_md`'s fields with the
 /// packet pointers as real 64-bit addresses (programs are converted to read it by
 /// ``ContextConversion``), then the frame's bounds, which only helpers see.
-public struct XDPContext {
+package struct XDPContext {
     public var data: UInt64
     public var dataEnd: UInt64
     public var dataMeta: UInt64

@@ -1,7 +1,7 @@
 /// The socket-buffer context the userspace runtime gives socket filters: `struct __sk_buff`'s
 /// first fields at their UAPI offsets (so a program's loads need no rewriting), then the packet
 /// bounds that `LD_ABS`/`LD_IND` read through.
-public struct SocketBufferContext {
+package struct SocketBufferContext {
     public var len: UInt32
     public var pktType: UInt32
     public var mark: UInt32

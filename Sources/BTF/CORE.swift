@@ -2,7 +2,7 @@
 /// its own BTF types (a field's offset, a type's size, an enumerator's value) for the target's
 /// types, matched by name the way libbpf matches them (`task_struct___v2` matches
 /// `task_struct`; members by name, through anonymous structs and unions).
-public struct CORERelocator: Sendable {
+package struct CORERelocator: Sendable {
     /// The relocation kinds (`enum bpf_core_relo_kind`) this resolver handles.
     public enum Kind: UInt32, Sendable {
         case fieldByteOffset = 0, fieldByteSize = 1, fieldExists = 2, fieldSigned = 3

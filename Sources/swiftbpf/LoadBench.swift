@@ -1,6 +1,7 @@
 import BPFBenchmarks
 import BPFCore
 import BPFKernel
+import BTF
 import BPFObject
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +59,7 @@ extension BenchCommand {
                 let start = monotonicNanoseconds()
                 let object = try ObjectFile(bytes: bytes)
                 let loaded = try KernelObject(object)
-                let programs = try object.programs.map { try loaded.load(program: $0.name, target: object.usesCORE ? vmlinuxBTF : nil) }
+                let programs = try object.programs.map { try loaded.load(program: $0.name, target: object.usesCORE ? BTF.vmlinux : nil) }
                 let elapsed = Double(monotonicNanoseconds() - start) / 1e6
                 withExtendedLifetime(programs) {}
                 return elapsed

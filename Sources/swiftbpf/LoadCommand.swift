@@ -59,7 +59,7 @@ struct LoadCommand {
         let file: ObjectFile
         do { file = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(object): \(error)") }
         // vmlinux's BTF (5 MB to parse) only for objects with CO-RE relocations to apply.
-        let target = file.usesCORE ? vmlinuxBTF : nil
+        let target = file.usesCORE ? BTF.vmlinux : nil
         if kernel { try loadIntoKernel(file, target: target) } else { try loadInUserspace(file, target: target) }
     }
 

@@ -19,8 +19,8 @@ extension BenchCommand {
             for source in try compiledBenchObjects() {
                 let object = try ObjectFile(bytes: source.bytes)
                 let userspace = try UserspaceObject(object)
-                programs.append((source.name, { try userspace.verify(target: vmlinuxBTF) },
-                                 kernel ? { try KernelObject(object).load(target: vmlinuxBTF, logLevel: 4) } : nil))
+                programs.append((source.name, { try userspace.verify(target: BTF.vmlinux) },
+                                 kernel ? { try KernelObject(object).load(target: BTF.vmlinux, logLevel: 4) } : nil))
             }
         }
         let generated = Self.branchyProgram(instructions: 100_000)

@@ -14,7 +14,7 @@ private let compilerReason = BPFCompiler.unavailableReason
 
 /// getppid's body, as the kernel's BTF names it (the arch's syscall wrappers alias it).
 private let getppidFunction = "__do_sys_getppid"
-private let getppidID = vmlinuxBTF?.typeID(named: getppidFunction) { if case .function = $0 { true } else { false } }
+private let getppidID = BTF.vmlinux?.typeID(named: getppidFunction) { if case .function = $0 { true } else { false } }
 
 /// Why fentry programs cannot run here, or nil: a kernel built without BPF trampolines (or one
 /// that forbids them) refuses even `r0 = 0; exit` at a function's entry. (This VM's kernel

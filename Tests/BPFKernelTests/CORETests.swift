@@ -8,7 +8,7 @@ import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
-private let vmlinuxReason: String? = vmlinuxBTF == nil ? "/sys/kernel/btf/vmlinux is absent or unreadable" : nil
+private let vmlinuxReason: String? = BTF.vmlinux == nil ? "/sys/kernel/btf/vmlinux is absent or unreadable" : nil
 
 /// A raw tracepoint program that reads the current task's tgid through a locally declared,
 /// CO-RE-relocatable `task_struct` — the layout comes from the running kernel's BTF.
@@ -88,10 +88,10 @@ struct CORETests {
     func fieldOffset() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "core.bpf.c"))
         let loaded = try KernelObject(object)
-        let program = try loaded.load(program: "whoami", target: vmlinuxBTF)
+        let program = try loaded.load(program: "whoami", target: BTF.vmlinux)
         #expect(try program.testRun(context: [UInt8](repeating: 0, count: 8)) == UInt32(getpid()))
         // The offset the linker wrote is the one bpftool reads from the kernel's BTF.
-        let linked = try object.link(try #require(object.program(named: "whoami")), target: vmlinuxBTF)
+        let linked = try object.link(try #require(object.program(named: "whoami")), target: BTF.vmlinux)
         let unrelocated = try object.link(try #require(object.program(named: "whoami")))
         let changed = zip(linked.instructions, unrelocated.instructions).filter { $0 != $1 }
         #expect(changed.count == 1)
@@ -114,7 +114,7 @@ struct CORETests {
           .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
     func typeRelocations() throws {
         let bytes = try BPFCompiler.compile(text: typeRelations, name: "type_matches.bpf.c")
-        let program = try KernelObject(try ObjectFile(bytes: bytes)).load(program: "type_matches", target: vmlinuxBTF)
+        let program = try KernelObject(try ObjectFile(bytes: bytes)).load(program: "type_matches", target: BTF.vmlinux)
         let ours = try program.testRun(data: [UInt8](repeating: 0, count: 64)).returnValue
         #expect(ours & ~(1 << 14) == expectedRelations, "bits \(String(ours, radix: 2))")
 
@@ -139,7 +139,7 @@ struct CORETests {
           .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
     func existence() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "core.bpf.c"))
-        let linked = try object.link(try #require(object.program(named: "has_field")), target: vmlinuxBTF)
+        let linked = try object.link(try #require(object.program(named: "has_field")), target: BTF.vmlinux)
         // no_such_field: 0; tgid: 1 — folded by clang into immediates the linker rewrote.
         let immediates = linked.instructions.filter { $0.opClass == .alu64 || $0.opClass == .alu }.map(\.imm)
         #expect(immediates.contains(0) && immediates.contains(1))
@@ -158,7 +158,7 @@ struct CORETests {
             """
         let bad = try ObjectFile(bytes: try BPFCompiler.compile(text: missing, name: "missing.bpf.c"))
         #expect {
-            _ = try bad.link(try #require(bad.program(named: "reads_missing")), target: vmlinuxBTF)
+            _ = try bad.link(try #require(bad.program(named: "reads_missing")), target: BTF.vmlinux)
         } throws: { error in
             guard let error = error as? ObjectError else { return false }
             return error.message.contains("no_such_field") && error.message.contains("instruction")

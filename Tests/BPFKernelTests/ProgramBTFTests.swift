@@ -36,8 +36,8 @@ struct ProgramBTFTests {
         #expect(kernel.btfProblem == nil, "\(label): \(kernel.btfProblem ?? "")")
         #expect(kernel.btf != nil, "\(label): no BTF loaded")
         for program in object.programs {
-            let linked = try object.link(program, target: object.usesCORE ? vmlinuxBTF : nil)
-            let loaded = try kernel.load(program: program.name, target: object.usesCORE ? vmlinuxBTF : nil)
+            let linked = try object.link(program, target: object.usesCORE ? BTF.vmlinux : nil)
+            let loaded = try kernel.load(program: program.name, target: object.usesCORE ? BTF.vmlinux : nil)
             let info = try #require(Inventory.program(fd: loaded.fd))
             #expect(info.btfID != 0, "\(label) \(program.name)")
             #expect(!linked.functionInfo.isEmpty && info.functionInfoCount == UInt32(linked.functionInfo.count), "\(label) \(program.name)")

@@ -32,7 +32,7 @@ func readmeObjectExample() throws {
     let frame = BenchmarkPrograms.packet
     let object = try ObjectFile(bytes: objectBytes)
     let ours = try UserspaceObject(object).load()
-    let kernel = try KernelObject(object).load(target: vmlinuxBTF)
+    let kernel = try KernelObject(object).load(target: BTF.vmlinux)
     let packet: [UInt8] = frame
     #expect(try ours.testRun(data: packet).returnValue == (try kernel.testRun(data: packet).returnValue))
 }
