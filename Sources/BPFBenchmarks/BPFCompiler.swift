@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 import BPFCore
 
 /// Compiles eBPF C sources with clang, as users do (`clang -O2 -g -target bpf`), for the tools

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A program started with `posix_spawn`, its standard output and error read through pipes (or
 /// sent to /dev/null). What the tools and benches need of a subprocess, without Foundation,

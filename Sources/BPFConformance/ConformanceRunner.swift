@@ -1,10 +1,6 @@
 import BPFVM
 import BPFCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Runs conformance files and judges them.
 public enum ConformanceRunner {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A file descriptor owned by this object and closed exactly once, when it is released: every
 /// map, program, BTF object, link, perf event and epoll instance the kernel backend opens.

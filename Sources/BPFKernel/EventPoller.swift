@@ -1,9 +1,5 @@
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Waits on several ring buffers and perf buffers at once through one epoll descriptor, and
 /// drains the ones that are ready, each into its own handler (libbpf's `ring_buffer__add` and

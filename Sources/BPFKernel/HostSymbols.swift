@@ -1,3 +1,4 @@
+import BPFPlatform
 import BPFCore
 
 /// Function symbols of host ELF64 binaries (executables, shared libraries), for uprobes: a

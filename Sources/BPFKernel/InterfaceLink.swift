@@ -1,9 +1,5 @@
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// How a program is joined to a network interface.
 public enum InterfaceAttachment: Sendable, Equatable {

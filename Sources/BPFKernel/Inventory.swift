@@ -1,10 +1,6 @@
 public import BPFCore
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// What is loaded in the running kernel, as `bpftool prog list` and `map list` show it.
 public enum Inventory {

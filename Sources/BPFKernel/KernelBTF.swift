@@ -1,10 +1,6 @@
 public import BTF
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Type information loaded into the running kernel (`BPF_BTF_LOAD`), owning its file
 /// descriptor. Maps name their key and value types in it; programs their functions and lines.

@@ -2,11 +2,7 @@ import BPFCore
 import BPFMaps
 public import BPFObject
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A map created in the running kernel, owning its file descriptor (closed on release).
 public final class KernelMap {

@@ -1,9 +1,5 @@
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Many entries per system call (`BPF_MAP_*_BATCH`, Linux 5.6 and later, for the hash and array
 /// kinds), and one at a time where the kernel or the map kind has no batches.

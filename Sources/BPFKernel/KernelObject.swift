@@ -1,3 +1,4 @@
+import BPFPlatform
 public import BPFCore
 public import BPFObject
 public import BTF

@@ -1,10 +1,6 @@
 import BPFMaps
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Reads what programs send with `bpf_perf_event_output` into a `BPF_MAP_TYPE_PERF_EVENT_ARRAY`:
 /// one `PERF_COUNT_SW_BPF_OUTPUT` event per online CPU, put in the map's slot for that CPU, each

@@ -1,11 +1,7 @@
 public import BPFCore
 public import BTF
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A program loaded into the running kernel, owning its file descriptor (closed on release).
 public final class KernelProgram {

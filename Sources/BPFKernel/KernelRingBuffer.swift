@@ -1,9 +1,5 @@
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Reads a kernel `BPF_MAP_TYPE_RINGBUF` from user space through its shared mappings: the
 /// consumer page (read-write), then the producer page and the data, which the kernel maps

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Runs a load command (`BPF_PROG_LOAD`, `BPF_BTF_LOAD`) with a log of `level`, growing the
 /// buffer until the kernel's log fits. At level 0 a failure is retried at level 1 to explain

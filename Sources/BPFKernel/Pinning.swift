@@ -1,11 +1,7 @@
 import BPFCore
 import BPFObject
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Pinning in the BPF filesystem: a pinned map, program or link outlives every descriptor
 /// and the process that made it, until its pin is unlinked.

@@ -1,10 +1,6 @@
 import BPFCore
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A program attached to a kprobe, kretprobe, uprobe or uretprobe: a perf event of the
 /// kernel's dynamic `kprobe`/`uprobe` PMU and a bpf_link joining the program to it (or the

@@ -1,9 +1,5 @@
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A raw tracepoint program attached with `BPF_RAW_TRACEPOINT_OPEN`, or a BTF-attached one
 /// (fentry, fexit, fmod_ret, tp_btf, lsm) attached where it was loaded for; releasing it detaches.

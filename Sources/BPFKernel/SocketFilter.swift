@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A socket filter program attached to a socket (`SO_ATTACH_BPF`): it sees each packet the
 /// socket receives and returns how many of its bytes to keep (0 drops it). Releasing the value

@@ -1,10 +1,6 @@
 import BPFCore
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A program attached to a kernel tracepoint: a perf event for the tracepoint and a bpf_link
 /// joining the program to it. Releasing the value detaches the program.

@@ -1,3 +1,4 @@
+import BPFPlatform
 public import BPFCore
 import Synchronization
 

@@ -1,11 +1,7 @@
 import BPFCore
 import CBPFShims
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// `BPF_MAP_TYPE_HASH` with the kernel's default preallocation: all `maxEntries` elements are
 /// reserved up front, so an update never allocates and a value's address never changes (an

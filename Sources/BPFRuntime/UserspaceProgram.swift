@@ -2,11 +2,7 @@ public import BPFCore
 import BPFMaps
 public import BPFVM
 public import BPFVerifier
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A program ready to run in the userspace runtime.
 public final class UserspaceProgram {
@@ -109,16 +105,13 @@ public final class UserspaceProgram {
         let regions = regions + [MemoryRegion(context, writable: contextWritable)]
         updateHelperContext { $0.contextAddress = address }
         var r0: UInt64 = 0
-        var ts = timespec(), te = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let start = monotonicNanoseconds()
         if mode == .jit, let jit {
             for _ in 0..<max(count, 1) { r0 = try jit.run(address) }
         } else {
             for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }
         }
-        clock_gettime(CLOCK_MONOTONIC, &te)
-        let elapsed = Double(te.tv_sec - ts.tv_sec) * 1e9 + Double(te.tv_nsec - ts.tv_nsec)
-        return (r0, elapsed / Double(max(count, 1)))
+        return (r0, Double(monotonicNanoseconds() - start) / Double(max(count, 1)))
     }
 
     /// Runs a tracing program on `record`, the tracepoint's raw record as the kernel passes it.

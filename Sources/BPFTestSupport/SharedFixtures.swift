@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Locates the project's reference material (`../shared` beside the repository), which tests
 /// read at run time. `SWIFTBPF_SHARED` overrides the location.

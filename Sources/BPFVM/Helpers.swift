@@ -1,10 +1,6 @@
 public import BPFCore
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A helper function as every engine calls it: BPF r1–r5 are the C arguments, the result goes
 /// to r0, and the last argument points to the running program's ``HelperContext`` — how a

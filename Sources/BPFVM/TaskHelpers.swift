@@ -1,10 +1,6 @@
 import BPFCore
 import CBPFShims
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// What the `get_current_*` helpers report: by default the host process and thread, or a task
 /// the embedder supplies (an event being replayed, a sandboxed tenant).

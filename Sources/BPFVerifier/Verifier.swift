@@ -1,9 +1,5 @@
 public import BPFCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// The static proof that a program is safe to run: on every path it terminates, reads only
 /// initialized registers and stack, touches only memory it was given (its context by program
@@ -72,12 +68,6 @@ public enum Verifier {
         var report = analysis.report
         report.nanoseconds = monotonicNanoseconds() - start
         return report
-    }
-
-    static func monotonicNanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }
 

@@ -1,9 +1,5 @@
 import BPFCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// One call frame's stack (its registers are in `VerifierState.registers`). The stack is
 /// tracked a byte at a time; an aligned 8-byte store of a register keeps the register itself

@@ -2,11 +2,7 @@ import BPFConformance
 import BPFCore
 import BPFObject
 import BTF
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 enum BTFCommand {
     static let spec = CommandSpec("btf", abstract: "Inspect BTF type information.", subcommands: [Dump.spec])

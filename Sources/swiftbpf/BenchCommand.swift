@@ -4,11 +4,7 @@ import BPFKernel
 import BPFObject
 import BPFVM
 import SwiftBPF
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 struct BenchCommand {
     static let spec = CommandSpec(
@@ -183,12 +179,6 @@ struct BenchCommand {
         for _ in 0..<runs { try body() }
         return Double(monotonicNanoseconds() - start) / Double(runs)
     }
-}
-
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 func format2(_ v: Double) -> String {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 extension CommandSpec {
     /// Runs what `words` (the command line after the tool's name) asks of this root command:

@@ -3,11 +3,7 @@ import BPFCore
 import BPFKernel
 import BTF
 import BPFObject
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 extension BenchCommand {
     /// Time to load each object into the kernel — its maps created, every program loaded —

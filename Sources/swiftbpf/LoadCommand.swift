@@ -2,11 +2,7 @@ import BPFCore
 import BPFKernel
 import BPFObject
 import BTF
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 import SwiftBPF
 
 struct LoadCommand {

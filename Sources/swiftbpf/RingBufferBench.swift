@@ -2,11 +2,7 @@ import BPFBenchmarks
 import BPFCore
 import BPFKernel
 import BPFObject
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 extension BenchCommand {
     /// Ring buffer consumer throughput: a kernel program fills a `BPF_MAP_TYPE_RINGBUF` of

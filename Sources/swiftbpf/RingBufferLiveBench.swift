@@ -2,11 +2,7 @@ import BPFBenchmarks
 import BPFCore
 import BPFKernel
 import BPFObject
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 extension BenchCommand {
     /// Ring buffer consumers against a live producer: a program on the `sys_enter_getppid`

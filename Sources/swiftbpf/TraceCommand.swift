@@ -2,11 +2,7 @@ import BPFBenchmarks
 import BPFCore
 import BPFKernel
 import BPFObject
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 enum TraceCommand {
     static let spec = CommandSpec("trace", abstract: "Trace events on this machine with eBPF programs in the kernel.", subcommands: [Exec.spec])

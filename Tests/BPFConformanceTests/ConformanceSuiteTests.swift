@@ -1,3 +1,4 @@
+import BPFPlatform
 import BPFConformance
 import BPFCore
 import BPFTestSupport

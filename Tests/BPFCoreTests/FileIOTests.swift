@@ -1,10 +1,6 @@
 import BPFCore
 import Testing
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 @Suite("File helpers")
 struct FileIOTests {

@@ -1,3 +1,4 @@
+import BPFPlatform
 import BPFCore
 import Testing
 

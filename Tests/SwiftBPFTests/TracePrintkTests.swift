@@ -1,3 +1,4 @@
+import BPFPlatform
 import BPFBenchmarks
 import BPFCore
 import BPFKernel

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// Pages holding machine code, never writable and executable at once (W^X): mapped
 /// read-write, filled, then turned read-execute for good; unmapped on deinit.

@@ -1,10 +1,6 @@
 public import BPFCore
 public import BPFMaps
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BPFPlatform
 
 /// A program compiled to native x86-64 code.
 ///
@@ -61,8 +57,7 @@ public final class JITProgram {
     public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
                 maps: [BPFMap] = [], options: Options = Options()) throws(PreparationError) {
         guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
-        var start = timespec(), end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        let start = monotonicNanoseconds()
         let decoded = try Predecoder.decode(instructions, helpers: table, fuse: false)
         let addresses = (0..<HelperTable.capacity).map { id in table[Int32(id)].map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) } ?? 0 }
 
@@ -96,8 +91,7 @@ public final class JITProgram {
         runtime.storeBytes(of: UInt64(UInt(bitPattern: helperContext)), toByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self)
         table.copy(into: (runtime + Int(JITRuntimeBlock.helpers)).bindMemory(to: HelperFunction?.self, capacity: HelperTable.capacity))
         entry = ProgramEntry.allocate(interpreterCode: 0, nativeEntry: UInt64(UInt(bitPattern: memory.base)) + UInt64(final.tailCallEntry))
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        compileNanoseconds = Double(end.tv_sec - start.tv_sec) * 1e9 + Double(end.tv_nsec - start.tv_nsec)
+        compileNanoseconds = Double(monotonicNanoseconds() - start)
     }
 
     deinit {
