@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "BPFKernel", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "CBPFShims", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
+        // The benchmark suite the CLI's bench command runs: every figure beside its peer's.
+        .target(name: "SwiftBPFBench", dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"], swiftSettings: strict),
         .target(name: "BPFTestSupport", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The verifier's differential fuzzer: structured program generator, the kernel as
         // oracle, minimization.
@@ -40,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
-                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "BPFObject", "BTF", "BPFKernel", "BPFFuzz", "BPFPlatform",
+                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "SwiftBPFBench", "BPFObject", "BTF", "BPFKernel", "BPFFuzz", "BPFPlatform",
             ],
             swiftSettings: strict
         ),

@@ -4,6 +4,7 @@ import BPFKernel
 import BPFObject
 import BPFVM
 import SwiftBPF
+import SwiftBPFBench
 import BPFPlatform
 
 struct BenchCommand {
@@ -23,172 +24,60 @@ struct BenchCommand {
             .option("rounds", "Measurements per engine; the best is reported.", default: "5"),
             .option("bench-dir", "The folder of benchmark C programs.", default: "../shared/bench"),
             .option("only", "Run one part only: engines, verifier, loading or ringbuf."),
+            .option("write", "Also write the tables to this Markdown file (scripts/run writes docs/performance.md)."),
         ]
     ) { try BenchCommand($0).run() }
 
     var runs: Int
     var rounds: Int
     var benchDir: String
-    var only: String?
+    var only: Benchmark.Part?
+    var write: String?
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         runs = try arguments.value("repeat") ?? 1000
         rounds = try arguments.value("rounds") ?? 5
         benchDir = arguments.argument("bench-dir")
-        only = arguments.string("only")
-    }
-
-    private struct Row {
-        var name: String
-        var packetBytes: Int
-        var interpreter: Double
-        var checked: Double
-        var jit: Double?
-        var compileMicroseconds: Double?
-        var kernel: Double?
-        var ours: UInt32
-        var kernelResult: UInt32?
+        if let part = arguments.string("only") {
+            guard let known = Benchmark.Part(rawValue: part) else {
+                throw UsageError(command: ["swiftbpf", "bench"], message: "--only: '\(part)' is not one of \(Benchmark.Part.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            only = known
+        }
+        write = arguments.string("write")
     }
 
     func run() throws {
-        let kernelReason = KernelSupport.unavailableReason
-        switch only {
-        case nil: break
-        case "engines": return try benchEngines(kernelReason: kernelReason)
-        case "verifier": return try benchVerifier(kernel: kernelReason == nil)
-        case "loading", "ringbuf":
-            if let kernelReason { throw CLIError("bench --only \(only!): \(kernelReason)") }
-            return only == "loading" ? try benchLoading() : try benchRingBuffers()
-        default: throw CLIError("bench --only: '\(only!)' is not one of engines, verifier, loading, ringbuf")
+        let lines = LineCollector()
+        let benchmark = Benchmark(runs: runs, rounds: rounds, benchDir: benchDir) { line in
+            print(line)
+            lines.append(line)
         }
-        try benchEngines(kernelReason: kernelReason)
-        print("")
-        try benchVerifier(kernel: kernelReason == nil)
-        if kernelReason == nil {
-            print("")
-            try benchLoading()
-            print("")
-            try benchRingBuffers()
-        }
-    }
+        do { try benchmark.run(only: only) } catch { throw CLIError("bench: \(error)") }
+        guard let write else { return }
+        var system = utsname()
+        _ = uname(&system)
+        func field<T>(_ value: T) -> String { withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+        let text = """
+            # Performance
 
-    private func benchRingBuffers() throws {
-        try benchRingBuffer(records: 1 << 16, ringShift: 21)  // fits in cache
-        try benchRingBuffer(records: 1 << 20, ringShift: 25)  // does not
-        try benchRingBufferLive(events: 1_000_000)
-    }
+            Written by `swiftbpf bench\(only.map { " --only \($0.rawValue)" } ?? "")` (`scripts/run` runs it); \
+            not edited by hand. Machine: \(field(system.sysname)) \(field(system.release)) \(field(system.machine)), \
+            \(PossibleCPUs.count) CPUs. Every figure is the best of \(rounds) measurements of \(runs) runs, beside its peer's \
+            from the same run.
 
-    /// Each bench program on each engine beside the kernel JIT, as a table.
-    private func benchEngines(kernelReason: String?) throws {
-        let packet = BenchmarkPrograms.packet
-        let padded = packet + [UInt8](repeating: 0, count: 1500 - packet.count)
-        var rows: [Row] = []
-        var notes: [String] = []
-        if let reason = kernelReason { notes.append("kernel JIT: skipped: \(reason)") }
+            ```
+            \(lines.text)
+            ```
 
-        if let reason = BPFCompiler.unavailableReason ?? (access(benchDir + "/alu.bpf.c", R_OK) == 0 ? nil : "\(benchDir) has no alu.bpf.c") {
-            notes.append("objects: skipped (\(reason)); timing the hand-written alu program instead")
-            rows.append(try handWrittenAlu(packet, kernel: kernelReason == nil))
-        } else {
-            for (name, data) in [("alu", packet), ("checksum", padded), ("flow", packet), ("maps", packet)] {
-                let object = try ObjectFile(bytes: try BPFCompiler.compile(benchDir + "/\(name).bpf.c"))
-                let ours = try UserspaceObject(object).load()
-                var row = Row(name: name, packetBytes: data.count, interpreter: .infinity, checked: .infinity,
-                              ours: try ours.testRun(data: data).returnValue)
-                row.interpreter = try best { try ours.testRun(data: data, repeat: runs, mode: .fast).nanosecondsPerRun }
-                row.checked = try best { try ours.testRun(data: data, repeat: runs, mode: .checked()).nanosecondsPerRun }
-                if let jit = ours.jit {
-                    row.compileMicroseconds = jit.compileNanoseconds / 1000
-                    let result = try ours.testRun(data: data, mode: .jit).returnValue
-                    if result != row.ours { throw CLIError("\(name): the JIT returned \(result), the interpreter \(row.ours)") }
-                    row.jit = try best { try ours.testRun(data: data, repeat: runs, mode: .jit).nanosecondsPerRun }
-                }
-                if kernelReason == nil {
-                    let kernel = try KernelObject(object).load()
-                    row.kernelResult = try kernel.testRun(data: data).returnValue
-                    row.kernel = try best { try kernel.testRun(data: data, repeat: UInt32(runs)).nanosecondsPerRun }
-                }
-                rows.append(row)
-            }
-        }
-
-        print("ns/run     packet  interpreter  checked  our JIT  kernel JIT  interpreter/kernel  our JIT/kernel  JIT compile  r0 ours/kernel")
-        for r in rows {
-            func ratio(_ ours: Double?) -> String {
-                guard let ours, let kernel = r.kernel else { return "-" }
-                return format2(ours / kernel) + "x"
-            }
-            let results = "\(r.ours)/" + (r.kernelResult.map(String.init) ?? "-")
-            print(pad(r.name, 10) + " " + pad("\(r.packetBytes) B", 7) + " " + pad(format1(r.interpreter), 12) + " "
-                  + pad(format1(r.checked), 8) + " " + pad(r.jit.map(format1) ?? "-", 8) + " " + pad(r.kernel.map(format1) ?? "-", 11) + " "
-                  + pad(ratio(r.interpreter), 19) + " " + pad(ratio(r.jit), 15) + " "
-                  + pad(r.compileMicroseconds.map { format1($0) + " µs" } ?? "-", 12) + " " + results)
-        }
-        if !JITProgram.isSupported { notes.append("our JIT: skipped: the JIT compiles to x86-64 and this host is not") }
-        for note in notes { print(note) }
-        if rows.contains(where: { $0.kernelResult != nil && $0.kernelResult != $0.ours }) {
-            throw CLIError("a program returned something other than the kernel's result")
-        }
-    }
-
-    /// The alu workload from ``BenchmarkPrograms/alu``, for machines without clang.
-    private func handWrittenAlu(_ packet: [UInt8], kernel: Bool) throws -> Row {
-        let code = try Assembler.assemble(BenchmarkPrograms.alu)
-        let interpreter = try Interpreter(code)
-        var context = [UInt32](repeating: 0, count: 6)
-        context[1] = UInt32(packet.count)
-        var row = Row(name: "alu", packetBytes: packet.count, interpreter: .infinity, checked: .infinity, ours: 0)
-        let jit = JITProgram.isSupported ? try JITProgram(code) : nil
-        row.compileMicroseconds = jit.map { $0.compileNanoseconds / 1000 }
-        try context.withUnsafeMutableBytes { ctx in
-            let regions = [MemoryRegion(ctx, writable: false)]
-            let address = UInt64(UInt(bitPattern: ctx.baseAddress))
-            row.ours = UInt32(truncatingIfNeeded: try interpreter.run(address, mode: .fast, regions: regions))
-            row.interpreter = try best { try meanNanoseconds { _ = try interpreter.run(address, mode: .fast, regions: regions) } }
-            row.checked = try best { try meanNanoseconds { _ = try interpreter.run(address, mode: .checked(instructionLimit: .max), regions: regions) } }
-            if let jit { row.jit = try best { try meanNanoseconds { _ = try jit.run(address) } } }
-        }
-        if kernel {
-            let program = try KernelProgram(type: .xdp, instructions: code, name: "bench_alu")
-            row.kernelResult = try program.testRun(data: packet).returnValue
-            row.kernel = try best { try program.testRun(data: packet, repeat: UInt32(runs)).nanosecondsPerRun }
-        }
-        return row
-    }
-
-    /// The bench folder's four programs (those present) and the exec monitor, compiled with
-    /// clang: what the verifier and loading benches time.
-    func compiledBenchObjects() throws -> [(name: String, bytes: [UInt8])] {
-        var objects: [(name: String, bytes: [UInt8])] = []
-        for name in ["alu", "checksum", "flow", "maps"] where access(benchDir + "/\(name).bpf.c", R_OK) == 0 {
-            objects.append((name, try BPFCompiler.compile(benchDir + "/\(name).bpf.c")))
-        }
-        return objects + [("exec", try ExecMonitor.compile())]
-    }
-
-    /// The lowest of `rounds` measurements.
-    func best(_ measure: () throws -> Double) rethrows -> Double {
-        var lowest = Double.infinity
-        for _ in 0..<rounds { lowest = min(lowest, try measure()) }
-        return lowest
-    }
-
-    /// Mean nanoseconds per call of `body` over `runs` calls.
-    private func meanNanoseconds(_ body: () throws -> Void) rethrows -> Double {
-        let start = monotonicNanoseconds()
-        for _ in 0..<runs { try body() }
-        return Double(monotonicNanoseconds() - start) / Double(runs)
+            """
+        guard writeFile(write, Array(text.utf8)) else { throw CLIError("--write \(write): cannot write the file") }
     }
 }
 
-func format2(_ v: Double) -> String {
-    let scaled = Int((v * 100).rounded())
-    return "\(scaled / 100)." + String(scaled % 100).leftPadded(to: 2)
+/// Lines the bench prints, kept for ``BenchCommand/write``.
+private final class LineCollector: @unchecked Sendable {
+    private var lines: [String] = []
+    func append(_ line: String) { lines.append(line) }
+    var text: String { lines.joined(separator: "\n") }
 }
-
-func format1(_ v: Double) -> String {
-    let scaled = (v * 10).rounded()
-    return "\(Int(scaled) / 10).\(abs(Int(scaled)) % 10)"
-}
-
-func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }

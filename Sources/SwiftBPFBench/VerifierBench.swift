@@ -5,7 +5,7 @@ import BPFObject
 import BPFPlatform
 import SwiftBPF
 
-extension BenchCommand {
+extension Benchmark {
     /// Verification time of each program, ours beside the kernel's own (`verification time` in
     /// its log at level 4, BPF_LOG_STATS), best of `rounds`: the four bench objects, the exec
     /// monitor, and a generated 100,000-instruction program with 5,000 branches.
@@ -23,7 +23,7 @@ extension BenchCommand {
         programs.append(("100k", { try Verifier.verify(generated, Verifier.Configuration(programType: .xdp)) },
                          kernel ? { try KernelProgram(type: .xdp, instructions: generated, logLevel: 4) } : nil))
 
-        print("verifier   insns processed ours/kernel   states ours/kernel   ours ms   kernel ms   ours/kernel")
+        output("verifier   insns processed ours/kernel   states ours/kernel   ours ms   kernel ms   ours/kernel")
         for program in programs {
             var processed = 0, states = 0
             let ours = try best {
@@ -40,11 +40,11 @@ extension BenchCommand {
                     return Double(Self.number(after: "verification time ", in: log) ?? 0) / 1000
                 }
             }
-            print(pad(program.name, 10) + " " + pad("\(processed)/\(kernelInstructions)", 30) + " "
+            output(pad(program.name, 10) + " " + pad("\(processed)/\(kernelInstructions)", 30) + " "
                   + pad("\(states)/\(kernelStates)", 20) + " " + pad(format2(ours), 9) + " "
                   + pad(kernelMilliseconds.map(format2) ?? "-", 11) + " " + (kernelMilliseconds.map { format2(ours / $0) + "x" } ?? "-"))
         }
-        if !kernel { print("kernel verifier: skipped (bpf(2) not available)") }
+        if !kernel { output("kernel verifier: skipped (bpf(2) not available)") }
     }
 
     /// Blocks of twenty instructions, each a branch on a context field over an instruction that

@@ -5,7 +5,7 @@ import BTF
 import BPFObject
 import BPFPlatform
 
-extension BenchCommand {
+extension Benchmark {
     /// Time to load each object into the kernel — its maps created, every program loaded —
     /// ours beside libbpf's and `bpftool prog loadall`'s on the same object, best of `rounds`
     /// (of at least 20 for the processes).
@@ -17,11 +17,11 @@ extension BenchCommand {
     /// both tools' bare start-up (`bpftool version`, `swiftbpf --help`) for scale.
     func benchLoading() throws {
         guard let bpftool = executablePath("bpftool") else {
-            print("loading: skipped: bpftool is not installed")
+            output("loading: skipped: bpftool is not installed")
             return
         }
         guard BPFCompiler.unavailableReason == nil else {
-            print("loading: skipped: no clang to compile the objects")
+            output("loading: skipped: no clang to compile the objects")
             return
         }
         let ourTool = CommandLine.arguments[0]
@@ -33,7 +33,7 @@ extension BenchCommand {
             let start = monotonicNanoseconds()
             let status = try ChildProcess(arguments[0], Array(arguments.dropFirst()), captureOutput: false, captureErrors: false).wait()
             let elapsed = Double(monotonicNanoseconds() - start) / 1e6
-            guard status == 0 else { throw CLIError("\(arguments.joined(separator: " ")) failed") }
+            guard status == 0 else { throw BenchmarkError.failed("\(arguments.joined(separator: " ")) failed") }
             return elapsed
         }
         // A process's few milliseconds vary by a few percent from run to run: at least 20 rounds.
@@ -43,13 +43,13 @@ extension BenchCommand {
             startup = min(startup, try wallMilliseconds([bpftool, "version"]))
             ourStartup = min(ourStartup, try wallMilliseconds([ourTool, "--help"]))
         }
-        let libbpf = try libbpfPeer("libbpf_load", source: LibbpfPeers.load)
+        let libbpf = try libbpfPeer("libbpf_load", source: LibbpfPeers.load, output: output)
         defer { if let libbpf { removeTree(libbpf) } }
 
-        print("loading    ours (library) ms   libbpf (library) ms   ours/libbpf   bpftool loadall less start-up ms   swiftbpf load process ms   bpftool loadall process ms")
+        output("loading    ours (library) ms   libbpf (library) ms   ours/libbpf   bpftool loadall less start-up ms   swiftbpf load process ms   bpftool loadall process ms")
         for (name, bytes) in try compiledBenchObjects() {
             let path = temporaryDirectory + "/swiftbpf-bench-\(name).o"
-            guard writeFile(path, bytes) else { throw CLIError("cannot write \(path)") }
+            guard writeFile(path, bytes) else { throw BenchmarkError.failed("cannot write \(path)") }
             defer { unlink(path) }
             let library = try best {
                 let start = monotonicNanoseconds()
@@ -71,9 +71,9 @@ extension BenchCommand {
             if let libbpf, let output = referenceToolOutput(libbpf, [path, String(rounds)]), let nanoseconds = Double(output.filter { !$0.isWhitespace }) {
                 libbpfColumns = pad(format2(nanoseconds / 1e6), 21) + " " + pad(format2(library / (nanoseconds / 1e6)) + "x", 13)
             }
-            print(pad(name, 10) + " " + pad(format2(library), 19) + " " + libbpfColumns + " " + pad(format2(theirLoad), 33) + " "
+            output(pad(name, 10) + " " + pad(format2(library), 19) + " " + libbpfColumns + " " + pad(format2(theirLoad), 33) + " "
                   + pad(format2(ours), 26) + " " + format2(theirs))
         }
-        print("(start-up: bpftool version \(format2(startup)) ms, swiftbpf --help \(format2(ourStartup)) ms; the process columns include each tool's start-up)")
+        output("(start-up: bpftool version \(format2(startup)) ms, swiftbpf --help \(format2(ourStartup)) ms; the process columns include each tool's start-up)")
     }
 }

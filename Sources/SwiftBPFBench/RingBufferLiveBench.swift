@@ -4,7 +4,7 @@ import BPFKernel
 import BPFObject
 import BPFPlatform
 
-extension BenchCommand {
+extension Benchmark {
     /// Ring buffer consumers against a live producer: a program on the `sys_enter_getppid`
     /// tracepoint sends a 16-byte record for each of `events` getppid calls this process makes on
     /// CPU 0, while a consumer on CPU 1 waits in epoll and drains — ours (``EventPoller`` over
@@ -13,7 +13,7 @@ extension BenchCommand {
     /// delivered and dropped, the delivery rate, and the consumer's CPU time per record.
     func benchRingBufferLive(events: Int) throws {
         guard BPFCompiler.unavailableReason == nil, sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else {
-            print("ring buffer under load: skipped: needs clang and two CPUs")
+            output("ring buffer under load: skipped: needs clang and two CPUs")
             return
         }
         let producer = """
@@ -33,7 +33,7 @@ extension BenchCommand {
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: producer, name: "ringbuf_live.bpf.c")))
         let link = try TracepointLink(try object.load(), category: "syscalls", name: "sys_enter_getppid")
         guard let map = object.maps.first(where: { $0.definition.type == .ringbuf }), let bss = object.map(named: ".bss") else {
-            throw CLIError("the producer has no ring buffer or .bss")
+            throw BenchmarkError.failed("the producer has no ring buffer or .bss")
         }
 
         /// The getppid calls, then one more with `ending` set (repeated until it is not dropped);
@@ -100,13 +100,13 @@ extension BenchCommand {
             while sem_wait(consumer.ready) != 0, errno == EINTR {}
             let produced = try produce()
             pthread_join(thread, nil)
-            guard consumer.ended else { throw CLIError("ring buffer under load: our consumer did not see the last record") }
+            guard consumer.ended else { throw BenchmarkError.failed("ring buffer under load: our consumer did not see the last record") }
             return LiveResult(records: counts[0], nanoseconds: counts[2] - counts[1], cpuNanoseconds: consumer.cpu,
                               dropped: produced.dropped, producer: produced.nanoseconds)
         }
 
         // libbpf's: the C consumer as a process on CPU 1, on the ring pinned for it.
-        let binary = try libbpfPeer("libbpf_ringbuf_drain", source: LibbpfPeers.ringbufDrain)
+        let binary = try libbpfPeer("libbpf_ringbuf_drain", source: LibbpfPeers.ringbufDrain, output: output)
         defer { if let binary { removeTree(binary) } }
         let pin = Pinning.root + "/swiftbpf-bench-ringbuf-live-\(getpid())"
         if binary != nil { try map.pin(at: pin) }
@@ -114,11 +114,11 @@ extension BenchCommand {
         func measureLibbpf(_ binary: String) throws -> LiveResult {
             let process = try ChildProcess(binary, [pin, "--live", "1"], captureErrors: false)
             let started = process.readOutput { $0.contains("\n") }
-            guard started.hasPrefix("ready") else { throw CLIError("the libbpf consumer did not start: '\(started)'") }
+            guard started.hasPrefix("ready") else { throw BenchmarkError.failed("the libbpf consumer did not start: '\(started)'") }
             let produced = try produce()
             let (status, text, _) = process.finish()
             let fields = text.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
-            guard status == 0, fields.count == 4 else { throw CLIError("the libbpf consumer reported '\(text)'") }
+            guard status == 0, fields.count == 4 else { throw BenchmarkError.failed("the libbpf consumer reported '\(text)'") }
             return LiveResult(records: fields[0], nanoseconds: fields[1], cpuNanoseconds: fields[3], dropped: produced.dropped, producer: produced.nanoseconds)
         }
 
@@ -129,11 +129,11 @@ extension BenchCommand {
             ours = LiveResult.better(ours, try measureOurs())
             if let binary { theirs = LiveResult.better(theirs, try measureLibbpf(binary)) }
         }
-        print("ring buffer under load, \(events) getppid calls traced, producer on CPU 0, consumer on CPU 1 (best of \(rounds)):")
-        if let ours { print("  " + describe("ours (EventPoller)", ours)) }
-        if let theirs { print("  " + describe("libbpf ring_buffer__poll", theirs)) }
+        output("ring buffer under load, \(events) getppid calls traced, producer on CPU 0, consumer on CPU 1 (best of \(rounds)):")
+        if let ours { output("  " + describe("ours (EventPoller)", ours)) }
+        if let theirs { output("  " + describe("libbpf ring_buffer__poll", theirs)) }
         if let ours, let theirs {
-            print("  consumer CPU per record ours/libbpf \(format2(ours.cpuPerRecord / theirs.cpuPerRecord))x, "
+            output("  consumer CPU per record ours/libbpf \(format2(ours.cpuPerRecord / theirs.cpuPerRecord))x, "
                   + "delivery rate ours/libbpf \(format2(ours.recordsPerSecond / theirs.recordsPerSecond))x")
         }
         withExtendedLifetime(link) {}
@@ -173,7 +173,7 @@ private func startThread(_ body: @escaping @Sendable () -> Void) throws -> pthre
     }, context)
     guard result == 0 else {
         Unmanaged<Box>.fromOpaque(context).release()
-        throw CLIError("cannot start a thread: error \(result)")
+        throw BenchmarkError.failed("cannot start a thread: error \(result)")
     }
     return thread
 }

@@ -4,7 +4,7 @@ import BPFKernel
 import BPFObject
 import BPFPlatform
 
-extension BenchCommand {
+extension Benchmark {
     /// Ring buffer consumer throughput: a kernel program fills a `BPF_MAP_TYPE_RINGBUF` of
     /// `1 << ringShift` bytes with `records` records of 16 bytes (BPF_PROG_TEST_RUN repeated),
     /// then a consumer drains them all — ours (``KernelRingBuffer``) in this process, and
@@ -13,7 +13,7 @@ extension BenchCommand {
     /// not counted.
     func benchRingBuffer(records: Int, ringShift: Int) throws {
         guard BPFCompiler.unavailableReason == nil else {
-            print("ring buffer: skipped: no clang to compile the producer")
+            output("ring buffer: skipped: no clang to compile the producer")
             return
         }
         let producer = """
@@ -29,13 +29,13 @@ extension BenchCommand {
             """
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: producer, name: "ringbuf_producer.bpf.c")))
         let program = try object.load()
-        guard let map = object.maps.first(where: { $0.definition.type == .ringbuf }) else { throw CLIError("the producer has no ring buffer") }
+        guard let map = object.maps.first(where: { $0.definition.type == .ringbuf }) else { throw BenchmarkError.failed("the producer has no ring buffer") }
         let ring = try KernelRingBuffer(map)
         var expectedSum: UInt64 = 0
         func fill() throws {
             let before = try littleEndian(object.map(named: ".bss")?.lookup([0, 0, 0, 0]) ?? [])
             let run = try program.testRun(data: BenchmarkPrograms.packet, repeat: UInt32(records))
-            guard run.returnValue == 2 else { throw CLIError("ring buffer: the producer could not reserve a record") }
+            guard run.returnValue == 2 else { throw BenchmarkError.failed("ring buffer: the producer could not reserve a record") }
             // Sequence numbers before+1 … before+records.
             expectedSum = UInt64(records) * before + UInt64(records) * UInt64(records + 1) / 2
         }
@@ -49,7 +49,7 @@ extension BenchCommand {
                 count += ring.consume { sum &+= $0.load(as: UInt64.self) }
             }
             let elapsed = Double(monotonicNanoseconds() - start)
-            guard count == records, sum == expectedSum else { throw CLIError("ring buffer: ours drained \(count) records, checksum \(sum) (want \(records), \(expectedSum))") }
+            guard count == records, sum == expectedSum else { throw BenchmarkError.failed("ring buffer: ours drained \(count) records, checksum \(sum) (want \(records), \(expectedSum))") }
             return elapsed / Double(records)
         }
         var line = "ring buffer drain, \(records) records of 16 B in \(1 << (ringShift - 20)) MiB: ours \(format1(ours)) ns/record (\(format1(1e3 / ours)) M records/s)"
@@ -57,23 +57,23 @@ extension BenchCommand {
         if let theirs = try libbpfDrain(map: map, records: records, fill: fill, expectedSum: { expectedSum }) {
             line += ", libbpf ring_buffer__poll \(format1(theirs)) ns/record (\(format1(1e3 / theirs)) M records/s), ours/libbpf \(format2(ours / theirs))x time"
         }
-        print(line)
+        output(line)
     }
 
     /// libbpf's drain of the same ring, pinned for a C consumer; nil (with the reason printed)
     /// where libbpf's headers or library are missing.
     private func libbpfDrain(map: KernelMap, records: Int, fill: () throws -> Void, expectedSum: () -> UInt64) throws -> Double? {
-        guard let binary = try libbpfPeer("libbpf_ringbuf_drain", source: LibbpfPeers.ringbufDrain) else { return nil }
+        guard let binary = try libbpfPeer("libbpf_ringbuf_drain", source: LibbpfPeers.ringbufDrain, output: output) else { return nil }
         defer { removeTree(binary) }
         let pin = Pinning.root + "/swiftbpf-bench-ringbuf-\(getpid())"
         try map.pin(at: pin)
         defer { unlink(pin) }
         return try best {
             try fill()
-            guard let output = referenceToolOutput(binary, [pin, String(records)]) else { throw CLIError("the libbpf consumer failed") }
+            guard let output = referenceToolOutput(binary, [pin, String(records)]) else { throw BenchmarkError.failed("the libbpf consumer failed") }
             let fields = output.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
             guard fields.count == 3, fields[0] == UInt64(records), fields[2] == expectedSum() else {
-                throw CLIError("the libbpf consumer reported '\(output)'")
+                throw BenchmarkError.failed("the libbpf consumer reported '\(output)'")
             }
             return Double(fields[1]) / Double(records)
         }
@@ -82,12 +82,12 @@ extension BenchCommand {
 
 /// A libbpf peer (one of ``LibbpfPeers``, named `name`) built for this run: its path (the
 /// caller removes it), or nil (with the reason printed) where libbpf's headers or library are missing.
-func libbpfPeer(_ name: String, source text: String) throws -> String? {
+func libbpfPeer(_ name: String, source text: String, output: (String) -> Void) throws -> String? {
     let binary = temporaryDirectory + "/swiftbpf-\(name)-\(getpid())", source = binary + ".c"
-    guard writeFile(source, Array(text.utf8)) else { throw CLIError("cannot write \(source)") }
+    guard writeFile(source, Array(text.utf8)) else { throw BenchmarkError.failed("cannot write \(source)") }
     defer { unlink(source) }
     guard referenceToolOutput("clang", ["-O2", source, "-lbpf", "-o", binary]) != nil else {
-        print("\(name): libbpf peer skipped: it does not build against libbpf (apt-get install libbpf-dev)")
+        output("\(name): libbpf peer skipped: it does not build against libbpf (apt-get install libbpf-dev)")
         return nil
     }
     return binary
