@@ -1,3 +1,4 @@
+import BPFMaps
 import CBPFShims
 import BPFPlatform
 
@@ -56,21 +57,6 @@ public final class KernelRingBuffer {
     /// Returns the number of records.
     @discardableResult
     public func consume(limit: Int = .max, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
-        var position = cbpf_load_acquire64(consumerPage)
-        let end = cbpf_load_acquire64(producerArea)
-        var count = 0
-        while position < end, count < limit {
-            let header = data + Int(position & mask)
-            let word = cbpf_load_acquire32(header)
-            if word & (1 << 31) != 0 { break }  // BPF_RINGBUF_BUSY_BIT
-            let length = Int(word & ~(UInt32(1) << 31 | UInt32(1) << 30))
-            if word & (1 << 30) == 0 {  // not BPF_RINGBUF_DISCARD_BIT
-                body(UnsafeRawBufferPointer(start: header + 8, count: length))
-                count += 1
-            }
-            position += UInt64((length + 8 + 7) & ~7)
-        }
-        cbpf_store_release64(consumerPage, position)
-        return count
+        RingBufferRecords(consumer: consumerPage, producer: producerArea, data: data, mask: mask).consume(limit: limit, body)
     }
 }

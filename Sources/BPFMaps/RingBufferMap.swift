@@ -10,9 +10,7 @@ import Synchronization
 /// closes the ring's end with a discarded filler record and starts the next record at offset 0,
 /// so every record is contiguous. Consumers see the same records in the same order.
 public final class RingBufferMap: BPFMap, @unchecked Sendable {
-    static let busy: UInt32 = 1 << 31
-    static let discard: UInt32 = 1 << 30
-    static let headerSize = 8
+    static let busy = RingBufferRecords.busy, discard = RingBufferRecords.discard, headerSize = RingBufferRecords.headerSize
 
     private let ring: UnsafeMutableRawPointer
     private let mask: UInt64
@@ -91,22 +89,7 @@ public final class RingBufferMap: BPFMap, @unchecked Sendable {
     /// Returns the number of records handed over.
     @discardableResult
     public func consume(limit: Int = .max, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
-        var position = cbpf_fetch_add64(consumer, 0)
-        let end = cbpf_fetch_add64(producer, 0)
-        var count = 0
-        while position < end, count < limit {
-            let header = ring + Int(position & mask)
-            let word = cbpf_fetch_add32(header, 0)
-            if word & Self.busy != 0 { break }
-            let length = Int(word & ~(Self.busy | Self.discard))
-            if word & Self.discard == 0 {
-                body(UnsafeRawBufferPointer(start: header + Self.headerSize, count: length))
-                count += 1
-            }
-            position += UInt64((length + Self.headerSize + 7) & ~7)
-        }
-        _ = cbpf_xchg64(consumer, position)
-        return count
+        RingBufferRecords(consumer: consumer, producer: producer, data: ring, mask: mask).consume(limit: limit, body)
     }
 
     // A ring buffer has no keys: the element operations fail as in the kernel.
