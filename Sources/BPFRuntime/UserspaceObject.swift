@@ -62,17 +62,26 @@ public final class UserspaceObject {
             code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
         }
         if let fields = support.contextFields {
-            do { code = try ContextConversion.convert(code, fields: fields) } catch {
+            // A verified program's context accesses are those the verifier typed; an unverified
+            // one's are found by the conversion's own data-flow pass.
+            do throws(ContextConversion.Failure) {
+                if let report {
+                    code = try ContextConversion.convert(code, fields: fields, verifiedAccesses: report.contextAccesses)
+                } else {
+                    code = try ContextConversion.convert(code, fields: fields)
+                }
+            } catch {
                 throw .engine(program: program.name, .unsupported(instruction: error.index, reason: error.description))
             }
         }
-        let helpers = support.helpers
         let interpreter: Interpreter
         var jit: JITProgram?
         do throws(PreparationError) {
-            interpreter = try Interpreter(code, helpers: helpers, maps: maps)
+            // Validated once (by the verifier, when it ran) and decoded once, for both engines.
+            let decoded = try DecodedProgram(code, helpers: support.helpers, validated: report != nil)
+            interpreter = Interpreter(decoded, maps: maps)
             if JITProgram.isSupported {
-                let compiled = try JITProgram(code, helpers: helpers, maps: maps, options: jitOptions)
+                let compiled = try JITProgram(decoded, maps: maps, options: jitOptions)
                 interpreter.setNativeEntry(compiled.nativeEntry)  // tail calls from compiled code land there
                 jit = compiled
             }

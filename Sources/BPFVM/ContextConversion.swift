@@ -39,6 +39,41 @@ package enum ContextConversion {
     ///   writable (or an atomic one to any), or an access whose base holds the context on some
     ///   paths only.
     public static func convert(_ code: [Instruction], fields: [Field]) throws(Failure) -> [Instruction] {
+        var out = code
+        for i in try contextAccesses(code) { try convert(&out, at: i, fields: fields) }
+        return out
+    }
+
+    /// Returns `code` with the accesses the verifier found to reach the context
+    /// (``BPFVerifier/VerifierReport/contextAccesses``) rewritten: no data-flow pass of its own.
+    package static func convert(_ code: [Instruction], fields: [Field], verifiedAccesses: [Int]) throws(Failure) -> [Instruction] {
+        var out = code
+        for i in verifiedAccesses { try convert(&out, at: i, fields: fields) }
+        return out
+    }
+
+    /// Rewrites the context access at `i` to `fields`' runtime layout.
+    private static func convert(_ out: inout [Instruction], at i: Int, fields: [Field]) throws(Failure) {
+        let insn = out[i]
+        let store = insn.opClass != .ldx
+        guard insn.opcode & 0xe0 == MemMode.mem.rawValue else {
+            throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (no atomic operations on the context)")
+        }
+        let size = MemSize(rawValue: insn.opcode & 0x18)!.byteCount
+        guard let field = fields.first(where: { $0.offset == insn.offset && $0.size == size }) else {
+            throw Failure(index: i, message: "invalid bpf_context access off=\(insn.offset) size=\(size)")
+        }
+        guard !store || field.writable else {
+            throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (the field at \(insn.offset) is read-only)")
+        }
+        out[i].opcode = insn.opClass.rawValue | MemMode.mem.rawValue | field.runtimeSize.rawValue
+        out[i].offset = field.runtimeOffset
+    }
+
+    /// The loads and stores whose base register holds the context on every path that reaches
+    /// them, found by a data-flow pass of this module's own (for programs no verifier has seen).
+    /// - Throws: ``Failure`` for an access whose base holds the context on some paths only.
+    private static func contextAccesses(_ code: [Instruction]) throws(Failure) -> [Int] {
         // Per instruction: registers that surely hold the context, and that may hold it.
         let count = code.count
         var sure = [UInt16?](repeating: nil, count: count)
@@ -89,7 +124,7 @@ package enum ContextConversion {
                 if !unconditional { propagate(to: i + (insn.isWide ? 2 : 1), sure: s, maybe: m) }
             }
         }
-        var out = code
+        var accesses: [Int] = []
         for (i, insn) in code.enumerated() {
             guard let s = sure[i] else { continue }  // unreachable
             let m = maybe[i]
@@ -103,21 +138,9 @@ package enum ContextConversion {
             guard s & (1 << base) != 0 else {
                 throw Failure(index: i, message: "r\(base) holds the context on some paths only; the access cannot be converted")
             }
-            let store = insn.opClass != .ldx
-            guard insn.opcode & 0xe0 == MemMode.mem.rawValue else {
-                throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (no atomic operations on the context)")
-            }
-            let size = MemSize(rawValue: insn.opcode & 0x18)!.byteCount
-            guard let field = fields.first(where: { $0.offset == insn.offset && $0.size == size }) else {
-                throw Failure(index: i, message: "invalid bpf_context access off=\(insn.offset) size=\(size)")
-            }
-            guard !store || field.writable else {
-                throw Failure(index: i, message: "invalid bpf_context access: \(Disassembler.text(insn)) (the field at \(insn.offset) is read-only)")
-            }
-            out[i].opcode = insn.opClass.rawValue | MemMode.mem.rawValue | field.runtimeSize.rawValue
-            out[i].offset = field.runtimeOffset
+            accesses.append(i)
         }
-        return out
+        return accesses
     }
 }
 

@@ -31,10 +31,17 @@ public final class Interpreter {
     ///   maps among them are decoded inline, without a helper call.
     /// - Throws: ``PreparationError`` naming the instruction that is malformed, calls a helper that
     ///   `helpers` does not have, or needs relocation by an object loader.
-    public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
-                maps: [BPFMap] = []) throws(PreparationError) {
-        let decoded = try Predecoder.decode(instructions, helpers: table, arrays: ArrayLayout.of(maps))
-        self.instructions = instructions
+    public convenience init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
+                            maps: [BPFMap] = []) throws(PreparationError) {
+        self.init(try DecodedProgram(instructions, helpers: table), userData: userData, maps: maps)
+    }
+
+    /// Prepares a decoded program, adding the interpreter's superinstructions to its copy.
+    package init(_ program: DecodedProgram, userData: UnsafeMutableRawPointer? = nil, maps: [BPFMap] = []) {
+        let table = program.helpers
+        var decoded = program.decoded
+        Predecoder.fuse(&decoded, directMapLookup: table.builtInMapLookup, arrays: ArrayLayout.of(maps))
+        self.instructions = program.instructions
         code = .allocate(capacity: decoded.count)
         _ = code.initialize(from: decoded)
         helpers = UnsafeMutablePointer<HelperFunction?>.allocate(capacity: HelperTable.capacity)

@@ -3,11 +3,14 @@ import BPFMaps
 
 /// Turns validated instructions into the interpreter's ``DecodedInstruction`` form.
 enum Predecoder {
-    /// Validates `code` and decodes it, slot for slot; `fuse` adds the interpreter's superinstructions.
+    /// Validates `code` (unless a verifier already has: `validated`) and decodes it, slot for
+    /// slot; `fuse` adds the interpreter's superinstructions.
     /// `arrays` are the array maps the program may name, by address: their lookups are inlined.
     static func decode(_ code: [Instruction], helpers: HelperTable, fuse: Bool = true,
-                       arrays: [UInt64: ArrayLayout] = [:]) throws(PreparationError) -> [DecodedInstruction] {
-        do { try Validator.validate(code) } catch { throw .invalid(error) }
+                       arrays: [UInt64: ArrayLayout] = [:], validated: Bool = false) throws(PreparationError) -> [DecodedInstruction] {
+        if !validated {
+            do { try Validator.validate(code) } catch { throw .invalid(error) }
+        }
         var out: [DecodedInstruction] = []
         out.reserveCapacity(code.count)
         var i = 0

@@ -43,6 +43,10 @@ public struct VerifierReport: Sendable {
     public var stackDepth: Int
     /// One past the highest context byte the program reads or writes.
     public var contextExtent: Int
+    /// The load and store instructions whose base register holds the context, on every path
+    /// (the kernel's `save_aux_ptr_type` refuses one that holds it on some only): what a loader
+    /// converts to its own context layout, as the kernel's `convert_ctx_accesses` does.
+    public var contextAccesses: [Int] = []
     /// Time taken.
     public var nanoseconds: UInt64
     /// The step-by-step log, when asked for.

@@ -180,7 +180,8 @@ struct Analysis {
 
     var report: VerifierReport {
         VerifierReport(processedInstructions: processed, totalStates: totalStates, peakStates: peakStates, prunedPaths: pruned,
-                       stackDepth: stackDepth.max() ?? 0, contextExtent: contextExtent, nanoseconds: 0, log: log)
+                       stackDepth: stackDepth.max() ?? 0, contextExtent: contextExtent,
+                       contextAccesses: baseKinds.indices.filter { baseKinds[$0] == 1 }, nanoseconds: 0, log: log)
     }
 
     mutating func freshID() -> UInt32 {

@@ -54,11 +54,18 @@ public final class JITProgram {
     ///   that this host has no JIT.
     /// - Parameter maps: the maps the program's `lddw` instructions refer to; lookups in array
     ///   maps among them are inlined, as the kernel's JIT does.
-    public init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
-                maps: [BPFMap] = [], options: Options = Options()) throws(PreparationError) {
+    public convenience init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
+                            maps: [BPFMap] = [], options: Options = Options()) throws(PreparationError) {
+        guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
+        try self.init(try DecodedProgram(instructions, helpers: table), userData: userData, maps: maps, options: options)
+    }
+
+    /// Compiles a decoded program (the one an ``Interpreter`` of the same program was made from).
+    package init(_ program: DecodedProgram, userData: UnsafeMutableRawPointer? = nil, maps: [BPFMap] = [],
+                 options: Options = Options()) throws(PreparationError) {
         guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
         let start = monotonicNanoseconds()
-        let decoded = try Predecoder.decode(instructions, helpers: table, fuse: false)
+        let table = program.helpers, instructions = program.instructions, decoded = program.decoded
         let addresses = (0..<HelperTable.capacity).map { id in table[Int32(id)].map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) } ?? 0 }
 
         // Emit once with long jumps, then again with short ones wherever they reach. Both
