@@ -1,4 +1,4 @@
-import BPFVM
+public import BPFVM
 import BPFCore
 import BPFPlatform
 
@@ -11,17 +11,17 @@ public enum ConformanceRunner {
     }
 
     /// Runs the file at `path` on `engine`.
-    public static func run(path: String, engine: Engine) -> Outcome {
+    public static func run(path: String, engine: ExecutionMode) -> Outcome {
         guard let text = readTextFile(path) else { return .failed("cannot read the file") }
         return run(text: text, engine: engine)
     }
 
     /// Runs a conformance file's text on `engine`.
-    public static func run(text: String, engine: Engine) -> Outcome {
+    public static func run(text: String, engine: ExecutionMode) -> Outcome {
         let file: ConformanceFile
         do { file = try ConformanceFile(text: text) } catch { return .failed(error.description) }
         let run: (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64
-        do { run = try engine.load(file.instructions) } catch {
+        do { run = try engine.prepare(file.instructions) } catch {
             if file.expectedError != nil { return .passed }  // rejected, as expected
             return .failed("rejected: \(error)")
         }

@@ -1,3 +1,4 @@
+import BPFVM
 import BPFConformance
 
 struct ConformanceCommand {
@@ -12,11 +13,11 @@ struct ConformanceCommand {
     ) { try ConformanceCommand($0).run() }
 
     var directory: String
-    var engine: Engine
+    var engine: ExecutionMode
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         directory = arguments.argument("directory")
-        engine = try arguments.engine() ?? .checked
+        engine = try arguments.engine() ?? .checked()
     }
 
     func run() throws {

@@ -68,7 +68,7 @@ struct LoadCommand {
             do {
                 let loaded = try runtime.load(program: program.name, target: target)
                 let report = loaded.verification.map { "verified: \($0.processedInstructions) insns processed, \($0.totalStates) states" } ?? ""
-                print("prog \(program.name): \(loaded.type) (\(program.section)), \(program.instructions.count) insns, \(report), runs on \(loaded.defaultMode)")
+                print("prog \(program.name): \(loaded.type) (\(program.section)), \(program.instructions.count) insns, \(report), runs on \(loaded.defaultMode.name)")
             } catch {
                 print("prog \(program.name): not loaded: \(error)")
                 failed = true

@@ -30,7 +30,7 @@ struct RunCommand {
 
     var file: String
     var mem: String?
-    var engine: Engine?
+    var engine: ExecutionMode?
     var kernel: Bool
     var packet: String?
     var packetFile: String?
@@ -58,7 +58,7 @@ struct RunCommand {
         let input = try ProgramInput(path: file)
         var memory = try mem.map(parseHexBytes) ?? input.memory
         let run: (UnsafeMutableRawBufferPointer) throws(ExecutionError) -> UInt64
-        do { run = try (engine ?? .checked).load(input.instructions) } catch { throw CLIError("\(file): \(error)") }
+        do { run = try (engine ?? .checked()).prepare(input.instructions) } catch { throw CLIError("\(file): \(error)") }
         do {
             let r0 = try memory.withUnsafeMutableBytes { (buffer) throws(ExecutionError) -> UInt64 in try run(buffer) }
             print("0x" + String(r0, radix: 16))
@@ -88,10 +88,10 @@ struct RunCommand {
                 nanoseconds = "\(Int(result.nanosecondsPerRun)) ns/run (kernel"
             } else {
                 let loaded = try UserspaceObject(object).load(program: program)
-                let chosen = engine ?? Engine.allCases.first { $0.mode == loaded.defaultMode } ?? .checked
-                let result = try loaded.testRun(data: data, repeat: Int(count), mode: chosen.mode)
+                let chosen = engine ?? loaded.defaultMode
+                let result = try loaded.testRun(data: data, repeat: Int(count), mode: chosen)
                 (returnValue, output, type) = (result.returnValue, result.data, loaded.type)
-                nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(chosen.rawValue)"
+                nanoseconds = "\(format1(result.nanosecondsPerRun)) ns/run (\(chosen.name)"
             }
         } catch let error as CLIError {
             throw error
@@ -108,7 +108,7 @@ struct RunCommand {
 
 extension ParsedArguments {
     /// The `--engine` option: checked, interpreter or jit.
-    func engine() throws(UsageError) -> Engine? {
-        try value("engine") { Engine(rawValue: $0) }
+    func engine() throws(UsageError) -> ExecutionMode? {
+        try value("engine") { ExecutionMode(name: $0) }
     }
 }

@@ -23,10 +23,10 @@ struct ConformanceSuiteTests {
     }
 
     @Test("every conformance file passes", .enabled(if: testsDirectory != nil, Comment(rawValue: absent)),
-          arguments: names(testsDirectory), Engine.available)
-    func conformance(file: String, engine: Engine) {
+          arguments: names(testsDirectory), ExecutionMode.available)
+    func conformance(file: String, engine: ExecutionMode) {
         let outcome = ConformanceRunner.run(path: testsDirectory! + "/" + file, engine: engine)
-        #expect(outcome == .passed, "\(file) on \(engine.rawValue)")
+        #expect(outcome == .passed, "\(file) on \(engine.name)")
     }
 
     /// Every negative input is refused: by the file parser or assembler, by validation, or by a
@@ -47,9 +47,9 @@ struct ConformanceSuiteTests {
             return
         }
         // Assembled and valid: then the file's own expectation must be wrong.
-        for engine in Engine.available {
+        for engine in ExecutionMode.available {
             guard case let .failed(reason) = ConformanceRunner.run(text: text, engine: engine) else {
-                Issue.record("\(file) passed on \(engine.rawValue) but is a negative test")
+                Issue.record("\(file) passed on \(engine.name) but is a negative test")
                 continue
             }
             #expect(reason.contains("expected"))
