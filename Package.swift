@@ -30,7 +30,9 @@ let package = Package(
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The benchmark suite the CLI's bench command runs: every figure beside its peer's.
-        .target(name: "SwiftBPFBench", dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"], swiftSettings: strict),
+        .target(
+            name: "SwiftBPFBench", dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"],
+            swiftSettings: strict),
         .target(name: "BPFTestSupport", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The verifier's differential fuzzer: structured program generator, the kernel as
         // oracle, minimization.
@@ -38,7 +40,9 @@ let package = Package(
         // The userspace backend: loading verified objects into the engines, contexts per program type.
         .target(name: "BPFRuntime", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFPlatform"], swiftSettings: strict),
         // The front: protocols both backends implement, one error, curated exports.
-        .target(name: "SwiftBPF", dependencies: ["BPFPlatform", "BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"], swiftSettings: strict),
+        .target(
+            name: "SwiftBPF", dependencies: ["BPFPlatform", "BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"],
+            swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
@@ -49,13 +53,22 @@ let package = Package(
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
-        .testTarget(name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport", "BPFFuzz", "BPFObject", "BPFKernel"], swiftSettings: strict),
+        .testTarget(
+            name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport", "BPFFuzz", "BPFObject", "BPFKernel"],
+            swiftSettings: strict),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps", "BPFCore"], swiftSettings: strict),
-        .testTarget(name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFMaps", "BPFConformance", "BPFVerifier", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
+        .testTarget(
+            name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFMaps", "BPFConformance", "BPFVerifier", "BPFTestSupport", "BPFPlatform"],
+            swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
         .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
         .testTarget(name: "swiftbpfTests", dependencies: ["swiftbpf"], swiftSettings: strict),
-        .testTarget(name: "BPFKernelTests", dependencies: ["BPFKernel", "BPFFuzz", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
+        .testTarget(
+            name: "BPFKernelTests",
+            dependencies: [
+                "BPFKernel", "BPFFuzz", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport",
+                "BPFPlatform",
+            ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(path: "../SwiftBPF")],
     targets: [
-        .executableTarget(name: "Embedding", dependencies: [.product(name: "SwiftBPF", package: "SwiftBPF")]),
+        .executableTarget(name: "Embedding", dependencies: [.product(name: "SwiftBPF", package: "SwiftBPF")])
     ],
     swiftLanguageModes: [.v6]
 )

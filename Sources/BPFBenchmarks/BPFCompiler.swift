@@ -64,6 +64,7 @@ package enum BPFCompiler {
 /// returns its standard output, or nil when the tool is not installed or fails.
 package func referenceToolOutput(_ tool: String, _ arguments: [String]) -> String? {
     guard let path = executablePath(tool, fallbackPath: "/usr/bin:/usr/sbin"),
-          let result = try? ChildProcess(path, arguments, captureErrors: false).finish(), result.status == 0 else { return nil }
+        let result = try? ChildProcess(path, arguments, captureErrors: false).finish(), result.status == 0
+    else { return nil }
     return result.output
 }

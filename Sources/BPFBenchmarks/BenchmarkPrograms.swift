@@ -48,7 +48,8 @@ package enum BenchmarkPrograms {
     /// The Ethernet/IPv4/TCP SYN every benchmark figure is quoted on: 54 bytes of headers and 6
     /// of payload.
     package static let packet: [UInt8] = {
-        let hex = "ffffffffffff0000000000010800" + "4500002e00004000400600007f0000017f000002"
+        let hex =
+            "ffffffffffff0000000000010800" + "4500002e00004000400600007f0000017f000002"
             + "04d2005000000000000000005002200000000000" + "787878787878"
         var out: [UInt8] = []
         var i = hex.startIndex

@@ -171,7 +171,9 @@ package struct TestVectorYAML {
             }
             items.append(try scalar(item, line: line.number))
             rest = rest.drop { $0 == " " }
-            if rest.hasPrefix(",") { rest = rest.dropFirst().drop { $0 == " " } } else if !rest.hasPrefix("]") {
+            if rest.hasPrefix(",") {
+                rest = rest.dropFirst().drop { $0 == " " }
+            } else if !rest.hasPrefix("]") {
                 throw YAMLError(line: line.number, message: "expected ',' or ']' in a flow sequence")
             }
         }

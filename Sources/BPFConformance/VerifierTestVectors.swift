@@ -90,7 +90,7 @@ public enum VerifierTestVectors {
             configuration.kernelRules = false  // PREVAIL's rules: see `run`
             configuration.anyHelper = true
             configuration.allowIndirectCalls = true  // PREVAIL has callx
-            configuration.hasFunctionInfo = true     // and no rule tied to BTF function info
+            configuration.hasFunctionInfo = true  // and no rule tied to BTF function info
             configuration.entry = setup.entry
             configuration.rejectDivisionByZero = testCase.options.contains("!allow_division_by_zero")
             configuration.complexityLimit = 100_000
@@ -106,8 +106,10 @@ public enum VerifierTestVectors {
         let body = line.drop { $0 == " " || $0 == "\t" }
         guard body.hasPrefix("assume ") else { return line }
         let words = body.dropFirst(7).split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        let negations = ["==": "!=", "!=": "==", ">": "<=", ">=": "<", "<": ">=", "<=": ">",
-                         "s>": "s<=", "s>=": "s<", "s<": "s>=", "s<=": "s>"]
+        let negations = [
+            "==": "!=", "!=": "==", ">": "<=", ">=": "<", "<": ">=", "<=": ">",
+            "s>": "s<=", "s>=": "s<", "s<": "s>=", "s<=": "s>",
+        ]
         guard words.count >= 3, let negated = negations[words[1]] else { return line }
         return "if \(words[0]) \(negated) \(words[2]) goto <__end>"
     }
@@ -127,7 +129,7 @@ struct PreState {
 
     /// One entry state per combination of the register types the constraints allow.
     static func alternatives(_ pre: [String]) -> [PreState] {
-        var facts: [String: String] = [:]   // "r1.svalue" -> "[0, 5]"
+        var facts: [String: String] = [:]  // "r1.svalue" -> "[0, 5]"
         var typeChoices: [(register: Int, types: [String])] = []
         var stack: [(range: ClosedRange<Int>, key: String, value: String)] = []
         for constraint in pre {

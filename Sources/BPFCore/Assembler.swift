@@ -122,8 +122,11 @@ public enum Assembler {
                 guard let base = atomicOps[name] else { throw AssemblyMessage("invalid atomic operation '\(names[0])'") }
                 op = fetch ? AtomicOp(rawValue: base.rawValue | 1)! : base
             }
-            return [Instruction(opcode: OpClass.stx.rawValue | MemMode.atomic.rawValue | (is64 ? MemSize.dw : .w).rawValue,
-                                dst: dst, src: src, offset: off, imm: op.rawValue)]
+            return [
+                Instruction(
+                    opcode: OpClass.stx.rawValue | MemMode.atomic.rawValue | (is64 ? MemSize.dw : .w).rawValue,
+                    dst: dst, src: src, offset: off, imm: op.rawValue)
+            ]
         }
 
         switch mnemonic {
@@ -147,8 +150,10 @@ public enum Assembler {
             try expect(2)
             let dst = try register(operands[0])
             let value = try immediate64(operands[1])
-            return [Instruction(opcode: 0x18, dst: dst, imm: Int32(truncatingIfNeeded: value)),
-                    Instruction(opcode: 0, imm: Int32(truncatingIfNeeded: value >> 32))]
+            return [
+                Instruction(opcode: 0x18, dst: dst, imm: Int32(truncatingIfNeeded: value)),
+                Instruction(opcode: 0, imm: Int32(truncatingIfNeeded: value >> 32)),
+            ]
         default: break
         }
 
@@ -193,7 +198,10 @@ public enum Assembler {
         }
         if mnemonic.hasPrefix("ldind"), let size = sizes[String(mnemonic.dropFirst(5))], size != .dw {
             try expect(2)
-            return [Instruction(opcode: OpClass.ld.rawValue | MemMode.ind.rawValue | size.rawValue, src: try register(operands[0]), imm: try immediate32(operands[1]))]
+            return [
+                Instruction(
+                    opcode: OpClass.ld.rawValue | MemMode.ind.rawValue | size.rawValue, src: try register(operands[0]), imm: try immediate32(operands[1]))
+            ]
         }
 
         guard let (name, is64) = width(mnemonic) else { throw AssemblyMessage("invalid mnemonic '\(mnemonic)'") }
@@ -292,7 +300,8 @@ extension String {
     var trimmed: String {
         let scalars = unicodeScalars
         guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let end = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+            let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        else { return "" }
         return String(scalars[start...end])
     }
 

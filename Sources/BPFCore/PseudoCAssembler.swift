@@ -96,7 +96,8 @@ public enum PseudoCAssembler {
         let movsxPattern = #/([rw])(10|[0-9])\s*(?:s(8|16|32)=|=\s*\(s(8|16|32)\))\s*([rw])(10|[0-9])/#
         let swapPattern = #/r(10|[0-9])\s*=\s*(be|le|swap|bswap)(16|32|64)\s+r(10|[0-9])/#
         let negPattern = #/([rw])(10|[0-9])\s*=\s*-\s*([rw])(10|[0-9])/#
-        let mapPattern = #/r(10|[0-9])\s*=\s*(?:map\[(fd|idx):(\d+)\](?:\[0\]\s*\+\s*(\d+))?|map_fd\s+(\d+)|map_by_idx\((\d+)\)|map_val\((\d+)\)\s*\+\s*(\d+)|mva\(map_by_idx\((\d+)\)\)\s*\+\s*(\d+))/#
+        let mapPattern =
+            #/r(10|[0-9])\s*=\s*(?:map\[(fd|idx):(\d+)\](?:\[0\]\s*\+\s*(\d+))?|map_fd\s+(\d+)|map_by_idx\((\d+)\)|map_val\((\d+)\)\s*\+\s*(\d+)|mva\(map_by_idx\((\d+)\)\)\s*\+\s*(\d+))/#
     }
 
     // MARK: - Encoding
@@ -176,8 +177,10 @@ public enum PseudoCAssembler {
                 guard let v = parseUnsigned(text) else { throw AssemblyMessage("invalid number '\(text)'") }
                 value = v
             }
-            return [Instruction(opcode: 0x18, dst: r.number, imm: Int32(truncatingIfNeeded: value)),
-                    Instruction(opcode: 0, imm: Int32(truncatingIfNeeded: value >> 32))]
+            return [
+                Instruction(opcode: 0x18, dst: r.number, imm: Int32(truncatingIfNeeded: value)),
+                Instruction(opcode: 0, imm: Int32(truncatingIfNeeded: value >> 32)),
+            ]
         }
         if let m = body.wholeMatch(of: p.mapPattern) {
             let dst = UInt8(m.1)!
@@ -274,7 +277,9 @@ public enum PseudoCAssembler {
         throw AssemblyMessage("unknown instruction")
     }
 
-    private static func jumpInstruction(_ r: (number: UInt8, is64: Bool), _ op: String, _ operand: String, displacement: Int, _ p: Patterns) throws(AssemblyMessage) -> Instruction {
+    private static func jumpInstruction(_ r: (number: UInt8, is64: Bool), _ op: String, _ operand: String, displacement: Int, _ p: Patterns)
+        throws(AssemblyMessage) -> Instruction
+    {
         let code: JumpOp
         switch op {
         case "==": code = .jeq

@@ -23,7 +23,8 @@ package enum Validator {
     public static func validate(_ instructions: [Instruction]) throws(ValidationError) {
         guard !instructions.isEmpty else { throw ValidationError(index: 0, reason: "empty program") }
         guard instructions.count <= BPFLimits.maxInstructions else {
-            throw ValidationError(index: BPFLimits.maxInstructions, reason: "program too large (\(instructions.count) instructions, the limit is \(BPFLimits.maxInstructions))")
+            throw ValidationError(
+                index: BPFLimits.maxInstructions, reason: "program too large (\(instructions.count) instructions, the limit is \(BPFLimits.maxInstructions))")
         }
         // First pass: which slots are the second half of a lddw.
         var isTail = [Bool](repeating: false, count: instructions.count)
@@ -110,7 +111,8 @@ package enum Validator {
         // Instructions that write a register may not write r10.
         if insn.dst == 10, insn.opClass == .ldx || insn.opClass == .ld { return "frame pointer is read only" }
         if insn.src == 10, insn.opClass == .stx, insn.opcode & 0xe0 == MemMode.atomic.rawValue,
-           let op = AtomicOp(rawValue: insn.imm), op.fetches, op != .cmpxchg {
+            let op = AtomicOp(rawValue: insn.imm), op.fetches, op != .cmpxchg
+        {
             return "frame pointer is read only"
         }
         return nil
@@ -152,8 +154,11 @@ package enum Validator {
         switch op {
         case .ja:
             guard !usesRegister, insn.src == 0, insn.dst == 0 else { return "BPF_JA uses reserved fields" }
-            if is32 { guard insn.offset == 0 else { return "BPF_JA uses reserved fields" } }
-            else { guard insn.imm == 0 else { return "BPF_JA uses reserved fields" } }
+            if is32 {
+                guard insn.offset == 0 else { return "BPF_JA uses reserved fields" }
+            } else {
+                guard insn.imm == 0 else { return "BPF_JA uses reserved fields" }
+            }
         case .call:
             guard !is32 else { return "unknown opcode \(hex(insn.opcode))" }
             guard insn.offset == 0 else { return "BPF_CALL uses reserved fields" }
@@ -168,8 +173,11 @@ package enum Validator {
                 return is32 ? "unknown opcode \(hex(insn.opcode))" : "BPF_EXIT uses reserved fields"
             }
         default:
-            if usesRegister { guard insn.imm == 0 else { return "BPF_JMP/JMP32 uses reserved fields" } }
-            else { guard insn.src == 0 else { return "BPF_JMP/JMP32 uses reserved fields" } }
+            if usesRegister {
+                guard insn.imm == 0 else { return "BPF_JMP/JMP32 uses reserved fields" }
+            } else {
+                guard insn.src == 0 else { return "BPF_JMP/JMP32 uses reserved fields" }
+            }
         }
         return nil
     }

@@ -116,7 +116,9 @@ extension FuzzProgram {
             let newJ = j > i ? j - 1 : j
             let newTarget = target > i ? target - 1 : target
             let newDisplacement = newTarget - newJ - 1
-            if usesImm { code[j].imm = Int32(newDisplacement) } else {
+            if usesImm {
+                code[j].imm = Int32(newDisplacement)
+            } else {
                 guard let d = Int16(exactly: newDisplacement) else { return nil }
                 code[j].offset = d
             }

@@ -46,7 +46,11 @@ package struct ProgramGenerator {
             }
         }
         // Once in a while, an instruction the kernel does not have, wherever it lands.
-        if chance(1, in: 50) { b.gadget { b in b.note(.indirectCall); b.emit(mov64(2, imm: 7)); b.emit(Instruction(opcode: 0x8d, dst: 2)) } }
+        if chance(1, in: 50) {
+            b.gadget { b in
+                b.note(.indirectCall); b.emit(mov64(2, imm: 7)); b.emit(Instruction(opcode: 0x8d, dst: 2))
+            }
+        }
         return b.finish()
     }
 
@@ -64,7 +68,9 @@ package struct ProgramGenerator {
     ]
     private mutating func edge() -> Int64 { element(Self.edgeValues) }
     private mutating func smallSize() -> Int64 { element([0, 1, 2, 4, 7, 8, 16, 17, 48, 64, 512, 1 << 29]) }
-    private mutating func stackOffset() -> Int16 { chance(4, in: 5) ? Int16(-8 * (1 + pick(8))) : Int16(element([-1, -2, -3, -4, -6, -512, -513, -520, 0, 4, 8])) }
+    private mutating func stackOffset() -> Int16 {
+        chance(4, in: 5) ? Int16(-8 * (1 + pick(8))) : Int16(element([-1, -2, -3, -4, -6, -512, -513, -520, 0, 4, 8]))
+    }
     private mutating func size() -> Int { element([1, 2, 4, 8]) }
     /// A register, biased toward the prologue's.
     private mutating func register() -> UInt8 { chance(2, in: 3) ? UInt8(6 + pick(4)) : UInt8(pick(10)) }
@@ -95,7 +101,9 @@ package struct ProgramGenerator {
         case .xdp: return chance(4, in: 5) ? Int16(4 * pick(6)) : Int16(pick(32))
         case .tracepoint: return chance(4, in: 5) ? Int16(8 * pick(8)) : Int16(pick(64))
         case .perfEvent: return chance(4, in: 5) ? Int16(element([0, 8, 128, 160, 168, 172, 176, 180, 184])) : Int16(pick(192))
-        default: return chance(4, in: 5) ? Int16(element([0, 4, 8, 12, 16, 32, 44, 48, 56, 64, 68, 72, 76, 80, 84, 88, 140, 144, 152, 160, 164, 168, 176, 180, 184])) : Int16(pick(196))
+        default:
+            return chance(4, in: 5)
+                ? Int16(element([0, 4, 8, 12, 16, 32, 44, 48, 56, 64, 68, 72, 76, 80, 84, 88, 140, 144, 152, 160, 164, 168, 176, 180, 184])) : Int16(pick(196))
         }
     }
 
@@ -121,32 +129,47 @@ package struct ProgramGenerator {
             case 3: b.note(.alu32); scalar(&b, into: register()); aluOp(&b, is64: false)
             case 4: branch(&b)
             case 5: branch(&b)
-            case 6: b.note(.nullCheck)
+            case 6:
+                b.note(.nullCheck)
                 b.jump(Instruction(opcode: element([0x15, 0x55, 0x25, 0xb5, 0x1d, 0x16]), dst: element([9, 0, 9]), src: 0), over: 1 + pick(3))
             case 7, 8: packetCheck(&b)
-            case 9: b.note(.stackStore)
-                if chance(1, in: 2) { b.emit(st(10, stackOffset(), imm: Int32(truncatingIfNeeded: edge()), size: size())) } else { b.emit(stx(10, stackOffset(), register(), size: size())) }
+            case 9:
+                b.note(.stackStore)
+                if chance(1, in: 2) {
+                    b.emit(st(10, stackOffset(), imm: Int32(truncatingIfNeeded: edge()), size: size()))
+                } else {
+                    b.emit(stx(10, stackOffset(), register(), size: size()))
+                }
             case 10: b.note(.stackLoad); b.emit(ldx(register(), 10, stackOffset(), size: size()))
-            case 11: b.note(.spillPointer)
+            case 11:
+                b.note(.spillPointer)
                 let off = Int16(-8 * (1 + pick(8)))
                 b.emit(stx(10, off, pointerRegister(), size: 8))
                 b.note(.fillNarrow)
                 b.emit(ldx(register(), 10, off + Int16(chance(1, in: 3) ? element([1, 2, 4]) : 0), size: chance(1, in: 2) ? 8 : size()))
             case 12: variableStack(&b)
             case 13, 14: pointerArithmetic(&b)
-            case 15: b.note(.memoryLoad); b.emit(ldx(register(), pointerRegister(), Int16(element([0, 1, 4, 8, 16, 40, 44, 47, 48, -1, -8] as [Int]) ), size: size()))
+            case 15:
+                b.note(.memoryLoad);
+                b.emit(ldx(register(), pointerRegister(), Int16(element([0, 1, 4, 8, 16, 40, 44, 47, 48, -1, -8] as [Int])), size: size()))
             case 16: b.note(.memoryStore); b.emit(stx(pointerRegister(), Int16(element([0, 2, 4, 8, 40, 48, -8] as [Int])), register(), size: size()))
-            case 17: b.note(.signExtendingLoad)
+            case 17:
+                b.note(.signExtendingLoad)
                 let base = pointerRegister()
-                b.emit(Instruction(opcode: 0x81 | element([0x00, 0x08, 0x10]), dst: register(), src: base, offset: base == 6 ? contextOffset(b.type) : Int16(element([0, 4, 8, -8] as [Int]))))
+                b.emit(
+                    Instruction(
+                        opcode: 0x81 | element([0x00, 0x08, 0x10]), dst: register(), src: base,
+                        offset: base == 6 ? contextOffset(b.type) : Int16(element([0, 4, 8, -8] as [Int]))))
             case 18, 19: contextAccess(&b)
             case 20, 21, 22: helperCall(&b)
             case 23: ringbuf(&b)
             case 24: atomic(&b)
             case 25, 26: subprogramCall(&b)
             case 27: legacy(&b)
-            case 28: b.note(.tailCall)
-                b.emit(mov64(1, reg: 6)); b.emit(contentsOf: lddwMap(2, element([FuzzMaps.programs, FuzzMaps.programs, FuzzMaps.array]))); b.emit(mov64(3, imm: Int32(pick(5)))); b.emit(call(12))
+            case 28:
+                b.note(.tailCall)
+                b.emit(mov64(1, reg: 6)); b.emit(contentsOf: lddwMap(2, element([FuzzMaps.programs, FuzzMaps.programs, FuzzMaps.array])));
+                b.emit(mov64(3, imm: Int32(pick(5)))); b.emit(call(12))
             default: break
             }
         }
@@ -242,14 +265,18 @@ package struct ProgramGenerator {
         if d != p { b.emit(mov64(d, reg: p)) }
         if chance(1, in: 3) {
             b.note(.pointerSubtract)
-            if chance(1, in: 2) { b.emit(alu64(.sub, d, imm: Int32(truncatingIfNeeded: edge()))) } else {
+            if chance(1, in: 2) {
+                b.emit(alu64(.sub, d, imm: Int32(truncatingIfNeeded: edge())))
+            } else {
                 let v: UInt8 = d == 3 ? 4 : 3
                 scalar(&b, into: v)
                 b.emit(Instruction(opcode: 0x1f, dst: d, src: v))
             }
         } else {
             b.note(.pointerArithmetic)
-            if chance(1, in: 2) { b.emit(alu64(.add, d, imm: Int32(truncatingIfNeeded: edge()))) } else {
+            if chance(1, in: 2) {
+                b.emit(alu64(.add, d, imm: Int32(truncatingIfNeeded: edge())))
+            } else {
                 let v: UInt8 = d == 3 ? 4 : 3
                 scalar(&b, into: v)
                 b.emit(Instruction(opcode: chance(1, in: 5) ? 0x0c : 0x0f, dst: d, src: v))
@@ -282,7 +309,9 @@ package struct ProgramGenerator {
             case (.context, true): b.emit(mov64(r, reg: 6))
             case (.size, true), (.allocationSize, true):
                 b.note(.helperSizeRange)
-                if chance(1, in: 2) { b.emit(mov64(r, imm: Int32(smallSize()))) } else {
+                if chance(1, in: 2) {
+                    b.emit(mov64(r, imm: Int32(smallSize())))
+                } else {
                     b.emit(ldx(r, 6, contextOffset(b.type), size: 4))
                     b.emit(alu64(.and, r, imm: element([7, 8, 15, 16, 63])))
                     if chance(1, in: 2) { b.emit(alu64(.add, r, imm: 1)) }
@@ -311,11 +340,12 @@ package struct ProgramGenerator {
         b.emit(mov64(3, imm: 0))
         b.emit(call(131))
         b.emit(mov64(6, reg: 0))  // r6 no longer the context: later context accesses differ
-        let use: [Instruction] = switch pick(3) {
-        case 0: [st(6, Int16(element([0, 4, 8, 12, 16] as [Int])), imm: 1, size: size())]
-        case 1: [mov64(1, imm: 1), Instruction(opcode: 0xdb, dst: 6, src: 1, offset: Int16(element([0, 4, 8] as [Int])), imm: 0)]
-        default: [ldx(0, 6, Int16(element([0, 8, 12] as [Int])), size: size()), mov64(0, imm: 0)]
-        }
+        let use: [Instruction] =
+            switch pick(3) {
+            case 0: [st(6, Int16(element([0, 4, 8, 12, 16] as [Int])), imm: 1, size: size())]
+            case 1: [mov64(1, imm: 1), Instruction(opcode: 0xdb, dst: 6, src: 1, offset: Int16(element([0, 4, 8] as [Int])), imm: 0)]
+            default: [ldx(0, 6, Int16(element([0, 8, 12] as [Int])), size: size()), mov64(0, imm: 0)]
+            }
         // if r6 == 0 skip the use and the release
         b.emit(Instruction(opcode: 0x15, dst: 6, offset: Int16(use.count + 3), imm: 0))
         b.emit(contentsOf: use)
@@ -364,7 +394,7 @@ package struct ProgramGenerator {
         let body = subprogramBody(&b)
         b.call(body)
         switch pick(3) {
-        case 0: b.emit(ldx(0, 0, 0, size: 8))              // use what came back
+        case 0: b.emit(ldx(0, 0, 0, size: 8))  // use what came back
         case 1: b.emit(ldx(3, 10, -8, size: 8)); b.emit(ldx(0, 3, 0, size: 8))  // use what the callee left in our frame
         default: b.emit(mov64(0, imm: 0))
         }

@@ -31,7 +31,9 @@ package enum HostSymbols {
         /// A file offset or size, which must lie inside the file.
         func place(_ at: Int) throws(Failure) -> Int {
             let v = try u64(at)
-            guard v <= UInt64(bytes.count) else { throw Failure(message: "offset or size 0x\(String(v, radix: 16)) at 0x\(String(at, radix: 16)) is outside the file") }
+            guard v <= UInt64(bytes.count) else {
+                throw Failure(message: "offset or size 0x\(String(v, radix: 16)) at 0x\(String(at, radix: 16)) is outside the file")
+            }
             return Int(v)
         }
         guard bytes.count >= 64, bytes[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]), bytes[4] == 2, bytes[5] == 1 else {
@@ -39,14 +41,17 @@ package enum HostSymbols {
         }
         let sectionTable = try place(0x28), entrySize = try u16(0x3a), count = try u16(0x3c)
         guard entrySize >= 0x30, count <= (bytes.count - sectionTable) / entrySize else {
-            throw Failure(message: "the section table (\(count) entries of \(entrySize) bytes at 0x\(String(sectionTable, radix: 16))) does not fit in the file")
+            throw Failure(
+                message: "the section table (\(count) entries of \(entrySize) bytes at 0x\(String(sectionTable, radix: 16))) does not fit in the file")
         }
         struct Section { var type: Int, address: UInt64, offset: Int, size: UInt64, link: Int }
         var sections: [Section] = []
         for i in 0..<count {
             let at = sectionTable + i * entrySize
-            sections.append(Section(type: try u32(at + 4), address: try u64(at + 0x10), offset: try place(at + 0x18),
-                                    size: try u64(at + 0x20), link: try u32(at + 0x28)))
+            sections.append(
+                Section(
+                    type: try u32(at + 4), address: try u64(at + 0x10), offset: try place(at + 0x18),
+                    size: try u64(at + 0x20), link: try u32(at + 0x28)))
         }
         let wanted = Array(symbol.utf8)
         for table in sections where table.type == 2 || table.type == 11 {  // SHT_SYMTAB, SHT_DYNSYM
@@ -57,7 +62,8 @@ package enum HostSymbols {
                 guard info & 0xf == 2, index > 0, index < sections.count else { continue }  // STT_FUNC, defined
                 let name = try strings.offset + u32(at)  // both inside the file: no overflow
                 guard name <= bytes.count - wanted.count - 1, bytes[name..<(name + wanted.count)].elementsEqual(wanted),
-                      bytes[name + wanted.count] == 0 else { continue }
+                    bytes[name + wanted.count] == 0
+                else { continue }
                 let value = try u64(at + 8), section = sections[index]
                 let (offset, overflow) = (value &- section.address).addingReportingOverflow(UInt64(section.offset))
                 guard value >= section.address, !overflow else { throw Failure(message: "symbol \(symbol) lies outside its section") }

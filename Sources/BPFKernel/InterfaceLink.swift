@@ -30,8 +30,10 @@ public class InterfaceLink: KernelLink {
 
     /// Attaches with a bpf_link of `attachType`, or through `netlink` (which attaches and
     /// returns its detacher) as `mode` allows.
-    init(_ program: KernelProgram, interface: String, attachType: UInt32, what: String, mode: InterfaceAttachment,
-         netlink: (_ ifindex: UInt32) throws(KernelError) -> () -> Void) throws(KernelError) {
+    init(
+        _ program: KernelProgram, interface: String, attachType: UInt32, what: String, mode: InterfaceAttachment,
+        netlink: (_ ifindex: UInt32) throws(KernelError) -> () -> Void
+    ) throws(KernelError) {
         let index = if_nametoindex(interface)
         guard index != 0 else { throw KernelError(command: "if_nametoindex (\(interface))", errno: errno) }
         ifindex = index
@@ -83,7 +85,9 @@ public final class XDPLink: InterfaceLink {
     /// and on release removes only its own.
     public init(_ program: KernelProgram, interface: String, using mode: InterfaceAttachment = .automatic) throws(KernelError) {
         try super.init(program, interface: interface, attachType: 37, what: "XDP", mode: mode) { (index) throws(KernelError) in
-            try netlinkCall("RTM_SETLINK IFLA_XDP (attach on \(interface))") { cbpf_netlink_xdp(index, program.fd, -1, 1 /* XDP_FLAGS_UPDATE_IF_NOEXIST */, $0, $1) }
+            try netlinkCall("RTM_SETLINK IFLA_XDP (attach on \(interface))") {
+                cbpf_netlink_xdp(index, program.fd, -1, 1 /* XDP_FLAGS_UPDATE_IF_NOEXIST */, $0, $1)
+            }
             return { _ = cbpf_netlink_xdp(index, -1, program.fd, 0, nil, 0) }
         }
     }
@@ -103,8 +107,10 @@ public final class TCLink: InterfaceLink {
 
     /// Attaches `program` (a sched_cls program) to `interface` in `direction`. Through netlink
     /// the filter takes `priority` (with handle 1), failing with EEXIST where one is there.
-    public init(_ program: KernelProgram, interface: String, direction: Direction,
-                using mode: InterfaceAttachment = .automatic, priority: UInt16 = 1) throws(KernelError) {
+    public init(
+        _ program: KernelProgram, interface: String, direction: Direction,
+        using mode: InterfaceAttachment = .automatic, priority: UInt16 = 1
+    ) throws(KernelError) {
         self.direction = direction
         let egress: Int32 = direction == .egress ? 1 : 0
         let hook = direction == .ingress ? "ingress" : "egress"

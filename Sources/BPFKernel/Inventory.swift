@@ -67,9 +67,10 @@ public enum Inventory {
         guard cbpf_prog_info(fd, &s) == 0 else { return nil }
         let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let tag = withUnsafeBytes(of: s.tag) { hexString($0) }
-        return ProgramInfo(id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
-                           jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid,
-                           btfID: s.btf_id, functionInfoCount: s.nr_func_info, lineInfoCount: s.nr_line_info)
+        return ProgramInfo(
+            id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
+            jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid,
+            btfID: s.btf_id, functionInfoCount: s.nr_func_info, lineInfoCount: s.nr_line_info)
     }
 
     /// Every map in the kernel.
@@ -91,7 +92,8 @@ public enum Inventory {
         let r = cbpf_map_info(fd, &s)
         guard r == 0 else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: -r) }
         let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return MapInfo(id: s.id, type: MapType(rawValue: s.type), name: name, keySize: s.key_size, valueSize: s.value_size, maxEntries: s.max_entries,
-                       flags: MapFlags(rawValue: s.flags), btfID: s.btf_id, keyTypeID: s.btf_key_type_id, valueTypeID: s.btf_value_type_id)
+        return MapInfo(
+            id: s.id, type: MapType(rawValue: s.type), name: name, keySize: s.key_size, valueSize: s.value_size, maxEntries: s.max_entries,
+            flags: MapFlags(rawValue: s.flags), btfID: s.btf_id, keyTypeID: s.btf_key_type_id, valueTypeID: s.btf_value_type_id)
     }
 }

@@ -24,8 +24,9 @@ public final class KernelMap {
         let flags = definition.readOnly ? definition.flags.union(.readOnlyToPrograms) : definition.flags
         let name = kernelObjectName(definition.name)
         func create(_ btf: KernelBTF?) -> Int32 {
-            cbpf_map_create(definition.type.rawValue, UInt32(definition.keySize), UInt32(definition.valueSize),
-                            UInt32(definition.maxEntries), flags.rawValue, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID)
+            cbpf_map_create(
+                definition.type.rawValue, UInt32(definition.keySize), UInt32(definition.valueSize),
+                UInt32(definition.maxEntries), flags.rawValue, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID)
         }
         let typed = btf != nil && (definition.keyTypeID != 0 || definition.valueTypeID != 0)
         var fd = create(typed ? btf : nil)

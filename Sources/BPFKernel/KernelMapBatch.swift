@@ -35,7 +35,9 @@ extension KernelMap {
             let r = keys.withUnsafeMutableBytes { k in
                 values.withUnsafeMutableBytes { v in
                     next.withUnsafeMutableBytes { n in
-                        if let position { return position.withUnsafeBytes { cbpf_map_batch(24, fd, $0.baseAddress, n.baseAddress, k.baseAddress, v.baseAddress, &count, 0) } }
+                        if let position {
+                            return position.withUnsafeBytes { cbpf_map_batch(24, fd, $0.baseAddress, n.baseAddress, k.baseAddress, v.baseAddress, &count, 0) }
+                        }
                         return cbpf_map_batch(24, fd, nil, n.baseAddress, k.baseAddress, v.baseAddress, &count, 0)
                     }
                 }

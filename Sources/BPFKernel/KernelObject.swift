@@ -69,10 +69,11 @@ public final class KernelObject {
         do { attachBTFID = try kind.attachBTFID(in: target ?? BTF.vmlinux) } catch {
             throw .preparing(program: program.name, ObjectError(section: program.section, error.message))
         }
-        let loaded = try KernelProgram(type: kind.type, instructions: relocatedInstructions(linked),
-                                       license: object.license ?? "", name: kernelObjectName(program.name), logLevel: logLevel,
-                                       btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
-                                       expectedAttachType: kind.expectedAttachType, flags: kind.flags, attachBTFID: attachBTFID)
+        let loaded = try KernelProgram(
+            type: kind.type, instructions: relocatedInstructions(linked),
+            license: object.license ?? "", name: kernelObjectName(program.name), logLevel: logLevel,
+            btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
+            expectedAttachType: kind.expectedAttachType, flags: kind.flags, attachBTFID: attachBTFID)
         (loaded.name, loaded.section, loaded.attachTarget) = (program.name, program.section, kind.attachTarget)
         return loaded
     }

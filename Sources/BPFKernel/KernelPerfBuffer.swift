@@ -27,7 +27,9 @@ public final class KernelPerfBuffer {
     /// Opens a ring of `pagesPerCPU` pages (a power of two) for every online CPU the map has a
     /// slot for, and puts its event in that slot.
     public init(_ map: KernelMap, pagesPerCPU: Int = 64) throws(KernelError) {
-        guard map.definition.type == .perfEventArray else { throw KernelError(command: "perf buffer (\(map.definition.name) is not a perf event array)", errno: EINVAL) }
+        guard map.definition.type == .perfEventArray else {
+            throw KernelError(command: "perf buffer (\(map.definition.name) is not a perf event array)", errno: EINVAL)
+        }
         guard pagesPerCPU > 0, pagesPerCPU & (pagesPerCPU - 1) == 0 else {
             throw KernelError(command: "perf buffer (\(pagesPerCPU) pages per CPU is not a power of two)", errno: EINVAL)
         }
@@ -45,8 +47,10 @@ public final class KernelPerfBuffer {
             }
             // struct perf_event_mmap_page: data_offset and data_size (Linux 4.1+; else page 1 on).
             let offset = page.load(fromByteOffset: 1040, as: UInt64.self), size = page.load(fromByteOffset: 1048, as: UInt64.self)
-            rings.append(Ring(cpu: cpu, event: event, page: page, data: page + Int(offset == 0 ? UInt64(pageSize) : offset),
-                              size: size == 0 ? UInt64(pageSize * pagesPerCPU) : size))
+            rings.append(
+                Ring(
+                    cpu: cpu, event: event, page: page, data: page + Int(offset == 0 ? UInt64(pageSize) : offset),
+                    size: size == 0 ? UInt64(pageSize * pagesPerCPU) : size))
             try map.update(slot(cpu), slot(UInt32(fd)))
         }
     }

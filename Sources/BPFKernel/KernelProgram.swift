@@ -34,9 +34,11 @@ public final class KernelProgram {
     ///   - attachBTFID: the vmlinux BTF id of the function or tracepoint a tracing (fentry,
     ///     fexit, tp_btf) or LSM program attaches to; 0 for other programs.
     /// - Throws: ``KernelError`` with the verifier's log when the kernel rejects the program.
-    public init(type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "", logLevel: UInt32 = 0,
-                btf: KernelBTF? = nil, functionInfo: [BTFExt.FunctionInfo] = [], lineInfo: [BTFExt.LineInfo] = [],
-                expectedAttachType: AttachType? = nil, flags: ProgramFlags = [], attachBTFID: UInt32 = 0) throws(KernelError) {
+    public init(
+        type: ProgramType, instructions: [Instruction], license: String = "GPL", name: String = "", logLevel: UInt32 = 0,
+        btf: KernelBTF? = nil, functionInfo: [BTFExt.FunctionInfo] = [], lineInfo: [BTFExt.LineInfo] = [],
+        expectedAttachType: AttachType? = nil, flags: ProgramFlags = [], attachBTFID: UInt32 = 0
+    ) throws(KernelError) {
         let bytes = Instruction.encode(instructions)
         let functions = functionInfo.flatMap { [$0.instructionOffset, $0.typeID] }
         let lines = lineInfo.flatMap { [$0.instructionOffset, $0.fileNameOffset, $0.lineOffset, $0.line << 10 | $0.column & 0x3ff] }
@@ -44,10 +46,12 @@ public final class KernelProgram {
             bytes.withUnsafeBytes { code in
                 functions.withUnsafeBytes { functions in
                     lines.withUnsafeBytes { lines in
-                        var info = cbpf_prog_btf(btf_fd: btf?.fd ?? -1, func_info: functions.baseAddress, func_info_cnt: UInt32(functionInfo.count),
-                                                 line_info: lines.baseAddress, line_info_cnt: UInt32(lineInfo.count))
-                        return cbpf_prog_load(type.rawValue, code.baseAddress, UInt32(instructions.count), license, level, log, size, name, &info,
-                                              expectedAttachType?.rawValue ?? 0, flags.rawValue, attachBTFID)
+                        var info = cbpf_prog_btf(
+                            btf_fd: btf?.fd ?? -1, func_info: functions.baseAddress, func_info_cnt: UInt32(functionInfo.count),
+                            line_info: lines.baseAddress, line_info_cnt: UInt32(lineInfo.count))
+                        return cbpf_prog_load(
+                            type.rawValue, code.baseAddress, UInt32(instructions.count), license, level, log, size, name, &info,
+                            expectedAttachType?.rawValue ?? 0, flags.rawValue, attachBTFID)
                     }
                 }
             }

@@ -17,7 +17,9 @@ public final class KernelRingBuffer {
 
     /// Maps the ring buffer `map` (which must be `BPF_MAP_TYPE_RINGBUF`).
     public init(_ map: KernelMap) throws(KernelError) {
-        guard map.definition.type == .ringbuf else { throw KernelError(command: "ring buffer mmap (\(map.definition.name) is not a ring buffer)", errno: EINVAL) }
+        guard map.definition.type == .ringbuf else {
+            throw KernelError(command: "ring buffer mmap (\(map.definition.name) is not a ring buffer)", errno: EINVAL)
+        }
         pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let size = map.definition.maxEntries
         guard let consumer = mmap(nil, pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd, 0), consumer != MAP_FAILED else {

@@ -24,7 +24,8 @@ extension KernelMap {
             if valueType != 0 {
                 if isPerCPU {
                     let values = (0..<(entry.value.count / max(stride, 1))).map { cpu in
-                        "{\"cpu\":\(cpu),\"value\":" + btf.json(Array(entry.value[(cpu * stride)..<(cpu * stride + definition.valueSize)]), type: valueType) + "}"
+                        "{\"cpu\":\(cpu),\"value\":" + btf.json(Array(entry.value[(cpu * stride)..<(cpu * stride + definition.valueSize)]), type: valueType)
+                            + "}"
                     }
                     fields.append("\"values\":[" + values.joined(separator: ",") + "]")
                 } else {

@@ -81,8 +81,9 @@ extension KernelMap {
             close(fd)
             throw .refused(operation: "BPF_OBJ_GET_INFO_BY_FD (\(path))", errno: error.errno ?? .EINVAL, log: nil)
         }
-        var definition = MapDefinition(name: info.name, type: info.type, keySize: Int(info.keySize), valueSize: Int(info.valueSize),
-                                       maxEntries: Int(info.maxEntries), flags: info.flags, section: "", offset: 0)
+        var definition = MapDefinition(
+            name: info.name, type: info.type, keySize: Int(info.keySize), valueSize: Int(info.valueSize),
+            maxEntries: Int(info.maxEntries), flags: info.flags, section: "", offset: 0)
         (definition.keyTypeID, definition.valueTypeID) = (info.keyTypeID, info.valueTypeID)
         self.init(adopting: fd, definition: definition)
     }
@@ -94,7 +95,9 @@ extension KernelObject {
     /// name, each link as its program's name and `_link` (see ``KernelLink/persist(at:)`` for
     /// attachments that have no link).
     /// - Returns: how each link outlives this process, by program name.
-    public func pin(under directory: String, programs: [KernelProgram], links: [(program: String, link: any KernelLink)] = []) throws(KernelError) -> [(program: String, persistence: LinkPersistence)] {
+    public func pin(under directory: String, programs: [KernelProgram], links: [(program: String, link: any KernelLink)] = []) throws(KernelError) -> [(
+        program: String, persistence: LinkPersistence
+    )] {
         try Pinning.makeDirectory(directory)
         for map in maps { try map.pin(at: directory + "/" + map.definition.name) }
         for (index, program) in programs.enumerated() { try program.pin(at: directory + "/" + (program.name ?? "program\(index)")) }

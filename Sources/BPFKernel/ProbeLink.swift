@@ -15,29 +15,37 @@ public final class ProbeLink: KernelLink {
 
     /// Attaches `program` to the entry (or, with `isReturn`, the return) of kernel function
     /// `function`, `offset` bytes in.
-    public convenience init(_ program: KernelProgram, kernelFunction function: String, offset: UInt64 = 0, isReturn: Bool = false,
-                            using mode: PerfEventAttachment = .automatic) throws(KernelError) {
-        try self.init(program, pmu: "kprobe", name: function, offset: offset, isReturn: isReturn, process: -1, mode: mode,
-                      what: "\(isReturn ? "kretprobe" : "kprobe") \(function)")
+    public convenience init(
+        _ program: KernelProgram, kernelFunction function: String, offset: UInt64 = 0, isReturn: Bool = false,
+        using mode: PerfEventAttachment = .automatic
+    ) throws(KernelError) {
+        try self.init(
+            program, pmu: "kprobe", name: function, offset: offset, isReturn: isReturn, process: -1, mode: mode,
+            what: "\(isReturn ? "kretprobe" : "kprobe") \(function)")
     }
 
     /// Attaches `program` to the entry (or return) of `symbol` in the executable or shared
     /// library at `binary` — or to `offset` bytes into the file when `symbol` is nil — in
     /// process `process` or, with -1, in every process that runs it.
-    public convenience init(_ program: KernelProgram, binary: String, symbol: String?, offset: UInt64 = 0,
-                            isReturn: Bool = false, process: Int32 = -1, using mode: PerfEventAttachment = .automatic) throws(KernelError) {
+    public convenience init(
+        _ program: KernelProgram, binary: String, symbol: String?, offset: UInt64 = 0,
+        isReturn: Bool = false, process: Int32 = -1, using mode: PerfEventAttachment = .automatic
+    ) throws(KernelError) {
         var fileOffset = offset
         if let symbol {
             do { fileOffset += try HostSymbols.fileOffset(of: symbol, in: binary) } catch {
                 throw KernelError(command: "uprobe \(binary):\(symbol) (\(error.message))", errno: ENOENT)
             }
         }
-        try self.init(program, pmu: "uprobe", name: binary, offset: fileOffset, isReturn: isReturn, process: process, mode: mode,
-                      what: "\(isReturn ? "uretprobe" : "uprobe") \(binary):\(symbol ?? "0x" + String(offset, radix: 16))")
+        try self.init(
+            program, pmu: "uprobe", name: binary, offset: fileOffset, isReturn: isReturn, process: process, mode: mode,
+            what: "\(isReturn ? "uretprobe" : "uprobe") \(binary):\(symbol ?? "0x" + String(offset, radix: 16))")
     }
 
-    private init(_ program: KernelProgram, pmu: String, name: String, offset: UInt64, isReturn: Bool, process: Int32,
-                 mode: PerfEventAttachment, what: String) throws(KernelError) {
+    private init(
+        _ program: KernelProgram, pmu: String, name: String, offset: UInt64, isReturn: Bool, process: Int32,
+        mode: PerfEventAttachment, what: String
+    ) throws(KernelError) {
         summary = what
         let root = "/sys/bus/event_source/devices/\(pmu)"
         guard let type = readFirstLine(root + "/type").flatMap({ UInt32($0) }) else {

@@ -45,7 +45,9 @@ public enum PerfEventAttachment: Sendable, Equatable {
 /// Joins `program` to the perf event `perf` (a descriptor, or -errno from opening it) with a
 /// bpf_link or, as `mode` allows, the perf event's ioctl; returns the perf event and the link
 /// (nil for the ioctl), or throws naming `what`, closing the perf event.
-func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String, mode: PerfEventAttachment) throws(KernelError) -> (perf: Descriptor, link: Descriptor?) {
+func linkPerfEvent(_ perf: Int32, to program: KernelProgram, what: String, mode: PerfEventAttachment) throws(KernelError) -> (
+    perf: Descriptor, link: Descriptor?
+) {
     guard perf >= 0 else { throw KernelError(command: "perf_event_open (\(what))", errno: -perf) }
     if mode != .ioctl {
         let link = cbpf_link_create_perf_event(program.fd, perf)

@@ -35,13 +35,15 @@ public class BPFMap: @unchecked Sendable {
         }
         if shape.type == MapType.queue || shape.type == MapType.stack {
             guard shape.keySize == 0, shape.valueSize > 0, shape.valueSize <= memoryLimit, shape.maxEntries > 0,
-                  shape.maxEntries < memoryLimit / shape.valueSize else {
+                shape.maxEntries < memoryLimit / shape.valueSize
+            else {
                 throw .invalid(name, "a queue or stack needs no key, a value size and max entries within the limits")
             }
             return QueueStackMap(name: name, shape: shape)
         }
         guard shape.keySize > 0, shape.valueSize > 0, shape.maxEntries > 0 else {
-            throw .invalid(name, "key size, value size and max entries must be positive (key \(shape.keySize), value \(shape.valueSize), entries \(shape.maxEntries))")
+            throw .invalid(
+                name, "key size, value size and max entries must be positive (key \(shape.keySize), value \(shape.valueSize), entries \(shape.maxEntries))")
         }
         guard shape.keySize <= 512 else {
             throw MapError(errno: 7, "\(name): keys of \(shape.keySize) bytes exceed the 512 a program's stack can hold (E2BIG)")

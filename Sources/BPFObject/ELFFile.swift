@@ -80,8 +80,11 @@ package struct ELFFile: Sendable {
                 offset: try r.offset(at + 24), size: try r.offset(at + 32),
                 link: try r.u32(at + 40), info: try r.u32(at + 44), entrySize: try r.offset(at + 56))
             if section.type != Self.sectionNoBits, section.type != 0,
-               section.offset > bytes.count || section.size > bytes.count - section.offset {
-                throw ObjectError(section: "#\(i)", offset: at, "section data (0x\(String(section.size, radix: 16)) bytes at 0x\(String(section.offset, radix: 16))) runs past the end of the file")
+                section.offset > bytes.count || section.size > bytes.count - section.offset
+            {
+                throw ObjectError(
+                    section: "#\(i)", offset: at,
+                    "section data (0x\(String(section.size, radix: 16)) bytes at 0x\(String(section.offset, radix: 16))) runs past the end of the file")
             }
             raw.append(section)
         }
@@ -101,9 +104,10 @@ package struct ELFFile: Sendable {
             let strings = raw[Int(symtab.link)]
             for k in 0..<(symtab.size / 24) {
                 let at = symtab.offset + k * 24
-                symbols.append(Symbol(
-                    name: try r.string(in: strings, at: Int(try r.u32(at)), what: "symbol #\(k) name"),
-                    info: bytes[at + 4], sectionIndex: try r.u16(at + 6), value: try r.u64(at + 8), size: try r.u64(at + 16)))
+                symbols.append(
+                    Symbol(
+                        name: try r.string(in: strings, at: Int(try r.u32(at)), what: "symbol #\(k) name"),
+                        info: bytes[at + 4], sectionIndex: try r.u16(at + 6), value: try r.u64(at + 8), size: try r.u64(at + 16)))
             }
         }
     }
@@ -131,7 +135,9 @@ package struct ELFFile: Sendable {
                     throw ObjectError(section: rel.name, offset: at, "relocation #\(k) names symbol \(relocation.symbol), but the table has \(symbols.count)")
                 }
                 guard relocation.offset < UInt64(sections[index].size) else {
-                    throw ObjectError(section: rel.name, offset: at, "relocation #\(k) patches offset 0x\(String(relocation.offset, radix: 16)), outside \(sections[index].name)")
+                    throw ObjectError(
+                        section: rel.name, offset: at,
+                        "relocation #\(k) patches offset 0x\(String(relocation.offset, radix: 16)), outside \(sections[index].name)")
                 }
                 out.append(relocation)
             }
@@ -146,7 +152,9 @@ struct ByteReader {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     private func check(_ at: Int, _ size: Int) throws(ObjectError) {
-        guard at >= 0, at <= bytes.count - size else { throw ObjectError(offset: at, "truncated: a \(size)-byte field at 0x\(String(at, radix: 16)) runs past the end of the file") }
+        guard at >= 0, at <= bytes.count - size else {
+            throw ObjectError(offset: at, "truncated: a \(size)-byte field at 0x\(String(at, radix: 16)) runs past the end of the file")
+        }
     }
 
     func u16(_ at: Int) throws(ObjectError) -> UInt16 {
@@ -174,7 +182,9 @@ struct ByteReader {
     /// A NUL-terminated string at `at` inside string table `table`; `what` names it in an
     /// error, and is made only then.
     func string(in table: ELFFile.Section, at: Int, what: @autoclosure () -> String) throws(ObjectError) -> String {
-        guard at >= 0, at < table.size else { throw ObjectError(section: table.name.isEmpty ? "#\(table.index)" : table.name, "\(what()): offset \(at) is outside the string table") }
+        guard at >= 0, at < table.size else {
+            throw ObjectError(section: table.name.isEmpty ? "#\(table.index)" : table.name, "\(what()): offset \(at) is outside the string table")
+        }
         let start = table.offset + at, end = table.offset + table.size
         guard let nul = bytes[start..<end].firstIndex(of: 0) else {
             throw ObjectError(section: table.name, offset: start, "\(what()): the string is not NUL-terminated")

@@ -52,8 +52,11 @@ extension ObjectFile {
         var code = program.instructions
         var references: [LinkedProgram.MapReference] = []
         let text = elf.section(named: ".text")
-        var parts = [Part(section: program.section, start: program.sectionOffset,
-                          end: program.sectionOffset + program.instructions.count * 8, base: 0)]
+        var parts = [
+            Part(
+                section: program.section, start: program.sectionOffset,
+                end: program.sectionOffset + program.instructions.count * 8, base: 0)
+        ]
         // Relocations to process; the instruction is `base + offset / 8`.
         var pending = program.relocations.map { (relocation: $0, base: 0) }
         var textCode: [Instruction] = [], textRelocations: [ELFFile.Relocation] = []
@@ -168,12 +171,16 @@ extension ObjectFile {
 
     /// Writes a CO-RE result into the instruction that holds the compiled-in value: a memory
     /// offset, an ALU immediate, or a `lddw` constant.
-    private static func patch(_ code: inout [Instruction], at index: Int, _ r: CORERelocator.Resolution,
-                              _ fail: (String) -> ObjectError) throws(ObjectError) {
+    private static func patch(
+        _ code: inout [Instruction], at index: Int, _ r: CORERelocator.Resolution,
+        _ fail: (String) -> ObjectError
+    ) throws(ObjectError) {
         let insn = code[index]
         switch insn.opClass {
         case .ldx, .st, .stx:
-            guard !r.validate || UInt64(bitPattern: Int64(insn.offset)) == r.local else { throw fail("the offset is \(insn.offset), the local type says \(r.local)") }
+            guard !r.validate || UInt64(bitPattern: Int64(insn.offset)) == r.local else {
+                throw fail("the offset is \(insn.offset), the local type says \(r.local)")
+            }
             guard let offset = Int16(exactly: r.target) else { throw fail("offset \(r.target) does not fit an instruction") }
             code[index].offset = offset
         case .alu where insn.opcode & 0x08 == 0, .alu64 where insn.opcode & 0x08 == 0:

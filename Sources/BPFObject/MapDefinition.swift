@@ -26,8 +26,10 @@ public struct MapDefinition: Sendable, Equatable {
     public var keyTypeID: UInt32 = 0
     public var valueTypeID: UInt32 = 0
 
-    package init(name: String, type: MapType, keySize: Int, valueSize: Int, maxEntries: Int, flags: MapFlags,
-                 section: String, offset: Int, initialValue: [UInt8]? = nil, readOnly: Bool = false) {
+    package init(
+        name: String, type: MapType, keySize: Int, valueSize: Int, maxEntries: Int, flags: MapFlags,
+        section: String, offset: Int, initialValue: [UInt8]? = nil, readOnly: Bool = false
+    ) {
         self.name = name
         self.type = type
         self.keySize = keySize
@@ -47,7 +49,8 @@ extension ObjectFile {
     static func btfMaps(_ btf: BTF, elf: ELFFile) throws(ObjectError) -> [MapDefinition] {
         guard let section = elf.section(named: ".maps") else { return [] }
         guard let datasec = btf.typeID(named: ".maps", where: { if case .dataSection = $0 { true } else { false } }),
-              case let .dataSection(_, variables) = btf.types[datasec].kind else {
+            case let .dataSection(_, variables) = btf.types[datasec].kind
+        else {
             throw ObjectError(section: ".maps", "the object's BTF has no .maps data section describing its maps")
         }
         var maps: [MapDefinition] = []
@@ -59,7 +62,8 @@ extension ObjectFile {
             guard case let .structure(_, members) = btf.resolvedKind(structType) else {
                 throw ObjectError(section: ".maps", "map '\(name)' is not defined by a struct")
             }
-            var map = MapDefinition(name: name, type: .unspec, keySize: 0, valueSize: 0, maxEntries: 0, flags: [], section: section.name, offset: Int(placement.offset))
+            var map = MapDefinition(
+                name: name, type: .unspec, keySize: 0, valueSize: 0, maxEntries: 0, flags: [], section: section.name, offset: Int(placement.offset))
             for member in members {
                 let field = btf.name(member.nameOffset)
                 guard case let .pointer(target) = btf.resolvedKind(member.type) else {
@@ -80,7 +84,9 @@ extension ObjectFile {
                     guard let size = btf.size(of: target) else {
                         throw ObjectError(section: ".maps", "map '\(name)': the \(field) type has no size")
                     }
-                    if field == "key" { (map.keySize, map.keyTypeID) = (size, target) } else {
+                    if field == "key" {
+                        (map.keySize, map.keyTypeID) = (size, target)
+                    } else {
                         (map.valueSize, map.valueTypeID) = (size, target)
                         map.spinLockOffset = Self.spinLockOffset(in: target, btf)
                     }
@@ -106,17 +112,19 @@ extension ObjectFile {
     /// libbpf backs `.data`, `.rodata` and `.bss` (and `.data.*`, `.rodata.*`).
     static func globalDataMaps(elf: ELFFile) -> [MapDefinition] {
         elf.sections.filter { isGlobalData($0) && $0.size > 0 }.map { section in
-            MapDefinition(name: section.name, type: .array, keySize: 4, valueSize: section.size, maxEntries: 1, flags: [],
-                          section: section.name, offset: 0,
-                          initialValue: section.isNoBits ? [UInt8](repeating: 0, count: section.size) : Array(elf.data(of: section)),
-                          readOnly: section.name.hasPrefix(".rodata"))
+            MapDefinition(
+                name: section.name, type: .array, keySize: 4, valueSize: section.size, maxEntries: 1, flags: [],
+                section: section.name, offset: 0,
+                initialValue: section.isNoBits ? [UInt8](repeating: 0, count: section.size) : Array(elf.data(of: section)),
+                readOnly: section.name.hasPrefix(".rodata"))
         }
     }
 
     static func isGlobalData(_ section: ELFFile.Section) -> Bool {
         let name = section.name
-        return !section.isExecutable && (name == ".data" || name == ".bss" || name == ".rodata"
-            || name.hasPrefix(".data.") || name.hasPrefix(".rodata.") || name.hasPrefix(".bss."))
+        return !section.isExecutable
+            && (name == ".data" || name == ".bss" || name == ".rodata"
+                || name.hasPrefix(".data.") || name.hasPrefix(".rodata.") || name.hasPrefix(".bss."))
     }
 
     /// Reads legacy `struct bpf_map_def` entries (type, key size, value size, max entries,
@@ -127,10 +135,13 @@ extension ObjectFile {
         let symbols = elf.symbols.filter { Int($0.sectionIndex) == section.index && $0.type == 1 }
         return try symbols.map { (symbol) throws(ObjectError) -> MapDefinition in
             let at = Int(truncatingIfNeeded: symbol.value)
-            guard at >= 0, at % 4 == 0, at <= data.count - 20 else { throw ObjectError(section: "maps", offset: at, "map '\(symbol.name)' runs past the section") }
+            guard at >= 0, at % 4 == 0, at <= data.count - 20 else {
+                throw ObjectError(section: "maps", offset: at, "map '\(symbol.name)' runs past the section")
+            }
             func field(_ i: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(data[at + 4 * i + $1]) << (8 * $1) } }
-            return MapDefinition(name: symbol.name, type: MapType(rawValue: field(0)), keySize: Int(field(1)), valueSize: Int(field(2)),
-                                 maxEntries: Int(field(3)), flags: MapFlags(rawValue: field(4)), section: "maps", offset: at)
+            return MapDefinition(
+                name: symbol.name, type: MapType(rawValue: field(0)), keySize: Int(field(1)), valueSize: Int(field(2)),
+                maxEntries: Int(field(3)), flags: MapFlags(rawValue: field(4)), section: "maps", offset: at)
         }
     }
 }
@@ -138,7 +149,8 @@ extension ObjectFile {
 extension MapDefinition {
     /// The map's shape, with ``MapFlags/readOnlyToPrograms`` added for read-only global data.
     public var shape: MapShape {
-        MapShape(type: type, keySize: keySize, valueSize: valueSize, maxEntries: maxEntries,
-                 flags: readOnly ? flags.union(.readOnlyToPrograms) : flags, spinLockOffset: spinLockOffset)
+        MapShape(
+            type: type, keySize: keySize, valueSize: valueSize, maxEntries: maxEntries,
+            flags: readOnly ? flags.union(.readOnlyToPrograms) : flags, spinLockOffset: spinLockOffset)
     }
 }

@@ -29,8 +29,9 @@ public struct ObjectFile: Sendable {
         public var sourceLines: [SourceLine] {
             guard let btf = lineBTF else { return [] }
             return lineRecords.map {
-                SourceLine(instruction: Int($0.instructionOffset) / 8, file: btf.name($0.fileNameOffset), line: Int($0.line),
-                           column: Int($0.column), text: btf.name($0.lineOffset))
+                SourceLine(
+                    instruction: Int($0.instructionOffset) / 8, file: btf.name($0.fileNameOffset), line: Int($0.line),
+                    column: Int($0.column), text: btf.name($0.lineOffset))
             }
         }
     }
@@ -93,14 +94,18 @@ public struct ObjectFile: Sendable {
             for function in functions {
                 let start = Int(truncatingIfNeeded: function.value), size = Int(truncatingIfNeeded: function.size)
                 guard start >= 0, size > 0, start % 8 == 0, size % 8 == 0, start <= section.size, size <= section.size - start else {
-                    throw ObjectError(section: section.name, "function \(function.name) spans 0x\(String(start, radix: 16))+0x\(String(size, radix: 16)), which is not whole instructions inside the section")
+                    throw ObjectError(
+                        section: section.name,
+                        "function \(function.name) spans 0x\(String(start, radix: 16))+0x\(String(size, radix: 16)), which is not whole instructions inside the section"
+                    )
                 }
-                programs.append(Program(
-                    name: function.name, section: section.name, kind: SectionNames.match(section.name),
-                    instructions: Array(code[(start / 8)..<((start + size) / 8)]),
-                    relocations: relocations.filter { $0.offset >= UInt64(start) && $0.offset < UInt64(start + size) }
-                        .map { ELFFile.Relocation(offset: $0.offset - UInt64(start), symbol: $0.symbol, type: $0.type) },
-                    sectionOffset: start, lineRecords: lineRecords(section: section.name, range: start..<(start + size)), lineBTF: btf))
+                programs.append(
+                    Program(
+                        name: function.name, section: section.name, kind: SectionNames.match(section.name),
+                        instructions: Array(code[(start / 8)..<((start + size) / 8)]),
+                        relocations: relocations.filter { $0.offset >= UInt64(start) && $0.offset < UInt64(start + size) }
+                            .map { ELFFile.Relocation(offset: $0.offset - UInt64(start), symbol: $0.symbol, type: $0.type) },
+                        sectionOffset: start, lineRecords: lineRecords(section: section.name, range: start..<(start + size)), lineBTF: btf))
             }
         }
     }

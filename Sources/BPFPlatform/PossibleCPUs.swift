@@ -7,7 +7,8 @@ package enum PossibleCPUs {
         #if os(Linux)
         // "0-1", "0", or "0-3,5-7": one past the highest CPU number.
         if let text = readFirstLine("/sys/devices/system/cpu/possible"),
-           let highest = text.split(separator: ",").compactMap({ $0.split(separator: "-").last.flatMap { Int($0) } }).max() {
+            let highest = text.split(separator: ",").compactMap({ $0.split(separator: "-").last.flatMap { Int($0) } }).max()
+        {
             return highest + 1
         }
         #endif

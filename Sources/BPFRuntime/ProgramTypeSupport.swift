@@ -29,7 +29,8 @@ public struct ProgramTypeSupport: Sendable {
     package static func of(_ type: ProgramType) -> ProgramTypeSupport? {
         switch type {
         case .xdp: ProgramTypeSupport(context: .xdpFrame, contextFields: ContextConversion.xdp, packetHelpers: true)
-        case .socketFilter: ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.socketFilter, packetHelpers: false)
+        case .socketFilter:
+            ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.socketFilter, packetHelpers: false)
         case .cgroupSKB: ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.cgroupSKB, packetHelpers: false)
         case .schedCLS, .schedACT: ProgramTypeSupport(context: .socketBuffer(writablePacket: true), contextFields: ContextConversion.tc, packetHelpers: false)
         case .tracepoint: ProgramTypeSupport(context: .record, contextFields: nil, packetHelpers: false)

@@ -86,7 +86,8 @@ public final class UserspaceObject {
                 jit = compiled
             }
         } catch { throw .engine(program: program.name, error) }
-        return UserspaceProgram(name: program.name, section: program.section, type: kind.type, support: support,
-                                interpreter: interpreter, jit: jit, object: self, verification: report)
+        return UserspaceProgram(
+            name: program.name, section: program.section, type: kind.type, support: support,
+            interpreter: interpreter, jit: jit, object: self, verification: report)
     }
 }

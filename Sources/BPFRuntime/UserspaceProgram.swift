@@ -40,8 +40,10 @@ public final class UserspaceProgram {
     /// What the runtime provides programs of this type.
     let support: ProgramTypeSupport
 
-    init(name: String, section: String, type: ProgramType, support: ProgramTypeSupport, interpreter: Interpreter, jit: JITProgram?,
-         object: UserspaceObject, verification: VerifierReport?) {
+    init(
+        name: String, section: String, type: ProgramType, support: ProgramTypeSupport, interpreter: Interpreter, jit: JITProgram?,
+        object: UserspaceObject, verification: VerifierReport?
+    ) {
         self.verification = verification
         self.name = name
         self.section = section
@@ -92,15 +94,18 @@ public final class UserspaceProgram {
         let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
             try repeatedRuns(context: ctx, count: count, mode: mode, regions: [packetRegion] + mapRegions, contextWritable: true)
         }
-        return TestRunResult(returnValue: UInt32(truncatingIfNeeded: r0), data: Array(UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count)),
-                             nanosecondsPerRun: nanoseconds)
+        return TestRunResult(
+            returnValue: UInt32(truncatingIfNeeded: r0), data: Array(UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count)),
+            nanosecondsPerRun: nanoseconds)
     }
 
     /// Runs the program `count` times with r1 = `context` (shared by the repeats as in the
     /// kernel's test run; writable where the program type has writable fields, which context
     /// conversion alone lets stores reach); returns the last r0 and the mean ns per run.
-    private func repeatedRuns(context: UnsafeMutableRawBufferPointer, count: Int, mode: ExecutionMode,
-                              regions: [MemoryRegion], contextWritable: Bool = false) throws(ExecutionError) -> (UInt64, Double) {
+    private func repeatedRuns(
+        context: UnsafeMutableRawBufferPointer, count: Int, mode: ExecutionMode,
+        regions: [MemoryRegion], contextWritable: Bool = false
+    ) throws(ExecutionError) -> (UInt64, Double) {
         let address = UInt64(UInt(bitPattern: context.baseAddress))
         let regions = regions + [MemoryRegion(context, writable: contextWritable)]
         updateHelperContext { $0.contextAddress = address }
@@ -121,8 +126,10 @@ public final class UserspaceProgram {
     ///   - task: what the `get_current_*` helpers report (default: this process).
     ///   - mode: the engine (nil: ``defaultMode``).
     /// - Returns: r0.
-    public func run(record: [UInt8], readable: [UnsafeRawBufferPointer] = [], task: TaskInfo = .current,
-                    mode: ExecutionMode? = nil) throws(ExecutionError) -> UInt64 {
+    public func run(
+        record: [UInt8], readable: [UnsafeRawBufferPointer] = [], task: TaskInfo = .current,
+        mode: ExecutionMode? = nil
+    ) throws(ExecutionError) -> UInt64 {
         let mode = mode ?? defaultMode
         let regions = readable.map { MemoryRegion(start: UInt64(UInt(bitPattern: $0.baseAddress)), length: UInt64($0.count), writable: false) }
         // At least as large as the verifier saw the program reach, zero-filled past the record.
@@ -159,8 +166,9 @@ public final class UserspaceProgram {
         defer { frame.deallocate() }
         let hardStart = UInt64(UInt(bitPattern: frame.baseAddress))
         let start = hardStart + UInt64(Self.headroom)
-        var context = XDPContext(data: start, dataEnd: start + UInt64(packet.count), hardStart: hardStart,
-                                 hardEnd: hardStart + UInt64(frame.count - Self.sharedInfo))
+        var context = XDPContext(
+            data: start, dataEnd: start + UInt64(packet.count), hardStart: hardStart,
+            hardEnd: hardStart + UInt64(frame.count - Self.sharedInfo))
         frame.initializeMemory(as: UInt8.self, repeating: 0)
         packet.withUnsafeBytes { (frame.baseAddress! + Self.headroom).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         // The packet may move within the frame, so the whole frame is the program's region.
@@ -168,8 +176,9 @@ public final class UserspaceProgram {
             try repeatedRuns(context: ctx, count: count, mode: mode, regions: [MemoryRegion(frame)] + mapRegions)
         }
         let data = UnsafeRawPointer(bitPattern: UInt(context.data))!
-        return TestRunResult(returnValue: UInt32(truncatingIfNeeded: r0),
-                             data: Array(UnsafeRawBufferPointer(start: data, count: Int(context.dataEnd - context.data))),
-                             nanosecondsPerRun: nanoseconds)
+        return TestRunResult(
+            returnValue: UInt32(truncatingIfNeeded: r0),
+            data: Array(UnsafeRawBufferPointer(start: data, count: Int(context.dataEnd - context.data))),
+            nanosecondsPerRun: nanoseconds)
     }
 }

@@ -27,7 +27,9 @@ extension UserspaceObject {
     /// Runs the verifier on a linked program: its map references become map indexes
     /// (`BPF_PSEUDO_MAP_IDX`, `…_IDX_VALUE`), read-only data maps are read-only to it, and
     /// errors name the C source line where BTF line info has one.
-    static func verify(_ program: ObjectFile.Program, _ type: ProgramType, _ linked: LinkedProgram, maps: [MapDefinition], log: Bool) throws(RuntimeError) -> VerifierReport {
+    static func verify(_ program: ObjectFile.Program, _ type: ProgramType, _ linked: LinkedProgram, maps: [MapDefinition], log: Bool) throws(RuntimeError)
+        -> VerifierReport
+    {
         var code = linked.instructions
         for reference in linked.mapReferences {
             let i = reference.instruction

@@ -18,7 +18,9 @@ struct FastPolicy: AccessPolicy {
     @inline(__always) func allows(_ address: UInt64, _ size: Int, write: Bool, frameLow: UInt64) -> Bool { true }
     @inline(__always) mutating func tick() -> Bool { true }
     var limit: UInt64 { .max }
-    @inline(__always) func refusal(helper id: Int32, _ reg: UnsafeMutablePointer<UInt64>, _ context: UnsafeMutablePointer<HelperContext>, frameLow: UInt64) -> (Int, String)? { nil }
+    @inline(__always) func refusal(helper id: Int32, _ reg: UnsafeMutablePointer<UInt64>, _ context: UnsafeMutablePointer<HelperContext>, frameLow: UInt64) -> (
+        Int, String
+    )? { nil }
 }
 
 struct CheckedPolicy: AccessPolicy {
@@ -69,7 +71,9 @@ struct CheckedPolicy: AccessPolicy {
                 let shape = MapHelpers.map(reg[1]) { $0.shape }
                 let size = kind == .mapKey ? shape.keySize : shape.valueSize
                 let write = kind == .writableMapValue
-                guard allows(value, size, write: write, frameLow: frameLow) else { return (r, "\(size) bytes at 0x\(String(value, radix: 16)) are outside the program's memory") }
+                guard allows(value, size, write: write, frameLow: frameLow) else {
+                    return (r, "\(size) bytes at 0x\(String(value, radix: 16)) are outside the program's memory")
+                }
             case let .readable(sizeRegister), let .writable(sizeRegister), let .readableOrNull(sizeRegister):
                 let size = reg[sizeRegister]
                 guard size <= 1 << 20 else { return (sizeRegister, "size \(size) is too large") }

@@ -8,9 +8,10 @@ import BPFPlatform
 /// Read it with ``HelperContext/at(_:)``.
 ///
 /// Being `@convention(c)`, the same entry point serves the interpreter and JIT-compiled code.
-public typealias HelperFunction = @convention(c) (
-    UInt64, UInt64, UInt64, UInt64, UInt64, UnsafeMutableRawPointer
-) -> UInt64
+public typealias HelperFunction =
+    @convention(c) (
+        UInt64, UInt64, UInt64, UInt64, UInt64, UnsafeMutableRawPointer
+    ) -> UInt64
 
 /// Negative errnos as helpers return them in r0.
 enum HelperResult {

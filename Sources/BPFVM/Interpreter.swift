@@ -31,8 +31,10 @@ public final class Interpreter {
     ///   maps among them are decoded inline, without a helper call.
     /// - Throws: ``PreparationError`` naming the instruction that is malformed, calls a helper that
     ///   `helpers` does not have, or needs relocation by an object loader.
-    public convenience init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
-                            maps: [BPFMap] = []) throws(PreparationError) {
+    public convenience init(
+        _ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
+        maps: [BPFMap] = []
+    ) throws(PreparationError) {
         self.init(try DecodedProgram(instructions, helpers: table), userData: userData, maps: maps)
     }
 
@@ -375,7 +377,8 @@ public final class Interpreter {
                 try checkCall(policy, 1, reg, helperContext, ip - code + 1)
                 let layout = ip.pointee  // the lddw's second slot
                 let index = UInt64(raw(reg[2]).loadUnaligned(as: UInt32.self))
-                let found = index < UInt64(UInt32(bitPattern: layout.offset))
+                let found =
+                    index < UInt64(UInt32(bitPattern: layout.offset))
                     ? UInt64(bitPattern: layout.imm) &+ index &* (UInt64(layout.dst) | UInt64(layout.src) << 8) : 0
                 reg[0] = found
                 if insn.op == .arrayLookup {
@@ -496,15 +499,19 @@ public final class Interpreter {
 }
 
 /// Asks `policy` whether the access is allowed; `frame` is the current r10.
-@inline(__always) private func access<P: AccessPolicy>(_ policy: P, _ address: UInt64, _ size: Int, _ write: Bool, _ frame: UInt64, _ pc: Int) throws(ExecutionError) {
+@inline(__always) private func access<P: AccessPolicy>(_ policy: P, _ address: UInt64, _ size: Int, _ write: Bool, _ frame: UInt64, _ pc: Int)
+    throws(ExecutionError)
+{
     guard policy.allows(address, size, write: write, frameLow: frame &- UInt64(BPFLimits.stackSize)) else {
         throw ExecutionError(kind: .memoryFault(address: address, size: size, write: write), pc: pc)
     }
 }
 
 /// Asks `policy` whether helper `id` may be called with these registers.
-@inline(__always) private func checkCall<P: AccessPolicy>(_ policy: P, _ id: Int32, _ reg: UnsafeMutablePointer<UInt64>,
-                                                         _ context: UnsafeMutablePointer<HelperContext>, _ pc: Int) throws(ExecutionError) {
+@inline(__always) private func checkCall<P: AccessPolicy>(
+    _ policy: P, _ id: Int32, _ reg: UnsafeMutablePointer<UInt64>,
+    _ context: UnsafeMutablePointer<HelperContext>, _ pc: Int
+) throws(ExecutionError) {
     if let (register, reason) = policy.refusal(helper: id, reg, context, frameLow: reg[10] &- UInt64(BPFLimits.stackSize)) {
         throw ExecutionError(kind: .invalidHelperArgument(helper: id, register: register, reason: reason), pc: pc)
     }

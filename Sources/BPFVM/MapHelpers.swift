@@ -11,8 +11,10 @@ enum MapHelpers {
 
     /// `body` applied to the map at `address` as an `M`, when `matches` accepts its shape;
     /// `otherwise` for any other map (the verifier will rule that out, the runtime refuses it).
-    @inline(__always) static func map<M: BPFMap, R>(_ address: UInt64, as _: M.Type, where matches: (MapShape) -> Bool,
-                                                   otherwise: R, _ body: (M) -> R) -> R {
+    @inline(__always) static func map<M: BPFMap, R>(
+        _ address: UInt64, as _: M.Type, where matches: (MapShape) -> Bool,
+        otherwise: R, _ body: (M) -> R
+    ) -> R {
         map(address) { map in matches(map.shape) ? body(unsafeDowncast(map, to: M.self)) : otherwise }
     }
 
@@ -56,8 +58,10 @@ enum MapHelpers {
 extension MapHelpers {
     /// Runs `body` on the queue or stack at `address`; `-EINVAL` for any other map.
     @inline(__always) static func queue(_ address: UInt64, _ body: (QueueStackMap) throws(MapError) -> Void) -> UInt64 {
-        map(address, as: QueueStackMap.self, where: { $0.type == MapType.queue || $0.type == MapType.stack },
-            otherwise: HelperResult.einval) { queue in
+        map(
+            address, as: QueueStackMap.self, where: { $0.type == MapType.queue || $0.type == MapType.stack },
+            otherwise: HelperResult.einval
+        ) { queue in
             do throws(MapError) {
                 try body(queue)
                 return 0

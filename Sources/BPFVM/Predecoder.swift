@@ -6,8 +6,10 @@ enum Predecoder {
     /// Validates `code` (unless a verifier already has: `validated`) and decodes it, slot for
     /// slot; `fuse` adds the interpreter's superinstructions.
     /// `arrays` are the array maps the program may name, by address: their lookups are inlined.
-    static func decode(_ code: [Instruction], helpers: HelperTable, fuse: Bool = true,
-                       arrays: [UInt64: ArrayLayout] = [:], validated: Bool = false) throws(PreparationError) -> [DecodedInstruction] {
+    static func decode(
+        _ code: [Instruction], helpers: HelperTable, fuse: Bool = true,
+        arrays: [UInt64: ArrayLayout] = [:], validated: Bool = false
+    ) throws(PreparationError) -> [DecodedInstruction] {
         if !validated {
             do { try Validator.validate(code) } catch { throw .invalid(error) }
         }
@@ -100,7 +102,8 @@ enum Predecoder {
             guard code[i].op == .mapLookup else { continue }
             // A lookup then its NULL check: one dispatch for the three.
             if i + 3 < code.count, code[i + 3].dst == 0, code[i + 3].imm == 0,
-               code[i + 3].op == .jeq64i || code[i + 3].op == .jne64i {
+                code[i + 3].op == .jeq64i || code[i + 3].op == .jne64i
+            {
                 code[i].op = .mapLookupBranch
                 code[i].src = code[i + 3].op == .jeq64i ? 0 : 1
                 code[i].offset = code[i + 3].offset
@@ -108,10 +111,12 @@ enum Predecoder {
             // In an array map loaded with the program: no call at all. The lddw's second slot,
             // which never runs, holds the layout.
             if let array = arrays[UInt64(bitPattern: code[i].imm)], let stride = UInt16(exactly: array.stride),
-               let count = Int32(exactly: array.count) {
+                let count = Int32(exactly: array.count)
+            {
                 code[i].op = code[i].op == .mapLookup ? .arrayLookup : .arrayLookupBranch
-                code[i + 1] = DecodedInstruction(op: .nop, dst: UInt8(truncatingIfNeeded: stride), src: UInt8(stride >> 8),
-                                                 offset: count, imm: Int64(bitPattern: array.base))
+                code[i + 1] = DecodedInstruction(
+                    op: .nop, dst: UInt8(truncatingIfNeeded: stride), src: UInt8(stride >> 8),
+                    offset: count, imm: Int64(bitPattern: array.base))
             }
         }
     }
@@ -149,7 +154,8 @@ enum Predecoder {
         for i in 0..<max(code.count - 2, 0) {
             let load = code[i], add = code[i + 1], store = code[i + 2]
             guard load.dst != load.src, add.dst == load.dst, store.src == load.dst, store.dst == load.src,
-                  store.offset == load.offset else { continue }
+                store.offset == load.offset
+            else { continue }
             switch (load.op, add.op, store.op) {
             case (.ldxdw, .add64i, .stxdw): code[i].op = .addToMemory64i
             case (.ldxw, .add32i, .stxw): code[i].op = .addToMemory32i
@@ -179,8 +185,9 @@ enum Predecoder {
         ]
         for i in 0..<(code.count - 1) where code[i + 1].dst == code[i].dst {
             guard let op = fused[code[i].op]?[code[i + 1].op] else { continue }
-            code[i] = DecodedInstruction(op: op, dst: code[i].dst, offset: code[i + 1].offset,
-                                         imm: code[i + 1].imm << 32 | Int64(UInt32(truncatingIfNeeded: code[i].imm)))
+            code[i] = DecodedInstruction(
+                op: op, dst: code[i].dst, offset: code[i + 1].offset,
+                imm: code[i + 1].imm << 32 | Int64(UInt32(truncatingIfNeeded: code[i].imm)))
         }
     }
 

@@ -12,13 +12,15 @@ enum RingBufferHelpers {
     /// The program's ring whose storage holds `record`.
     @inline(__always) static func owner(_ record: UInt64, _ c: UnsafeMutableRawPointer, _ body: (RingBufferMap, UnsafeMutableRawPointer) -> Void) {
         for address in HelperContext.at(c).pointee.ringBuffers {
-            let handled: Bool = ring(address, { rb in
-                let storage = rb.storage
-                let start = UInt64(UInt(bitPattern: storage.baseAddress))
-                guard record >= start + 8, record < start + UInt64(storage.count) else { return false }
-                body(rb, UnsafeMutableRawPointer(bitPattern: UInt(record))!)
-                return true
-            }, otherwise: false)
+            let handled: Bool = ring(
+                address,
+                { rb in
+                    let storage = rb.storage
+                    let start = UInt64(UInt(bitPattern: storage.baseAddress))
+                    guard record >= start + 8, record < start + UInt64(storage.count) else { return false }
+                    body(rb, UnsafeMutableRawPointer(bitPattern: UInt(record))!)
+                    return true
+                }, otherwise: false)
             if handled { return }
         }
     }

@@ -102,20 +102,21 @@ extension ContextConversion {
     /// 16-bit in the kernel's socket buffer, so they are read and written as their low halves
     /// (the kernel also ignores a queue_mapping of 0xffff or more, which here is truncated
     /// instead).
-    public static let tc: [Field] = uapiFields(writable: [2, 3, 8, 11, 12, 13, 14, 15, 16]).map {
-        var field = $0
-        if field.offset == 12 || field.offset == 44 { field.runtimeSize = .h }
-        return field
-    } + [
-        Field(offset: 72, size: 4, runtimeOffset: runtime(\.tcClassid), runtimeSize: .h, writable: true),
-        Field(offset: 76, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
-        Field(offset: 80, size: 4, runtimeOffset: runtime(\.dataEnd), runtimeSize: .dw),
-        Field(offset: 140, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
-        Field(offset: 152, size: 8, runtimeOffset: runtime(\.tstamp), runtimeSize: .dw, writable: true),
-        Field(offset: 160, size: 4, runtimeOffset: runtime(\.wireLength), runtimeSize: .w),
-        Field(offset: 180, size: 1, runtimeOffset: runtime(\.tstampType), runtimeSize: .b),
-        Field(offset: 184, size: 8, runtimeOffset: runtime(\.hardwareTstamp), runtimeSize: .dw),
-    ] + laterFields
+    public static let tc: [Field] =
+        uapiFields(writable: [2, 3, 8, 11, 12, 13, 14, 15, 16]).map {
+            var field = $0
+            if field.offset == 12 || field.offset == 44 { field.runtimeSize = .h }
+            return field
+        } + [
+            Field(offset: 72, size: 4, runtimeOffset: runtime(\.tcClassid), runtimeSize: .h, writable: true),
+            Field(offset: 76, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
+            Field(offset: 80, size: 4, runtimeOffset: runtime(\.dataEnd), runtimeSize: .dw),
+            Field(offset: 140, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
+            Field(offset: 152, size: 8, runtimeOffset: runtime(\.tstamp), runtimeSize: .dw, writable: true),
+            Field(offset: 160, size: 4, runtimeOffset: runtime(\.wireLength), runtimeSize: .w),
+            Field(offset: 180, size: 1, runtimeOffset: runtime(\.tstampType), runtimeSize: .b),
+            Field(offset: 184, size: 8, runtimeOffset: runtime(\.hardwareTstamp), runtimeSize: .dw),
+        ] + laterFields
 
     /// The `__sk_buff` fields a socket filter may read, 4 bytes each: len through hash (at
     /// their own offsets: the runtime keeps the UAPI layout), `napi_id`, `gso_segs` and
@@ -125,14 +126,16 @@ extension ContextConversion {
     /// `cgroup_skb`'s `__sk_buff`: the socket filter's fields with mark and priority writable
     /// too, the packet pointers `data` and `data_end` (for reading), `tstamp` (writable),
     /// `hwtstamp`, and the socket's `family` through `local_port`.
-    public static let cgroupSKB: [Field] = uapiFields(writable: [2, 8, 12, 13, 14, 15, 16]) + [
-        Field(offset: 76, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
-        Field(offset: 80, size: 4, runtimeOffset: runtime(\.dataEnd), runtimeSize: .dw),
-        Field(offset: 152, size: 8, runtimeOffset: runtime(\.tstamp), runtimeSize: .dw, writable: true),
-        Field(offset: 184, size: 8, runtimeOffset: runtime(\.hardwareTstamp), runtimeSize: .dw),
-    ] + (0..<13).map {
-        Field(offset: Int16(88 + $0 * 4), size: 4, runtimeOffset: runtime(\.family) + Int16($0 * 4), runtimeSize: .w)
-    } + laterFields
+    public static let cgroupSKB: [Field] =
+        uapiFields(writable: [2, 8, 12, 13, 14, 15, 16]) + [
+            Field(offset: 76, size: 4, runtimeOffset: runtime(\.data), runtimeSize: .dw),
+            Field(offset: 80, size: 4, runtimeOffset: runtime(\.dataEnd), runtimeSize: .dw),
+            Field(offset: 152, size: 8, runtimeOffset: runtime(\.tstamp), runtimeSize: .dw, writable: true),
+            Field(offset: 184, size: 8, runtimeOffset: runtime(\.hardwareTstamp), runtimeSize: .dw),
+        ]
+        + (0..<13).map {
+            Field(offset: Int16(88 + $0 * 4), size: 4, runtimeOffset: runtime(\.family) + Int16($0 * 4), runtimeSize: .w)
+        } + laterFields
 
     /// len through hash, 4 bytes each at their UAPI offsets; `writable` lists field numbers.
     private static func uapiFields(writable: Set<Int>) -> [Field] {

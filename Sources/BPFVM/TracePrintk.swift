@@ -86,7 +86,8 @@ enum TracePrintk {
     /// The NUL-terminated string at `address` (at most 256 bytes), when it lies in `readable`.
     private static func string(at address: UInt64, _ readable: UnsafeBufferPointer<MemoryRegion>) -> String? {
         guard let region = readable.first(where: { $0.contains(address, 1) }),
-              let start = UnsafeRawPointer(bitPattern: UInt(address)) else { return nil }
+            let start = UnsafeRawPointer(bitPattern: UInt(address))
+        else { return nil }
         let limit = Int(min(region.start + region.length - address, 256))
         let bytes = UnsafeRawBufferPointer(start: start, count: limit)
         return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)

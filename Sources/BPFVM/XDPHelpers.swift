@@ -17,7 +17,8 @@ enum XDPHelpers {
         let ctx = context(r1)
         let data = ctx.pointee.data &+ UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: delta)))
         guard data >= ctx.pointee.hardStart + frameHeader, data <= ctx.pointee.dataEnd &- ethernetHeader,
-              ctx.pointee.dataEnd >= ethernetHeader else { return HelperResult.einval }
+            ctx.pointee.dataEnd >= ethernetHeader
+        else { return HelperResult.einval }
         ctx.pointee.dataMeta = data
         ctx.pointee.data = data
         return 0

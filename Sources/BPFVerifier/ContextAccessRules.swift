@@ -80,8 +80,10 @@ package enum ContextAccessRules: Sendable, Equatable {
         var pointer: ContextLayout.FieldKind?
         switch rules {
         case .socketFilter:
-            for refused in [SKB.tcClassid, SKB.data, SKB.dataMeta, SKB.dataEnd, SKB.family.lowerBound...SKB.localPort.upperBound,
-                            SKB.tstamp, SKB.wireLen, SKB.hwtstamp] where refused.contains(off) { return .refused }
+            for refused in [
+                SKB.tcClassid, SKB.data, SKB.dataMeta, SKB.dataEnd, SKB.family.lowerBound...SKB.localPort.upperBound,
+                SKB.tstamp, SKB.wireLen, SKB.hwtstamp,
+            ] where refused.contains(off) { return .refused }
             if write, !SKB.cb.contains(off) { return .refused }
         case .cgroupSKB:
             for refused in [SKB.tcClassid, SKB.dataMeta, SKB.wireLen] where refused.contains(off) { return .refused }

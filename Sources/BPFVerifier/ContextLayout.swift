@@ -21,7 +21,10 @@ public struct ContextLayout: Sendable, Equatable {
     /// decide every access, field by field (the ranges above then only describe the layout).
     package var rules: ContextAccessRules?
 
-    public init(size: Int, pointerFields: [(offset: Int, size: Int, kind: FieldKind)] = [], readable: [Range<Int>], writable: [Range<Int>] = [], exactWidth: Bool = false) {
+    public init(
+        size: Int, pointerFields: [(offset: Int, size: Int, kind: FieldKind)] = [], readable: [Range<Int>], writable: [Range<Int>] = [],
+        exactWidth: Bool = false
+    ) {
         self.size = size
         self.pointerFields = pointerFields
         self.readable = readable
@@ -39,19 +42,22 @@ public struct ContextLayout: Sendable, Equatable {
     /// (`egress_ifindex` is only for devmap programs).
     public static let xdp = ContextLayout(
         size: 24, pointerFields: [(0, 4, .packet), (4, 4, .packetEnd), (8, 4, .packetMeta)],
-        readable: [12..<20], exactWidth: true).with(.xdp)
+        readable: [12..<20], exactWidth: true
+    ).with(.xdp)
 
     /// `struct __sk_buff` as a socket filter sees it: no direct packet access, no time
     /// stamps or `wire_len`, and only `cb[]` writable.
     public static let socketFilter = ContextLayout(
-        size: 192, readable: [0..<72, 84..<88, 164..<168, 176..<180], writable: [48..<68]).with(.socketFilter)
+        size: 192, readable: [0..<72, 84..<88, 164..<168, 176..<180], writable: [48..<68]
+    ).with(.socketFilter)
 
     /// `struct __sk_buff` for tc classifiers and actions: packet pointers, and the fields tc
     /// may set (mark, queue_mapping, priority, tc_index, cb[], tc_classid, tstamp).
     public static let tc = ContextLayout(
         size: 192, pointerFields: [(76, 4, .packet), (80, 4, .packetEnd), (140, 4, .packetMeta)],
         readable: [0..<76, 84..<88, 152..<168, 176..<181, 184..<192],
-        writable: [8..<16, 32..<36, 44..<76, 152..<160]).with(.tc)
+        writable: [8..<16, 32..<36, 44..<76, 152..<160]
+    ).with(.tc)
 
     /// `struct __sk_buff` for cgroup socket-buffer programs: the packet readable, not
     /// writable; mark, priority, cb[] and tstamp writable; the socket's fields readable; no
@@ -59,7 +65,8 @@ public struct ContextLayout: Sendable, Equatable {
     public static let cgroupSKB = ContextLayout(
         size: 192, pointerFields: [(76, 4, .packet), (80, 4, .packetEnd)],
         readable: [0..<72, 84..<140, 152..<160, 164..<168, 176..<180, 184..<192],
-        writable: [8..<12, 32..<36, 48..<68, 152..<160]).with(.cgroupSKB)
+        writable: [8..<12, 32..<36, 48..<68, 152..<160]
+    ).with(.cgroupSKB)
 
     /// A tracepoint's record: any aligned read past the common header, up to the largest
     /// record (`PERF_MAX_TRACE_SIZE`).

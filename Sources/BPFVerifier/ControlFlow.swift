@@ -155,7 +155,7 @@ struct ControlFlow {
     private static func usesAndDefinitions(_ insn: Instruction) -> (UInt16, UInt16) {
         func bit(_ r: UInt8) -> UInt16 { r < 11 ? 1 << UInt16(r) : 0 }
         let callClobbered: UInt16 = 0b11_1111  // r0-r5
-        let arguments: UInt16 = 0b11_1110      // r1-r5
+        let arguments: UInt16 = 0b11_1110  // r1-r5
         let usesSource = insn.opcode & 0x08 != 0
         switch insn.opClass {
         case .alu, .alu64:

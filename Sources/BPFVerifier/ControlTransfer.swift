@@ -54,7 +54,8 @@ extension Analysis {
             }
         }
         if dst.isScalar, src.isScalar, config.kernelRules,
-           let taken = ScalarBounds.kernelBranchTaken(dst.value, src.value, condition, is32: is32) {
+            let taken = ScalarBounds.kernelBranchTaken(dst.value, src.value, condition, is32: is32)
+        {
             // Decided as the kernel decides it; the state goes on unnarrowed, as there.
             precisionRequest |= 1 << UInt16(d)
             if let r = srcRegister { precisionRequest |= 1 << UInt16(r) }
@@ -111,7 +112,9 @@ extension Analysis {
     /// Narrows `st` by `dst cond src`; false when that side cannot happen.
     private mutating func narrow(_ st: inout VerifierState, _ d: Int, _ dst: Register, _ s: Int?, _ src: Register, _ cond: Condition, is32: Bool) -> Bool {
         if dst.isScalar && src.isScalar {
-            let refined = is32 ? ScalarBounds.refine32(dst.value, src.value, cond, asKernel: config.kernelRules)
+            let refined =
+                is32
+                ? ScalarBounds.refine32(dst.value, src.value, cond, asKernel: config.kernelRules)
                 : ScalarBounds.refine(dst.value, src.value, cond, asKernel: config.kernelRules)
             guard let (a, b) = refined else { return false }
             Self.setScalar(&st, d, a)
@@ -170,10 +173,10 @@ extension Analysis {
     private func markPacketRange(_ s: inout VerifierState, _ dst: Register, _ src: Register, _ cond: Condition) {
         let packet: Register, rightOpen: Bool
         switch (dst.kind, src.kind, cond) {
-        case (.packet, .packetEnd, .ule): (packet, rightOpen) = (dst, false)   // pkt <= end
-        case (.packet, .packetEnd, .ult): (packet, rightOpen) = (dst, true)    // pkt < end
-        case (.packetEnd, .packet, .uge): (packet, rightOpen) = (src, false)   // end >= pkt
-        case (.packetEnd, .packet, .ugt): (packet, rightOpen) = (src, true)    // end > pkt
+        case (.packet, .packetEnd, .ule): (packet, rightOpen) = (dst, false)  // pkt <= end
+        case (.packet, .packetEnd, .ult): (packet, rightOpen) = (dst, true)  // pkt < end
+        case (.packetEnd, .packet, .uge): (packet, rightOpen) = (src, false)  // end >= pkt
+        case (.packetEnd, .packet, .ugt): (packet, rightOpen) = (src, true)  // end > pkt
         default: return
         }
         if packet.offset < 0 || (packet.offset == 0 && rightOpen) { return }
@@ -191,10 +194,10 @@ extension Analysis {
     private func markPacketEnd(_ st: inout VerifierState, _ d: Int, _ dst: Register, _ s: Int, _ src: Register, _ cond: Condition) {
         let beyond: Int64 = -2, at: Int64 = -1
         switch (dst.kind, src.kind, cond) {
-        case (.packet, .packetEnd, .ugt): st[register: d].range = beyond   // pkt > end
-        case (.packet, .packetEnd, .uge): st[register: d].range = at       // pkt >= end
-        case (.packetEnd, .packet, .ult): st[register: s].range = beyond   // end < pkt
-        case (.packetEnd, .packet, .ule): st[register: s].range = at       // end <= pkt
+        case (.packet, .packetEnd, .ugt): st[register: d].range = beyond  // pkt > end
+        case (.packet, .packetEnd, .uge): st[register: d].range = at  // pkt >= end
+        case (.packetEnd, .packet, .ult): st[register: s].range = beyond  // end < pkt
+        case (.packetEnd, .packet, .ule): st[register: s].range = at  // end <= pkt
         default: break
         }
     }
@@ -347,7 +350,9 @@ extension Analysis {
             nullable = true
             fallthrough
         case .mapKey, .mapValue, .writableMapValue, .readable, .writable:
-            (expected, names) = ([.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_")
+            (expected, names) = (
+                [.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
+            )
         }
         // A NULL where the argument may be NULL is not type-checked (check_func_arg).
         if nullable, arg.isScalar, arg.value.constantValue == 0 { return }
@@ -367,7 +372,9 @@ extension Analysis {
     /// `check_mem_size_reg`: the size argument of the memory argument before it is a number
     /// never negative, zero only where the helper takes zero, below 2^29; then the memory is
     /// checked for the size's largest value.
-    private mutating func memorySize(_ s: inout VerifierState, _ pc: Int, size: Register, regno r: Int, memory: HelperArgument, zeroAllowed: Bool) throws(VerificationError) {
+    private mutating func memorySize(_ s: inout VerifierState, _ pc: Int, size: Register, regno r: Int, memory: HelperArgument, zeroAllowed: Bool)
+        throws(VerificationError)
+    {
         precisionRequest |= 1 << UInt16(r)
         let v = size.value
         guard v.smin >= 0 else { throw error(pc, s, "R\(r) min value is negative, either use unsigned or 'var &= const'") }
@@ -381,7 +388,9 @@ extension Analysis {
 
     /// `check_helper_mem_access`: `size` bytes at `arg` may be read (or written, and are
     /// initialized afterwards); a NULL may stand for zero bytes where zero is allowed.
-    private mutating func helperMemory(_ s: inout VerifierState, _ pc: Int, _ arg: Register, regno: Int, size: UInt64, write: Bool, zeroAllowed: Bool) throws(VerificationError) {
+    private mutating func helperMemory(_ s: inout VerifierState, _ pc: Int, _ arg: Register, regno: Int, size: UInt64, write: Bool, zeroAllowed: Bool)
+        throws(VerificationError)
+    {
         switch arg.kind {
         case .stack, .packet, .packetMeta, .mapValue, .memory:
             _ = try access(&s, pc, base: arg, regno: regno, offset: 0, size: Int(size), mode: .helper(write: write))

@@ -167,7 +167,9 @@ extension Analysis {
     /// Arithmetic with a pointer (`adjust_ptr_min_max_vals`): only adding to (or subtracting
     /// from) a pointer of a type that allows it, by a number whose bounds and the result's
     /// stay within ±2^29.
-    private mutating func pointerArithmetic(_ s: VerifierState, _ pc: Int, _ insn: Instruction, op: ALUOp, is64: Bool, dst: Register, src: Register) throws(VerificationError) -> Register {
+    private mutating func pointerArithmetic(_ s: VerifierState, _ pc: Int, _ insn: Instruction, op: ALUOp, is64: Bool, dst: Register, src: Register)
+        throws(VerificationError) -> Register
+    {
         let d = insn.dst
         if !dst.isScalar && !src.isScalar {
             // Any operation on two pointers but a subtraction is refused; that one gives a

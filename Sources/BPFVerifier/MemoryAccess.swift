@@ -38,7 +38,9 @@ extension Analysis {
     /// offset it may have) and does the access on the abstract state — the kernel's
     /// `check_mem_access`: alignment first, then the rules of the pointer's type.
     /// - Returns: what a load gives (an unknown number for the other modes).
-    mutating func access(_ s: inout VerifierState, _ pc: Int, base: Register, regno: Int, offset insnOffset: Int64, size: Int, mode: AccessMode) throws(VerificationError) -> Register {
+    mutating func access(_ s: inout VerifierState, _ pc: Int, base: Register, regno: Int, offset insnOffset: Int64, size: Int, mode: AccessMode)
+        throws(VerificationError) -> Register
+    {
         let off = base.offset + insnOffset  // |base.offset| < 2^29, |insnOffset| < 2^15
         var loaded = Register.unknownScalar
         var signed = false
@@ -57,12 +59,13 @@ extension Analysis {
             if strict, size > 1, base.kind != .packet, base.kind != .packetMeta {
                 let regOff = base.value.tnum + .constant(UInt64(bitPattern: off))
                 if !regOff.isAligned(UInt64(size)) {
-                    let what = switch base.kind {
-                    case .stack: "stack "
-                    case .mapValue: "value "
-                    case .context: "context "
-                    default: ""
-                    }
+                    let what =
+                        switch base.kind {
+                        case .stack: "stack "
+                        case .mapValue: "value "
+                        case .context: "context "
+                        default: ""
+                        }
                     let variable = base.value.constantValue.map { String(Int64(bitPattern: $0)) } ?? base.value.tnum.description
                     throw error(pc, s, "misaligned \(what)access off \(variable)+\(base.offset)+\(insnOffset) size \(size)")
                 }
@@ -99,7 +102,10 @@ extension Analysis {
             }
             guard base.value.umax < 0xffff else { throw error(pc, s, "R\(regno) unbounded memory access, make sure to bounds check any such access") }
             guard off >= 0, off + Int64(size) <= base.range, size > 0 || mode.isHelper else {
-                throw error(pc, s, "invalid access to packet, off=\(off) size=\(size), R\(regno)(id=\(base.id),off=\(base.offset),r=\(base.range))\nR\(regno) offset is outside of the packet")
+                throw error(
+                    pc, s,
+                    "invalid access to packet, off=\(off) size=\(size), R\(regno)(id=\(base.id),off=\(base.offset),r=\(base.range))\nR\(regno) offset is outside of the packet"
+                )
             }
         case .mapValue, .memory:
             let regionSize: Int64
@@ -128,7 +134,9 @@ extension Analysis {
     /// Every byte `base + offset ..< +size` may touch lies in `0..<regionSize`: the kernel's
     /// `check_mem_region_access`, which tries the variable part's smallest signed and largest
     /// unsigned value.
-    mutating func checkRegion(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int64, regionSize: Int64, zeroAllowed: Bool = false) throws(VerificationError) {
+    mutating func checkRegion(
+        _ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int64, regionSize: Int64, zeroAllowed: Bool = false
+    ) throws(VerificationError) {
         let what = base.kind == .mapValue ? "map value, value_size" : "memory, mem_size"
         let smin = base.value.smin
         // `offset` is within ±2^29 and `smin` above -2^29 when it is added, so neither sum
@@ -138,7 +146,8 @@ extension Analysis {
         }
         func inside(_ at: Int64) -> Bool { at >= 0 && (size > 0 || (size == 0 && zeroAllowed)) && at + size <= regionSize }
         guard inside(offset + smin) else {
-            throw error(pc, s, "invalid access to \(what)=\(regionSize) off=\(offset + smin) size=\(size)\nR\(regno) min value is outside of the allowed memory range")
+            throw error(
+                pc, s, "invalid access to \(what)=\(regionSize) off=\(offset + smin) size=\(size)\nR\(regno) min value is outside of the allowed memory range")
         }
         guard base.value.umax < UInt64(maxVariableOffset) else {
             throw error(pc, s, "R\(regno) unbounded memory access, make sure to bounds check any such access")
@@ -151,7 +160,9 @@ extension Analysis {
 
     /// A stack access: bounds (`check_stack_access_within_bounds`), initialization, and
     /// spills (`check_stack_write_fixed_off`).
-    private mutating func stackAccess(_ s: inout VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode) throws(VerificationError) -> Register? {
+    private mutating func stackAccess(_ s: inout VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode)
+        throws(VerificationError) -> Register?
+    {
         let frame = base.frame
         // A pointer into a frame that has returned cannot exist: no stack pointer is spilled
         // into a caller's frame or returned. Refuse rather than trust that here.
@@ -249,7 +260,9 @@ extension Analysis {
 
     mutating func atomic(_ s: inout VerifierState, _ pc: Int, _ insn: Instruction, base: Register, size: Int) throws(VerificationError) {
         guard size == 4 || size == 8 else { throw error(pc, s, "invalid atomic operand size") }
-        guard let op = AtomicOp(rawValue: insn.imm) else { throw error(pc, s, "BPF_ATOMIC uses invalid atomic opcode \(hex(UInt8(truncatingIfNeeded: insn.imm)))") }
+        guard let op = AtomicOp(rawValue: insn.imm) else {
+            throw error(pc, s, "BPF_ATOMIC uses invalid atomic opcode \(hex(UInt8(truncatingIfNeeded: insn.imm)))")
+        }
         _ = try readable(s, pc, Int(insn.src))
         if op == .cmpxchg { _ = try readable(s, pc, 0) }
         // A privileged program may store a pointer atomically: it becomes a number there
@@ -260,7 +273,10 @@ extension Analysis {
         }
         if base.kind == .stack, !base.value.isConstant {
             // check_stack_read: a read that goes to no register needs a fixed offset.
-            throw error(pc, s, "variable offset stack pointer cannot be passed into helper function; var_off=\(base.value.tnum) off=\(base.offset + Int64(insn.offset)) size=\(size)")
+            throw error(
+                pc, s,
+                "variable offset stack pointer cannot be passed into helper function; var_off=\(base.value.tnum) off=\(base.offset + Int64(insn.offset)) size=\(size)"
+            )
         }
         // check_atomic_rmw: read, load the old value into its register, then write through
         // the base register as it is now (a fetch into the base register itself leaves a
@@ -289,7 +305,9 @@ extension Analysis {
                 r.map = Int32(index)
                 if insn.src == WideImmediateKind.mapValue.rawValue || insn.src == WideImmediateKind.mapIndexValue.rawValue {
                     let valueSize = config.maps[index].valueSize
-                    guard high >= 0, Int(high) < valueSize else { throw error(pc, s, "invalid access to map value pointer, value_size=\(valueSize) off=\(high)") }
+                    guard high >= 0, Int(high) < valueSize else {
+                        throw error(pc, s, "invalid access to map value pointer, value_size=\(valueSize) off=\(high)")
+                    }
                     r.kind = .mapValue
                     r.offset = Int64(high)
                 }

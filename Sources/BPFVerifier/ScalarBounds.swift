@@ -13,9 +13,10 @@ package struct ScalarBounds: Hashable, Sendable {
     package static func constant(_ v: UInt64) -> ScalarBounds {
         // Every view is the value itself (what `synchronize` would find, without its work).
         let low = UInt32(truncatingIfNeeded: v)
-        return ScalarBounds(smin: Int64(bitPattern: v), smax: Int64(bitPattern: v), umin: v, umax: v,
-                            s32min: Int32(bitPattern: low), s32max: Int32(bitPattern: low), u32min: low, u32max: low,
-                            tnum: .constant(v))
+        return ScalarBounds(
+            smin: Int64(bitPattern: v), smax: Int64(bitPattern: v), umin: v, umax: v,
+            s32min: Int32(bitPattern: low), s32max: Int32(bitPattern: low), u32min: low, u32max: low,
+            tnum: .constant(v))
     }
 
     /// Any value with these known bits, the ranges derived from them alone.

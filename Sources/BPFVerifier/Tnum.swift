@@ -110,8 +110,9 @@ package struct Tnum: Hashable, Sendable {
     func signExtended(fromBytes bytes: Int) -> Tnum {
         if bytes >= 8 { return self }
         let shift = UInt64(64 - bytes * 8)
-        return Tnum(value: UInt64(bitPattern: Int64(bitPattern: value << shift) >> shift),
-                    mask: UInt64(bitPattern: Int64(bitPattern: mask << shift) >> shift))
+        return Tnum(
+            value: UInt64(bitPattern: Int64(bitPattern: value << shift) >> shift),
+            mask: UInt64(bitPattern: Int64(bitPattern: mask << shift) >> shift))
     }
 
     /// The upper 32 bits of `self` with the low 32 bits of `low`.

@@ -1,4 +1,3 @@
-
 /// Why the verifier refused a program, where, and in what state: the instruction (index and
 /// text), the message in the kernel's vocabulary, the registers at that point, and the C source
 /// line when the object carries BTF line info.

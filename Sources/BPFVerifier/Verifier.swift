@@ -159,7 +159,8 @@ struct Analysis {
             throw VerificationError(instruction: at, text: Disassembler.text(self.code[at]), message: "unknown opcode 8d")
         }
         do { flow = try ControlFlow(code, requireReachable: config.kernelRules) } catch {
-            throw VerificationError(instruction: error.index, text: error.index < code.count ? Disassembler.text(code[error.index]) : "", message: error.message)
+            throw VerificationError(
+                instruction: error.index, text: error.index < code.count ? Disassembler.text(code[error.index]) : "", message: error.message)
         }
         context = config.context ?? ContextLayout.standard(for: config.programType)
         // check_abnormal_return: without BTF function info, subprograms may not tail call or
@@ -168,7 +169,9 @@ struct Analysis {
             for sub in 1..<max(flow.subprograms.count, 1) {
                 let at = flow.subprograms[sub]
                 let text = Disassembler.text(code[at])
-                if flow.legacyPacketLoads[sub] { throw VerificationError(instruction: at, text: text, message: "LD_ABS is not allowed in subprogs without BTF") }
+                if flow.legacyPacketLoads[sub] {
+                    throw VerificationError(instruction: at, text: text, message: "LD_ABS is not allowed in subprogs without BTF")
+                }
                 if flow.tailCalls[sub] { throw VerificationError(instruction: at, text: text, message: "tail_call is not allowed in subprogs without BTF") }
             }
         }
@@ -179,9 +182,10 @@ struct Analysis {
     }
 
     var report: VerifierReport {
-        VerifierReport(processedInstructions: processed, totalStates: totalStates, peakStates: peakStates, prunedPaths: pruned,
-                       stackDepth: stackDepth.max() ?? 0, contextExtent: contextExtent,
-                       contextAccesses: baseKinds.indices.filter { baseKinds[$0] == 1 }, nanoseconds: 0, log: log)
+        VerifierReport(
+            processedInstructions: processed, totalStates: totalStates, peakStates: peakStates, prunedPaths: pruned,
+            stackDepth: stackDepth.max() ?? 0, contextExtent: contextExtent,
+            contextAccesses: baseKinds.indices.filter { baseKinds[$0] == 1 }, nanoseconds: 0, log: log)
     }
 
     mutating func freshID() -> UInt32 {
@@ -267,11 +271,14 @@ struct Analysis {
 
     /// Whether a fully explored state at `pc` covers `state`; otherwise remembers `state`
     /// (now and then, as the kernel does, so long loops do not fill memory).
-    private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?, history: inout [HistoryEntry], pathStart: Bool) throws(VerificationError) -> Bool {
+    private mutating func isCovered(_ state: VerifierState, at pc: Int, checkpoint: inout Checkpoint?, history: inout [HistoryEntry], pathStart: Bool)
+        throws(VerificationError) -> Bool
+    {
         // Remembered: subprogram entries; where a queued branch starts walking (its siblings
         // meet there, so the state is likely to prune them); and otherwise after 2 jumps and 8
         // instructions, as the kernel does.
-        var remember = flow.subprograms.contains(pc) || pathStart
+        var remember =
+            flow.subprograms.contains(pc) || pathStart
             || (jumpsProcessed - lastCheckpointAt.jumps >= 2 && processed - lastCheckpointAt.instructions >= 8)
         // States still being explored are this path's ancestors: the same state again is a
         // loop that cannot end. Only the newest few are compared: in a loop that changes
@@ -284,7 +291,8 @@ struct Analysis {
         // Inside a loop every iteration differs, and few remembered iterations ever prune:
         // remember one only every 20 jumps or 100 instructions, as the kernel does.
         if remember, !pathStart, let last = ancestors.last, last.state.depth == state.depth,
-           jumpsProcessed - lastCheckpointAt.jumps < 20, processed - lastCheckpointAt.instructions < 100 {
+            jumpsProcessed - lastCheckpointAt.jumps < 20, processed - lastCheckpointAt.instructions < 100
+        {
             remember = false
         }
         // States complete deepest first, so the list runs from the newest remembered to the
@@ -373,13 +381,15 @@ struct Analysis {
             if walked[sub][frame] >= above { return }
             walked[sub][frame] = above
             if sub > 0, flow.tailCalls[sub], above >= 256 {
-                throw VerificationError(instruction: flow.subprograms[sub], text: text(flow.subprograms[sub]),
-                                        message: "tail_calls are not allowed when call stack of previous frames is \(above) bytes. Too large")
+                throw VerificationError(
+                    instruction: flow.subprograms[sub], text: text(flow.subprograms[sub]),
+                    message: "tail_calls are not allowed when call stack of previous frames is \(above) bytes. Too large")
             }
             let depth = above + own(sub)
             if depth > BPFLimits.stackSize {
-                throw VerificationError(instruction: flow.subprograms[sub], text: text(flow.subprograms[sub]),
-                                        message: "combined stack size of \(frame + 1) calls is \(depth). Too large")
+                throw VerificationError(
+                    instruction: flow.subprograms[sub], text: text(flow.subprograms[sub]),
+                    message: "combined stack size of \(frame + 1) calls is \(depth). Too large")
             }
             for call in calls[sub] {
                 if frame + 1 >= BPFLimits.maxCallFrames {
@@ -415,9 +425,16 @@ struct Analysis {
             if bytes.allSatisfy({ $0 == .spill }) {
                 parts.append("fp\(offset)=\(frame.spills[slot])")
             } else {
-                parts.append("fp\(offset)=" + bytes.map { s -> String in
-                    switch s { case .invalid: "?"; case .misc: "m"; case .zero: "0"; case .spill: "r" }
-                }.joined())
+                parts.append(
+                    "fp\(offset)="
+                        + bytes.map { s -> String in
+                            switch s {
+                            case .invalid: "?";
+                            case .misc: "m";
+                            case .zero: "0";
+                            case .spill: "r"
+                            }
+                        }.joined())
             }
         }
         return parts.joined(separator: " ")

@@ -191,9 +191,11 @@ extension VerifierState {
         }
     }
 
-    private static func isSubsumed(_ cur: UnsafeBufferPointer<Frame>, _ curRegisters: UnsafeBufferPointer<Register>,
-                                   by old: UnsafeBufferPointer<Frame>, _ oldRegisters: UnsafeBufferPointer<Register>,
-                                   precision: PrecisionSet, live: SIMD8<UInt16>, ids: inout IDMap) -> Bool {
+    private static func isSubsumed(
+        _ cur: UnsafeBufferPointer<Frame>, _ curRegisters: UnsafeBufferPointer<Register>,
+        by old: UnsafeBufferPointer<Frame>, _ oldRegisters: UnsafeBufferPointer<Register>,
+        precision: PrecisionSet, live: SIMD8<UInt16>, ids: inout IDMap
+    ) -> Bool {
         // Registers first, innermost frame first: where states differ most often.
         for f in cur.indices.reversed() {
             let liveMask = live[f]
@@ -218,9 +220,11 @@ extension VerifierState {
     }
 
     /// One frame's stack: every byte the old state had written holds a value it covers.
-    private static func stackSubsumed(_ cs: UnsafeBufferPointer<Frame.Slot>, _ cspills: UnsafeBufferPointer<Register>,
-                                      by os: UnsafeBufferPointer<Frame.Slot>, _ ospills: UnsafeBufferPointer<Register>,
-                                      precise: UInt64, ids: inout IDMap) -> Bool {
+    private static func stackSubsumed(
+        _ cs: UnsafeBufferPointer<Frame.Slot>, _ cspills: UnsafeBufferPointer<Register>,
+        by os: UnsafeBufferPointer<Frame.Slot>, _ ospills: UnsafeBufferPointer<Register>,
+        precise: UInt64, ids: inout IDMap
+    ) -> Bool {
         // Most stacks hold the same kinds of bytes in both states: then only spills differ.
         if os.baseAddress == cs.baseAddress || memcmp(os.baseAddress!, cs.baseAddress!, os.count) == 0 {
             for slot in 0..<ospills.count where os[slot * 8] == .spill {
@@ -275,7 +279,7 @@ extension VerifierState {
             return old.id == 0 || ids.match(old.id, cur.id)
         }
         guard old.maybeNull == cur.maybeNull, old.offset == cur.offset, old.map == cur.map, old.frame == cur.frame,
-              old.value.contains(cur.value)
+            old.value.contains(cur.value)
         else { return false }
         switch old.kind {
         case .packet, .packetMeta:

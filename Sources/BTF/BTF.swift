@@ -20,8 +20,10 @@ public struct BTF: Sendable {
         let typeStart = headerLength + Int(try r.u32(8)), typeLength = Int(try r.u32(12))
         let stringStart = headerLength + Int(try r.u32(16)), stringLength = Int(try r.u32(20))
         guard headerLength >= 24, typeStart >= headerLength, typeStart + typeLength <= bytes.count,
-              stringStart >= headerLength, stringStart + stringLength <= bytes.count else {
-            throw BTFError(offset: 4, "BTF header sections (types \(typeStart)+\(typeLength), strings \(stringStart)+\(stringLength)) do not fit in \(bytes.count) bytes")
+            stringStart >= headerLength, stringStart + stringLength <= bytes.count
+        else {
+            throw BTFError(
+                offset: 4, "BTF header sections (types \(typeStart)+\(typeLength), strings \(stringStart)+\(stringLength)) do not fit in \(bytes.count) bytes")
         }
         strings = Array(bytes[stringStart..<(stringStart + stringLength)])
         guard strings.first == 0 || strings.isEmpty else { throw BTFError(offset: stringStart, "the string section must start with an empty string") }
@@ -89,8 +91,10 @@ public struct BTF: Sendable {
             members.reserveCapacity(vlen)
             for _ in 0..<vlen {
                 let offset = try r.u32(at + 8)
-                members.append(BTFType.Member(nameOffset: try r.u32(at), type: try r.u32(at + 4),
-                                              bitOffset: kflag ? offset & 0xff_ffff : offset, bitfieldSize: kflag ? offset >> 24 : 0))
+                members.append(
+                    BTFType.Member(
+                        nameOffset: try r.u32(at), type: try r.u32(at + 4),
+                        bitOffset: kflag ? offset & 0xff_ffff : offset, bitfieldSize: kflag ? offset >> 24 : 0))
                 at += 12
             }
             kind = kindValue == 4 ? .structure(size: sizeOrType, members: members) : .union(size: sizeOrType, members: members)

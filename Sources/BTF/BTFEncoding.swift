@@ -58,8 +58,8 @@ extension BTF {
         }
         var out: [UInt8] = [0x9f, 0xeb, 1, 0]
         func append(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        append(24)                                   // header length
-        append(0); append(UInt32(body.count))        // types
+        append(24)  // header length
+        append(0); append(UInt32(body.count))  // types
         append(UInt32(body.count)); append(UInt32(strings.count))  // strings
         out.reserveCapacity(24 + body.count + strings.count)
         return out + body + strings

@@ -55,13 +55,16 @@ public struct BTFExt: Sendable {
             return offset..<(offset + length)
         }
         if let range = try part(8) {
-            functions = try Self.records(r, range, minimumSize: 8) { (at) throws(BTFError) in FunctionInfo(instructionOffset: try r.u32(at), typeID: try r.u32(at + 4)) }
+            functions = try Self.records(r, range, minimumSize: 8) { (at) throws(BTFError) in
+                FunctionInfo(instructionOffset: try r.u32(at), typeID: try r.u32(at + 4))
+            }
         }
         if let range = try part(16) {
             lines = try Self.records(r, range, minimumSize: 16) { (at) throws(BTFError) in
                 let position = try r.u32(at + 12)
-                return LineInfo(instructionOffset: try r.u32(at), fileNameOffset: try r.u32(at + 4), lineOffset: try r.u32(at + 8),
-                                line: position >> 10, column: position & 0x3ff)
+                return LineInfo(
+                    instructionOffset: try r.u32(at), fileNameOffset: try r.u32(at + 4), lineOffset: try r.u32(at + 8),
+                    line: position >> 10, column: position & 0x3ff)
             }
         }
         if headerLength >= 32, let range = try part(24) {
@@ -72,8 +75,10 @@ public struct BTFExt: Sendable {
     }
 
     /// One part: a record size, then blocks of (section name, count, records).
-    private static func records<Record>(_ r: BTF.Reader, _ range: Range<Int>, minimumSize: Int,
-                                        _ read: (Int) throws(BTFError) -> Record) throws(BTFError) -> BySection<Record> {
+    private static func records<Record>(
+        _ r: BTF.Reader, _ range: Range<Int>, minimumSize: Int,
+        _ read: (Int) throws(BTFError) -> Record
+    ) throws(BTFError) -> BySection<Record> {
         var out: BySection<Record> = []
         let recordSize = Int(try r.u32(range.lowerBound))
         guard recordSize >= minimumSize else { throw BTFError(offset: range.lowerBound, ".BTF.ext record size \(recordSize) is smaller than \(minimumSize)") }

@@ -7,7 +7,8 @@ extension BTF {
     /// relocatable access (`preserve_access_index`), as vmlinux.h does.
     public func cHeader(guardName: String = "__VMLINUX_H__") -> String {
         var writer = CHeaderWriter(btf: self)
-        writer.out = "#ifndef \(guardName)\n#define \(guardName)\n\n"
+        writer.out =
+            "#ifndef \(guardName)\n#define \(guardName)\n\n"
             + "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
             + "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n"
         for id in 1..<types.count { writer.emit(UInt32(id), complete: true, topLevel: true) }
@@ -45,7 +46,7 @@ private struct CHeaderWriter {
         for type in btf.types {
             switch type.kind {
             case let .pointer(t), let .typedef(t), let .const(t), let .volatile(t), let .restrict(t), let .typeTag(t),
-                 let .array(t, _, _), let .variable(t, _):
+                let .array(t, _, _), let .variable(t, _):
                 referenced.insert(t)
             case let .structure(_, members), let .union(_, members): for m in members { referenced.insert(m.type) }
             case let .functionPrototype(returns, parameters):
@@ -213,7 +214,8 @@ private struct CHeaderWriter {
         }
         var text = "enum" + (type.nameOffset != 0 ? " " + cName(id) : "") + " {\n"
         for value in values {
-            let number = signed ? String(Int64(bitPattern: value.value)) : size <= 4 ? String(UInt32(truncatingIfNeeded: value.value)) : String(value.value) + "ULL"
+            let number =
+                signed ? String(Int64(bitPattern: value.value)) : size <= 4 ? String(UInt32(truncatingIfNeeded: value.value)) : String(value.value) + "ULL"
             text += indent + "\t" + identifier(btf.name(value.nameOffset)) + " = " + number + ",\n"
         }
         // An enum whose size is not int's: the mode attribute gives it that size exactly.

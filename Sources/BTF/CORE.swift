@@ -57,8 +57,8 @@ package struct CORERelocator: Sendable {
     private static func sameKind(_ a: BTFType.Kind, _ b: BTFType.Kind) -> Bool {
         switch (a, b) {
         case (.structure, .structure), (.union, .union), (.enumeration, .enumeration), (.enumeration64, .enumeration64),
-             (.enumeration, .enumeration64), (.enumeration64, .enumeration), (.int, .int), (.typedef, .typedef),
-             (.float, .float), (.pointer, .pointer), (.functionPrototype, .functionPrototype), (.forward, .forward):
+            (.enumeration, .enumeration64), (.enumeration64, .enumeration), (.int, .int), (.typedef, .typedef),
+            (.float, .float), (.pointer, .pointer), (.functionPrototype, .functionPrototype), (.forward, .forward):
             return true
         default:
             return false
@@ -154,28 +154,38 @@ package struct CORERelocator: Sendable {
     /// - Throws: ``BTFError`` for an unsupported kind, a malformed access string, or a type or
     ///   field no target candidate has (except the `exists` kinds, which resolve to 0).
     public func resolve(_ record: BTFExt.CORERelocation) throws(BTFError) -> Resolution {
-        guard let kind = Kind(rawValue: record.kind) else { throw BTFError(typeID: Int(record.typeID), "CO-RE relocation kind \(record.kind) is not supported yet") }
+        guard let kind = Kind(rawValue: record.kind) else {
+            throw BTFError(typeID: Int(record.typeID), "CO-RE relocation kind \(record.kind) is not supported yet")
+        }
         let typeName = local.name(ofType: Int(record.typeID))
         let accessText = local.name(record.accessStringOffset)
         let access = accessText.split(separator: ":").compactMap { Int($0) }
-        guard !access.isEmpty || (6...9).contains(kind.rawValue) || kind == .typeMatches else { throw BTFError(typeID: Int(record.typeID), "malformed CO-RE access string '\(accessText)'") }
+        guard !access.isEmpty || (6...9).contains(kind.rawValue) || kind == .typeMatches else {
+            throw BTFError(typeID: Int(record.typeID), "malformed CO-RE access string '\(accessText)'")
+        }
         let candidates = candidates(for: record.typeID)
         switch kind {
         case .fieldByteOffset, .fieldByteSize, .fieldExists, .fieldSigned, .fieldLShift, .fieldRShift:
             guard let (localField, names) = Self.walk(local, root: record.typeID, access: access, names: nil),
-                  let localValue = fieldValue(kind, local, localField) else {
+                let localValue = fieldValue(kind, local, localField)
+            else {
                 throw BTFError(typeID: Int(record.typeID), "CO-RE access '\(accessText)' does not fit the local type \(typeName)")
             }
             var results: Set<UInt64> = []
             for candidate in candidates {
                 if let (field, _) = Self.walk(target, root: candidate, access: access, names: names),
-                   let value = fieldValue(kind, target, field) { results.insert(value) }
+                    let value = fieldValue(kind, target, field)
+                {
+                    results.insert(value)
+                }
             }
             if kind == .fieldExists { return Resolution(local: localValue, target: results.isEmpty ? 0 : 1) }
             guard let value = results.first else {
                 throw BTFError(typeID: Int(record.typeID), "CO-RE: no type in the target has \(typeName).\(names.joined(separator: "."))")
             }
-            guard results.count == 1 else { throw BTFError(typeID: Int(record.typeID), "CO-RE: candidates for \(typeName) disagree on \(names.joined(separator: "."))") }
+            guard results.count == 1 else {
+                throw BTFError(typeID: Int(record.typeID), "CO-RE: candidates for \(typeName) disagree on \(names.joined(separator: "."))")
+            }
             let ambiguous = localField.bitfield > 0 && [.fieldByteOffset, .fieldByteSize, .fieldLShift].contains(kind)
             return Resolution(local: localValue, target: value, validate: !ambiguous)
         case .typeIDLocal:
@@ -209,7 +219,9 @@ package struct CORERelocator: Sendable {
 
     /// The error for a relocation whose type comparisons spent ``comparisonBudget``.
     private func exhausted(_ record: BTFExt.CORERelocation, _ typeName: String) -> BTFError {
-        BTFError(typeID: Int(record.typeID), "CO-RE: comparing \(typeName) with the target's candidates took more than \(Self.comparisonBudget) steps; the BTF is malformed or hostile")
+        BTFError(
+            typeID: Int(record.typeID),
+            "CO-RE: comparing \(typeName) with the target's candidates took more than \(Self.comparisonBudget) steps; the BTF is malformed or hostile")
     }
 
     private func enumerator(_ btf: BTF, _ id: UInt32, index: Int) -> (String, UInt64)? {

@@ -20,7 +20,7 @@ extension CORERelocator {
         case (.void, .void): return true
         case let (.int(_, _, lOffset, _), .int(_, _, tOffset, _)): return lOffset == 0 && tOffset == 0
         case (.structure, .structure), (.union, .union), (.forward, .forward), (.float, .float),
-             (.enumeration, .enumeration), (.enumeration, .enumeration64), (.enumeration64, .enumeration), (.enumeration64, .enumeration64):
+            (.enumeration, .enumeration), (.enumeration, .enumeration64), (.enumeration64, .enumeration), (.enumeration64, .enumeration64):
             return true
         case let (.pointer(lp), .pointer(tp)): return compatible(lp, tp, depth: depth + 1, budget: &budget)
         case let (.array(le, _, _), .array(te, _, _)): return compatible(le, te, depth: depth + 1, budget: &budget)
@@ -43,7 +43,8 @@ extension CORERelocator {
         guard budget >= 0, depth < 32 else { return false }
         let lid = local.resolved(localID), tid = target.resolved(targetID)
         guard let l = local.type(lid), let t = target.type(tid),
-              Self.essential(local.name(l.nameOffset)) == Self.essential(target.name(t.nameOffset)) else { return false }
+            Self.essential(local.name(l.nameOffset)) == Self.essential(target.name(t.nameOffset))
+        else { return false }
         switch (l.kind, t.kind) {
         case (.void, .void): return true
         case let (.forward(lu), .forward(tu)): return lu == tu
@@ -52,7 +53,7 @@ extension CORERelocator {
         case (.structure, .forward(let isUnion)) where behindPointer: return !isUnion
         case (.union, .forward(let isUnion)) where behindPointer: return isUnion
         case let (.enumeration(ls, _, lv), .enumeration(ts, _, tv)), let (.enumeration(ls, _, lv), .enumeration64(ts, _, tv)),
-             let (.enumeration64(ls, _, lv), .enumeration(ts, _, tv)), let (.enumeration64(ls, _, lv), .enumeration64(ts, _, tv)):
+            let (.enumeration64(ls, _, lv), .enumeration(ts, _, tv)), let (.enumeration64(ls, _, lv), .enumeration64(ts, _, tv)):
             let names = Set(tv.map { Self.essential(target.name($0.nameOffset)) })
             return ls == ts && lv.allSatisfy { names.contains(Self.essential(local.name($0.nameOffset))) }
         case let (.structure(_, lm), .structure(_, tm)), let (.union(_, lm), .union(_, tm)):
@@ -73,7 +74,9 @@ extension CORERelocator {
         guard localMembers.count <= targetMembers.count else { return false }
         return localMembers.allSatisfy { member in
             let name = Self.essential(local.name(member.nameOffset))
-            return targetMembers.contains { Self.essential(target.name($0.nameOffset)) == name && matches(member.type, $0.type, depth: depth + 1, budget: &budget) }
+            return targetMembers.contains {
+                Self.essential(target.name($0.nameOffset)) == name && matches(member.type, $0.type, depth: depth + 1, budget: &budget)
+            }
         }
     }
 }

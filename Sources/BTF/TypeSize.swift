@@ -30,7 +30,7 @@ extension BTF {
         guard Int(id) < types.count else { return nil }
         switch types[Int(id)].kind {
         case let .int(size, _, _, _), let .structure(size, _), let .union(size, _), let .enumeration(size, _, _),
-             let .enumeration64(size, _, _), let .float(size), let .dataSection(size, _):
+            let .enumeration64(size, _, _), let .float(size), let .dataSection(size, _):
             return Int(size)
         case .pointer: return 8
         case let .array(element, _, count):

@@ -148,7 +148,8 @@ private struct ValueWriter {
             case let .volatile(t), let .const(t), let .restrict(t), let .typeTag(t): id = t
             default:
                 guard case let .int(size, encoding, _, _) = kind, size == 1,
-                      encoding == 2 || btf.name(ofType: Int(id)) == "char", count > 0 else { return nil }
+                    encoding == 2 || btf.name(ofType: Int(id)) == "char", count > 0
+                else { return nil }
                 var text = ""
                 for i in 0..<count {
                     guard at + i < bytes.count else { return nil }

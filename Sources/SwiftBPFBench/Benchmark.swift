@@ -92,8 +92,9 @@ public struct Benchmark: Sendable {
             for (name, data) in [("alu", packet), ("checksum", padded), ("flow", packet), ("maps", packet)] {
                 let object = try ObjectFile(bytes: try BPFCompiler.compile(benchDir + "/\(name).bpf.c"))
                 let ours = try UserspaceObject(object).load()
-                var row = Row(name: name, packetBytes: data.count, interpreter: .infinity, checked: .infinity,
-                              ours: try ours.testRun(data: data).returnValue)
+                var row = Row(
+                    name: name, packetBytes: data.count, interpreter: .infinity, checked: .infinity,
+                    ours: try ours.testRun(data: data).returnValue)
                 row.interpreter = try best { try ours.testRun(data: data, repeat: runs, mode: .fast).nanosecondsPerRun }
                 row.checked = try best { try ours.testRun(data: data, repeat: runs, mode: .checked()).nanosecondsPerRun }
                 if let jit = ours.jit {
@@ -118,10 +119,11 @@ public struct Benchmark: Sendable {
                 return format2(ours / kernel) + "x"
             }
             let results = "\(r.ours)/" + (r.kernelResult.map(String.init) ?? "-")
-            output(pad(r.name, 10) + " " + pad("\(r.packetBytes) B", 7) + " " + pad(format1(r.interpreter), 12) + " "
-                  + pad(format1(r.checked), 8) + " " + pad(r.jit.map(format1) ?? "-", 8) + " " + pad(r.kernel.map(format1) ?? "-", 11) + " "
-                  + pad(ratio(r.interpreter), 19) + " " + pad(ratio(r.jit), 15) + " "
-                  + pad(r.compileMicroseconds.map { format1($0) + " µs" } ?? "-", 12) + " " + results)
+            output(
+                pad(r.name, 10) + " " + pad("\(r.packetBytes) B", 7) + " " + pad(format1(r.interpreter), 12) + " "
+                    + pad(format1(r.checked), 8) + " " + pad(r.jit.map(format1) ?? "-", 8) + " " + pad(r.kernel.map(format1) ?? "-", 11) + " "
+                    + pad(ratio(r.interpreter), 19) + " " + pad(ratio(r.jit), 15) + " "
+                    + pad(r.compileMicroseconds.map { format1($0) + " µs" } ?? "-", 12) + " " + results)
         }
         if !JITProgram.isSupported { notes.append("our JIT: skipped: the JIT compiles to x86-64 and this host is not") }
         for note in notes { output(note) }

@@ -46,7 +46,9 @@ extension Benchmark {
         let libbpf = try libbpfPeer("libbpf_load", source: LibbpfPeers.load, output: output)
         defer { if let libbpf { removeTree(libbpf) } }
 
-        output("loading    ours (library) ms   libbpf (library) ms   ours/libbpf   bpftool loadall less start-up ms   swiftbpf load process ms   bpftool loadall process ms")
+        output(
+            "loading    ours (library) ms   libbpf (library) ms   ours/libbpf   bpftool loadall less start-up ms   swiftbpf load process ms   bpftool loadall process ms"
+        )
         for (name, bytes) in try compiledBenchObjects() {
             let path = temporaryDirectory + "/swiftbpf-bench-\(name).o"
             guard writeFile(path, bytes) else { throw BenchmarkError.failed("cannot write \(path)") }
@@ -71,9 +73,11 @@ extension Benchmark {
             if let libbpf, let output = referenceToolOutput(libbpf, [path, String(rounds)]), let nanoseconds = Double(output.filter { !$0.isWhitespace }) {
                 libbpfColumns = pad(format2(nanoseconds / 1e6), 21) + " " + pad(format2(library / (nanoseconds / 1e6)) + "x", 13)
             }
-            output(pad(name, 10) + " " + pad(format2(library), 19) + " " + libbpfColumns + " " + pad(format2(theirLoad), 33) + " "
-                  + pad(format2(ours), 26) + " " + format2(theirs))
+            output(
+                pad(name, 10) + " " + pad(format2(library), 19) + " " + libbpfColumns + " " + pad(format2(theirLoad), 33) + " "
+                    + pad(format2(ours), 26) + " " + format2(theirs))
         }
-        output("(start-up: bpftool version \(format2(startup)) ms, swiftbpf --help \(format2(ourStartup)) ms; the process columns include each tool's start-up)")
+        output(
+            "(start-up: bpftool version \(format2(startup)) ms, swiftbpf --help \(format2(ourStartup)) ms; the process columns include each tool's start-up)")
     }
 }

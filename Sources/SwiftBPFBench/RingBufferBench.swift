@@ -49,13 +49,17 @@ extension Benchmark {
                 count += ring.consume { sum &+= $0.load(as: UInt64.self) }
             }
             let elapsed = Double(monotonicNanoseconds() - start)
-            guard count == records, sum == expectedSum else { throw BenchmarkError.failed("ring buffer: ours drained \(count) records, checksum \(sum) (want \(records), \(expectedSum))") }
+            guard count == records, sum == expectedSum else {
+                throw BenchmarkError.failed("ring buffer: ours drained \(count) records, checksum \(sum) (want \(records), \(expectedSum))")
+            }
             return elapsed / Double(records)
         }
-        var line = "ring buffer drain, \(records) records of 16 B in \(1 << (ringShift - 20)) MiB: ours \(format1(ours)) ns/record (\(format1(1e3 / ours)) M records/s)"
+        var line =
+            "ring buffer drain, \(records) records of 16 B in \(1 << (ringShift - 20)) MiB: ours \(format1(ours)) ns/record (\(format1(1e3 / ours)) M records/s)"
 
         if let theirs = try libbpfDrain(map: map, records: records, fill: fill, expectedSum: { expectedSum }) {
-            line += ", libbpf ring_buffer__poll \(format1(theirs)) ns/record (\(format1(1e3 / theirs)) M records/s), ours/libbpf \(format2(ours / theirs))x time"
+            line +=
+                ", libbpf ring_buffer__poll \(format1(theirs)) ns/record (\(format1(1e3 / theirs)) M records/s), ours/libbpf \(format2(ours / theirs))x time"
         }
         output(line)
     }

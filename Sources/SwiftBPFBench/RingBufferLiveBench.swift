@@ -101,8 +101,9 @@ extension Benchmark {
             let produced = try produce()
             pthread_join(thread, nil)
             guard consumer.ended else { throw BenchmarkError.failed("ring buffer under load: our consumer did not see the last record") }
-            return LiveResult(records: counts[0], nanoseconds: counts[2] - counts[1], cpuNanoseconds: consumer.cpu,
-                              dropped: produced.dropped, producer: produced.nanoseconds)
+            return LiveResult(
+                records: counts[0], nanoseconds: counts[2] - counts[1], cpuNanoseconds: consumer.cpu,
+                dropped: produced.dropped, producer: produced.nanoseconds)
         }
 
         // libbpf's: the C consumer as a process on CPU 1, on the ring pinned for it.
@@ -133,8 +134,9 @@ extension Benchmark {
         if let ours { output("  " + describe("ours (EventPoller)", ours)) }
         if let theirs { output("  " + describe("libbpf ring_buffer__poll", theirs)) }
         if let ours, let theirs {
-            output("  consumer CPU per record ours/libbpf \(format2(ours.cpuPerRecord / theirs.cpuPerRecord))x, "
-                  + "delivery rate ours/libbpf \(format2(ours.recordsPerSecond / theirs.recordsPerSecond))x")
+            output(
+                "  consumer CPU per record ours/libbpf \(format2(ours.cpuPerRecord / theirs.cpuPerRecord))x, "
+                    + "delivery rate ours/libbpf \(format2(ours.recordsPerSecond / theirs.recordsPerSecond))x")
         }
         withExtendedLifetime(link) {}
     }
@@ -166,11 +168,13 @@ private func startThread(_ body: @escaping @Sendable () -> Void) throws -> pthre
     final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
     var thread = pthread_t()
     let context = Unmanaged.passRetained(Box(body)).toOpaque()
-    let result = pthread_create(&thread, nil, { context in
-        let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
-        box.body()
-        return nil
-    }, context)
+    let result = pthread_create(
+        &thread, nil,
+        { context in
+            let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+            box.body()
+            return nil
+        }, context)
     guard result == 0 else {
         Unmanaged<Box>.fromOpaque(context).release()
         throw BenchmarkError.failed("cannot start a thread: error \(result)")

@@ -15,13 +15,19 @@ extension Benchmark {
             for source in try compiledBenchObjects() {
                 let object = try ObjectFile(bytes: source.bytes)
                 let userspace = try UserspaceObject(object)
-                programs.append((source.name, { try userspace.verify(target: BTF.vmlinux) },
-                                 kernel ? { try KernelObject(object).load(target: BTF.vmlinux, logLevel: 4) } : nil))
+                programs.append(
+                    (
+                        source.name, { try userspace.verify(target: BTF.vmlinux) },
+                        kernel ? { try KernelObject(object).load(target: BTF.vmlinux, logLevel: 4) } : nil
+                    ))
             }
         }
         let generated = Self.branchyProgram(instructions: 100_000)
-        programs.append(("100k", { try Verifier.verify(generated, Verifier.Configuration(programType: .xdp)) },
-                         kernel ? { try KernelProgram(type: .xdp, instructions: generated, logLevel: 4) } : nil))
+        programs.append(
+            (
+                "100k", { try Verifier.verify(generated, Verifier.Configuration(programType: .xdp)) },
+                kernel ? { try KernelProgram(type: .xdp, instructions: generated, logLevel: 4) } : nil
+            ))
 
         output("verifier   insns processed ours/kernel   states ours/kernel   ours ms   kernel ms   ours/kernel")
         for program in programs {
@@ -40,9 +46,10 @@ extension Benchmark {
                     return Double(Self.number(after: "verification time ", in: log) ?? 0) / 1000
                 }
             }
-            output(pad(program.name, 10) + " " + pad("\(processed)/\(kernelInstructions)", 30) + " "
-                  + pad("\(states)/\(kernelStates)", 20) + " " + pad(format2(ours), 9) + " "
-                  + pad(kernelMilliseconds.map(format2) ?? "-", 11) + " " + (kernelMilliseconds.map { format2(ours / $0) + "x" } ?? "-"))
+            output(
+                pad(program.name, 10) + " " + pad("\(processed)/\(kernelInstructions)", 30) + " "
+                    + pad("\(states)/\(kernelStates)", 20) + " " + pad(format2(ours), 9) + " "
+                    + pad(kernelMilliseconds.map(format2) ?? "-", 11) + " " + (kernelMilliseconds.map { format2(ours / $0) + "x" } ?? "-"))
         }
         if !kernel { output("kernel verifier: skipped (bpf(2) not available)") }
     }

@@ -40,7 +40,9 @@ struct BenchCommand {
         benchDir = arguments.argument("bench-dir")
         if let part = arguments.string("only") {
             guard let known = Benchmark.Part(rawValue: part) else {
-                throw UsageError(command: ["swiftbpf", "bench"], message: "--only: '\(part)' is not one of \(Benchmark.Part.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw UsageError(
+                    command: ["swiftbpf", "bench"],
+                    message: "--only: '\(part)' is not one of \(Benchmark.Part.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             only = known
         }

@@ -13,8 +13,10 @@ struct CommandSpec: Sendable {
     var action: (@Sendable (ParsedArguments) throws -> Void)?
 
     /// A command that runs `action` on its parsed arguments.
-    init(_ name: String, abstract: String, discussion: String = "", parameters: [Parameter] = [],
-         action: @escaping @Sendable (ParsedArguments) throws -> Void) {
+    init(
+        _ name: String, abstract: String, discussion: String = "", parameters: [Parameter] = [],
+        action: @escaping @Sendable (ParsedArguments) throws -> Void
+    ) {
         (self.name, self.abstract, self.discussion, self.parameters, self.subcommands, self.action) =
             (name, abstract, discussion, parameters, [], action)
     }

@@ -2,9 +2,11 @@ import BPFCore
 import BPFKernel
 
 enum ProgCommand {
-    static let spec = CommandSpec("prog", abstract: "Programs loaded in the kernel.", subcommands: [
-        CommandSpec("list", abstract: "List loaded programs, like bpftool prog list.") { _ in try listPrograms() },
-    ])
+    static let spec = CommandSpec(
+        "prog", abstract: "Programs loaded in the kernel.",
+        subcommands: [
+            CommandSpec("list", abstract: "List loaded programs, like bpftool prog list.") { _ in try listPrograms() }
+        ])
 
     static func listPrograms() throws {
         if let reason = KernelSupport.unavailableReason { throw CLIError("prog list: \(reason)") }
@@ -16,10 +18,12 @@ enum ProgCommand {
 }
 
 enum MapCommand {
-    static let spec = CommandSpec("map", abstract: "Maps in the kernel.", subcommands: [
-        CommandSpec("list", abstract: "List maps, like bpftool map list.") { _ in try listMaps() },
-        Dump.spec,
-    ])
+    static let spec = CommandSpec(
+        "map", abstract: "Maps in the kernel.",
+        subcommands: [
+            CommandSpec("list", abstract: "List maps, like bpftool map list.") { _ in try listMaps() },
+            Dump.spec,
+        ])
 
     static func listMaps() throws {
         if let reason = KernelSupport.unavailableReason { throw CLIError("map list: \(reason)") }
@@ -33,7 +37,8 @@ enum MapCommand {
         static let spec = CommandSpec(
             "dump",
             abstract: "Print every entry of a map, like bpftool map dump id ID.",
-            discussion: "A map created with BTF (as every map of an object with BTF is) prints each entry as JSON decoded through its types, as bpftool's formatted output; others, or with --hex, print key and value bytes.",
+            discussion:
+                "A map created with BTF (as every map of an object with BTF is) prints each entry as JSON decoded through its types, as bpftool's formatted output; others, or with --hex, print key and value bytes.",
             parameters: [
                 .argument("id", "The map's id (from map list)."),
                 .flag("hex", "Print key and value bytes even when the map has BTF."),

@@ -62,13 +62,17 @@ struct LoadCommand {
     private func loadInUserspace(_ file: ObjectFile, target: BTF?) throws {
         let runtime: UserspaceObject
         do { runtime = try UserspaceObject(file) } catch { throw CLIError("\(object): \(error)") }
-        for map in runtime.maps { print("map \(map.name): type \(map.shape.type) key \(map.shape.keySize)B value \(map.shape.valueSize)B max_entries \(map.shape.maxEntries)") }
+        for map in runtime.maps {
+            print("map \(map.name): type \(map.shape.type) key \(map.shape.keySize)B value \(map.shape.valueSize)B max_entries \(map.shape.maxEntries)")
+        }
         var failed = false
         for program in file.programs {
             do {
                 let loaded = try runtime.load(program: program.name, target: target)
                 let report = loaded.verification.map { "verified: \($0.processedInstructions) insns processed, \($0.totalStates) states" } ?? ""
-                print("prog \(program.name): \(loaded.type) (\(program.section)), \(program.instructions.count) insns, \(report), runs on \(loaded.defaultMode.name)")
+                print(
+                    "prog \(program.name): \(loaded.type) (\(program.section)), \(program.instructions.count) insns, \(report), runs on \(loaded.defaultMode.name)"
+                )
             } catch {
                 print("prog \(program.name): not loaded: \(error)")
                 failed = true
@@ -87,7 +91,9 @@ struct LoadCommand {
         }
         for map in loaded.maps {
             let info = Inventory.map(fd: map.fd)
-            print("map \(info?.id ?? 0): \(map.definition.name)  type \(map.definition.type)  key \(map.definition.keySize)B  value \(map.definition.valueSize)B  max_entries \(map.definition.maxEntries)")
+            print(
+                "map \(info?.id ?? 0): \(map.definition.name)  type \(map.definition.type)  key \(map.definition.keySize)B  value \(map.definition.valueSize)B  max_entries \(map.definition.maxEntries)"
+            )
         }
         var programs: [KernelProgram] = [], links: [(program: String, link: any KernelLink)] = []
         var failed = false
@@ -101,7 +107,9 @@ struct LoadCommand {
                 continue
             }
             let info = Inventory.program(fd: kernelProgram.fd)
-            print("prog \(info?.id ?? 0): \(program.name)  \(kernelProgram.type) (\(program.section))  tag \(info?.tag ?? "?")  xlated \(info?.translatedBytes ?? 0)B  jited \(info?.jitedBytes ?? 0)B")
+            print(
+                "prog \(info?.id ?? 0): \(program.name)  \(kernelProgram.type) (\(program.section))  tag \(info?.tag ?? "?")  xlated \(info?.translatedBytes ?? 0)B  jited \(info?.jitedBytes ?? 0)B"
+            )
             programs.append(kernelProgram)
             guard !noAttach else { continue }
             do {
@@ -121,7 +129,9 @@ struct LoadCommand {
                 switch persistence {
                 case .pinned: break
                 case .leftAttached: print("  \(program): attached through netlink, it stays until removed with ip or tc")
-                case .endsWithProcess: print("  \(program): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
+                case .endsWithProcess:
+                    print(
+                        "  \(program): attached through the perf event ioctl (this kernel has no such link), which cannot be pinned: it ends with this command")
                 }
             }
             print("pinned under \(pin): they stay loaded\(noAttach ? "" : " and attached") until their pins are removed")

@@ -36,9 +36,11 @@ struct ParsedArguments {
             let body = word.dropFirst(isLong ? 2 : 1)
             let name = isLong ? String(body.prefix { $0 != "=" }) : String(body)
             let inline = isLong && body.contains("=") ? String(body.drop { $0 != "=" }.dropFirst()) : nil
-            guard let parameter = spec.parameters.first(where: {
-                ($0.kind == .option || $0.kind == .flag) && (isLong ? $0.name == name : name.count == 1 && $0.short == name.first)
-            }) else {
+            guard
+                let parameter = spec.parameters.first(where: {
+                    ($0.kind == .option || $0.kind == .flag) && (isLong ? $0.name == name : name.count == 1 && $0.short == name.first)
+                })
+            else {
                 throw UsageError(command: command, message: "unknown option '\(word)'")
             }
             if parameter.kind == .flag {

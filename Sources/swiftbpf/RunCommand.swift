@@ -19,7 +19,10 @@ struct RunCommand {
         parameters: [
             .argument("file", "An ELF object, raw instruction bytes, assembly text, or a conformance test file."),
             .option("mem", "Input memory as hex bytes (default: the file's '-- mem' section)."),
-            .option("engine", "checked (bounds-checked), interpreter or jit (x86-64 native code; both unchecked). Default: an ELF object's program, which loading verifies, runs on jit (interpreter without a JIT); instructions, which are not verified, run checked."),
+            .option(
+                "engine",
+                "checked (bounds-checked), interpreter or jit (x86-64 native code; both unchecked). Default: an ELF object's program, which loading verifies, runs on jit (interpreter without a JIT); instructions, which are not verified, run checked."
+            ),
             .flag("kernel", "Run an ELF object's program in the kernel through BPF_PROG_TEST_RUN."),
             .option("packet", "The packet as hex bytes, for ELF objects."),
             .option("packet-file", "Read the packet from a file, for ELF objects."),

@@ -5,9 +5,11 @@ enum SwiftBPFCommand {
     static let spec = CommandSpec(
         "swiftbpf",
         abstract: "The eBPF system in Swift: assemble, disassemble, run, verify, load, trace and benchmark eBPF programs.",
-        subcommands: [AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
-                      ConformanceCommand.spec, BTFCommand.spec, TraceCommand.spec, LoadCommand.spec, ProgCommand.spec,
-                      MapCommand.spec, BenchCommand.spec, FuzzVerifierCommand.spec]
+        subcommands: [
+            AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
+            ConformanceCommand.spec, BTFCommand.spec, TraceCommand.spec, LoadCommand.spec, ProgCommand.spec,
+            MapCommand.spec, BenchCommand.spec, FuzzVerifierCommand.spec,
+        ]
     )
 
     static func main() {

@@ -70,8 +70,9 @@ enum TraceCommand {
                 events.consume { record in
                     guard record.count >= ExecMonitor.recordSize, count.map({ seen < $0 }) ?? true else { return }
                     func text(_ range: Range<Int>) -> String { String(decoding: record[range].prefix { $0 != 0 }, as: UTF8.self) }
-                    print(pad("\(record.load(as: UInt32.self))", 8) + pad("\(record.load(fromByteOffset: 4, as: UInt32.self))", 8)
-                          + pad(text(8..<24), 17) + text(24..<ExecMonitor.recordSize))
+                    print(
+                        pad("\(record.load(as: UInt32.self))", 8) + pad("\(record.load(fromByteOffset: 4, as: UInt32.self))", 8)
+                            + pad(text(8..<24), 17) + text(24..<ExecMonitor.recordSize))
                     seen += 1
                 }
                 fflush(nil)  // every stream: events appear as they happen, even through a pipe

@@ -77,8 +77,10 @@ struct VerifyCommand {
 extension VerifyCommand {
     /// Verifies a pseudo-C program of the type `--type` names (no maps).
     private func verifyText(_ text: String) throws {
-        let types: [String: ProgramType] = ["xdp": .xdp, "socket": .socketFilter, "tracepoint": .tracepoint, "tc": .schedCLS,
-                                            "raw_tracepoint": .rawTracepoint, "kprobe": .kprobe]
+        let types: [String: ProgramType] = [
+            "xdp": .xdp, "socket": .socketFilter, "tracepoint": .tracepoint, "tc": .schedCLS,
+            "raw_tracepoint": .rawTracepoint, "kprobe": .kprobe,
+        ]
         guard let programType = types[type] else { throw CLIError("--type: unknown program type '\(type)'") }
         let code: [Instruction]
         do { code = try PseudoCAssembler.assemble(text) } catch { throw CLIError("\(object): \(error)") }

@@ -22,8 +22,9 @@ struct ConformanceSuiteTests {
         #expect(names(negativeDirectory).count >= 60)
     }
 
-    @Test("every conformance file passes", .enabled(if: testsDirectory != nil, Comment(rawValue: absent)),
-          arguments: names(testsDirectory), ExecutionMode.available)
+    @Test(
+        "every conformance file passes", .enabled(if: testsDirectory != nil, Comment(rawValue: absent)),
+        arguments: names(testsDirectory), ExecutionMode.available)
     func conformance(file: String, engine: ExecutionMode) {
         let outcome = ConformanceRunner.run(path: testsDirectory! + "/" + file, engine: engine)
         #expect(outcome == .passed, "\(file) on \(engine.name)")
@@ -31,8 +32,9 @@ struct ConformanceSuiteTests {
 
     /// Every negative input is refused: by the file parser or assembler, by validation, or by a
     /// result that does not match — never run and accepted as written.
-    @Test("every negative file is rejected", .enabled(if: negativeDirectory != nil, Comment(rawValue: absent)),
-          arguments: names(negativeDirectory))
+    @Test(
+        "every negative file is rejected", .enabled(if: negativeDirectory != nil, Comment(rawValue: absent)),
+        arguments: names(negativeDirectory))
     func negative(file: String) throws {
         let text = try #require(readTextFile(negativeDirectory! + "/" + file))
         let parsed: ConformanceFile

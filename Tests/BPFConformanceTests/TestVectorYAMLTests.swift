@@ -47,16 +47,18 @@ struct TestVectorYAMLTests {
         #expect(documents[1]["test-case"] == .scalar("second"))
     }
 
-    @Test("what the reader does not take is an error naming the line", arguments: [
-        ("a: [1, 2", 1, "'[' without its ']'"),
-        ("a: \"open", 1, "unterminated quoted scalar"),
-        ("a: 1\n    b: 2", 2, "unexpected indentation"),
-        ("a: [1] 2", 1, "text after ']'"),
-        ("a: \"x\" y", 1, "text after a quoted scalar"),
-        ("a: \"\\q\"", 1, "unsupported escape '\\q'"),
-        ("a:\n\tb: 1", 2, "indented with a tab"),
-        ("a: 1\nplain words", 2, "expected 'key: value'"),
-    ])
+    @Test(
+        "what the reader does not take is an error naming the line",
+        arguments: [
+            ("a: [1, 2", 1, "'[' without its ']'"),
+            ("a: \"open", 1, "unterminated quoted scalar"),
+            ("a: 1\n    b: 2", 2, "unexpected indentation"),
+            ("a: [1] 2", 1, "text after ']'"),
+            ("a: \"x\" y", 1, "text after a quoted scalar"),
+            ("a: \"\\q\"", 1, "unsupported escape '\\q'"),
+            ("a:\n\tb: 1", 2, "indented with a tab"),
+            ("a: 1\nplain words", 2, "expected 'key: value'"),
+        ])
     func refusals(text: String, line: Int, message: String) {
         #expect(throws: YAMLError(line: line, message: message)) { try TestVectorYAML.documents(text) }
     }
@@ -65,7 +67,8 @@ struct TestVectorYAMLTests {
     /// swapped) either read or give an error: none may crash the reader.
     @Test("mangled vector files give errors, not crashes")
     func mangled() {
-        let original = Array("""
+        let original = Array(
+            """
             ---
             test-case: "a [case]"
             pre: ["r1.type=number", 'x''y']

@@ -14,7 +14,8 @@ private func trimmed(_ text: Substring) -> String {
 /// `__MAX_` markers left out, a `_DEPRECATED` name replaced by its alias as the generator does.
 private func enumerators(_ name: String, prefix: String) -> [(name: String, value: UInt32)] {
     guard let lines = header?.split(separator: "\n", omittingEmptySubsequences: false),
-          let start = lines.firstIndex(where: { $0.hasPrefix("enum \(name) {") }) else { return [] }
+        let start = lines.firstIndex(where: { $0.hasPrefix("enum \(name) {") })
+    else { return [] }
     var out: [(String, UInt32)] = [], next: UInt32 = 0
     for line in lines[(start + 1)...] {
         if line.hasPrefix("}") { break }
@@ -79,21 +80,25 @@ struct KernelVocabularyTests {
         #expect(found >= 200)
     }
 
-    @Test("map and program flags have the header's values", arguments: [
-        ("BPF_F_NO_PREALLOC", MapFlags.noPrealloc.rawValue), ("BPF_F_NO_COMMON_LRU", MapFlags.noCommonLRU.rawValue),
-        ("BPF_F_RDONLY", MapFlags.readOnly.rawValue), ("BPF_F_WRONLY", MapFlags.writeOnly.rawValue),
-        ("BPF_F_RDONLY_PROG", MapFlags.readOnlyToPrograms.rawValue), ("BPF_F_WRONLY_PROG", MapFlags.writeOnlyToPrograms.rawValue),
-        ("BPF_F_MMAPABLE", MapFlags.mmapable.rawValue), ("BPF_F_INNER_MAP", MapFlags.innerMap.rawValue),
-        ("BPF_F_STRICT_ALIGNMENT", ProgramFlags.strictAlignment.rawValue), ("BPF_F_ANY_ALIGNMENT", ProgramFlags.anyAlignment.rawValue),
-        ("BPF_F_SLEEPABLE", ProgramFlags.sleepable.rawValue), ("BPF_F_XDP_HAS_FRAGS", ProgramFlags.xdpHasFrags.rawValue),
-    ])
+    @Test(
+        "map and program flags have the header's values",
+        arguments: [
+            ("BPF_F_NO_PREALLOC", MapFlags.noPrealloc.rawValue), ("BPF_F_NO_COMMON_LRU", MapFlags.noCommonLRU.rawValue),
+            ("BPF_F_RDONLY", MapFlags.readOnly.rawValue), ("BPF_F_WRONLY", MapFlags.writeOnly.rawValue),
+            ("BPF_F_RDONLY_PROG", MapFlags.readOnlyToPrograms.rawValue), ("BPF_F_WRONLY_PROG", MapFlags.writeOnlyToPrograms.rawValue),
+            ("BPF_F_MMAPABLE", MapFlags.mmapable.rawValue), ("BPF_F_INNER_MAP", MapFlags.innerMap.rawValue),
+            ("BPF_F_STRICT_ALIGNMENT", ProgramFlags.strictAlignment.rawValue), ("BPF_F_ANY_ALIGNMENT", ProgramFlags.anyAlignment.rawValue),
+            ("BPF_F_SLEEPABLE", ProgramFlags.sleepable.rawValue), ("BPF_F_XDP_HAS_FRAGS", ProgramFlags.xdpHasFrags.rawValue),
+        ])
     func flags(name: String, value: UInt32) throws {
         let header = try #require(header)
         // `#define NAME (1U << n)` or `NAME = (1U << n),` in an enum.
-        let line = try #require(header.split(separator: "\n").first { line in
-            let text = trimmed(line)
-            return line.contains("<<") && (text.hasPrefix("#define \(name)\t") || text.hasPrefix("#define \(name) ") || text.hasPrefix(name + "\t") || text.hasPrefix(name + " "))
-        }, "\(name) in the header")
+        let line = try #require(
+            header.split(separator: "\n").first { line in
+                let text = trimmed(line)
+                return line.contains("<<")
+                    && (text.hasPrefix("#define \(name)\t") || text.hasPrefix("#define \(name) ") || text.hasPrefix(name + "\t") || text.hasPrefix(name + " "))
+            }, "\(name) in the header")
         let shift = try #require(line.split(separator: "<<").last.flatMap { UInt32($0.filter(\.isNumber)) }, "\(line)")
         #expect(value == 1 << shift, "\(line)")
     }

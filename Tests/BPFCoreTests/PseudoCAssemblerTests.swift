@@ -28,7 +28,8 @@ struct PseudoCAssemblerTests {
 
     @Test("labels, wide immediates and map references")
     func labelsAndWide() throws {
-        let code = try PseudoCAssembler.assemble("""
+        let code = try PseudoCAssembler.assemble(
+            """
             r1 = 0x1122334455667788 ll
             r2 = map[idx:3]
             top:
@@ -43,10 +44,12 @@ struct PseudoCAssemblerTests {
         #expect(code[6] == Instruction(opcode: 0x18, src: 2, imm: 2) && code[7].imm == 8)
     }
 
-    @Test("bad text is refused with its line, never a crash", arguments: [
-        "r11 = 1", "r1 = map_fd 99999999999", "r1 += 0x1ffffffff", "*(u32 *)(r1 + 99999) = 1", "frobnicate r1", "call not_a_helper",
-        "goto pc+40000", "r1 = be16 r2",
-    ])
+    @Test(
+        "bad text is refused with its line, never a crash",
+        arguments: [
+            "r11 = 1", "r1 = map_fd 99999999999", "r1 += 0x1ffffffff", "*(u32 *)(r1 + 99999) = 1", "frobnicate r1", "call not_a_helper",
+            "goto pc+40000", "r1 = be16 r2",
+        ])
     func refuses(_ text: String) {
         #expect(throws: AssemblyError.self) { try PseudoCAssembler.assemble("r0 = 0\n" + text) }
         do { _ = try PseudoCAssembler.assemble("r0 = 0\n" + text) } catch { #expect(error.line == 2) }

@@ -23,8 +23,9 @@ private let fentryReason: String? = {
     if let kernelReason { return kernelReason }
     guard let getppidID else { return "the kernel's BTF has no \(getppidFunction)" }
     do {
-        _ = try KernelProgram(type: .tracing, instructions: [Instruction(opcode: 0xb7), Instruction(opcode: 0x95)], license: "GPL",
-                              expectedAttachType: .traceFentry, attachBTFID: UInt32(getppidID))
+        _ = try KernelProgram(
+            type: .tracing, instructions: [Instruction(opcode: 0xb7), Instruction(opcode: 0x95)], license: "GPL",
+            expectedAttachType: .traceFentry, attachBTFID: UInt32(getppidID))
         return nil
     } catch {
         return "this kernel refuses fentry programs: even `r0 = 0; exit` at \(getppidFunction)'s entry gets \(error)"
@@ -72,28 +73,33 @@ struct BTFAttachTests {
         return (attached, try value())
     }
 
-    @Test("a tp_btf program loads against vmlinux's BTF and sees this thread's syscalls until released",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a tp_btf program loads against vmlinux's BTF and sees this thread's syscalls until released",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func rawTracepointWithBTF() throws {
         let counted = try count("on_sys_enter", slot: 0)
         #expect(counted.attached == 10 && counted.released == 10, "counted \(counted) for 10 calls attached, then 10 released")
     }
 
-    @Test("an fentry program attaches at the function vmlinux's BTF names and counts its calls until released",
-          .enabled(if: fentryReason == nil, Comment(rawValue: fentryReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "an fentry program attaches at the function vmlinux's BTF names and counts its calls until released",
+        .enabled(if: fentryReason == nil, Comment(rawValue: fentryReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func functionEntry() throws {
         let counted = try count("on_getppid", slot: 1)
         #expect(counted.attached == 10 && counted.released == 10, "counted \(counted) for 10 calls attached, then 10 released")
     }
 
-    @Test("a target the kernel's BTF does not have is named in the error",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a target the kernel's BTF does not have is named in the error",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func missingTargets() throws {
         let loaded = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source(tid: 0), name: "btf-attach.bpf.c")))
-        for (program, missing) in [("nowhere", "function no_such_kernel_function_anywhere"), ("nowhere_tp", "tracepoint btf_trace_no_such_tracepoint_anywhere")] {
+        for (program, missing) in [
+            ("nowhere", "function no_such_kernel_function_anywhere"), ("nowhere_tp", "tracepoint btf_trace_no_such_tracepoint_anywhere"),
+        ] {
             #expect {
                 _ = try loaded.load(program: program)
             } throws: { error in

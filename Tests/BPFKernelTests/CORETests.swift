@@ -33,46 +33,46 @@ private let source = """
 /// Type-based relocations against vmlinux, one bit each: which local variants of kernel types
 /// match (`bpf_core_type_matches`), exist, or have the expected size.
 private let typeRelations = """
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-struct task_struct___ok { int pid; int tgid; char comm[16]; };
-struct task_struct___extra { int pid; int not_in_the_kernel; };
-struct task_struct___long { long pid; };
-struct task_struct___unsigned { unsigned int pid; };
-struct task_struct___missing { int no_such_field; };
-struct task_struct___comm8 { char comm[8]; };
-struct mm_struct___fwd;
-struct task_struct___mm { struct mm_struct___fwd *mm; };
-struct task_struct___mmunion { union mm_struct___u *mm; };
-struct list_head___ok { struct list_head___ok *next, *prev; };
-struct list_head___int { int next; };
-enum pid_type___ok { PIDTYPE_PID___ok, PIDTYPE_TGID___ok };
-enum pid_type___bad { PIDTYPE_PID___bad, NOT_A_PID_TYPE___bad };
-union mm_struct___u { int x; };
-struct no_such_type_anywhere { int x; };
-SEC("xdp") int type_matches(struct xdp_md *ctx) {
-    __u32 r = 0;
-    r |= bpf_core_type_matches(struct task_struct___mm) << 0;
-    r |= bpf_core_type_matches(struct task_struct___long) << 1;
-    r |= bpf_core_type_matches(struct task_struct___unsigned) << 2;
-    r |= bpf_core_type_matches(struct task_struct___missing) << 3;
-    r |= bpf_core_type_matches(struct task_struct___comm8) << 4;
-    r |= bpf_core_type_matches(struct task_struct___mmunion) << 5;
-    r |= bpf_core_type_matches(struct list_head___ok) << 6;
-    r |= bpf_core_type_matches(struct list_head___int) << 7;
-    r |= bpf_core_type_matches(enum pid_type___ok) << 8;
-    r |= bpf_core_type_matches(enum pid_type___bad) << 9;
-    r |= bpf_core_type_matches(struct no_such_type_anywhere) << 10;
-    r |= bpf_core_type_exists(struct list_head___int) << 11;
-    r |= bpf_core_type_exists(struct no_such_type_anywhere) << 12;
-    r |= (bpf_core_type_size(struct list_head___ok) == 16) << 13;
-    r |= bpf_core_type_matches(struct task_struct___ok) << 14;
-    r |= bpf_core_type_matches(struct task_struct___extra) << 15;
-    return r;
-}
-char LICENSE[] SEC("license") = "GPL";
-"""
+    #include <linux/bpf.h>
+    #include <bpf/bpf_helpers.h>
+    #include <bpf/bpf_core_read.h>
+    struct task_struct___ok { int pid; int tgid; char comm[16]; };
+    struct task_struct___extra { int pid; int not_in_the_kernel; };
+    struct task_struct___long { long pid; };
+    struct task_struct___unsigned { unsigned int pid; };
+    struct task_struct___missing { int no_such_field; };
+    struct task_struct___comm8 { char comm[8]; };
+    struct mm_struct___fwd;
+    struct task_struct___mm { struct mm_struct___fwd *mm; };
+    struct task_struct___mmunion { union mm_struct___u *mm; };
+    struct list_head___ok { struct list_head___ok *next, *prev; };
+    struct list_head___int { int next; };
+    enum pid_type___ok { PIDTYPE_PID___ok, PIDTYPE_TGID___ok };
+    enum pid_type___bad { PIDTYPE_PID___bad, NOT_A_PID_TYPE___bad };
+    union mm_struct___u { int x; };
+    struct no_such_type_anywhere { int x; };
+    SEC("xdp") int type_matches(struct xdp_md *ctx) {
+        __u32 r = 0;
+        r |= bpf_core_type_matches(struct task_struct___mm) << 0;
+        r |= bpf_core_type_matches(struct task_struct___long) << 1;
+        r |= bpf_core_type_matches(struct task_struct___unsigned) << 2;
+        r |= bpf_core_type_matches(struct task_struct___missing) << 3;
+        r |= bpf_core_type_matches(struct task_struct___comm8) << 4;
+        r |= bpf_core_type_matches(struct task_struct___mmunion) << 5;
+        r |= bpf_core_type_matches(struct list_head___ok) << 6;
+        r |= bpf_core_type_matches(struct list_head___int) << 7;
+        r |= bpf_core_type_matches(enum pid_type___ok) << 8;
+        r |= bpf_core_type_matches(enum pid_type___bad) << 9;
+        r |= bpf_core_type_matches(struct no_such_type_anywhere) << 10;
+        r |= bpf_core_type_exists(struct list_head___int) << 11;
+        r |= bpf_core_type_exists(struct no_such_type_anywhere) << 12;
+        r |= (bpf_core_type_size(struct list_head___ok) == 16) << 13;
+        r |= bpf_core_type_matches(struct task_struct___ok) << 14;
+        r |= bpf_core_type_matches(struct task_struct___extra) << 15;
+        return r;
+    }
+    char LICENSE[] SEC("license") = "GPL";
+    """
 
 /// What the type relations give by libbpf's rules for any recent kernel: bits 0, 6, 8 (the
 /// matches), 11 (exists) and 13 (the size). Bit 14 (a task_struct with pid, tgid and comm) is
@@ -81,10 +81,11 @@ private let expectedRelations: UInt32 = 1 << 0 | 1 << 6 | 1 << 8 | 1 << 11 | 1 <
 
 @Suite("CO-RE against the running kernel")
 struct CORETests {
-    @Test("a relocated field read returns this process's tgid in the kernel",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
+    @Test(
+        "a relocated field read returns this process's tgid in the kernel",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
     func fieldOffset() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "core.bpf.c"))
         let loaded = try KernelObject(object)
@@ -108,10 +109,11 @@ struct CORETests {
 
     /// The same object through libbpf (bpftool loads it, relocating against vmlinux, and runs
     /// it) and through our linker into the kernel: the same bits.
-    @Test("type matches, exists and size relocate as libbpf relocates them",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
+    @Test(
+        "type matches, exists and size relocate as libbpf relocates them",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
     func typeRelocations() throws {
         let bytes = try BPFCompiler.compile(text: typeRelations, name: "type_matches.bpf.c")
         let program = try KernelObject(try ObjectFile(bytes: bytes)).load(program: "type_matches", target: BTF.vmlinux)
@@ -126,7 +128,8 @@ struct CORETests {
         let pin = Pinning.root + "/swiftbpf-test-core-\(getpid())"
         defer { unlink(pin) }
         guard (referenceToolOutput("bpftool", ["prog", "load", directory + "/type_matches.o", pin, "type", "xdp"])) != nil,
-              let run = referenceToolOutput("bpftool", ["prog", "run", "pinned", pin, "data_in", directory + "/packet"]) else {
+            let run = referenceToolOutput("bpftool", ["prog", "run", "pinned", pin, "data_in", directory + "/packet"])
+        else {
             withKnownIssue("bpftool (libbpf's loader) is not installed: compared with the expected bits only") { Issue.record("no bpftool") }
             return
         }
@@ -134,9 +137,10 @@ struct CORETests {
         #expect(ours == libbpf, "ours \(String(ours, radix: 2)), libbpf's \(String(libbpf, radix: 2))")
     }
 
-    @Test("field existence resolves against the target; a missing field is a located error",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
+    @Test(
+        "field existence resolves against the target; a missing field is a located error",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
     func existence() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "core.bpf.c"))
         let linked = try object.link(try #require(object.program(named: "has_field")), target: BTF.vmlinux)

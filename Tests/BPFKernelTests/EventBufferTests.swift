@@ -61,9 +61,10 @@ private func record(_ bytes: UnsafeRawBufferPointer) -> (sequence: UInt64, cpu: 
 struct EventBufferTests {
     /// Records arrive in order with the CPU that sent them, including records that wrap the
     /// end of a one-page ring (40 bytes each do: 4096 is no multiple of 40).
-    @Test("a perf buffer delivers each record with its CPU, across the ring's wrap",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a perf buffer delivers each record with its CPU, across the ring's wrap",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func perfRecords() throws {
         let producer = try Producer(rings: false)
         let buffer = try KernelPerfBuffer(try producer.map("perf"), pagesPerCPU: 1)
@@ -87,9 +88,10 @@ struct EventBufferTests {
 
     /// A full ring drops records; the kernel reports how many in a LOST record once there is
     /// room, and every record is either delivered or counted lost.
-    @Test("records dropped on a full perf ring are counted as lost",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "records dropped on a full perf ring are counted as lost",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func perfLost() throws {
         let producer = try Producer(rings: false)
         let buffer = try KernelPerfBuffer(try producer.map("perf"), pagesPerCPU: 1)
@@ -109,9 +111,10 @@ struct EventBufferTests {
     }
 
     /// One poller over two ring buffers and a perf buffer hands each its own records.
-    @Test("one poller drains two ring buffers and a perf buffer into their own handlers",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "one poller drains two ring buffers and a perf buffer into their own handlers",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func pollerOverSeveralBuffers() throws {
         let producer = try Producer(rings: true)
         let perf = try KernelPerfBuffer(try producer.map("perf"))

@@ -12,9 +12,10 @@ private let compilerReason = BPFCompiler.unavailableReason
 struct ExecMonitorKernelTests {
     /// Attached to syscalls/sys_enter_execve, the monitor sees a process this test spawns, with
     /// its pid and filename, through the kernel's ring buffer read over mmap.
-    @Test("it sees a process the test spawns",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "it sees a process the test spawns",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func seesSpawnedProcess() throws {
         let object = try KernelObject(try ObjectFile(bytes: try ExecMonitor.compile()))
         let program = try object.load()

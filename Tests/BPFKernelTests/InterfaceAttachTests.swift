@@ -84,8 +84,10 @@ private func loadCounter(_ section: String) throws -> (KernelObject, KernelProgr
 
 /// After a detach: the datagrams `send` sends are not counted. The baseline is read after the
 /// detach, since the interface's own traffic (neighbour discovery) may be counted up to it.
-private func expectNoCounting(_ count: () throws -> UInt64, _ send: () -> Void, _ message: Comment,
-                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func expectNoCounting(
+    _ count: () throws -> UInt64, _ send: () -> Void, _ message: Comment,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let detached = try count()
     send()
     #expect(try count() == detached, message, sourceLocation: sourceLocation)
@@ -95,10 +97,11 @@ private func expectNoCounting(_ count: () throws -> UInt64, _ send: () -> Void, 
 struct InterfaceAttachTests {
     /// Datagrams sent from the namespace cross the pair and are counted by the program on the
     /// other end, until the link is released.
-    @Test("an XDP program on a veth counts the packets sent through it",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    @Test(
+        "an XDP program on a veth counts the packets sent through it",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func vethCount() throws {
         try withVethPair { outside, send in
             let (object, program, count) = try loadCounter("xdp")
@@ -115,10 +118,11 @@ struct InterfaceAttachTests {
 
     /// The same through tcx on ingress; then pinned, the link keeps the program attached after
     /// the value is released, until the pin is removed.
-    @Test("a tc classifier through tcx counts packets, and a pinned link outlives its value",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    @Test(
+        "a tc classifier through tcx counts packets, and a pinned link outlives its value",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func tcxCount() throws {
         try withVethPair { outside, send in
             let (object, program, count) = try loadCounter("tcx/ingress")
@@ -141,10 +145,11 @@ struct InterfaceAttachTests {
 
     /// The netlink fallback, forced: XDP through IFLA_XDP shows on the interface and counts; a
     /// second program is refused rather than replacing it; release removes it.
-    @Test("an XDP program attached through netlink counts packets and is removed on release",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    @Test(
+        "an XDP program attached through netlink counts packets and is removed on release",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func xdpThroughNetlink() throws {
         try withVethPair { outside, send in
             let (object, program, count) = try loadCounter("xdp")
@@ -172,10 +177,11 @@ struct InterfaceAttachTests {
 
     /// The tc fallback, forced: a clsact qdisc and a direct-action bpf filter on ingress count
     /// packets; a second filter at the same priority is refused; release removes the filter.
-    @Test("a tc classifier attached through netlink counts packets and is removed on release",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    @Test(
+        "a tc classifier attached through netlink counts packets and is removed on release",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func tcThroughNetlink() throws {
         try withVethPair { outside, send in
             let (object, program, count) = try loadCounter("tc")
@@ -196,9 +202,10 @@ struct InterfaceAttachTests {
     }
 
     /// A pinned program reopens by path with its type, and runs.
-    @Test("a pinned program reopens by path and runs",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a pinned program reopens by path and runs",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func pinnedProgram() throws {
         let path = Pinning.root + "/swiftbpf-test-prog-\(getpid())"
         do {

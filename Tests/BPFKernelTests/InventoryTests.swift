@@ -12,11 +12,12 @@ private let bpftoolPresent = (referenceToolOutput("bpftool", ["version"])) != ni
 
 @Suite("Inventory against bpftool")
 struct InventoryTests {
-    @Test("programs and maps we load are listed as bpftool lists them",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"),
-          .enabled(if: bpftoolPresent, "bpftool is not installed"))
+    @Test(
+        "programs and maps we load are listed as bpftool lists them",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"),
+        .enabled(if: bpftoolPresent, "bpftool is not installed"))
     func againstBpftool() throws {
         let loaded = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/maps.bpf.c")))
         let program = try loaded.load()

@@ -17,9 +17,10 @@ struct KernelDifferentialTests {
     /// Conformance programs that need no input memory, loaded into the kernel as XDP programs.
     /// Wherever the kernel's verifier accepts one, its BPF_PROG_TEST_RUN result (r0's low 32
     /// bits) must equal ours, on the interpreter in both modes and on the JIT.
-    @Test("conformance programs give the kernel's results",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: testsDirectory != nil, "../shared/conformance is absent"))
+    @Test(
+        "conformance programs give the kernel's results",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: testsDirectory != nil, "../shared/conformance is absent"))
     func conformanceAgainstKernel() throws {
         var compared = 0, rejected: [String] = []
         for path in ConformanceRunner.files(in: testsDirectory!) ?? [] {
@@ -48,8 +49,9 @@ struct KernelDifferentialTests {
         #expect(compared >= 150, "only \(compared) programs were compared; kernel rejected \(rejected.count)")
     }
 
-    @Test("the alu benchmark program returns the kernel's verdict",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "the alu benchmark program returns the kernel's verdict",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func aluBenchmark() throws {
         let code = try Assembler.assemble(BenchmarkPrograms.alu)
         for length in [14, 54, 60, 1500] {
@@ -63,8 +65,9 @@ struct KernelDifferentialTests {
         }
     }
 
-    @Test("a program the kernel rejects comes back with the verifier's log",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "a program the kernel rejects comes back with the verifier's log",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func rejectionLog() throws {
         let code = try Assembler.assemble("ldxdw %r0, [%r2+0]\nexit")  // r2 is uninitialized
         #expect {
@@ -81,19 +84,22 @@ struct DisassemblerAgainstKernelTests {
     /// The verifier's log at level 2 prints every instruction it processes as
     /// `N: (op) text`. For every conformance program the kernel accepts, our disassembly of each
     /// instruction the kernel printed must be the kernel's text.
-    @Test("our disassembly is the kernel verifier log's text",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: testsDirectory != nil, "../shared/conformance is absent"))
+    @Test(
+        "our disassembly is the kernel verifier log's text",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: testsDirectory != nil, "../shared/conformance is absent"))
     func disassemblyMatchesKernel() throws {
         var compared = 0
         for path in ConformanceRunner.files(in: testsDirectory!) ?? [] {
             let file = try ConformanceFile(text: try #require(readTextFile(path)))
             guard file.memory.isEmpty,
-                  let program = try? KernelProgram(type: .xdp, instructions: file.instructions, logLevel: 2) else { continue }
+                let program = try? KernelProgram(type: .xdp, instructions: file.instructions, logLevel: 2)
+            else { continue }
             for line in program.verifierLog.split(separator: "\n") {
                 // "12: (bf) r1 = r2         ; R1_w=..." — the index, the opcode, the text.
                 guard let colon = line.firstIndex(of: ":"), let index = Int(line[..<colon]),
-                      line[colon...].hasPrefix(": ("), index < file.instructions.count else { continue }
+                    line[colon...].hasPrefix(": ("), index < file.instructions.count
+                else { continue }
                 // The text ends where the verifier's state annotation (" ; R1_w=...") begins.
                 let text = line[line.index(colon, offsetBy: 7)...].split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
                 let kernelText = String(text).trimmingCharacters(in: " ")

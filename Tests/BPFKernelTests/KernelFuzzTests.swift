@@ -45,28 +45,36 @@ private func kernelAcceptableProgram(_ g: inout SplitMix64) -> [Instruction] {
                 body.append(Instruction(opcode: cls | 0x08 | op, dst: g.register(), src: g.register(), offset: signed))
             }
         case 6:
-            body.append([Instruction(opcode: cls | 0x80, dst: g.register()),
-                         Instruction(opcode: [0xd4, 0xdc, 0xd7][g.below(3)], dst: g.register(), imm: [16, 32, 64][g.below(3)]),
-                         Instruction(opcode: 0xbf, dst: g.register(), src: g.register(), offset: [8, 16, 32][g.below(3)]),
-                         Instruction(opcode: 0xbc, dst: g.register(), src: g.register(), offset: [8, 16][g.below(2)])][g.below(4)])
+            body.append(
+                [
+                    Instruction(opcode: cls | 0x80, dst: g.register()),
+                    Instruction(opcode: [0xd4, 0xdc, 0xd7][g.below(3)], dst: g.register(), imm: [16, 32, 64][g.below(3)]),
+                    Instruction(opcode: 0xbf, dst: g.register(), src: g.register(), offset: [8, 16, 32][g.below(3)]),
+                    Instruction(opcode: 0xbc, dst: g.register(), src: g.register(), offset: [8, 16][g.below(2)]),
+                ][g.below(4)])
         case 7, 8:  // a conditional forward branch, resolved below
             let jumps: [UInt8] = [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0]
             let jcls: UInt8 = g.below(2) == 0 ? 0x05 : 0x06
             let op = jumps[g.below(jumps.count)]
-            body.append(g.below(2) == 0
-                ? Instruction(opcode: jcls | op, dst: g.register(), offset: -1, imm: g.immediate())
-                : Instruction(opcode: jcls | 0x08 | op, dst: g.register(), src: g.register(), offset: -1))
+            body.append(
+                g.below(2) == 0
+                    ? Instruction(opcode: jcls | op, dst: g.register(), offset: -1, imm: g.immediate())
+                    : Instruction(opcode: jcls | 0x08 | op, dst: g.register(), src: g.register(), offset: -1))
         case 9:
             let slot = Int16(-8 * (1 + g.below(4)))
-            body.append(g.below(2) == 0
-                ? Instruction(opcode: 0x79, dst: g.register(), src: 10, offset: slot)
-                : Instruction(opcode: 0x7b, dst: 10, src: g.register(), offset: slot))
+            body.append(
+                g.below(2) == 0
+                    ? Instruction(opcode: 0x79, dst: g.register(), src: 10, offset: slot)
+                    : Instruction(opcode: 0x7b, dst: 10, src: g.register(), offset: slot))
         case 10:
             let slot = Int16(-8 * (1 + g.below(4)))
             let atomic: [Int32] = [0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1]
             body.append(Instruction(opcode: 0xdb, dst: 10, src: g.register(), offset: slot, imm: atomic[g.below(atomic.count)]))
         default:
-            body.append(Instruction(opcode: 0x61 | [0x00, 0x08, 0x10, 0x18][g.below(4)] | (g.below(3) == 0 ? 0x20 : 0), dst: g.register(), src: 10, offset: Int16(-8 * (1 + g.below(4)))))
+            body.append(
+                Instruction(
+                    opcode: 0x61 | [0x00, 0x08, 0x10, 0x18][g.below(4)] | (g.below(3) == 0 ? 0x20 : 0), dst: g.register(), src: 10,
+                    offset: Int16(-8 * (1 + g.below(4)))))
         }
     }
     // Branch targets: anywhere later in the body, or the epilogue.
@@ -75,17 +83,18 @@ private func kernelAcceptableProgram(_ g: inout SplitMix64) -> [Instruction] {
     }
     code += body
     for r in UInt8(1)...9 { code.append(Instruction(opcode: 0xaf, dst: 0, src: r)) }  // r0 ^= rN
-    code.append(Instruction(opcode: 0xbf, dst: 1, src: 0))                             // r1 = r0
-    code.append(Instruction(opcode: 0x77, dst: 1, imm: 32))                            // r1 >>= 32
-    code.append(Instruction(opcode: 0xaf, dst: 0, src: 1))                             // r0 ^= r1
+    code.append(Instruction(opcode: 0xbf, dst: 1, src: 0))  // r1 = r0
+    code.append(Instruction(opcode: 0x77, dst: 1, imm: 32))  // r1 >>= 32
+    code.append(Instruction(opcode: 0xaf, dst: 0, src: 1))  // r0 ^= r1
     code.append(Instruction(opcode: 0x95))
     return code
 }
 
 @Suite("Differential fuzzing against the Linux kernel")
 struct KernelFuzzTests {
-    @Test("random programs give the kernel's results", .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          arguments: 0..<4)
+    @Test(
+        "random programs give the kernel's results", .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        arguments: 0..<4)
     func randomProgramsAgainstKernel(seed: UInt64) throws {
         var g = SplitMix64(state: 0xC0FFEE &+ seed)
         let packet = [UInt8](repeating: 0, count: 64)

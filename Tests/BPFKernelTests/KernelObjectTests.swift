@@ -25,10 +25,11 @@ struct KernelObjectTests {
         try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c")))
     }
 
-    @Test("the four bench objects load with their maps and return the expected verdicts",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "the four bench objects load with their maps and return the expected verdicts",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func benchObjects() throws {
         let packet = BenchmarkPrograms.packet
         let padded = packet + Array(repeating: 0, count: 1500 - packet.count)
@@ -61,9 +62,10 @@ struct KernelObjectTests {
         #expect(try maps.load().testRun(data: packet).returnValue == 1)
     }
 
-    @Test("programs load with libbpf's expected attach type and flags: cgroup socket-address programs need it, xdp.frags asks for it",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "programs load with libbpf's expected attach type and flags: cgroup socket-address programs need it, xdp.frags asks for it",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func expectedAttachTypes() throws {
         let source = """
             #include <linux/bpf.h>
@@ -85,9 +87,10 @@ struct KernelObjectTests {
         }
     }
 
-    @Test("references the loader cannot relocate yet are refused with the instruction named",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "references the loader cannot relocate yet are refused with the instruction named",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func unresolvedExtern() throws {
         let source = """
             #include <linux/bpf.h>
@@ -105,8 +108,9 @@ struct KernelObjectTests {
         }
     }
 
-    @Test("per-CPU maps of every kind read and write one value per possible CPU",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "per-CPU maps of every kind read and write one value per possible CPU",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func perCPUBuffers() throws {
         for type: MapType in [.percpuHash, .percpuArray, .lruPercpuHash] {
             let map = try KernelMap(MapDefinition(name: "percpu", type: type, keySize: 4, valueSize: 12, maxEntries: 4, flags: [], section: "", offset: 0))
@@ -118,18 +122,22 @@ struct KernelObjectTests {
         }
     }
 
-    @Test("a map's name reaches the kernel in the characters it takes, at most 15",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "a map's name reaches the kernel in the characters it takes, at most 15",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func mapNames() throws {
-        let map = try KernelMap(MapDefinition(name: "é-counts.v2_of_every_kind", type: .array, keySize: 4, valueSize: 8, maxEntries: 1,
-                                              flags: [], section: "", offset: 0))
+        let map = try KernelMap(
+            MapDefinition(
+                name: "é-counts.v2_of_every_kind", type: .array, keySize: 4, valueSize: 8, maxEntries: 1,
+                flags: [], section: "", offset: 0))
         #expect(Inventory.map(fd: map.fd)?.name == "counts.v2_of_ev")
     }
 
-    @Test("loading and releasing objects leaks no file descriptors",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "loading and releasing objects leaks no file descriptors",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func noLeaks() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/maps.bpf.c"))
         let before = bpfDescriptors()

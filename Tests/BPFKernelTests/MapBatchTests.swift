@@ -9,8 +9,10 @@ import Testing
 private let kernelReason = KernelSupport.unavailableReason
 
 private func map(type: MapType, keySize: Int = 4, valueSize: Int = 8, maxEntries: Int = 2048, flags: MapFlags = []) throws -> KernelMap {
-    try KernelMap(MapDefinition(name: "batch_test", type: type, keySize: keySize, valueSize: valueSize, maxEntries: maxEntries,
-                                flags: flags, section: ".maps", offset: 0))
+    try KernelMap(
+        MapDefinition(
+            name: "batch_test", type: type, keySize: keySize, valueSize: valueSize, maxEntries: maxEntries,
+            flags: flags, section: ".maps", offset: 0))
 }
 
 private func bytes(_ value: UInt64, _ count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }

@@ -41,10 +41,11 @@ private let source = """
 
 @Suite("BTF-decoded map dumps against bpftool", .serialized)
 struct MapFormattingTests {
-    @Test("entries decode through the map's BTF exactly as bpftool's formatted output, over random values",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bpftoolPresent, "bpftool is not installed"))
+    @Test(
+        "entries decode through the map's BTF exactly as bpftool's formatted output, over random values",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bpftoolPresent, "bpftool is not installed"))
     func againstBpftool() throws {
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "formatted.bpf.c")))
         let vals = try #require(object.map(named: "vals"))
@@ -76,7 +77,9 @@ struct MapFormattingTests {
             let theirs = entries.map { $0["formatted"] as? NSDictionary }
             #expect(ours.count == theirs.count && !ours.isEmpty, "\(map.definition.name)")
             for (index, (mine, reference)) in zip(ours, theirs).enumerated() {
-                #expect(mine != nil && mine == reference, "\(map.definition.name) entry \(index): ours \(String(describing: mine)), bpftool \(String(describing: reference))")
+                #expect(
+                    mine != nil && mine == reference,
+                    "\(map.definition.name) entry \(index): ours \(String(describing: mine)), bpftool \(String(describing: reference))")
             }
         }
     }

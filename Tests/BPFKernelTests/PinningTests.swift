@@ -13,10 +13,11 @@ private let bench = SharedFixtures.path("bench")
 struct PinningTests {
     /// The flow program counts a packet into its map; the map is pinned; every descriptor is
     /// released; the pin still holds the map, its shape and its counts.
-    @Test("a pinned map outlives its loader and reopens by path",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "a pinned map outlives its loader and reopens by path",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func pinnedMap() throws {
         let path = "\(Pinning.root)/swiftbpf-test-flows-\(getpid())"
         var before: [(key: [UInt8], value: [UInt8])] = []
@@ -39,8 +40,9 @@ struct PinningTests {
         #expect(after.first.map { Array($0.value.prefix(8)) } == [3, 0, 0, 0, 0, 0, 0, 0])
     }
 
-    @Test("opening a path with nothing pinned is a clear error",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "opening a path with nothing pinned is a clear error",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func missing() {
         #expect {
             _ = try KernelMap(pinnedAt: "\(Pinning.root)/swiftbpf-nothing-here")

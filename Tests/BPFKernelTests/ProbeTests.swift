@@ -9,7 +9,8 @@ import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
 private let compilerReason = BPFCompiler.unavailableReason
-private let uprobeReason: String? = FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/uprobe/type")
+private let uprobeReason: String? =
+    FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/uprobe/type")
     ? nil : "this kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS)"
 private let hasKprobes = FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe/type")
 
@@ -43,11 +44,12 @@ struct ProbeTests {
         return bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
     }
 
-    @Test("a uprobe and a uretprobe on a libc function see each call of this process, with its argument; detached, they see none",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: uprobeReason == nil, Comment(rawValue: uprobeReason ?? "")),
-          arguments: [PerfEventAttachment.link, .ioctl])
+    @Test(
+        "a uprobe and a uretprobe on a libc function see each call of this process, with its argument; detached, they see none",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: uprobeReason == nil, Comment(rawValue: uprobeReason ?? "")),
+        arguments: [PerfEventAttachment.link, .ioctl])
     func uprobes(mode: PerfEventAttachment) throws {
         #if arch(x86_64)
         let libc = try #require(libcPath(), "libc is not mapped from a file")
@@ -75,9 +77,10 @@ struct ProbeTests {
         #endif
     }
 
-    @Test("a kprobe sees a system call; without a kprobe PMU the error says so",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a kprobe sees a system call; without a kprobe PMU the error says so",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func kprobes() throws {
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "probes.bpf.c")))
         let program = try object.load(program: "on_kernel_entry")
@@ -106,7 +109,10 @@ struct ProbeTests {
         absurd[0].replaceSubrange(0x28..<0x30, with: [UInt8](repeating: 0xff, count: 8))
         for field in [0x18, 0x20] {
             var bytes = valid
-            for i in 0..<count { bytes.replaceSubrange((table + i * entrySize + field)..<(table + i * entrySize + field + 8), with: [0xf0] + [UInt8](repeating: 0xff, count: 6) + [0x7f]) }
+            for i in 0..<count {
+                bytes.replaceSubrange(
+                    (table + i * entrySize + field)..<(table + i * entrySize + field + 8), with: [0xf0] + [UInt8](repeating: 0xff, count: 6) + [0x7f])
+            }
             absurd.append(bytes)
         }
         for bytes in absurd {

@@ -50,10 +50,11 @@ struct ProgramBTFTests {
         }
     }
 
-    @Test("the bench objects and the exec monitor load with BTF: every function and line record reaches the kernel",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "the bench objects and the exec monitor load with BTF: every function and line record reaches the kernel",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func benchObjects() throws {
         for name in ["alu", "checksum", "flow", "maps"] {
             try checkLoaded(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c")), name)
@@ -61,9 +62,10 @@ struct ProgramBTFTests {
         try checkLoaded(try ObjectFile(bytes: try ExecMonitor.compile()), "exec monitor")
     }
 
-    @Test("only the .text functions a program calls are linked in, each with its function record; .rodata is frozen",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "only the .text functions a program calls are linked in, each with its function record; .rodata is frozen",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func subprogramsAndGlobals() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c"))
         let btf = try #require(object.btf)

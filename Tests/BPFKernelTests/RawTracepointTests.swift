@@ -29,9 +29,10 @@ private func source(tid: Int32) -> String {
 
 @Suite("Raw tracepoints", .serialized)
 struct RawTracepointTests {
-    @Test("a raw tracepoint program sees this process's syscalls until its attachment is released",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a raw tracepoint program sees this process's syscalls until its attachment is released",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func countsSyscalls() throws {
         let tid = currentThreadID()  // the test body runs on this one thread
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source(tid: tid), name: "rawtp-\(tid).bpf.c"))

@@ -24,9 +24,10 @@ private let source = """
 struct SocketFilterAttachTests {
     /// Over a datagram socket pair: attached, the filter sees each datagram and cuts it to 5
     /// bytes; released, datagrams arrive whole and unseen.
-    @Test("a socket filter attached to a socket trims what it receives until released",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a socket filter attached to a socket trims what it receives until released",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func trimsDatagrams() throws {
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "socket.bpf.c")))
         let bss = try #require(object.map(named: ".bss"))

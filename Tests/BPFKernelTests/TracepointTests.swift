@@ -27,10 +27,11 @@ private func source(tid: Int32) -> String {
 struct TracepointTests {
     /// Through a bpf_link and through the perf event ioctl (what kernels before 5.15 have): the
     /// program sees each call until the attachment is released.
-    @Test("a tracepoint program sees each call through a link and through the ioctl, until released",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          arguments: [PerfEventAttachment.link, .ioctl])
+    @Test(
+        "a tracepoint program sees each call through a link and through the ioctl, until released",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        arguments: [PerfEventAttachment.link, .ioctl])
     func countsCalls(mode: PerfEventAttachment) throws {
         let tid = currentThreadID()
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source(tid: tid), name: "tp-\(tid).bpf.c")))

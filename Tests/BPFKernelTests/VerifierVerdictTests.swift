@@ -19,8 +19,9 @@ struct VerifierVerdictTests {
     /// result; the soundness fuzz shows such programs run safely). Programs the kernel accepts
     /// and we refuse are allowed: a privileged kernel reads uninitialized stack, which SwiftBPF
     /// never allows, and tracks precision SwiftBPF does not.
-    @Test("random programs: what we accept, the kernel accepts", .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          arguments: 0..<3)
+    @Test(
+        "random programs: what we accept, the kernel accepts", .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        arguments: 0..<3)
     func verdicts(seed: UInt64) throws {
         var g = SplitMix64(state: 0x6b65_726e &+ seed &* 0x9e37_79b9)
         var both = 0, neither = 0, onlyKernel = 0, deadForUs = 0
@@ -66,7 +67,9 @@ struct VerifierVerdictTests {
             }
         }
         let agree = both + neither
-        print("verifier verdicts vs the kernel, seed \(seed): \(agree)/120 agree (both accept \(both), both refuse \(neither)); kernel only \(onlyKernel); ours only \(deadForUs + onlyOurs.count), of which \(deadForUs) refused by the kernel at an instruction we prove unreachable")
+        print(
+            "verifier verdicts vs the kernel, seed \(seed): \(agree)/120 agree (both accept \(both), both refuse \(neither)); kernel only \(onlyKernel); ours only \(deadForUs + onlyOurs.count), of which \(deadForUs) refused by the kernel at an instruction we prove unreachable"
+        )
         #expect(onlyOurs.isEmpty, "accepted by SwiftBPF, refused by the kernel:\n\(onlyOurs.prefix(3).joined(separator: "\n\n"))")
         #expect(both > 3 && neither > 10, "both accept \(both), both refuse \(neither)")
     }

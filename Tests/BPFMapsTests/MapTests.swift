@@ -92,12 +92,13 @@ struct MapTests {
                 #expect(try map.lookup(key) == model[key])
             case 1:
                 let flags = [UpdateFlags.any, .noExist, .exist][random(3)]
-                let expected: Int32? = switch flags {
-                case .noExist where model[key] != nil: 17
-                case .exist where model[key] == nil: 2
-                case _ where model[key] == nil && model.count == 64: 7
-                default: nil
-                }
+                let expected: Int32? =
+                    switch flags {
+                    case .noExist where model[key] != nil: 17
+                    case .exist where model[key] == nil: 2
+                    case _ where model[key] == nil && model.count == 64: 7
+                    default: nil
+                    }
                 #expect(errno { try map.update(key, value, flags: flags) } == expected)
                 if expected == nil { model[key] = value }
             default:
@@ -168,7 +169,8 @@ struct MapTests {
         Thread.detachNewThread {  // the reader
             var round = 0
             while lookups.load(ordering: .relaxed) < 200_000 || churns.load(ordering: .relaxed) < 20_000,
-                  DispatchTime.now().uptimeNanoseconds < deadline {
+                DispatchTime.now().uptimeNanoseconds < deadline
+            {
                 round += 1
                 let k = UInt32(round % 8)
                 let found = key32(k).withUnsafeBytes { map.lookup($0.baseAddress!) }
@@ -185,16 +187,18 @@ struct MapTests {
         #expect(missed.load(ordering: .relaxed) == 0)
     }
 
-    @Test("shapes over the limits are refused with the kernel's errno", arguments: [
-        (MapShape(type: MapType.hash, keySize: 0, valueSize: 8, maxEntries: 1), Int32(22)),
-        (MapShape(type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 0), 22),
-        (MapShape(type: MapType.array, keySize: 8, valueSize: 8, maxEntries: 1), 22),
-        (MapShape(type: .ringbuf, keySize: 4, valueSize: 8, maxEntries: 1), 22),
-        (MapShape(type: MapType.hash, keySize: 4, valueSize: 1 << 20, maxEntries: 1 << 20), 12),
-        (MapShape(type: MapType.array, keySize: 4, valueSize: Int.max / 2, maxEntries: 4), 12),
-        (MapShape(type: MapType.hash, keySize: 4, valueSize: Int.max, maxEntries: Int.max), 12),
-        (MapShape(type: MapType.hash, keySize: 513, valueSize: 8, maxEntries: 1), 7),
-    ] as [(MapShape, Int32)])
+    @Test(
+        "shapes over the limits are refused with the kernel's errno",
+        arguments: [
+            (MapShape(type: MapType.hash, keySize: 0, valueSize: 8, maxEntries: 1), Int32(22)),
+            (MapShape(type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 0), 22),
+            (MapShape(type: MapType.array, keySize: 8, valueSize: 8, maxEntries: 1), 22),
+            (MapShape(type: .ringbuf, keySize: 4, valueSize: 8, maxEntries: 1), 22),
+            (MapShape(type: MapType.hash, keySize: 4, valueSize: 1 << 20, maxEntries: 1 << 20), 12),
+            (MapShape(type: MapType.array, keySize: 4, valueSize: Int.max / 2, maxEntries: 4), 12),
+            (MapShape(type: MapType.hash, keySize: 4, valueSize: Int.max, maxEntries: Int.max), 12),
+            (MapShape(type: MapType.hash, keySize: 513, valueSize: 8, maxEntries: 1), 7),
+        ] as [(MapShape, Int32)])
     func limits(shape: MapShape, expected: Int32) {
         #expect(errno { _ = try BPFMap.make(name: "x", shape: shape) } == expected)
     }

@@ -88,7 +88,9 @@ struct RingBufferTests {
     @Test("shapes the kernel refuses are refused")
     func shapes() {
         for size in [0, 1000, 4097, 6144] {
-            #expect(throws: MapError.self) { _ = try BPFMap.make(name: "r", shape: MapShape(type: MapType.ringbuf, keySize: 0, valueSize: 0, maxEntries: size)) }
+            #expect(throws: MapError.self) {
+                _ = try BPFMap.make(name: "r", shape: MapShape(type: MapType.ringbuf, keySize: 0, valueSize: 0, maxEntries: size))
+            }
         }
         #expect(throws: MapError.self) { _ = try BPFMap.make(name: "r", shape: MapShape(type: MapType.ringbuf, keySize: 4, valueSize: 0, maxEntries: 4096)) }
     }

@@ -9,9 +9,10 @@ private let compilerReason = BPFCompiler.unavailableReason
 
 @Suite("Object files")
 struct ObjectFileTests {
-    @Test("the bench programs load with their types, license and relocations",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "the bench programs load with their types, license and relocations",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func benchObjects() throws {
         let alu = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/alu.bpf.c"))
         #expect(alu.license == "Dual MIT/GPL")
@@ -38,9 +39,10 @@ struct ObjectFileTests {
         }
     }
 
-    @Test("BTF-defined maps are read with their shapes, and map relocations find them",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "BTF-defined maps are read with their shapes, and map relocations find them",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func mapDefinitions() throws {
         let maps = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/maps.bpf.c"))
         #expect(maps.maps.map(\.name) == ["counters", "table"])
@@ -56,41 +58,45 @@ struct ObjectFileTests {
         #expect(flows.keySize == 16 && flows.valueSize == 16 && flows.maxEntries == 65536 && flows.section == ".maps")
     }
 
-    @Test("section names map to program types the way libbpf's do", arguments: [
-        ("xdp", ProgramType.xdp, nil as String?),
-        ("xdp.frags", .xdp, nil),
-        ("socket", .socketFilter, nil),
-        ("tc", .schedCLS, nil),
-        ("classifier", .schedCLS, nil),
-        ("tp/syscalls/sys_enter_execve", .tracepoint, "syscalls/sys_enter_execve"),
-        ("tracepoint/sched/sched_switch", .tracepoint, "sched/sched_switch"),
-        ("raw_tp/sys_enter", .rawTracepoint, "sys_enter"),
-        ("tp_btf/sched_switch", .tracing, "sched_switch"),
-        ("kprobe/do_sys_open", .kprobe, "do_sys_open"),
-        ("kretprobe/do_sys_open", .kprobe, "do_sys_open"),
-        ("uprobe/bin:func", .kprobe, "bin:func"),
-        ("fentry/tcp_connect", .tracing, "tcp_connect"),
-        ("fexit/tcp_connect", .tracing, "tcp_connect"),
-        ("lsm/file_open", .lsm, "file_open"),
-        ("cgroup_skb/ingress", .cgroupSKB, nil),
-        ("perf_event", .perfEvent, nil),
-    ])
+    @Test(
+        "section names map to program types the way libbpf's do",
+        arguments: [
+            ("xdp", ProgramType.xdp, nil as String?),
+            ("xdp.frags", .xdp, nil),
+            ("socket", .socketFilter, nil),
+            ("tc", .schedCLS, nil),
+            ("classifier", .schedCLS, nil),
+            ("tp/syscalls/sys_enter_execve", .tracepoint, "syscalls/sys_enter_execve"),
+            ("tracepoint/sched/sched_switch", .tracepoint, "sched/sched_switch"),
+            ("raw_tp/sys_enter", .rawTracepoint, "sys_enter"),
+            ("tp_btf/sched_switch", .tracing, "sched_switch"),
+            ("kprobe/do_sys_open", .kprobe, "do_sys_open"),
+            ("kretprobe/do_sys_open", .kprobe, "do_sys_open"),
+            ("uprobe/bin:func", .kprobe, "bin:func"),
+            ("fentry/tcp_connect", .tracing, "tcp_connect"),
+            ("fexit/tcp_connect", .tracing, "tcp_connect"),
+            ("lsm/file_open", .lsm, "file_open"),
+            ("cgroup_skb/ingress", .cgroupSKB, nil),
+            ("perf_event", .perfEvent, nil),
+        ])
     func sectionNames(name: String, type: ProgramType, target: String?) {
         #expect(SectionNames.match(name)?.type == type && SectionNames.match(name)?.attachTarget == target)
     }
 
-    @Test("expected attach types and flags are libbpf's", arguments: [
-        ("xdp", UInt32(37), UInt32(0)),  // BPF_XDP
-        ("xdp.frags", 37, 1 << 5),  // BPF_F_XDP_HAS_FRAGS
-        ("xdp/devmap", 33, 0),  // BPF_XDP_DEVMAP
-        ("cgroup/connect4", 10, 0),  // BPF_CGROUP_INET4_CONNECT
-        ("cgroup_skb/egress", 1, 0),  // BPF_CGROUP_INET_EGRESS
-        ("cgroup/getsockopt", 21, 0),  // BPF_CGROUP_GETSOCKOPT
-        ("tcx/ingress", 46, 0),  // BPF_TCX_INGRESS
-        ("uprobe.s/bin:func", 0, 1 << 4),  // BPF_F_SLEEPABLE
-        ("tp/syscalls/sys_enter_execve", 0, 0),
-        ("socket", 0, 0),
-    ])
+    @Test(
+        "expected attach types and flags are libbpf's",
+        arguments: [
+            ("xdp", UInt32(37), UInt32(0)),  // BPF_XDP
+            ("xdp.frags", 37, 1 << 5),  // BPF_F_XDP_HAS_FRAGS
+            ("xdp/devmap", 33, 0),  // BPF_XDP_DEVMAP
+            ("cgroup/connect4", 10, 0),  // BPF_CGROUP_INET4_CONNECT
+            ("cgroup_skb/egress", 1, 0),  // BPF_CGROUP_INET_EGRESS
+            ("cgroup/getsockopt", 21, 0),  // BPF_CGROUP_GETSOCKOPT
+            ("tcx/ingress", 46, 0),  // BPF_TCX_INGRESS
+            ("uprobe.s/bin:func", 0, 1 << 4),  // BPF_F_SLEEPABLE
+            ("tp/syscalls/sys_enter_execve", 0, 0),
+            ("socket", 0, 0),
+        ])
     func attachTypes(name: String, attachType: UInt32, flags: UInt32) throws {
         let match = try #require(SectionNames.match(name))
         #expect((match.expectedAttachType?.rawValue ?? 0) == attachType && match.flags.rawValue == flags)
@@ -134,8 +140,9 @@ struct MalformedObjectTests {
         }
     }
 
-    @Test("a .text function symbol with an absurd address or size is refused when a call lands on it, never a crash",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a .text function symbol with an absurd address or size is refused when a call lands on it, never a crash",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func absurdFunctionSymbol() throws {
         let valid = try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c")
         let elf = try ELFFile(bytes: valid)
@@ -152,16 +159,19 @@ struct MalformedObjectTests {
     /// Every symbol kind — program functions, global variables, a .text function — with an
     /// address or size past Int.max (which the fuzz found trapping a conversion), or just
     /// negative as a signed number: an ObjectError or a working object, never a crash.
-    @Test("symbols with absurd addresses or sizes never crash the loader or the linker",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          arguments: ["one", "two", "bias", "calls", "twice"])
+    @Test(
+        "symbols with absurd addresses or sizes never crash the loader or the linker",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        arguments: ["one", "two", "bias", "calls", "twice"])
     func absurdSymbols(name: String) throws {
         let valid = try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c")
         let elf = try ELFFile(bytes: valid)
         let symtab = try #require(elf.sections.first { $0.type == 2 })
         let index = try #require(elf.symbols.firstIndex { $0.name == name })
         for field in [8, 16] {  // st_value, st_size
-            for pattern in [[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0, 0, 0, 0, 0, 0, 0, 0x80], [0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]] as [[UInt8]] {
+            for pattern in [[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0, 0, 0, 0, 0, 0, 0, 0x80], [0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]]
+                as [[UInt8]]
+            {
                 var bytes = valid
                 for k in 0..<8 { bytes[symtab.offset + index * 24 + field + k] = pattern[k] }
                 do {
@@ -180,9 +190,10 @@ struct MalformedObjectTests {
         #expect { try ObjectFile(bytes: Array(repeating: 0, count: 64)) } throws: { ($0 as? ObjectError)?.message.contains("bad magic") == true }
     }
 
-    @Test("a compiled object made foreign or corrupt gets errors that say where",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "a compiled object made foreign or corrupt gets errors that say where",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func corrupted() throws {
         var foreign = try Self.object()
         foreign[18] = 62  // EM_X86_64
@@ -196,9 +207,10 @@ struct MalformedObjectTests {
 
     /// Random corruption of a real object must end in a parsed object or an ObjectError —
     /// never a crash. Every error names a section or an offset.
-    @Test("mutated objects never crash the loader",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "mutated objects never crash the loader",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func fuzz() throws {
         // flow, and an object whose programs call .text functions, for the linker.
         for valid in [try Self.object(), try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c")] {

@@ -10,9 +10,10 @@ private let compilerReason = BPFCompiler.unavailableReason
 
 @Suite("BTF line info and CO-RE records in objects")
 struct SourceInfoTests {
-    @Test("programs carry their C source lines",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "programs carry their C source lines",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func lineInfo() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/alu.bpf.c"))
         let program = try #require(object.program(named: "bench_alu"))
@@ -29,8 +30,9 @@ struct SourceInfoTests {
         #expect(functions.records.map { btf.name(ofType: Int($0.typeID)) } == ["bench_alu"])
     }
 
-    @Test("CO-RE relocation records name the type and the access path",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "CO-RE relocation records name the type and the access path",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func coreRecords() throws {
         let source = """
             #include <linux/bpf.h>

@@ -20,22 +20,27 @@ private func randomProgram(_ rng: inout SplitMix64) -> [Instruction] {
         var insn: Instruction
         switch Int.random(in: 0..<20, using: &rng) {
         case 0, 1:  // anything at all
-            insn = Instruction(opcode: .random(in: 0...255, using: &rng), dst: .random(in: 0...15, using: &rng),
-                               src: .random(in: 0...15, using: &rng), offset: .random(in: .min ... .max, using: &rng),
-                               imm: .random(in: .min ... .max, using: &rng))
+            insn = Instruction(
+                opcode: .random(in: 0...255, using: &rng), dst: .random(in: 0...15, using: &rng),
+                src: .random(in: 0...15, using: &rng), offset: .random(in: .min ... .max, using: &rng),
+                imm: .random(in: .min ... .max, using: &rng))
         case 2...8:  // arithmetic, 32 or 64 bit, immediate or register
             let cls: UInt8 = Bool.random(using: &rng) ? 0x07 : 0x04
             let op = alu.randomElement(using: &rng)!
             let signed: Int16 = (op == 0x30 || op == 0x90) && Bool.random(using: &rng) ? 1 : 0
             if Bool.random(using: &rng) {
-                insn = Instruction(opcode: cls | op, dst: reg(&rng), offset: signed, imm: [0, 1, -1, 7, 63, 0x7fff_ffff, .min, .random(in: -100...100, using: &rng)].randomElement(using: &rng)!)
+                insn = Instruction(
+                    opcode: cls | op, dst: reg(&rng), offset: signed,
+                    imm: [0, 1, -1, 7, 63, 0x7fff_ffff, .min, .random(in: -100...100, using: &rng)].randomElement(using: &rng)!)
             } else {
                 insn = Instruction(opcode: cls | 0x08 | op, dst: reg(&rng), src: reg(&rng), offset: signed)
             }
         case 9:  // neg, byte swaps, sign-extending moves
-            insn = [Instruction(opcode: 0x87, dst: reg(&rng)), Instruction(opcode: 0x84, dst: reg(&rng)),
-                    Instruction(opcode: [0xd4, 0xdc, 0xd7].randomElement(using: &rng)!, dst: reg(&rng), imm: [16, 32, 64].randomElement(using: &rng)!),
-                    Instruction(opcode: 0xbf, dst: reg(&rng), src: reg(&rng), offset: [8, 16, 32].randomElement(using: &rng)!)].randomElement(using: &rng)!
+            insn = [
+                Instruction(opcode: 0x87, dst: reg(&rng)), Instruction(opcode: 0x84, dst: reg(&rng)),
+                Instruction(opcode: [0xd4, 0xdc, 0xd7].randomElement(using: &rng)!, dst: reg(&rng), imm: [16, 32, 64].randomElement(using: &rng)!),
+                Instruction(opcode: 0xbf, dst: reg(&rng), src: reg(&rng), offset: [8, 16, 32].randomElement(using: &rng)!),
+            ].randomElement(using: &rng)!
         case 10...13:  // loads and stores around the stack (r10) and the input (r1)
             let base: UInt8 = Bool.random(using: &rng) ? 10 : 1
             let offset = base == 10 ? Int16.random(in: -520 ... -1, using: &rng) : Int16.random(in: -2...70, using: &rng)
@@ -44,19 +49,26 @@ private func randomProgram(_ rng: inout SplitMix64) -> [Instruction] {
             case 0: insn = Instruction(opcode: 0x61 | size, dst: reg(&rng), src: base, offset: offset)
             case 1: insn = Instruction(opcode: 0x62 | size, dst: base, offset: offset, imm: .random(in: -9...9, using: &rng))
             case 2: insn = Instruction(opcode: 0x63 | size, dst: base, src: reg(&rng), offset: offset)
-            default: insn = Instruction(opcode: 0xc3 | (Bool.random(using: &rng) ? 0x18 : 0), dst: base, src: reg(&rng), offset: offset & ~7, imm: atomics.randomElement(using: &rng)!)
+            default:
+                insn = Instruction(
+                    opcode: 0xc3 | (Bool.random(using: &rng) ? 0x18 : 0), dst: base, src: reg(&rng), offset: offset & ~7,
+                    imm: atomics.randomElement(using: &rng)!)
             }
         case 14...17:  // conditional jumps, short distances
             let cls: UInt8 = Bool.random(using: &rng) ? 0x05 : 0x06
             let op = jumps.randomElement(using: &rng)!
-            insn = Bool.random(using: &rng)
+            insn =
+                Bool.random(using: &rng)
                 ? Instruction(opcode: cls | op, dst: reg(&rng), offset: small(&rng), imm: .random(in: -3...3, using: &rng))
                 : Instruction(opcode: cls | 0x08 | op, dst: reg(&rng), src: reg(&rng), offset: small(&rng))
         case 18:  // unconditional jumps and local calls
-            insn = [Instruction(opcode: 0x05, offset: small(&rng)), Instruction(opcode: 0x06, imm: Int32(small(&rng))),
-                    Instruction(opcode: 0x85, src: 1, imm: Int32(small(&rng)))].randomElement(using: &rng)!
+            insn = [
+                Instruction(opcode: 0x05, offset: small(&rng)), Instruction(opcode: 0x06, imm: Int32(small(&rng))),
+                Instruction(opcode: 0x85, src: 1, imm: Int32(small(&rng))),
+            ].randomElement(using: &rng)!
         default:
-            insn = Bool.random(using: &rng) ? Instruction(opcode: 0x95) : Instruction(opcode: 0x18, dst: reg(&rng), imm: .random(in: .min ... .max, using: &rng))
+            insn =
+                Bool.random(using: &rng) ? Instruction(opcode: 0x95) : Instruction(opcode: 0x18, dst: reg(&rng), imm: .random(in: .min ... .max, using: &rng))
         }
         code.append(insn)
         if insn.opcode == 0x18 { code.append(Instruction(opcode: 0, imm: .random(in: .min ... .max, using: &rng))) }

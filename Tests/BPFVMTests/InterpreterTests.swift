@@ -10,18 +10,20 @@ private func run(_ source: String, memory: [UInt8] = [], mode: ExecutionMode = .
 
 @Suite("Interpreter")
 struct InterpreterTests {
-    @Test("division and modulo by zero follow the kernel", arguments: [
-        ("mov %r0, 7\nmov %r1, 0\ndiv %r0, %r1\nexit", UInt64(0)),
-        ("mov %r0, 7\nmov %r1, 0\nmod %r0, %r1\nexit", 7),
-        ("lddw %r0, 0x100000007\nmov %r1, 0\nmod32 %r0, %r1\nexit", 7),  // upper half zeroed
-        ("lddw %r0, 0x100000007\nmod32 %r0, 0\nexit", 7),
-        ("mov %r0, 7\ndiv %r0, 0\nexit", 0),
-        ("mov %r0, -7\nmov %r1, 0\nsdiv %r0, %r1\nexit", 0),
-        ("mov %r0, -7\nmov %r1, 0\nsmod %r0, %r1\nexit", UInt64(bitPattern: -7)),
-        ("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit", 0x8000_0000_0000_0000),
-        ("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit", 0),
-        ("mov %r0, -7\nsmod %r0, 2\nexit", UInt64(bitPattern: -1)),
-    ])
+    @Test(
+        "division and modulo by zero follow the kernel",
+        arguments: [
+            ("mov %r0, 7\nmov %r1, 0\ndiv %r0, %r1\nexit", UInt64(0)),
+            ("mov %r0, 7\nmov %r1, 0\nmod %r0, %r1\nexit", 7),
+            ("lddw %r0, 0x100000007\nmov %r1, 0\nmod32 %r0, %r1\nexit", 7),  // upper half zeroed
+            ("lddw %r0, 0x100000007\nmod32 %r0, 0\nexit", 7),
+            ("mov %r0, 7\ndiv %r0, 0\nexit", 0),
+            ("mov %r0, -7\nmov %r1, 0\nsdiv %r0, %r1\nexit", 0),
+            ("mov %r0, -7\nmov %r1, 0\nsmod %r0, %r1\nexit", UInt64(bitPattern: -7)),
+            ("lddw %r0, 0x8000000000000000\nsdiv %r0, -1\nexit", 0x8000_0000_0000_0000),
+            ("lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit", 0),
+            ("mov %r0, -7\nsmod %r0, 2\nexit", UInt64(bitPattern: -1)),
+        ])
     func divisionEdgeCases(source: String, expected: UInt64) throws {
         #expect(try run(source) == expected)
         #expect(try run(source, mode: .checked()) == expected)
@@ -138,19 +140,21 @@ struct InterpreterTests {
         }
         var scale: UInt64 = 3
         try withUnsafeMutableBytes(of: &scale) { data in
-            let vm = try Interpreter(try Assembler.assemble("""
-                mov %r1, 1
-                mov %r2, 2
-                mov %r3, 3
-                mov %r4, 4
-                mov %r5, 5
-                call 100
-                mov %r6, %r0
-                mov %r7, 100
-                call %r7
-                add %r0, %r6
-                exit
-                """), helpers: table, userData: data.baseAddress)
+            let vm = try Interpreter(
+                try Assembler.assemble(
+                    """
+                    mov %r1, 1
+                    mov %r2, 2
+                    mov %r3, 3
+                    mov %r4, 4
+                    mov %r5, 5
+                    call 100
+                    mov %r6, %r0
+                    mov %r7, 100
+                    call %r7
+                    add %r0, %r6
+                    exit
+                    """), helpers: table, userData: data.baseAddress)
             #expect(try vm.run() == 90)
         }
         let missing = try Interpreter(try Assembler.assemble("mov %r1, 77\ncall %r1\nexit"))

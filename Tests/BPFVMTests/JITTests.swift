@@ -51,28 +51,32 @@ private func llvmDisassembly(_ lines: [String]) throws -> [String]? {
 
 @Suite("JIT (x86-64)", .enabled(if: JITProgram.isSupported, Comment(rawValue: noJIT)))
 struct JITTests {
-    @Test("division and modulo edge cases give the interpreter's results", arguments: [
-        "mov %r0, 7\nmov %r1, 0\ndiv %r0, %r1\nexit",
-        "mov %r0, 7\nmov %r1, 0\nmod %r0, %r1\nexit",
-        "lddw %r0, 0x100000007\nmov %r1, 0\nmod32 %r0, %r1\nexit",
-        "lddw %r0, 0x8000000000000000\nmov %r3, -1\nsdiv %r0, %r3\nexit",
-        "lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit",
-        "mov32 %r0, 0x80000000\nmov %r2, -1\nsdiv32 %r0, %r2\nexit",
-        "mov %r0, -7\nmov %r3, 2\nsmod %r0, %r3\nexit",
-        "mov %r3, 100\nmov %r0, 7\ndiv %r3, %r0\nmov %r0, %r3\nexit",  // divisor in rax
-        "mov %r3, 100\nmov %r4, 7\nmod %r3, %r4\nmov %r0, %r3\nexit",  // dividend in rdx
-        "lddw %r4, 0x1234567890\nmov %r1, 4\nlsh %r4, %r1\nmov %r0, %r4\nexit",  // shift of rcx
-        "mov %r1, 0xff\nmov %r4, 36\nlsh32 %r1, %r4\nmov %r0, %r1\nexit",
-        "lddw %r1, 0xffffffff00000001\nmov %r4, 32\nlsh32 %r1, %r4\nmov %r0, %r1\nexit",  // count 0 still zero-extends
-    ])
+    @Test(
+        "division and modulo edge cases give the interpreter's results",
+        arguments: [
+            "mov %r0, 7\nmov %r1, 0\ndiv %r0, %r1\nexit",
+            "mov %r0, 7\nmov %r1, 0\nmod %r0, %r1\nexit",
+            "lddw %r0, 0x100000007\nmov %r1, 0\nmod32 %r0, %r1\nexit",
+            "lddw %r0, 0x8000000000000000\nmov %r3, -1\nsdiv %r0, %r3\nexit",
+            "lddw %r0, 0x8000000000000000\nsmod %r0, -1\nexit",
+            "mov32 %r0, 0x80000000\nmov %r2, -1\nsdiv32 %r0, %r2\nexit",
+            "mov %r0, -7\nmov %r3, 2\nsmod %r0, %r3\nexit",
+            "mov %r3, 100\nmov %r0, 7\ndiv %r3, %r0\nmov %r0, %r3\nexit",  // divisor in rax
+            "mov %r3, 100\nmov %r4, 7\nmod %r3, %r4\nmov %r0, %r3\nexit",  // dividend in rdx
+            "lddw %r4, 0x1234567890\nmov %r1, 4\nlsh %r4, %r1\nmov %r0, %r4\nexit",  // shift of rcx
+            "mov %r1, 0xff\nmov %r4, 36\nlsh32 %r1, %r4\nmov %r0, %r1\nexit",
+            "lddw %r1, 0xffffffff00000001\nmov %r4, 32\nlsh32 %r1, %r4\nmov %r0, %r1\nexit",  // count 0 still zero-extends
+        ])
     func arithmetic(source: String) throws {
         let (interpreted, compiled) = try both(source)
         #expect(interpreted == compiled, "\(source)")
     }
 
-    @Test("every atomic operation, with the base, source and r0 in awkward registers", arguments: [
-        "add", "or", "and", "xor", "fetch add", "fetch or", "fetch and", "fetch xor", "xchg", "cmpxchg",
-    ], [false, true])
+    @Test(
+        "every atomic operation, with the base, source and r0 in awkward registers",
+        arguments: [
+            "add", "or", "and", "xor", "fetch add", "fetch or", "fetch and", "fetch xor", "xchg", "cmpxchg",
+        ], [false, true])
     func atomics(op: String, wide: Bool) throws {
         // r0 (rax, which cmpxchg uses) as the base and as the source, then r3 (rdx) as the source.
         for source in ["%r0", "%r3"] {
@@ -118,7 +122,8 @@ struct JITTests {
             let base = HelperContext.at(context).pointee.userData!.load(as: UInt64.self)
             return base &+ r1 &* 1 &+ r2 &* 10 &+ r3 &* 100 &+ r4 &* 1000 &+ r5 &* 10000
         }
-        let code = try Assembler.assemble("""
+        let code = try Assembler.assemble(
+            """
             mov %r6, 6
             mov %r7, 7
             mov %r8, 8
@@ -181,9 +186,10 @@ struct JITTests {
 
     /// The encoder checked against LLVM's disassembler: every instruction of the code for all
     /// conformance programs, plain and blinded, must decode to the text the listing claims.
-    @Test("every emitted instruction decodes, with llvm-mc, to the listing's text",
-          .enabled(if: SharedFixtures.path("conformance/tests") != nil, "../shared/conformance is absent"),
-          .enabled(if: fileExists("/usr/bin/llvm-mc"), "llvm-mc is not installed (apt-get install llvm)"))
+    @Test(
+        "every emitted instruction decodes, with llvm-mc, to the listing's text",
+        .enabled(if: SharedFixtures.path("conformance/tests") != nil, "../shared/conformance is absent"),
+        .enabled(if: fileExists("/usr/bin/llvm-mc"), "llvm-mc is not installed (apt-get install llvm)"))
     func encodingMatchesLLVM() throws {
         let directory = try #require(SharedFixtures.path("conformance/tests"))
         let files = try #require(ConformanceRunner.files(in: directory))
@@ -220,4 +226,3 @@ struct JITTests {
         #expect(mnemonics.count > 40, "\(mnemonics.sorted())")
     }
 }
-

@@ -42,8 +42,9 @@ struct SuperinstructionTests {
             """
     }
 
-    @Test("a fused lookup and NULL check behave as the instructions one by one",
-          arguments: [(1, "jeq"), (1, "jne"), (7, "jeq"), (7, "jne")])
+    @Test(
+        "a fused lookup and NULL check behave as the instructions one by one",
+        arguments: [(1, "jeq"), (1, "jne"), (7, "jeq"), (7, "jne")])
     func fusedLookup(key: Int, check: String) throws {
         let map = try BPFMap.make(name: "values", shape: MapShape(type: MapType.array, keySize: 4, valueSize: 8, maxEntries: 4))
         try map.update([1, 0, 0, 0], [21, 0, 0, 0, 0, 0, 0, 0])

@@ -34,8 +34,9 @@ struct SoundnessFuzzTests {
             for _ in 0..<8 {
                 for i in 0..<contextSize { memory[i] = UInt8(truncatingIfNeeded: g.next()) }
                 do {
-                    _ = try vm.run(UInt64(UInt(bitPattern: memory.baseAddress)), mode: .checked(instructionLimit: 1_000_000),
-                                   regions: [MemoryRegion(memory, writable: true)])
+                    _ = try vm.run(
+                        UInt64(UInt(bitPattern: memory.baseAddress)), mode: .checked(instructionLimit: 1_000_000),
+                        regions: [MemoryRegion(memory, writable: true)])
                 } catch {
                     Issue.record("verifier accepted a program that faults: \(error)\n\(Disassembler.listing(code))")
                     return

@@ -26,10 +26,12 @@ struct VerifierCrashFuzzTests {
             case 2:
                 // Instruction soup from the opcodes that exist, with edge-value fields.
                 let edges: [Int32] = [0, 1, -1, 8, -8, 512, -512, Int32.max, Int32.min, 1 << 29, -(1 << 29)]
-                program.code = (0..<(4 + g.below(20))).map { _ in
-                    Instruction(opcode: UInt8(truncatingIfNeeded: g.next()), dst: UInt8(g.below(11)), src: UInt8(g.below(11)),
-                                offset: Int16(truncatingIfNeeded: edges[g.below(edges.count)]), imm: edges[g.below(edges.count)])
-                } + [Instruction(opcode: 0x95)]
+                program.code =
+                    (0..<(4 + g.below(20))).map { _ in
+                        Instruction(
+                            opcode: UInt8(truncatingIfNeeded: g.next()), dst: UInt8(g.below(11)), src: UInt8(g.below(11)),
+                            offset: Int16(truncatingIfNeeded: edges[g.below(edges.count)]), imm: edges[g.below(edges.count)])
+                    } + [Instruction(opcode: 0x95)]
             default: break
             }
             for kernelRules in [true, false] {

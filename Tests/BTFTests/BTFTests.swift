@@ -14,9 +14,10 @@ private let bpftoolPresent = (referenceToolOutput("bpftool", ["version"])) != ni
 @Suite("BTF")
 struct BTFTests {
     /// The kernel's own BTF, dumped in bpftool's raw format, must be bpftool's output byte for byte.
-    @Test("vmlinux BTF dumps exactly as bpftool dumps it",
-          .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent: the kernel has no BTF"),
-          .enabled(if: bpftoolPresent, "bpftool is not installed"))
+    @Test(
+        "vmlinux BTF dumps exactly as bpftool dumps it",
+        .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent: the kernel has no BTF"),
+        .enabled(if: bpftoolPresent, "bpftool is not installed"))
     func vmlinuxAgainstBpftool() throws {
         let btf = try BTF(bytes: vmlinux!)
         #expect(btf.types.count > 10_000)
@@ -28,11 +29,12 @@ struct BTFTests {
         Issue.record("first difference at line \(first + 1): ours '\(first < a.count ? a[first] : "")', bpftool '\(first < b.count ? b[first] : "")'")
     }
 
-    @Test("the .BTF of clang-compiled objects dumps exactly as bpftool dumps it",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"),
-          .enabled(if: bpftoolPresent, "bpftool is not installed"),
-          arguments: ["alu", "checksum", "flow", "maps"])
+    @Test(
+        "the .BTF of clang-compiled objects dumps exactly as bpftool dumps it",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"),
+        .enabled(if: bpftoolPresent, "bpftool is not installed"),
+        arguments: ["alu", "checksum", "flow", "maps"])
     func objectsAgainstBpftool(name: String) throws {
         let bytes = try BPFCompiler.compile(bench! + "/\(name).bpf.c")
         let elf = try ELFFile(bytes: bytes)
@@ -46,10 +48,11 @@ struct BTFTests {
         #expect(btf.types.indices.contains { btf.name(ofType: $0) == "bench_\(name)" })
     }
 
-    @Test("encoding gives back the bytes it was parsed from: vmlinux and every bench object",
-          .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent: the kernel has no BTF"),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "encoding gives back the bytes it was parsed from: vmlinux and every bench object",
+        .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent: the kernel has no BTF"),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func encodingRoundTrip() throws {
         #expect(try BTF(bytes: vmlinux!).encoded() == vmlinux!)
         for name in ["alu", "checksum", "flow", "maps"] {
@@ -84,9 +87,9 @@ struct BTFTests {
         var types: [UInt8] = []
         func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         types += u32(1) + u32(0x0100_0000) + u32(4) + u32(0x0100_0020)  // INT 'int' 32 bits, name at 1
-        types += u32(0) + u32(0x0800_0000) + u32(1)                       // TYPEDEF -> 1
+        types += u32(0) + u32(0x0800_0000) + u32(1)  // TYPEDEF -> 1
         types += u32(0) + u32(0x0300_0000) + u32(0) + u32(2) + u32(1) + u32(10)  // ARRAY 10 x [2]
-        types += u32(0) + u32(0x0300_0000) + u32(0) + u32(4) + u32(1) + u32(2)   // ARRAY 2 x [4]: itself
+        types += u32(0) + u32(0x0300_0000) + u32(0) + u32(4) + u32(1) + u32(2)  // ARRAY 2 x [4]: itself
         let strings: [UInt8] = [0] + Array("int".utf8) + [0]
         let header = [0x9f, 0xeb, 1, 0] + u32(24) + u32(0) + u32(UInt32(types.count)) + u32(UInt32(types.count)) + u32(UInt32(strings.count))
         let btf = try BTF(bytes: header + types + strings)

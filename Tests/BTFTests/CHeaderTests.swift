@@ -58,8 +58,9 @@ struct CHeaderTests {
         return count
     }
 
-    @Test("the kernel's vmlinux BTF becomes a vmlinux.h clang compiles, with the kernel's layout",
-          .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
+    @Test(
+        "the kernel's vmlinux BTF becomes a vmlinux.h clang compiles, with the kernel's layout",
+        .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"))
     func vmlinuxHeader() throws {
         let count = try Self.compileHeader(try BTF(bytes: try #require(vmlinux)), name: "vmlinux-header.c")
         #expect(count > 10_000)
@@ -103,10 +104,12 @@ struct CHeaderTests {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "cheader-types.bpf.c"))
         let btf = try #require(object.btf)
         let header = btf.cHeader()
-        for declaration in ["typedef struct node node_t;", "typedef int (*handler_t)(node_t *, const char *, ...);",
-                            "void (*callbacks[3])(struct node *, unsigned long long);", "int (*matrix)[4];",
-                            "unsigned int a: 3;", "unsigned long long c: 40;", "RED = -1,", "} __attribute__((packed));",
-                            "const volatile __u64 *const counters;"] {
+        for declaration in [
+            "typedef struct node node_t;", "typedef int (*handler_t)(node_t *, const char *, ...);",
+            "void (*callbacks[3])(struct node *, unsigned long long);", "int (*matrix)[4];",
+            "unsigned int a: 3;", "unsigned long long c: 40;", "RED = -1,", "} __attribute__((packed));",
+            "const volatile __u64 *const counters;",
+        ] {
             #expect(header.contains(declaration), "missing: \(declaration)")
         }
         #expect(try Self.compileHeader(btf, name: "cheader-types-check.c") >= 15)

@@ -35,8 +35,9 @@ private let otherLayout = """
 
 @Suite("CO-RE bitfield relocations", .serialized)
 struct BitfieldRelocationTests {
-    @Test("bitfields read through CO-RE give their values (relocated against the object's own BTF)",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "bitfields read through CO-RE give their values (relocated against the object's own BTF)",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func ownLayout() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: program, name: "bitfields.bpf.c"))
         let kinds = Set((object.btfExt?.coreRelocations.flatMap(\.records) ?? []).map(\.kind))
@@ -47,8 +48,9 @@ struct BitfieldRelocationTests {
 
     /// An instruction whose compiled-in value disagrees with the object's own BTF (here a right
     /// shift, which is never ambiguous) is a located error, not a crash.
-    @Test("a compiled-in value that contradicts the BTF is refused with the instruction named",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a compiled-in value that contradicts the BTF is refused with the instruction named",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func contradiction() throws {
         var bytes = try BPFCompiler.compile(text: program, name: "bitfields-bad.bpf.c")
         let parsed = try ObjectFile(bytes: bytes)
@@ -63,8 +65,9 @@ struct BitfieldRelocationTests {
 
     /// Against the other layout: c at bits 64-68, b at 69-71 and d at 72-111, as libbpf computes
     /// them (the smallest aligned load of at least the member type's size that holds the bits).
-    @Test("against another layout, offsets, sizes and shifts are libbpf's",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "against another layout, offsets, sizes and shifts are libbpf's",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func otherTarget() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: program, name: "bitfields-local.bpf.c"))
         let target = try #require(try ObjectFile(bytes: try BPFCompiler.compile(text: otherLayout, name: "bitfields-other.bpf.c")).btf)
@@ -80,7 +83,8 @@ struct BitfieldRelocationTests {
         var checked = 0
         for record in object.btfExt?.coreRelocations.flatMap(\.records) ?? [] {
             guard let member = local.name(record.accessStringOffset).split(separator: ":").last.flatMap({ Int($0) }),
-                  let value = expected[member]?[record.kind] else { continue }
+                let value = expected[member]?[record.kind]
+            else { continue }
             #expect(try relocator.resolve(record).target == value, "member \(member), relocation kind \(record.kind)")
             checked += 1
         }

@@ -58,7 +58,8 @@ private let ipv6Packet: [UInt8] = {
 }()
 
 /// An ARP frame to another host: no IP socket to fake.
-private let arpPacket: [UInt8] = [2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0x08, 0x06]
+private let arpPacket: [UInt8] =
+    [2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0x08, 0x06]
     + [0, 1, 8, 0, 6, 4, 0, 1] + [UInt8](repeating: 7, count: 20)
 
 @Suite("cgroup socket-buffer programs")
@@ -66,9 +67,10 @@ struct CgroupSKBTests {
     /// The fields, the packet and the writes agree with the kernel's test run for IPv4, IPv6
     /// and non-IP frames (the socket the kernel fakes takes its family and addresses from the
     /// packet) sent to a multicast, the device's own and another host's address, in every engine.
-    @Test("a cgroup_skb program sees the context the kernel's test run gives it",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a cgroup_skb program sees the context the kernel's test run gives it",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "cgroup_skb.bpf.c"))
         let kernel = try KernelObject(object), ours = try UserspaceObject(object)
@@ -85,7 +87,9 @@ struct CgroupSKBTests {
                 let expected = try #require(try kernelSeen.lookup(zero))
                 let actual = try #require(try ourSeen.lookup(zero))
                 for field in 0..<36 where actual[field * 8..<field * 8 + 8] != expected[field * 8..<field * 8 + 8] {
-                    Issue.record("\(name), \(mode): seen[\(field)] is \(Array(actual[field * 8..<field * 8 + 8])), the kernel's \(Array(expected[field * 8..<field * 8 + 8]))")
+                    Issue.record(
+                        "\(name), \(mode): seen[\(field)] is \(Array(actual[field * 8..<field * 8 + 8])), the kernel's \(Array(expected[field * 8..<field * 8 + 8]))"
+                    )
                 }
                 #expect(expected[35 * 8] == 1, "the program ran once")
             }
@@ -94,12 +98,15 @@ struct CgroupSKBTests {
 
     /// Cgroup programs read the packet but may not write it, and have no wire_len or
     /// tc_classid: both verifiers refuse, in the kernel's words.
-    @Test("both verifiers refuse a packet write and the fields cgroup programs may not read",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "both verifiers refuse a packet write and the fields cgroup programs may not read",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func refusals() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "cgroup_skb.bpf.c"))
-        for (name, message) in [("cg_writes_packet", "cannot write into packet"), ("cg_reads_wire_len", "invalid bpf_context access off=160"),
-                                ("cg_reads_tc_classid", "invalid bpf_context access off=72")] {
+        for (name, message) in [
+            ("cg_writes_packet", "cannot write into packet"), ("cg_reads_wire_len", "invalid bpf_context access off=160"),
+            ("cg_reads_tc_classid", "invalid bpf_context access off=72"),
+        ] {
             let refusal = #expect(throws: (any Error).self) { try UserspaceObject(object).load(program: name) }
             #expect(String(describing: refusal).contains(message), "\(name): \(String(describing: refusal))")
             if kernelReason == nil {

@@ -6,7 +6,8 @@ import Testing
 /// The README's embedding example, kept compiling and correct.
 @Test("the README's embedding example works as written")
 func readmeExample() throws {
-    let program = try Assembler.assemble("""
+    let program = try Assembler.assemble(
+        """
         ldxw %r0, [%r1+0]     # first word of the input
         add %r0, %r2          # plus the input's length
         exit
@@ -23,10 +24,11 @@ func readmeExample() throws {
 }
 
 /// The README's object example, kept compiling and correct.
-@Test("the README's object example works as written",
-      .enabled(if: KernelSupport.unavailableReason == nil, Comment(rawValue: KernelSupport.unavailableReason ?? "")),
-      .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")),
-      .enabled(if: SharedFixtures.path("bench") != nil, "../shared/bench is absent"))
+@Test(
+    "the README's object example works as written",
+    .enabled(if: KernelSupport.unavailableReason == nil, Comment(rawValue: KernelSupport.unavailableReason ?? "")),
+    .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")),
+    .enabled(if: SharedFixtures.path("bench") != nil, "../shared/bench is absent"))
 func readmeObjectExample() throws {
     let objectBytes = try BPFCompiler.compile(SharedFixtures.path("bench")! + "/flow.bpf.c")
     let frame = BenchmarkPrograms.packet

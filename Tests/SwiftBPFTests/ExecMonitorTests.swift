@@ -28,8 +28,9 @@ private struct Event {
 
 @Suite("The exec monitor")
 struct ExecMonitorTests {
-    @Test("it reports pid, uid, comm and filename through the ring buffer in userspace",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "it reports pid, uid, comm and filename through the ring buffer in userspace",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func userspace() throws {
         let object = try ObjectFile(bytes: try ExecMonitor.compile())
         #expect(object.programs.first?.kind == SectionNames.Match(type: .tracepoint, attachTarget: "syscalls/sys_enter_execve"))
@@ -53,9 +54,10 @@ struct ExecMonitorTests {
         #expect(events.pending == 0)
     }
 
-    @Test("the kernel's verifier accepts the same object",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "the kernel's verifier accepts the same object",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func kernelLoads() throws {
         let loaded = try KernelObject(try ObjectFile(bytes: try ExecMonitor.compile()))
         #expect(loaded.maps.map(\.definition.type) == [.ringbuf])

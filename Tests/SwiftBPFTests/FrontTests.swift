@@ -8,13 +8,15 @@ private let compilerReason = BPFCompiler.unavailableReason
 private let kernelReason = KernelSupport.unavailableReason
 
 /// The front: one object, the same calls, either backend.
-@Suite("Front over both backends", .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-       .enabled(if: flowSource != nil, "../shared/bench is absent"))
+@Suite(
+    "Front over both backends", .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+    .enabled(if: flowSource != nil, "../shared/bench is absent"))
 struct FrontTests {
     private func object() throws -> OpenedObject { try OpenedObject(bytes: try BPFCompiler.compile(flowSource!)) }
 
-    @Test("the same program gives the same verdict and leaves the same map on both backends",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "the same program gives the same verdict and leaves the same map on both backends",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func symmetric() throws {
         let object = try object()
         var outcomes: [Backend: (UInt32, [[UInt8]])] = [:]
@@ -70,23 +72,26 @@ struct FrontTests {
         }
     }
 
-    @Test("the kernel's refusal arrives with its errno and log; attaching needs what the section lacks",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "the kernel's refusal arrives with its errno and log; attaching needs what the section lacks",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func kernelErrors() throws {
         let loaded = try object().load(on: .kernel)
         #expect { _ = try loaded.program().attach() } throws: { error in
             guard case let BPFError.kernel(.cannotAttach(program, reason)) = error else { return false }
             return program == "bench_flow" && reason.contains("interface")
         }
-        let refused = try OpenedObject(bytes: try BPFCompiler.compile(text: """
-            #include <linux/bpf.h>
-            #include <bpf/bpf_helpers.h>
-            SEC("xdp") int reads_past(struct xdp_md *ctx) {
-                unsigned char *data = (unsigned char *)(long)ctx->data;
-                return data[0];  /* no data_end check */
-            }
-            char LICENSE[] SEC("license") = "GPL";
-            """, name: "refused.bpf.c"))
+        let refused = try OpenedObject(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    SEC("xdp") int reads_past(struct xdp_md *ctx) {
+                        unsigned char *data = (unsigned char *)(long)ctx->data;
+                        return data[0];  /* no data_end check */
+                    }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "refused.bpf.c"))
         #expect { _ = try refused.load(on: .kernel).program() } throws: { error in
             guard case let BPFError.kernel(.refused(operation, errno, log)) = error else { return false }
             return operation == "BPF_PROG_LOAD" && errno == .EACCES && log?.contains("invalid access to packet") == true

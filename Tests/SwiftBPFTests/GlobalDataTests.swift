@@ -23,8 +23,9 @@ private let source = """
 
 @Suite("Global data and subprograms", .serialized)
 struct GlobalDataTests {
-    @Test("global data becomes single-value array maps; calls into .text are linked",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "global data becomes single-value array maps; calls into .text are linked",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func linking() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "globals.bpf.c"))
         let data = try #require(object.maps.first { $0.name == ".data" })
@@ -40,9 +41,10 @@ struct GlobalDataTests {
         #expect(linked.mapReferences.allSatisfy { $0.valueOffset == 0 })
     }
 
-    @Test("both backends agree run after run while .data changes the verdict",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "both backends agree run after run while .data changes the verdict",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "globals.bpf.c"))
         let kernel = try KernelObject(object), ours = try UserspaceObject(object)
@@ -59,9 +61,10 @@ struct GlobalDataTests {
         #expect(try kernelData.lookup([0, 0, 0, 0]) == (try ours.map(named: ".data")?.lookup([0, 0, 0, 0])))
     }
 
-    @Test("a write to .rodata is refused by the kernel and our verifier, and faults in checked mode",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a write to .rodata is refused by the kernel and our verifier, and faults in checked mode",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func readOnlyData() throws {
         let writer = """
             #include <linux/bpf.h>

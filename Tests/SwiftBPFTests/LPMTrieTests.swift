@@ -27,9 +27,10 @@ private let source = """
 
 @Suite("LPM trie")
 struct LPMTrieTests {
-    @Test("longest-prefix lookups agree with the kernel's trie",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "longest-prefix lookups agree with the kernel's trie",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "lpm.bpf.c"))
         let kernel = try KernelObject(object), ours = try UserspaceObject(object)

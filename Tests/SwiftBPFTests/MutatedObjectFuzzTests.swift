@@ -14,10 +14,11 @@ private let bench = SharedFixtures.path("bench")
 /// verifier accepts must run in checked mode, on packets of several sizes, without a fault.
 @Suite("Verifier soundness on mutated real objects")
 struct MutatedObjectFuzzTests {
-    @Test("mutants of the bench objects: accepted means safe",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"),
-          arguments: ["alu", "checksum", "flow", "maps"])
+    @Test(
+        "mutants of the bench objects: accepted means safe",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"),
+        arguments: ["alu", "checksum", "flow", "maps"])
     func mutants(name: String) throws {
         let original = try BPFCompiler.compile(bench! + "/\(name).bpf.c")
         let parsed = try ObjectFile(bytes: original)
@@ -48,7 +49,8 @@ struct MutatedObjectFuzzTests {
             case 3: bytes[at] ^= UInt8(1) << UInt8(g.below(8))  // one opcode bit
             default:  // a small change to the immediate: a loop bound, a size, a bounds check
                 let delta = Int32(g.below(33)) - 16
-                let imm = Int32(bitPattern: UInt32(bytes[at + 4]) | UInt32(bytes[at + 5]) << 8 | UInt32(bytes[at + 6]) << 16 | UInt32(bytes[at + 7]) << 24) &+ delta
+                let imm =
+                    Int32(bitPattern: UInt32(bytes[at + 4]) | UInt32(bytes[at + 5]) << 8 | UInt32(bytes[at + 6]) << 16 | UInt32(bytes[at + 7]) << 24) &+ delta
                 for k in 0..<4 { bytes[at + 4 + k] = UInt8(truncatingIfNeeded: imm >> (8 * k)) }
             }
             let loaded: UserspaceProgram

@@ -29,9 +29,10 @@ private let source = """
 @Suite("Per-CPU maps")
 struct PerCPUMapTests {
     /// Runs may land on any CPU, so the comparison is of each key's sum over all CPUs.
-    @Test("per-CPU counters sum to the kernel's",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "per-CPU counters sum to the kernel's",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "percpu.bpf.c"))
         let kernel = try KernelObject(object), ours = try UserspaceObject(object)

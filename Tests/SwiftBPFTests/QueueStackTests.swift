@@ -49,9 +49,10 @@ private func drain(_ map: QueueStackMap) -> [[UInt8]] {
 
 @Suite("Queues and stacks")
 struct QueueStackTests {
-    @Test("push, pop and peek agree with the kernel, results and leftovers",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "push, pop and peek agree with the kernel, results and leftovers",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "queue.bpf.c"))
         var rng = SplitMix64(state: 21)

@@ -54,9 +54,10 @@ struct SocketBufferStoreTests {
     /// tc may set mark, priority, tc_index, tc_classid, cb[] and tstamp; a socket filter only
     /// cb[]; both read the fields past `data_end` their type may: every engine returns what
     /// the kernel's test run returns.
-    @Test("tc and socket filter programs write and read the fields the kernel lets them, with the kernel's results",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "tc and socket filter programs write and read the fields the kernel lets them, with the kernel's results",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "skb_stores.bpf.c"))
         let kernel = try KernelObject(object)
@@ -72,8 +73,9 @@ struct SocketBufferStoreTests {
     }
 
     /// Both verifiers refuse a socket filter's store to mark, at that instruction.
-    @Test("a socket filter's store to mark is refused, as the kernel refuses it",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a socket filter's store to mark is refused, as the kernel refuses it",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func markIsReadOnlyToSocketFilters() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "skb_stores.bpf.c"))
         let refusal = #expect(throws: (any Error).self) { try UserspaceObject(object).load(program: "socket_mark") }

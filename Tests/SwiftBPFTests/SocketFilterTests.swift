@@ -11,7 +11,9 @@ private let kernelReason = KernelSupport.unavailableReason
 @Suite("Socket filters against the kernel")
 struct SocketFilterTests {
     private static let programs: [(String, String)] = [
-        ("tcp over IPv4 (offsets from the network header), else 0; keeps skb->len bytes", """
+        (
+            "tcp over IPv4 (offsets from the network header), else 0; keeps skb->len bytes",
+            """
             mov %r6, %r1
             ldabsb 0
             jne %r0, 0x45, drop
@@ -22,8 +24,11 @@ struct SocketFilterTests {
             drop:
             mov %r0, 0
             exit
-            """),
-        ("indirect loads through the IP header length", """
+            """
+        ),
+        (
+            "indirect loads through the IP header length",
+            """
             mov %r6, %r1
             ldabsb 0
             and %r0, 15
@@ -34,25 +39,33 @@ struct SocketFilterTests {
             ldindw %r7, 0
             xor %r0, %r8
             exit
-            """),
-        ("a load past the end returns 0", """
+            """
+        ),
+        (
+            "a load past the end returns 0",
+            """
             mov %r6, %r1
             ldabsw 42
             add %r0, 1
             exit
-            """),
-        ("protocol and ifindex fields", """
+            """
+        ),
+        (
+            "protocol and ifindex fields",
+            """
             ldxw %r2, [%r1+16]
             ldxw %r3, [%r1+0]
             lsh %r2, 16
             or %r2, %r3
             mov %r0, %r2
             exit
-            """),
+            """
+        ),
     ]
 
-    @Test("same verdicts as the kernel", .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          arguments: programs.indices)
+    @Test(
+        "same verdicts as the kernel", .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        arguments: programs.indices)
     func againstKernel(index: Int) throws {
         let (name, source) = Self.programs[index]
         let code = try Assembler.assemble(source)
@@ -79,9 +92,10 @@ struct SocketFilterTests {
         }
     }
 
-    @Test("a socket filter object runs in the userspace runtime as in the kernel",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")))
+    @Test(
+        "a socket filter object runs in the userspace runtime as in the kernel",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")))
     func object() throws {
         let source = """
             #include <linux/bpf.h>

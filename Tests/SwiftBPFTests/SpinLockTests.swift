@@ -32,8 +32,9 @@ private func source(leak: Bool) -> String {
 
 @Suite("Spin locks in map values")
 struct SpinLockTests {
-    @Test("a counter under bpf_spin_lock: the lock is found in the value's BTF, verified, taken and released",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a counter under bpf_spin_lock: the lock is found in the value's BTF, verified, taken and released",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func counter() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source(leak: false), name: "lock.bpf.c"))
         #expect(object.maps.first?.spinLockOffset == 0)
@@ -47,8 +48,9 @@ struct SpinLockTests {
         #expect(littleEndianValue(Array(value[8..<16])) == 300)
     }
 
-    @Test("a path that returns holding the lock is refused at load, with its source line",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a path that returns holding the lock is refused at load, with its source line",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func leak() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source(leak: true), name: "leak.bpf.c"))
         let error = try #require(throws: RuntimeError.self) { try UserspaceObject(object).load() }
@@ -57,9 +59,10 @@ struct SpinLockTests {
         #expect(refusal.sourceLine?.contains("leak.bpf.c") == true, "\(refusal)")
     }
 
-    @Test("the kernel takes the same object: the lock's map is created with its BTF, counts the same, and refuses the leak at its source line",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    @Test(
+        "the kernel takes the same object: the lock's map is created with its BTF, counts the same, and refuses the leak at its source line",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
     func againstKernel() throws {
         let kernel = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source(leak: false), name: "lock.bpf.c")))
         let program = try kernel.load()

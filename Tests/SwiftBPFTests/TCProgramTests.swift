@@ -41,9 +41,10 @@ private let source = """
 
 @Suite("tc programs against the kernel", .serialized)
 struct TCProgramTests {
-    @Test("a tc classifier returns the kernel's verdicts, rewrites the same bytes and counts the same, in every engine",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "a tc classifier returns the kernel's verdicts, rewrites the same bytes and counts the same, in every engine",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "classify.bpf.c"))
         let tcp = BenchmarkPrograms.packet

@@ -32,9 +32,10 @@ private let source = """
 
 @Suite("Tail calls", .serialized)
 struct TailCallTests {
-    @Test("tail calls reach their targets, stop at the kernel's limit, and fall through like the kernel's",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "tail calls reach their targets, stop at the kernel's limit, and fall through like the kernel's",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "tailcall.bpf.c"))
         let kernel = try KernelObject(object)

@@ -27,8 +27,9 @@ private let source = """
 
 @Suite("bpf_printk to a host sink")
 struct TracePrintkTests {
-    @Test("bpf_printk lines reach traceOutput, formatted as the kernel formats them, in every engine",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "bpf_printk lines reach traceOutput, formatted as the kernel formats them, in every engine",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func lines() throws {
         final class Lines { var all: [String] = [] }
         let lines = Lines()
@@ -44,10 +45,11 @@ struct TracePrintkTests {
     }
 
     /// The kernel writes the same program's lines to its trace buffer: they must read the same.
-    @Test("the lines are the kernel's own, read back from its trace buffer",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: FileManager.default.fileExists(atPath: "/sys/kernel/tracing/trace"), "tracefs is not mounted at /sys/kernel/tracing"))
+    @Test(
+        "the lines are the kernel's own, read back from its trace buffer",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: FileManager.default.fileExists(atPath: "/sys/kernel/tracing/trace"), "tracefs is not mounted at /sys/kernel/tracing"))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "printk-kernel.bpf.c"))
         final class Lines { var all: [String] = [] }
@@ -64,8 +66,9 @@ struct TracePrintkTests {
         let trace = try #require(readTextFile("/sys/kernel/tracing/trace"))
         let theirs = trace.split(separator: "\n").compactMap { line -> String? in
             guard let message = line.range(of: ": bpf_trace_printk: "),
-                  let cpu = line.range(of: " ["), cpu.lowerBound < message.lowerBound,
-                  line[..<cpu.lowerBound].split(separator: " ").last?.hasSuffix("-\(thread)") == true else { return nil }
+                let cpu = line.range(of: " ["), cpu.lowerBound < message.lowerBound,
+                line[..<cpu.lowerBound].split(separator: " ").last?.hasSuffix("-\(thread)") == true
+            else { return nil }
             return String(line[message.upperBound...])
         }
         #expect(Array(theirs.suffix(2)) == ours.all)

@@ -16,17 +16,20 @@ struct UserspaceObjectTests {
         udp[23] = 17
         var ack = syn
         ack[47] = 0x12  // SYN+ACK
-        return [("syn", syn), ("udp", udp), ("syn-ack", ack), ("1500", syn + Array(repeating: 0, count: 1500 - syn.count)),
-                ("short", Array(syn.prefix(20)))]
+        return [
+            ("syn", syn), ("udp", udp), ("syn-ack", ack), ("1500", syn + Array(repeating: 0, count: 1500 - syn.count)),
+            ("short", Array(syn.prefix(20))),
+        ]
     }()
 
     /// The four bench programs, from clang's objects, give the kernel's verdict on every packet,
     /// run after run (map state evolves the same way on both sides), in both engines.
-    @Test("bench objects return what the kernel returns",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"),
-          arguments: ["alu", "checksum", "flow", "maps"])
+    @Test(
+        "bench objects return what the kernel returns",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"),
+        arguments: ["alu", "checksum", "flow", "maps"])
     func againstKernel(name: String) throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/\(name).bpf.c"))
         for mode in [ExecutionMode.checked(), .fast, .jit] {
@@ -51,9 +54,10 @@ struct UserspaceObjectTests {
         }
     }
 
-    @Test("map state after runs is what the program wrote",
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
-          .enabled(if: bench != nil, "../shared/bench is absent"))
+    @Test(
+        "map state after runs is what the program wrote",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: bench != nil, "../shared/bench is absent"))
     func mapState() throws {
         let loaded = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(bench! + "/flow.bpf.c")))
         let program = try loaded.load()
@@ -92,9 +96,10 @@ struct CheckedHelperArgumentTests {
 
     /// The verifier refuses this program at load (the first misuse it meets); loaded without
     /// verification, checked mode catches every misuse at run time.
-    @Test("bad pointers to helpers: refused by the verifier, and fault in checked mode naming the register",
-          .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")),
-          arguments: [(1, 1), (2, 2), (3, 2), (4, 3), (5, 1)])
+    @Test(
+        "bad pointers to helpers: refused by the verifier, and fault in checked mode naming the register",
+        .enabled(if: BPFCompiler.unavailableReason == nil, Comment(rawValue: BPFCompiler.unavailableReason ?? "")),
+        arguments: [(1, 1), (2, 2), (3, 2), (4, 3), (5, 1)])
     func refused(how: UInt8, register: Int) throws {
         let object = try UserspaceObject(try ObjectFile(bytes: try BPFCompiler.compile(text: Self.source, name: "misuse.bpf.c")))
         #expect { _ = try object.load() } throws: { error in

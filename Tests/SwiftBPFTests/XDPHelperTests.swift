@@ -29,16 +29,21 @@ private let source = """
 
 @Suite("XDP helpers against the kernel", .serialized)
 struct XDPHelperTests {
-    @Test("adjust_head, adjust_tail and redirect move and bound the packet as the kernel does",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "adjust_head, adjust_tail and redirect move and bound the packet as the kernel does",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func againstKernel() throws {
         let object = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "adjust.bpf.c"))
         let kernel = try KernelObject(object).load(), ours = try UserspaceObject(object).load()
         func packet(head: Int16, tail: Int16, length: Int) -> [UInt8] {
             var p = [UInt8](repeating: 0xab, count: length)
-            withUnsafeBytes(of: head.littleEndian) { p[0] = $0[0]; p[1] = $0[1] }
-            withUnsafeBytes(of: tail.littleEndian) { p[2] = $0[0]; p[3] = $0[1] }
+            withUnsafeBytes(of: head.littleEndian) {
+                p[0] = $0[0]; p[1] = $0[1]
+            }
+            withUnsafeBytes(of: tail.littleEndian) {
+                p[2] = $0[0]; p[3] = $0[1]
+            }
             return p
         }
         var outcomes: Set<UInt32> = []
@@ -61,9 +66,10 @@ struct XDPHelperTests {
 
     /// csum_diff over packet bytes with sizes and a seed the packet chooses: random packets,
     /// odd sizes and empty buffers included.
-    @Test("csum_diff gives the kernel's partial checksums",
-          .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
-          .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    @Test(
+        "csum_diff gives the kernel's partial checksums",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func checksumDiff() throws {
         let source = """
             #include <linux/bpf.h>

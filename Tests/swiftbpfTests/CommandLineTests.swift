@@ -1,14 +1,17 @@
 import Testing
 @testable import swiftbpf
 
-private let spec = CommandSpec("load", abstract: "Load.", parameters: [
-    .argument("object", "The object."),
-    .optionalArgument("extra", "More."),
-    .flag("kernel", "In the kernel."),
-    .option("pin", "Pin here."),
-    .option("output", short: "o", "Write here."),
-    .option("repeat", "Runs.", default: "1"),
-]) { _ in }
+private let spec = CommandSpec(
+    "load", abstract: "Load.",
+    parameters: [
+        .argument("object", "The object."),
+        .optionalArgument("extra", "More."),
+        .flag("kernel", "In the kernel."),
+        .option("pin", "Pin here."),
+        .option("output", short: "o", "Write here."),
+        .option("repeat", "Runs.", default: "1"),
+    ]
+) { _ in }
 
 private func parse(_ words: [String]) throws(UsageError) -> ParsedArguments {
     try ParsedArguments(words, spec: spec, command: ["swiftbpf", "load"])
@@ -31,14 +34,16 @@ struct CommandLineTests {
         #expect(try c.value("repeat", as: Int.self) == 3)
     }
 
-    @Test("what does not fit the command is a usage error saying why", arguments: [
-        (["x.o", "--bogus"], "unknown option '--bogus'"),
-        (["x.o", "-q"], "unknown option '-q'"),
-        (["x.o", "--pin"], "missing value for '--pin'"),
-        (["x.o", "--kernel=1"], "'--kernel' takes no value"),
-        ([], "missing expected argument '<object>'"),
-        (["x.o", "y", "z"], "unexpected argument 'z'"),
-    ])
+    @Test(
+        "what does not fit the command is a usage error saying why",
+        arguments: [
+            (["x.o", "--bogus"], "unknown option '--bogus'"),
+            (["x.o", "-q"], "unknown option '-q'"),
+            (["x.o", "--pin"], "missing value for '--pin'"),
+            (["x.o", "--kernel=1"], "'--kernel' takes no value"),
+            ([], "missing expected argument '<object>'"),
+            (["x.o", "y", "z"], "unexpected argument 'z'"),
+        ])
     func refusals(words: [String], message: String) {
         do {
             _ = try parse(words)

@@ -11,7 +11,8 @@ final class ExecutableMemory {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         size = max(page, (code.count + page - 1) / page * page)
         guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              mapped != MAP_FAILED else { return nil }
+            mapped != MAP_FAILED
+        else { return nil }
         base = mapped
         // Unused bytes are int3, so a stray jump traps instead of running leftovers.
         base.initializeMemory(as: UInt8.self, repeating: 0xCC, count: size)

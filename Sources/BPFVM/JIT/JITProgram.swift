@@ -54,15 +54,19 @@ public final class JITProgram {
     ///   that this host has no JIT.
     /// - Parameter maps: the maps the program's `lddw` instructions refer to; lookups in array
     ///   maps among them are inlined, as the kernel's JIT does.
-    public convenience init(_ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
-                            maps: [BPFMap] = [], options: Options = Options()) throws(PreparationError) {
+    public convenience init(
+        _ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
+        maps: [BPFMap] = [], options: Options = Options()
+    ) throws(PreparationError) {
         guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
         try self.init(try DecodedProgram(instructions, helpers: table), userData: userData, maps: maps, options: options)
     }
 
     /// Compiles a decoded program (the one an ``Interpreter`` of the same program was made from).
-    package init(_ program: DecodedProgram, userData: UnsafeMutableRawPointer? = nil, maps: [BPFMap] = [],
-                 options: Options = Options()) throws(PreparationError) {
+    package init(
+        _ program: DecodedProgram, userData: UnsafeMutableRawPointer? = nil, maps: [BPFMap] = [],
+        options: Options = Options()
+    ) throws(PreparationError) {
         guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
         let start = monotonicNanoseconds()
         let table = program.helpers, instructions = program.instructions, decoded = program.decoded
@@ -77,7 +81,8 @@ public final class JITProgram {
         generator.generate()
         guard generator.asm.resolve() else { preconditionFailure("long jumps always reach") }
         let short = Set(generator.asm.jumpDistances.filter { Int8(exactly: $0.value) != nil }.keys)
-        var final = X86CodeGenerator(code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: options.keepListing, shortJumps: short)
+        var final = X86CodeGenerator(
+            code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: options.keepListing, shortJumps: short)
         final.generate()
         guard final.asm.resolve() else { preconditionFailure("jumps only get closer when others shrink") }
 
@@ -133,7 +138,8 @@ public final class JITProgram {
         switch JITRuntimeBlock.ErrorKind(rawValue: Int(kind)) {
         case .callDepth: throw ExecutionError(kind: .callDepthExceeded, pc: pc)
         case .unknownHelper:
-            throw ExecutionError(kind: .unknownHelper(Int64(bitPattern: runtime.load(fromByteOffset: Int(JITRuntimeBlock.errorValue), as: UInt64.self))), pc: pc)
+            throw ExecutionError(
+                kind: .unknownHelper(Int64(bitPattern: runtime.load(fromByteOffset: Int(JITRuntimeBlock.errorValue), as: UInt64.self))), pc: pc)
         default: return 0  // LD_ABS/LD_IND outside the packet
         }
     }

@@ -53,7 +53,8 @@ struct X86Memory {
     }
 
     var text: String {
-        displacement == 0 ? "[\(base.name(.qword))]"
+        displacement == 0
+            ? "[\(base.name(.qword))]"
             : displacement < 0 ? "[\(base.name(.qword)) - \(-Int64(displacement))]" : "[\(base.name(.qword)) + \(displacement)]"
     }
 }
@@ -172,13 +173,13 @@ struct X86Assembler {
         if let entries = listing {
             listing = entries.map { entry in
                 guard let space = entry.text.lastIndex(of: " "), entry.text[entry.text.index(after: space)...].hasPrefix("L"),
-                      let id = Int(entry.text[entry.text.index(space, offsetBy: 2)...]) else { return entry }
+                    let id = Int(entry.text[entry.text.index(space, offsetBy: 2)...])
+                else { return entry }
                 return (entry.offset, entry.text[...space] + "0x" + String(labelOffsets[id]!, radix: 16))
             }
         }
         return true
     }
-
 
     // MARK: - Raw encoding
 
@@ -190,7 +191,9 @@ struct X86Assembler {
 
     private mutating func emit32(_ v: Int32) {
         let u = UInt32(bitPattern: v)
-        bytes.append(contentsOf: [UInt8(truncatingIfNeeded: u), UInt8(truncatingIfNeeded: u >> 8), UInt8(truncatingIfNeeded: u >> 16), UInt8(truncatingIfNeeded: u >> 24)])
+        bytes.append(contentsOf: [
+            UInt8(truncatingIfNeeded: u), UInt8(truncatingIfNeeded: u >> 8), UInt8(truncatingIfNeeded: u >> 16), UInt8(truncatingIfNeeded: u >> 24),
+        ])
     }
 
     /// Emits [66] [REX] opcode ModRM [SIB] [disp] for `reg` (or an opcode extension) and `rm`.

@@ -17,7 +17,8 @@ extension DecodedInstruction {
         case .fetchAdd32, .fetchOr32, .fetchAnd32, .fetchXor32, .xchg32, .fetchAdd64, .fetchOr64, .fetchAnd64, .fetchXor64, .xchg64: src != r
         case .cmpxchg32, .cmpxchg64: r != 0
         case .stb, .sth, .stw, .stdw, .stxb, .stxh, .stxw, .stxdw, .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32,
-             .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .nop: true
+            .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .nop:
+            true
         default: isJump || dst != r
         }
     }
@@ -72,8 +73,10 @@ struct X86CodeGenerator {
     /// Native offset of the main function's body: where tail calls into this program land.
     private(set) var tailCallEntry = 0
 
-    init(code: [DecodedInstruction], helperAddresses: [UInt], arrays: [UInt64: ArrayLayout], blinding: ConstantBlinding?,
-         listing: Bool, shortJumps: Set<Int>) {
+    init(
+        code: [DecodedInstruction], helperAddresses: [UInt], arrays: [UInt64: ArrayLayout], blinding: ConstantBlinding?,
+        listing: Bool, shortJumps: Set<Int>
+    ) {
         self.code = code
         self.helperAddresses = helperAddresses
         self.arrays = arrays
@@ -424,10 +427,10 @@ struct X86CodeGenerator {
             tailCall()
 
         case .movAdd64i, .movSub64i, .movMul64i, .movOr64i, .movAnd64i, .movXor64i, .movLsh64i, .movRsh64i, .movArsh64i,
-             .movAdd64r, .movSub64r, .movMul64r, .movOr64r, .movAnd64r, .movXor64r, .movLsh64r, .movRsh64r, .lddwCall, .mapLookup, .mapLookupBranch,
-             .arrayLookup, .arrayLookupBranch, .movAdd32i, .movSub32i, .movMul32i, .movOr32i, .movAnd32i, .movXor32i, .movLsh32i,
-             .movRsh32i, .movArsh32i, .addToMemory64i, .addToMemory32i, .stxwAddress, .stxdwAddress, .addJeq64i, .addJne64i, .addJlt64i,
-             .addJgt64i, .addJeq32i, .addJne32i, .addJlt32i, .addJgt32i:
+            .movAdd64r, .movSub64r, .movMul64r, .movOr64r, .movAnd64r, .movXor64r, .movLsh64r, .movRsh64r, .lddwCall, .mapLookup, .mapLookupBranch,
+            .arrayLookup, .arrayLookupBranch, .movAdd32i, .movSub32i, .movMul32i, .movOr32i, .movAnd32i, .movXor32i, .movLsh32i,
+            .movRsh32i, .movArsh32i, .addToMemory64i, .addToMemory32i, .stxwAddress, .stxdwAddress, .addJeq64i, .addJne64i, .addJlt64i,
+            .addJgt64i, .addJeq32i, .addJne32i, .addJlt32i, .addJgt32i:
             preconditionFailure("superinstructions are the interpreter's; the JIT decodes without fusing")
         }
     }
