@@ -31,7 +31,8 @@ let package = Package(
         .target(name: "BPFBenchmarks", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The benchmark suite the CLI's bench command runs: every figure beside its peer's.
         .target(
-            name: "SwiftBPFBench", dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"],
+            name: "SwiftBPFBench",
+            dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"],
             swiftSettings: strict),
         .target(name: "BPFTestSupport", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The verifier's differential fuzzer: structured program generator, the kernel as
@@ -46,13 +47,13 @@ let package = Package(
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
-                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "SwiftBPFBench", "BPFObject", "BTF", "BPFKernel", "BPFFuzz", "BPFPlatform",
+                "SwiftBPF", "BPFConformance", "BPFBenchmarks", "SwiftBPFBench", "BPFObject", "BTF", "BPFKernel", "BPFFuzz", "BPFPlatform", "BPFCore", "BPFVM",
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
-        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
+        .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport", "BTF"], swiftSettings: strict),
         .testTarget(
             name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport", "BPFFuzz", "BPFObject", "BPFKernel"],
             swiftSettings: strict),
@@ -61,13 +62,15 @@ let package = Package(
             name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFMaps", "BPFConformance", "BPFVerifier", "BPFTestSupport", "BPFPlatform"],
             swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
-        .testTarget(name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
+        .testTarget(
+            name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport", "BPFPlatform", "BPFCore", "BPFKernel", "BPFObject", "BTF"],
+            swiftSettings: strict),
         .testTarget(name: "swiftbpfTests", dependencies: ["swiftbpf"], swiftSettings: strict),
         .testTarget(
             name: "BPFKernelTests",
             dependencies: [
                 "BPFKernel", "BPFFuzz", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport",
-                "BPFPlatform",
+                "BPFPlatform", "BPFMaps",
             ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

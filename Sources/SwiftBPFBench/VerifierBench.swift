@@ -3,7 +3,9 @@ import BPFCore
 import BPFKernel
 import BPFObject
 import BPFPlatform
-import SwiftBPF
+import BPFRuntime
+import BPFVerifier
+import BTF
 
 extension Benchmark {
     /// Verification time of each program, ours beside the kernel's own (`verification time` in
