@@ -30,7 +30,9 @@ public class BPFMap: @unchecked Sendable {
             guard shape.keySize == 0, shape.valueSize == 0, shape.maxEntries >= 4096, shape.maxEntries & (shape.maxEntries - 1) == 0 else {
                 throw .invalid(name, "a ring buffer needs no key or value and a power-of-two size of at least 4096 bytes (got \(shape.maxEntries))")
             }
-            guard shape.maxEntries <= memoryLimit else { throw MapError(errno: 12, "\(name): \(shape.maxEntries) bytes exceed the map memory limit (ENOMEM)") }
+            guard shape.maxEntries <= memoryLimit else {
+                throw MapError.tooLarge(map: name, reason: "\(shape.maxEntries) bytes exceed the map memory limit", errno: .ENOMEM)
+            }
             return RingBufferMap(name: name, shape: shape)
         }
         if shape.type == MapType.queue || shape.type == MapType.stack {
@@ -46,16 +48,18 @@ public class BPFMap: @unchecked Sendable {
                 name, "key size, value size and max entries must be positive (key \(shape.keySize), value \(shape.valueSize), entries \(shape.maxEntries))")
         }
         guard shape.keySize <= 512 else {
-            throw MapError(errno: 7, "\(name): keys of \(shape.keySize) bytes exceed the 512 a program's stack can hold (E2BIG)")
+            throw MapError.tooLarge(map: name, reason: "keys of \(shape.keySize) bytes exceed the 512 a program's stack can hold", errno: .E2BIG)
         }
         guard shape.valueSize <= memoryLimit else {
-            throw MapError(errno: 12, "\(name): values of \(shape.valueSize) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
+            throw MapError.tooLarge(
+                map: name, reason: "values of \(shape.valueSize) bytes exceed the \(memoryLimit >> 20) MiB map memory limit", errno: .ENOMEM)
         }
         let copies = shape.type == MapType.percpuArray || shape.type == MapType.percpuHash ? PossibleCPUs.count : 1
         let perEntry = (shape.keySize + 7) / 8 * 8 + (shape.valueSize + 7) / 8 * 8 * copies + 16
         let (total, overflow) = perEntry.multipliedReportingOverflow(by: shape.maxEntries)
         guard !overflow, total <= memoryLimit else {
-            throw MapError(errno: 12, "\(name): \(shape.maxEntries) entries of \(perEntry) bytes exceed the \(memoryLimit >> 20) MiB map memory limit (ENOMEM)")
+            throw MapError.tooLarge(
+                map: name, reason: "\(shape.maxEntries) entries of \(perEntry) bytes exceed the \(memoryLimit >> 20) MiB map memory limit", errno: .ENOMEM)
         }
         switch shape.type {
         case MapType.array:

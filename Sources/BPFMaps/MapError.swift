@@ -1,23 +1,45 @@
-import BPFCore
-/// A map operation's failure, carrying the negative errno the kernel returns to programs.
-public struct MapError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The kernel's errno for this failure (positive: `ENOENT` is 2).
-    public var errno: Int32
-    /// What happened.
-    public var message: String
+public import BPFCore
 
-    public init(errno: Int32, _ message: String) {
-        self.errno = errno
-        self.message = message
+/// A map operation's failure: a case per kind, each with the errno the kernel returns for it
+/// (to programs, negated, through helpers).
+public enum MapError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No such key (`ENOENT`).
+    case notFound(map: String)
+    /// The key exists and `BPF_NOEXIST` was given (`EEXIST`).
+    case exists(map: String)
+    /// The map is full (`E2BIG`).
+    case full(map: String)
+    /// The operation or its arguments do not fit the map (`EINVAL`).
+    case invalid(map: String, reason: String)
+    /// The map cannot be created this large: `errno` is `E2BIG` or `ENOMEM`, as the kernel's.
+    case tooLarge(map: String, reason: String, errno: Errno)
+
+    /// The kernel's errno for this failure.
+    public var errno: Errno {
+        switch self {
+        case .notFound: .ENOENT
+        case .exists: .EEXIST
+        case .full: .E2BIG
+        case .invalid: .EINVAL
+        case let .tooLarge(_, _, errno): errno
+        }
     }
 
     /// What a helper returns to the program: `-errno` as a 64-bit register value.
-    public var helperResult: UInt64 { UInt64(bitPattern: Int64(-errno)) }
+    public var helperResult: UInt64 { errno.helperResult }
 
-    public var description: String { message }
+    public var description: String {
+        switch self {
+        case let .notFound(map): "\(map): no such key (ENOENT)"
+        case let .exists(map): "\(map): the key exists and BPF_NOEXIST was given (EEXIST)"
+        case let .full(map): "\(map): the map is full (E2BIG)"
+        case let .invalid(map, reason): "\(map): \(reason) (EINVAL)"
+        case let .tooLarge(map, reason, errno): "\(map): \(reason) (\(errno))"
+        }
+    }
 
-    static func notFound(_ map: String) -> MapError { MapError(errno: 2, "\(map): no such key (ENOENT)") }
-    static func exists(_ map: String) -> MapError { MapError(errno: 17, "\(map): the key exists and BPF_NOEXIST was given (EEXIST)") }
-    static func full(_ map: String) -> MapError { MapError(errno: 7, "\(map): the map is full (E2BIG)") }
-    static func invalid(_ map: String, _ why: String) -> MapError { MapError(errno: 22, "\(map): \(why) (EINVAL)") }
+    static func notFound(_ map: String) -> MapError { .notFound(map: map) }
+    static func exists(_ map: String) -> MapError { .exists(map: map) }
+    static func full(_ map: String) -> MapError { .full(map: map) }
+    static func invalid(_ map: String, _ why: String) -> MapError { .invalid(map: map, reason: why) }
 }

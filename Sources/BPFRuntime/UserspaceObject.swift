@@ -35,7 +35,7 @@ public final class UserspaceObject {
     /// Puts `program` (nil: nothing) in slot `index` of the program array `map`, for
     /// `bpf_tail_call`.
     public func setTailCall(map name: String, index: Int, to program: UserspaceProgram?) throws(MapError) {
-        guard let array = map(named: name) as? ProgramArrayMap else { throw MapError(errno: Errno.EINVAL.rawValue, "\(name): not a program array (EINVAL)") }
+        guard let array = map(named: name) as? ProgramArrayMap else { throw .invalid(map: name, reason: "not a program array") }
         try array.set(index, handle: program?.interpreter.entryHandle ?? 0, owner: program)
     }
 

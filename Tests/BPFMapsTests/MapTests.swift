@@ -9,7 +9,7 @@ private func key32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian)
 private func value64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
 
 private func errno(_ body: () throws -> Void) -> Int32? {
-    do { try body(); return nil } catch { return (error as? MapError)?.errno ?? -1 }
+    do { try body(); return nil } catch { return (error as? MapError)?.errno.rawValue ?? -1 }
 }
 
 @Suite("Maps")
