@@ -63,7 +63,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "BPFConformanceTests", dependencies: ["BPFConformance", "BPFCore", "BPFVM", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
         .testTarget(
-            name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport", "BPFPlatform", "BPFCore", "BPFKernel", "BPFObject", "BTF"],
+            name: "SwiftBPFTests", dependencies: ["SwiftBPF", "BPFBenchmarks", "BPFTestSupport", "BPFPlatform"], swiftSettings: strict),
+        .testTarget(
+            name: "BPFRuntimeTests",
+            dependencies: [
+                "BPFRuntime", "BPFCore", "BPFKernel", "BPFMaps", "BPFObject", "BPFVM", "BPFVerifier", "BTF", "BPFBenchmarks", "BPFTestSupport",
+                "BPFPlatform",
+            ],
             swiftSettings: strict),
         .testTarget(name: "swiftbpfTests", dependencies: ["swiftbpf"], swiftSettings: strict),
         .testTarget(

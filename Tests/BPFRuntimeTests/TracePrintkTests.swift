@@ -5,7 +5,14 @@ import BPFKernel
 import BPFObject
 import Foundation
 import BPFTestSupport
-import SwiftBPF
+import BPFCore
+import BPFKernel
+import BPFMaps
+import BPFObject
+import BPFRuntime
+import BPFVM
+import BPFVerifier
+import BTF
 import Testing
 
 private let compilerReason = BPFCompiler.unavailableReason

@@ -2,7 +2,14 @@ import BPFBenchmarks
 import BPFKernel
 import BPFObject
 import BPFTestSupport
-import SwiftBPF
+import BPFCore
+import BPFKernel
+import BPFMaps
+import BPFObject
+import BPFRuntime
+import BPFVM
+import BPFVerifier
+import BTF
 import Testing
 
 private let kernelReason = KernelSupport.unavailableReason

@@ -1,7 +1,14 @@
 import BPFObject
 import BPFTestSupport
 import Foundation
-import SwiftBPF
+import BPFCore
+import BPFKernel
+import BPFMaps
+import BPFObject
+import BPFRuntime
+import BPFVM
+import BPFVerifier
+import BTF
 import Testing
 
 /// One minimal program per root cause that the kernel's verifier refuses (or that crashed
