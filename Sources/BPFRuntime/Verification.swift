@@ -1,5 +1,5 @@
 import BPFCore
-import BPFObject
+public import BPFObject
 public import BPFVerifier
 public import BTF
 import BPFMaps
@@ -10,20 +10,38 @@ extension UserspaceObject {
     /// - Returns: what the proof took (with the step-by-step log when `log` is set).
     /// - Throws: ``RuntimeError``: ``RuntimeError/refused(program:_:)`` when the verifier refuses.
     public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(RuntimeError) -> VerifierReport {
+        try object.verify(program: name, target: target, log: log)
+    }
+
+    /// Links program `name` and names its type.
+    func prepare(_ name: String?, target: BTF?) throws(RuntimeError) -> (ObjectFile.Program, SectionNames.Match, LinkedProgram) {
+        try object.prepare(name, target: target)
+    }
+}
+
+extension ObjectFile {
+    /// Verifies program `name` (the only one when nil) from the object's map specifications
+    /// alone — no map is created, so a map type the runtime cannot run does not stop the proof —
+    /// CO-RE relocated against `target` when given.
+    /// - Returns: what the proof took (with the step-by-step log when `log` is set).
+    /// - Throws: ``RuntimeError``: ``RuntimeError/refused(program:_:)`` when the verifier refuses.
+    public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(RuntimeError) -> VerifierReport {
         let (program, kind, linked) = try prepare(name, target: target)
-        return try Self.verify(program, kind.type, linked, maps: object.maps, log: log)
+        return try UserspaceObject.verify(program, kind.type, linked, maps: maps, log: log)
     }
 
     /// Links program `name` and names its type.
     func prepare(_ name: String?, target: BTF?) throws(RuntimeError) -> (ObjectFile.Program, SectionNames.Match, LinkedProgram) {
         let program: ObjectFile.Program
-        do { program = try object.program(selecting: name) } catch { throw .preparing(program: name ?? "?", error) }
+        do { program = try self.program(selecting: name) } catch { throw .preparing(program: name ?? "?", error) }
         guard let kind = program.kind else {
             throw .preparing(program: program.name, ObjectError(section: program.section, "the section names no known program type"))
         }
-        do { return (program, kind, try object.link(program, target: target)) } catch { throw .preparing(program: program.name, error) }
+        do { return (program, kind, try link(program, target: target)) } catch { throw .preparing(program: program.name, error) }
     }
+}
 
+extension UserspaceObject {
     /// Runs the verifier on a linked program: its map references become map indexes
     /// (`BPF_PSEUDO_MAP_IDX`, `…_IDX_VALUE`), read-only data maps are read-only to it, and
     /// errors name the C source line where BTF line info has one.

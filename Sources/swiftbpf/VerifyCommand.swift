@@ -12,7 +12,11 @@ struct VerifyCommand {
             Prints a line per program: the verdict, instructions processed, states remembered, \
             and the time taken. A refused program gets the instruction, the register state \
             there, the reason in the kernel's words and, with BTF line info, the C source line. \
-            Exits 0 when every program is accepted, 1 otherwise.
+            Exits 0 when every program is accepted, 1 otherwise. Verifying needs no map to be created: \
+            the object's map specifications are enough. With --kernel-compare, each program is also \
+            loaded alone into the running kernel, both verdicts are printed, and a last line sums them \
+            up: A both accept, B both refuse, C accepted only by us, D refused only by us (our kernel \
+            loader's failures included), E not judged by the kernel (refused before its verifier ran).
             """,
         parameters: [
             .argument("object", "A clang-compiled BPF object (.o), or a program in the kernel's pseudo-C syntax (text)."),
@@ -21,6 +25,7 @@ struct VerifyCommand {
             .flag("log", "Print the verifier's step-by-step log."),
             .option("btf", "BTF to CO-RE relocate against (default: /sys/kernel/btf/vmlinux when present)."),
             .option("repeat", "Verify each program this many times and report the fastest (for timing and profiling).", default: "1"),
+            .flag("kernel-compare", "Also load each program alone into the running kernel and compare the verdicts."),
         ]
     ) { try VerifyCommand($0).run() }
 
@@ -30,6 +35,7 @@ struct VerifyCommand {
     var log: Bool
     var btf: String?
     var runs: Int
+    var kernelCompare: Bool
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         object = arguments.argument("object")
@@ -38,6 +44,7 @@ struct VerifyCommand {
         log = arguments.flag("log")
         btf = arguments.string("btf")
         runs = try arguments.value("repeat") ?? 1
+        kernelCompare = arguments.flag("kernel-compare")
     }
 
     func run() throws {
@@ -45,15 +52,18 @@ struct VerifyCommand {
         guard let bytes = readFile(object) else { throw CLIError("\(object): cannot read the file") }
         guard bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else { return try verifyText(String(decoding: bytes, as: UTF8.self)) }
         do { file = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(object): \(error)") }
+        guard !file.programs.isEmpty else {
+            throw CLIError("\(object): no programs: no function symbol lies in a program section (SEC(\"...\")) of this object")
+        }
         let target = try loadTargetBTF(btf)
-        let userspace = try UserspaceObject(file)
         let names = program.map { [$0] } ?? file.programs.map(\.name)
+        if kernelCompare { return try compare(file, names, target: target) }
         var refused = 0
         for name in names {
             do {
-                var report = try userspace.verify(program: name, target: target, log: log)
+                var report = try file.verify(program: name, target: target, log: log)
                 for _ in 1..<max(runs, 1) {
-                    let next = try userspace.verify(program: name, target: target, log: false)
+                    let next = try file.verify(program: name, target: target, log: false)
                     if next.nanoseconds < report.nanoseconds { report.nanoseconds = next.nanoseconds }
                 }
                 if log { report.log.forEach { print($0) } }
@@ -75,6 +85,27 @@ struct VerifyCommand {
 }
 
 extension VerifyCommand {
+    /// Our verdict and the kernel's for each program, and the summary line.
+    private func compare(_ file: ObjectFile, _ names: [String], target: BTF?) throws {
+        if let reason = KernelSupport.unavailableReason { throw CLIError("verify --kernel-compare: \(reason)") }
+        let results = VerdictComparison.compare(file, programs: names, target: target)
+        for r in results {
+            let kernel: String
+            switch r.kernel {
+            case .accepted: kernel = "accepted"
+            case let .refused(line): kernel = "refused: \(line)"
+            case let .notJudged(reason): kernel = "not judged: \(reason)"
+            case let .notPrepared(reason): kernel = "not prepared by our loader: \(reason)"
+            }
+            print("\(r.category) \(r.program): ours \(r.ours.map { "refused: \($0)" } ?? "accepted"); kernel \(kernel)")
+        }
+        func count(_ c: Character) -> Int { results.filter { $0.category == c }.count }
+        print(
+            "\(results.count) programs: \(count("A")) both accept, \(count("B")) both refuse, \(count("C")) accepted only by us, "
+                + "\(count("D")) refused only by us, \(count("E")) not judged by the kernel")
+        if count("C") > 0 { throw ExitStatus(1) }
+    }
+
     /// Verifies a pseudo-C program of the type `--type` names (no maps).
     private func verifyText(_ text: String) throws {
         let types: [String: ProgramType] = [

@@ -101,4 +101,29 @@ struct FrontTests {
             return program == "reads_past" && verification.message.contains("invalid access to packet")
         }
     }
+
+    @Test(
+        "verify --kernel-compare classes each program: both accept, both refuse, only we refuse, not judged",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    func comparison() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");
+                    SEC("xdp") int accepted(struct xdp_md *ctx) { return XDP_PASS; }
+                    SEC("xdp") int reads_past(struct xdp_md *ctx) { return *(unsigned char *)(long)ctx->data; }
+                    SEC("tracepoint/syscalls/sys_enter_getppid") int numa(void *ctx) { return bpf_get_numa_node_id(); }
+                    SEC("tp_btf/no_such_tracepoint_anywhere") int nowhere(void *ctx) { return 0; }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "compare.bpf.c"))
+        // Verifying needs no map created: the perf event array the runtime cannot run does not stop it.
+        #expect(try file.verify(program: "accepted").processedInstructions > 0)
+        let results = VerdictComparison.compare(file, target: BTF.vmlinux)
+        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        #expect(classes == ["accepted": "A", "reads_past": "B", "numa": "D", "nowhere": "E"], "\(results)")
+        let numa = try #require(results.first { $0.program == "numa" })
+        #expect(numa.ours?.contains("bpf_get_numa_node_id") == true && numa.kernel == .accepted)
+    }
 }
