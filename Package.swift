@@ -76,7 +76,7 @@ let package = Package(
             name: "BPFKernelTests",
             dependencies: [
                 "BPFKernel", "BPFFuzz", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport",
-                "BPFPlatform", "BPFMaps",
+                "BPFPlatform", "BPFMaps", "BPFRuntime",
             ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -55,6 +55,12 @@ public enum HelperPrototypes {
         case .ringbufSubmit, .ringbufDiscard: [.record, .anything]
         case .ringbufQuery: [.map, .anything]
         case .spinLock, .spinUnlock: [.spinLock]
+        // Tracing: the verifier knows them; the userspace runtime provides none of them.
+        case .perfEventOutput: [.context, .map, .anything, .readable(size: 5), .size(zeroAllowed: true)]
+        case .getStackid: [.context, .map, .anything]
+        case .getStack: [.context, .writable(size: 3), .size(zeroAllowed: true), .anything]
+        case .currentTaskUnderCgroup: [.map, .anything]
+        case .getCurrentTask: []
         default: nil
         }
     }

@@ -150,7 +150,14 @@ extension ObjectFile {
                 }
                 let resolution: CORERelocator.Resolution
                 if relocator == nil { relocator = CORERelocator(local: btf, target: target) }
-                do { resolution = try relocator!.resolve(record) } catch { throw fail(error.message) }
+                do { resolution = try relocator!.resolve(record) } catch {
+                    guard error.unresolvable else { throw fail(error.message) }
+                    // As libbpf does: the instruction becomes a call no kernel has, which the
+                    // verifier refuses only on a path that reaches it (programs guard such
+                    // accesses with bpf_core_field_exists or ___flavor variants).
+                    Self.poison(&linked.instructions, at: index)
+                    continue
+                }
                 try Self.patch(&linked.instructions, at: index, resolution, fail)
             }
         }
@@ -167,6 +174,17 @@ extension ObjectFile {
         return functions.lazy.filter { $0.value < size && $0.size <= size - $0.value }
             .map { Int($0.value)..<Int($0.value + $0.size) }
             .first { $0.contains(offset) && $0.lowerBound % 8 == 0 && $0.upperBound % 8 == 0 }
+    }
+
+    /// libbpf's poison: `call 0xbad2310` (`invalid func unknown#195896080` when reached), both
+    /// slots of a `lddw`.
+    static let poisonHelper: Int32 = 0xbad2310
+
+    /// Replaces the instruction at `index` (both slots of a `lddw`) with the poison call.
+    private static func poison(_ code: inout [Instruction], at index: Int) {
+        let call = Instruction(opcode: OpClass.jmp.rawValue | JumpOp.call.rawValue, imm: poisonHelper)
+        if code[index].isWide, index + 1 < code.count { code[index + 1] = call }
+        code[index] = call
     }
 
     /// Writes a CO-RE result into the instruction that holds the compiled-in value: a memory

@@ -78,6 +78,7 @@ public struct ObjectFile: Sendable {
         if let btf { maps = try Self.btfMaps(btf, elf: elf) }
         maps += try Self.legacyMaps(elf: elf)
         maps += Self.globalDataMaps(elf: elf)
+        maps = maps.map { $0.sizedForLoading() }
         for i in maps.indices where maps[i].initialValue != nil {
             maps[i].valueTypeID = dataSectionTypeID(maps[i].section) ?? 0
         }

@@ -38,6 +38,8 @@ enum HelperRules {
         case .redirect, .csumDiff: return [.schedCLS, .schedACT, .xdp].contains(type)
         case .xdpAdjustHead, .xdpAdjustTail: return type == .xdp
         case .ktimeGetCoarseNs, .spinLock, .spinUnlock: return !tracing.contains(type)
+        // bpf_tracing_func_proto's: offered to tracing programs (others get variants of their own).
+        case .perfEventOutput, .getStackid, .getStack, .currentTaskUnderCgroup, .getCurrentTask: return tracing.contains(type)
         default: return true
         }
     }
@@ -48,13 +50,16 @@ enum HelperRules {
         .queue: [.mapPushElem, .mapPopElem, .mapPeekElem],
         .stack: [.mapPushElem, .mapPopElem, .mapPeekElem],
         .ringbuf: [.ringbufOutput, .ringbufReserve, .ringbufQuery],
-        .perfEventArray: [],  // perf_event_output, not provided
+        .perfEventArray: [.perfEventOutput],
+        .stackTrace: [.getStackid],
+        .cgroupArray: [.currentTaskUnderCgroup, .skbUnderCgroup],
     ]
     /// Helpers that only some map types satisfy.
     private static let exclusiveHelpers: [HelperID: Set<MapType>] = [
         .tailCall: [.progArray],
         .mapPushElem: [.queue, .stack], .mapPopElem: [.queue, .stack], .mapPeekElem: [.queue, .stack],
         .ringbufOutput: [.ringbuf], .ringbufReserve: [.ringbuf], .ringbufQuery: [.ringbuf],
+        .perfEventOutput: [.perfEventArray], .getStackid: [.stackTrace], .currentTaskUnderCgroup: [.cgroupArray],
     ]
 
     /// Whether helper `id` may be passed a map of `mapType`.

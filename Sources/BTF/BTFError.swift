@@ -6,6 +6,9 @@ public struct BTFError: Error, Sendable, Equatable, CustomStringConvertible {
     public var typeID: Int?
     /// What is wrong.
     public var message: String
+    /// A CO-RE relocation the target has nothing for (a field, type or enumerator it lacks):
+    /// libbpf then poisons the instruction rather than failing the program.
+    package var unresolvable = false
 
     public init(offset: Int? = nil, typeID: Int? = nil, _ message: String) {
         self.offset = offset

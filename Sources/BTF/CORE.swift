@@ -181,7 +181,9 @@ package struct CORERelocator: Sendable {
             }
             if kind == .fieldExists { return Resolution(local: localValue, target: results.isEmpty ? 0 : 1) }
             guard let value = results.first else {
-                throw BTFError(typeID: Int(record.typeID), "CO-RE: no type in the target has \(typeName).\(names.joined(separator: "."))")
+                var error = BTFError(typeID: Int(record.typeID), "CO-RE: no type in the target has \(typeName).\(names.joined(separator: "."))")
+                error.unresolvable = true
+                throw error
             }
             guard results.count == 1 else {
                 throw BTFError(typeID: Int(record.typeID), "CO-RE: candidates for \(typeName) disagree on \(names.joined(separator: "."))")
@@ -202,7 +204,9 @@ package struct CORERelocator: Sendable {
             guard budget >= 0 else { throw exhausted(record, typeName) }
             guard let match = compatibleMatch else {
                 if kind == .typeExists { return Resolution(local: localValue, target: 0) }
-                throw BTFError(typeID: Int(record.typeID), "CO-RE: the target has no type \(typeName)")
+                var error = BTFError(typeID: Int(record.typeID), "CO-RE: the target has no type \(typeName)")
+                error.unresolvable = true
+                throw error
             }
             let value: UInt64 = kind == .typeSize ? UInt64(target.size(of: match) ?? 0) : (kind == .typeExists ? 1 : UInt64(match))
             return Resolution(local: localValue, target: value)
@@ -212,7 +216,11 @@ package struct CORERelocator: Sendable {
             }
             let found = candidates.lazy.compactMap { self.enumerator(self.target, $0, named: name) }.first
             if kind == .enumValueExists { return Resolution(local: 1, target: found == nil ? 0 : 1) }
-            guard let value = found else { throw BTFError(typeID: Int(record.typeID), "CO-RE: the target's \(typeName) has no \(name)") }
+            guard let value = found else {
+                var error = BTFError(typeID: Int(record.typeID), "CO-RE: the target's \(typeName) has no \(name)")
+                error.unresolvable = true
+                throw error
+            }
             return Resolution(local: localValue, target: value)
         }
     }

@@ -1,5 +1,6 @@
 import BPFBenchmarks
 import BPFKernel
+import BPFRuntime
 import BPFObject
 import BPFTestSupport
 import BTF
@@ -160,12 +161,16 @@ struct CORETests {
             }
             char LICENSE[] SEC("license") = "GPL";
             """
+        // As libbpf does: the instruction is poisoned, and refused only because this path reaches it.
         let bad = try ObjectFile(bytes: try BPFCompiler.compile(text: missing, name: "missing.bpf.c"))
+        let poisoned = try bad.link(try #require(bad.program(named: "reads_missing")), target: BTF.vmlinux)
+        #expect(poisoned.instructions.contains { $0.opcode == 0x85 && $0.imm == 0xbad2310 })
+        let kernel = #expect(throws: KernelError.self) { _ = try KernelObject(bad).load(program: "reads_missing", target: BTF.vmlinux) }
+        #expect(kernel?.log?.contains("invalid func unknown#195896080") == true, "\(String(describing: kernel))")
         #expect {
-            _ = try bad.link(try #require(bad.program(named: "reads_missing")), target: BTF.vmlinux)
+            _ = try bad.verify(program: "reads_missing", target: BTF.vmlinux)
         } throws: { error in
-            guard let error = error as? ObjectError else { return false }
-            return error.message.contains("no_such_field") && error.message.contains("instruction")
+            (error as? RuntimeError)?.verification?.message.contains("invalid func unknown#195896080") == true
         }
     }
 }

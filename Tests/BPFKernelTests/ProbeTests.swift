@@ -14,7 +14,7 @@ private let uprobeReason: String? =
     ? nil : "this kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS)"
 private let hasKprobes = FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe/type")
 
-/// Counts entries and returns of a probed function and sums its first argument (x86-64's rdi).
+/// Counts entries and failed returns of a probed function and sums its first argument (x86-64's rdi).
 private let source = """
     #include <linux/bpf.h>
     #include <asm/ptrace.h>
@@ -24,8 +24,13 @@ private let source = """
         __u64 *slot = bpf_map_lookup_elem(&seen, &key);
         if (slot) __sync_fetch_and_add(slot, amount);
     }
-    SEC("uprobe") int on_entry(struct pt_regs *ctx) { add(0, 1); add(1, ctx->rdi); return 0; }
-    SEC("uretprobe") int on_return(struct pt_regs *ctx) { add(2, 1); return 0; }
+    /* Only the test's own calls (pids that do not exist, so getsid fails): other code in this
+       process (a spawned tool, say) may call getsid too. */
+    SEC("uprobe") int on_entry(struct pt_regs *ctx) {
+        if (ctx->rdi >= 900001 && ctx->rdi <= 900006) { add(0, 1); add(1, ctx->rdi); }
+        return 0;
+    }
+    SEC("uretprobe") int on_return(struct pt_regs *ctx) { if ((long)ctx->rax == -1) add(2, 1); return 0; }
     SEC("kprobe/__x64_sys_getppid") int on_kernel_entry(struct pt_regs *ctx) { add(0, 1); return 0; }
     char LICENSE[] SEC("license") = "GPL";
     """
