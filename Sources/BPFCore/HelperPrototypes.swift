@@ -60,7 +60,10 @@ public enum HelperPrototypes {
         case .getStackid: [.context, .map, .anything]
         case .getStack: [.context, .writable(size: 3), .size(zeroAllowed: true), .anything]
         case .currentTaskUnderCgroup: [.map, .anything]
-        case .getCurrentTask: []
+        case .getCurrentTask, .getCurrentCgroupId: []
+        case .getAttachCookie, .getFuncIp: [.context]
+        case .getNsCurrentPidTgid: [.anything, .anything, .writable(size: 4), .size(zeroAllowed: false)]
+        case .skbLoadBytes: [.context, .anything, .writable(size: 4), .size(zeroAllowed: false)]
         default: nil
         }
     }

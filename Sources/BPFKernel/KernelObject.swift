@@ -21,6 +21,8 @@ public final class KernelObject {
 
     /// Loads the object's BTF and creates every map the object declares.
     public init(_ object: ObjectFile) throws(KernelError) {
+        var object = object
+        do { try object.resolveKconfig(KernelConfiguration.values) } catch { throw .preparing(program: "?", error) }
         self.object = object
         var btf: KernelBTF?, problem: String?
         do {

@@ -24,6 +24,9 @@ public struct LinkedProgram: Sendable {
     public var functionInfo: [BTFExt.FunctionInfo] = []
     /// BTF line info, with `instructionOffset` an index into ``instructions``.
     public var lineInfo: [BTFExt.LineInfo] = []
+    /// Instructions a CO-RE relocation could not resolve against the target, poisoned as libbpf
+    /// poisons them (a call no kernel has), with why: what a refusal there means.
+    public var poisoned: [Int: String] = [:]
 }
 
 extension ObjectFile {
@@ -117,7 +120,9 @@ extension ObjectFile {
             }
             var offset: Int? = nil
             if map.initialValue != nil {
-                let value = Int(truncatingIfNeeded: symbol.value) &+ Int(code[index].imm)
+                // A kconfig extern's place is the .kconfig map's layout, not its (undefined) symbol.
+                let base = kconfigExterns.first { symbol.sectionIndex == 0 && $0.name == symbol.name }?.offset ?? Int(truncatingIfNeeded: symbol.value)
+                let value = base &+ Int(code[index].imm)
                 guard value >= 0, value < map.valueSize else { throw fail("offset \(value) is outside \(map.name) (\(map.valueSize) bytes)") }
                 offset = value
             }
@@ -156,6 +161,7 @@ extension ObjectFile {
                     // verifier refuses only on a path that reaches it (programs guard such
                     // accesses with bpf_core_field_exists or ___flavor variants).
                     Self.poison(&linked.instructions, at: index)
+                    linked.poisoned[index] = error.message
                     continue
                 }
                 try Self.patch(&linked.instructions, at: index, resolution, fail)

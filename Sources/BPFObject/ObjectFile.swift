@@ -60,7 +60,9 @@ public struct ObjectFile: Sendable {
     /// Whether any program has CO-RE relocations, and so needs a target BTF to load.
     public var usesCORE: Bool { btfExt?.coreRelocations.contains { !$0.records.isEmpty } ?? false }
     /// The maps the object declares, BTF-defined and legacy.
-    public private(set) var maps: [MapDefinition] = []
+    public internal(set) var maps: [MapDefinition] = []
+    /// The object's `extern … __kconfig` variables, held by the `.kconfig` map.
+    public private(set) var kconfigExterns: [KconfigExtern] = []
 
     /// Parses an eBPF object.
     /// - Throws: ``ObjectError`` naming the section and offset of what is malformed.
@@ -78,6 +80,11 @@ public struct ObjectFile: Sendable {
         if let btf { maps = try Self.btfMaps(btf, elf: elf) }
         maps += try Self.legacyMaps(elf: elf)
         maps += Self.globalDataMaps(elf: elf)
+        if let btf {
+            let (externs, map) = Self.kconfigExterns(btf, elf: elf)
+            kconfigExterns = externs
+            if let map { maps.append(map) }
+        }
         maps = maps.map { $0.sizedForLoading() }
         for i in maps.indices where maps[i].initialValue != nil {
             maps[i].valueTypeID = dataSectionTypeID(maps[i].section) ?? 0
@@ -126,6 +133,9 @@ public struct ObjectFile: Sendable {
     /// The map a relocation refers to: a map definition's symbol, or a global data section.
     package func map(for relocation: ELFFile.Relocation) -> MapDefinition? {
         let symbol = elf.symbols[relocation.symbol]
+        if symbol.sectionIndex == 0, kconfigExterns.contains(where: { $0.name == symbol.name }) {
+            return maps.first { $0.name == Self.kconfigMapName }
+        }
         guard Int(symbol.sectionIndex) < elf.sections.count else { return nil }
         let section = elf.sections[Int(symbol.sectionIndex)]
         if Self.isGlobalData(section) { return maps.first { $0.section == section.name } }

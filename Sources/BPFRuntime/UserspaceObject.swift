@@ -1,4 +1,5 @@
 import BPFCore
+import BPFPlatform
 public import BPFMaps
 public import BPFObject
 public import BPFVM
@@ -14,12 +15,19 @@ public final class UserspaceObject {
     public let maps: [BPFMap]
 
     /// Creates every map the object declares.
-    public init(_ object: ObjectFile) throws(MapError) {
+    /// - Throws: ``RuntimeError/maps(_:)`` for a map the runtime cannot create,
+    ///   ``RuntimeError/kconfig(_:)`` for a `__kconfig` extern this host has no value for.
+    public init(_ object: ObjectFile) throws(RuntimeError) {
+        var object = object
+        do throws(ObjectError) { try object.resolveKconfig(KernelConfiguration.values) } catch { throw .kconfig(error) }
         self.object = object
         var maps: [BPFMap] = []
         for d in object.maps {
-            let map = try BPFMap.make(name: d.name, shape: d.shape)
-            if let initial = d.initialValue { try map.update([0, 0, 0, 0], initial) }
+            let map: BPFMap
+            do throws(MapError) {
+                map = try BPFMap.make(name: d.name, shape: d.shape)
+                if let initial = d.initialValue { try map.update([0, 0, 0, 0], initial) }
+            } catch { throw .maps(error) }
             maps.append(map)
         }
         self.maps = maps

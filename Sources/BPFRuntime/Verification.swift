@@ -67,6 +67,10 @@ extension UserspaceObject {
             }
             if let lastLine, i < program.instructions.count { configuration.sourceLines[i] = lastLine }
         }
-        do { return try Verifier.verify(code, configuration) } catch { throw .refused(program: program.name, error) }
+        do { return try Verifier.verify(code, configuration) } catch {
+            var error = error
+            if let reason = linked.poisoned[error.instruction] { error.message += " (a CO-RE relocation the target cannot satisfy: \(reason))" }
+            throw .refused(program: program.name, error)
+        }
     }
 }

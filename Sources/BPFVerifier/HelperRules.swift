@@ -39,7 +39,11 @@ enum HelperRules {
         case .xdpAdjustHead, .xdpAdjustTail: return type == .xdp
         case .ktimeGetCoarseNs, .spinLock, .spinUnlock: return !tracing.contains(type)
         // bpf_tracing_func_proto's: offered to tracing programs (others get variants of their own).
-        case .perfEventOutput, .getStackid, .getStack, .currentTaskUnderCgroup, .getCurrentTask: return tracing.contains(type)
+        case .perfEventOutput, .getStackid, .getStack, .currentTaskUnderCgroup, .getCurrentTask, .getCurrentCgroupId, .getNsCurrentPidTgid,
+            .getAttachCookie:
+            return tracing.contains(type)
+        case .getFuncIp: return [.kprobe, .tracing].contains(type)
+        case .skbLoadBytes: return [.socketFilter, .schedCLS, .schedACT, .cgroupSKB].contains(type)
         default: return true
         }
     }

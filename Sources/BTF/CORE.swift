@@ -85,6 +85,12 @@ package struct CORERelocator: Sendable {
             switch btf.resolvedKind(field.type) {
             case let .structure(_, members)?, let .union(_, members)?:
                 if let names {
+                    // An anonymous member of the local path: the next named member is searched
+                    // for through the target's anonymous members (it may be nested otherwise there).
+                    if names[step].isEmpty {
+                        if step == access.count - 2 { return nil }  // the path ends on it: nothing named to find
+                        continue
+                    }
                     guard let (member, offset) = find(btf, members, named: names[step]) else { return nil }
                     field = Field(bitOffset: field.bitOffset + offset, type: member.type, bitfield: Int(member.bitfieldSize))
                     used.append(names[step])

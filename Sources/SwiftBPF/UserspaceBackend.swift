@@ -13,7 +13,7 @@ final class UserspaceLoadedObject: LoadedObject {
     let maps: [any LoadedMap]
 
     init(_ file: ObjectFile, target: BTF?, verify: Bool) throws(BPFError) {
-        do { runtime = try UserspaceObject(file) } catch { throw .map(error) }
+        do { runtime = try UserspaceObject(file) } catch { throw .runtime(error) }
         self.target = target
         self.verify = verify
         maps = runtime.maps.map(UserspaceLoadedMap.init)
