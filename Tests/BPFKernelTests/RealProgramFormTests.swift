@@ -1,0 +1,118 @@
+import BPFBenchmarks
+import BPFCore
+import BPFKernel
+import BPFObject
+import BPFRuntime
+import BPFTestSupport
+import BTF
+import Testing
+
+private let kernelReason = KernelSupport.unavailableReason
+private let compilerReason = BPFCompiler.unavailableReason
+private let vmlinuxReason: String? = BTF.vmlinux == nil ? "the kernel has no BTF (/sys/kernel/btf/vmlinux)" : nil
+
+/// Forms real objects take that the bench's do not, each loaded by both backends or verified
+/// beside the kernel: what the corpus of libbpf-tools programs needed.
+@Suite(
+    "Real program forms",
+    .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+    .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+struct RealProgramFormTests {
+    @Test("__kconfig externs read the running kernel's values, a weak one missing reads 0, in both backends")
+    func kconfig() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    extern unsigned int LINUX_KERNEL_VERSION __kconfig;
+                    extern int CONFIG_SWIFTBPF_NO_SUCH_OPTION __kconfig __weak;
+                    SEC("xdp") int version(struct xdp_md *ctx) {
+                        return (LINUX_KERNEL_VERSION >> 16) * 10 + CONFIG_SWIFTBPF_NO_SUCH_OPTION;
+                    }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "kconfig.bpf.c"))
+        #expect(file.kconfigExterns.map(\.name) == ["LINUX_KERNEL_VERSION", "CONFIG_SWIFTBPF_NO_SUCH_OPTION"])
+        #expect(file.kconfigExterns.map(\.isWeak) == [false, true])
+        let packet = [UInt8](repeating: 0, count: 64)
+        let kernel = try KernelObject(file).load().testRun(data: packet).returnValue
+        let ours = try UserspaceObject(file).load().testRun(data: packet).returnValue
+        #expect(kernel == ours && kernel >= 40, "the major version, times ten: kernel \(kernel), ours \(ours)")
+
+        let strong = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    extern int CONFIG_SWIFTBPF_NO_SUCH_OPTION __kconfig;
+                    SEC("xdp") int needs(struct xdp_md *ctx) { return CONFIG_SWIFTBPF_NO_SUCH_OPTION; }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "strong.bpf.c"))
+        #expect {
+            _ = try UserspaceObject(strong)
+        } throws: { error in
+            guard case let .kconfig(problem)? = error as? RuntimeError else { return false }
+            return problem.message.contains("CONFIG_SWIFTBPF_NO_SUCH_OPTION")
+        }
+    }
+
+    @Test("a stack trace map left for its host to size gets the stated defaults, and the kernel takes it")
+    func hostSizedMaps() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(key_size, sizeof(__u32)); } stacks SEC(".maps");
+                    struct { __uint(type, BPF_MAP_TYPE_HASH); __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
+                    SEC("tracepoint/syscalls/sys_enter_getppid") int sample(void *ctx) {
+                        __u32 id = bpf_get_stackid(ctx, &stacks, 0);
+                        __u64 one = 1;
+                        bpf_map_update_elem(&counts, &id, &one, BPF_ANY);
+                        return 0;
+                    }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "stacks.bpf.c"))
+        let stacks = try #require(file.maps.first { $0.name == "stacks" })
+        #expect(stacks.valueSize == MapDefinition.defaultStackDepth * 8 && stacks.maxEntries == MapDefinition.defaultMaxEntries)
+        #expect(file.maps.first { $0.name == "counts" }?.maxEntries == MapDefinition.defaultMaxEntries)
+        _ = try file.verify(program: "sample")
+        _ = try KernelObject(file).load(program: "sample")
+    }
+
+    @Test(
+        "CO-RE paths through anonymous members resolve; an unresolvable field is poisoned and passes where it is not reached",
+        .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
+    func coreForms() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    #include <bpf/bpf_core_read.h>
+                    struct sock_common { union { struct { unsigned short skc_dport; unsigned short skc_num; }; }; }
+                        __attribute__((preserve_access_index));
+                    struct sock { struct sock_common __sk_common; } __attribute__((preserve_access_index));
+                    struct task_struct { int pid; int swiftbpf_no_such_field; } __attribute__((preserve_access_index));
+                    SEC("raw_tp/sys_enter") int anonymous(void *ctx) {
+                        struct sock *sk = (void *)bpf_get_current_task();
+                        return BPF_CORE_READ(sk, __sk_common.skc_num);
+                    }
+                    SEC("raw_tp/sys_enter") int guarded(void *ctx) {
+                        struct task_struct *t = (void *)bpf_get_current_task();
+                        if (bpf_core_field_exists(t->swiftbpf_no_such_field)) return BPF_CORE_READ(t, swiftbpf_no_such_field);
+                        return BPF_CORE_READ(t, pid);
+                    }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "coreforms.bpf.c"))
+        let anonymous = try file.link(try #require(file.program(named: "anonymous")), target: BTF.vmlinux)
+        #expect(anonymous.poisoned.isEmpty, "\(anonymous.poisoned)")
+        let guarded = try file.link(try #require(file.program(named: "guarded")), target: BTF.vmlinux)
+        #expect(guarded.poisoned.count == 1)
+        let kernel = try KernelObject(file)
+        for name in ["anonymous", "guarded"] {
+            _ = try file.verify(program: name, target: BTF.vmlinux)
+            _ = try kernel.load(program: name, target: BTF.vmlinux)
+        }
+    }
+}
