@@ -91,15 +91,16 @@ extension KernelMap {
 
 extension KernelObject {
     /// Pins the object under `directory` in bpffs (made when absent), as `bpftool prog loadall
-    /// … pinmaps` and `swiftbpf load --pin` do: each map as its name, each of `programs` as its
-    /// name, each link as its program's name and `_link` (see ``KernelLink/persist(at:)`` for
-    /// attachments that have no link).
+    /// … pinmaps` and `swiftbpf load --pin` do: each map as its name (dots made underscores, as
+    /// libbpf does), each of `programs` as its name, each link as its program's name and `_link`
+    /// (see ``KernelLink/persist(at:)`` for attachments that have no link).
     /// - Returns: how each link outlives this process, by program name.
     public func pin(under directory: String, programs: [KernelProgram], links: [(program: String, link: any KernelLink)] = []) throws(KernelError) -> [(
         program: String, persistence: LinkPersistence
     )] {
         try Pinning.makeDirectory(directory)
-        for map in maps { try map.pin(at: directory + "/" + map.definition.name) }
+        // bpffs refuses dots in names (EPERM): libbpf pins `.rodata.str1.1` as `_rodata_str1_1`.
+        for map in maps { try map.pin(at: directory + "/" + map.definition.name.replacing(".", with: "_")) }
         for (index, program) in programs.enumerated() { try program.pin(at: directory + "/" + (program.name ?? "program\(index)")) }
         var outcomes: [(program: String, persistence: LinkPersistence)] = []
         for (program, link) in links { outcomes.append((program, try link.persist(at: directory + "/" + program + "_link"))) }

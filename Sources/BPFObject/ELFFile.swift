@@ -62,7 +62,10 @@ package struct ELFFile: Sendable {
         guard bytes[4] == 2 else { throw ObjectError(offset: 4, "not a 64-bit ELF file") }
         guard bytes[5] == 1 else { throw ObjectError(offset: 5, "not a little-endian ELF file (big-endian eBPF objects are not supported)") }
         let machine = try r.u16(18)
-        guard machine == Self.machineBPF else { throw ObjectError(offset: 18, "not an eBPF object: e_machine is \(machine), expected 247 (EM_BPF)") }
+        // EM_NONE too, as libbpf accepts it: what some older toolchains wrote.
+        guard machine == Self.machineBPF || machine == 0 else {
+            throw ObjectError(offset: 18, "not an eBPF object: e_machine is \(machine), expected 247 (EM_BPF)")
+        }
         let sectionTable = try r.offset(40)
         let entrySize = Int(try r.u16(58))
         let count = Int(try r.u16(60))

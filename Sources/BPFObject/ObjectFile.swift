@@ -96,10 +96,7 @@ public struct ObjectFile: Sendable {
             let code: [Instruction]
             do { code = try Instruction.decode(elf.data(of: section)) } catch { throw ObjectError(section: section.name, error.description) }
             let relocations = try elf.relocations(for: section.index)
-            let functions = elf.symbols
-                .filter { Int($0.sectionIndex) == section.index && $0.type == 2 && $0.binding != 0 }
-                .sorted { $0.value < $1.value }
-            for function in functions {
+            for function in Self.programSymbols(in: section, elf.symbols) {
                 let start = Int(truncatingIfNeeded: function.value), size = Int(truncatingIfNeeded: function.size)
                 guard start >= 0, size > 0, start % 8 == 0, size % 8 == 0, start <= section.size, size <= section.size - start else {
                     throw ObjectError(
@@ -120,6 +117,34 @@ public struct ObjectFile: Sendable {
 
     /// The program named `name`.
     public func program(named name: String) -> Program? { programs.first { $0.name == name } }
+
+    /// The symbols that start programs in a program section, as libbpf and PREVAIL find them:
+    /// functions, global or static; on objects from older LLVM, whose program symbols are
+    /// `NOTYPE` without a size, named symbols reaching to the next one or the section's end; in
+    /// a section with no such symbol, one program named after the section, the whole of it.
+    static func programSymbols(in section: ELFFile.Section, _ symbols: [ELFFile.Symbol]) -> [ELFFile.Symbol] {
+        let here = symbols.filter { Int($0.sectionIndex) == section.index && !$0.name.isEmpty }.sorted { $0.value < $1.value }
+        let functions = here.filter { $0.type == 2 }
+        if !functions.isEmpty { return functions }
+        // STT_NOTYPE (0), global or weak: sized up to the next one.
+        let untyped = here.filter { $0.type == 0 && $0.binding != 0 }
+        if !untyped.isEmpty {
+            return untyped.enumerated().map { i, symbol in
+                var sized = symbol
+                if sized.size == 0 {
+                    let end = i + 1 < untyped.count ? untyped[i + 1].value : UInt64(section.size)
+                    sized.size = end >= symbol.value ? end - symbol.value : 0
+                }
+                return sized
+            }
+        }
+        guard section.size > 0 else { return [] }
+        return [
+            ELFFile.Symbol(
+                name: section.name.replacing("/", with: "_"), info: 0x12, sectionIndex: UInt16(truncatingIfNeeded: section.index), value: 0,
+                size: UInt64(section.size))
+        ]
+    }
 
     /// The program named `name`, or the only program when `name` is nil.
     /// - Throws: ``ObjectError`` listing the programs when the choice is missing or ambiguous.

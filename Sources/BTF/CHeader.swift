@@ -200,6 +200,13 @@ private struct CHeaderWriter {
         func add(_ type: String, _ bits: Int) { text += indent + "\(type): \(bits);\n"; at += bits }
         if at % 8 != 0 { add("int", min(8 - at % 8, to - at)) }
         while at < to, at % 64 != 0 { add("char", min(8, to - at)) }
+        if to - at >= 64 * 64 {
+            // A gap too large for a line a long (a corrupt size of 0xffffffff asks for half a
+            // billion): one byte array, in constant time and space.
+            let bytes = (to - at) / 8
+            text += indent + "char __pad_\(at / 8)[\(bytes)];\n"
+            at += bytes * 8
+        }
         while to - at >= 64 { add("long", 64) }
         while at < to { add("char", min(8, to - at)) }
         return text

@@ -2,6 +2,7 @@ import BPFBenchmarks
 import BPFCore
 import BPFKernel
 import BPFObject
+import BPFPlatform
 import BPFRuntime
 import BPFTestSupport
 import BTF
@@ -114,5 +115,23 @@ struct RealProgramFormTests {
             _ = try file.verify(program: name, target: BTF.vmlinux)
             _ = try kernel.load(program: name, target: BTF.vmlinux)
         }
+    }
+
+    @Test("maps named with dots pin with underscores, as libbpf pins them")
+    func dottedPins() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    const volatile int limit = 3;
+                    SEC("xdp") int limited(struct xdp_md *ctx) { return limit; }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "dotted.bpf.c"))
+        let kernel = try KernelObject(file)
+        let directory = Pinning.root + "/swiftbpf-test-dots-\(getpid())"
+        defer { removeTree(directory) }
+        _ = try kernel.pin(under: directory, programs: [try kernel.load()])
+        #expect(fileExists(directory + "/_rodata") && fileExists(directory + "/limited"))
     }
 }

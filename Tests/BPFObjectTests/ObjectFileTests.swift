@@ -141,6 +141,33 @@ struct MalformedObjectTests {
     }
 
     @Test(
+        "programs are found as libbpf finds them: static functions, NOTYPE symbols of older LLVM, e_machine 0",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func programForms() throws {
+        let valid = try BPFCompiler.compile(
+            text: """
+                #include <linux/bpf.h>
+                #include <bpf/bpf_helpers.h>
+                SEC("xdp") int global_one(struct xdp_md *ctx) { return XDP_PASS; }
+                SEC("socket") __attribute__((used)) static int static_one(struct __sk_buff *skb) { return 0; }
+                char LICENSE[] SEC("license") = "GPL";
+                """, name: "forms.bpf.c")
+        let object = try ObjectFile(bytes: valid)
+        #expect(Set(object.programs.map(\.name)) == ["global_one", "static_one"])
+        // Older LLVM: the program symbol is STT_NOTYPE with no size; it reaches to the section's end.
+        let elf = try ELFFile(bytes: valid)
+        let symtab = try #require(elf.sections.first { $0.type == 2 })
+        let index = try #require(elf.symbols.firstIndex { $0.name == "global_one" })
+        var untyped = valid
+        untyped[symtab.offset + index * 24 + 4] = 0x10  // st_info: STB_GLOBAL, STT_NOTYPE
+        for k in 0..<8 { untyped[symtab.offset + index * 24 + 16 + k] = 0 }  // st_size
+        untyped[18] = 0  // e_machine: EM_NONE
+        let old = try ObjectFile(bytes: untyped)
+        let program = try #require(old.program(named: "global_one"))
+        #expect(program.instructions == (try #require(object.program(named: "global_one"))).instructions)
+    }
+
+    @Test(
         "a .text function symbol with an absurd address or size is refused when a call lands on it, never a crash",
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func absurdFunctionSymbol() throws {

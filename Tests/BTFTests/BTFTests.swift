@@ -167,3 +167,18 @@ struct BTFTests {
         #expect(failures > 100)
     }
 }
+
+/// A struct whose BTF claims 0xffffffff bytes around one int: the header pads it with one byte
+/// array, not half a billion lines.
+@Test("a struct claiming 4 GiB dumps as C in constant space")
+func hugeStructHeader() throws {
+    func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    let strings = Array("\0int\0big\0a\0".utf8)
+    let types =
+        u32(1) + u32(0x0100_0000) + u32(4) + u32(32)  // [1] int: 4 bytes, 32 bits
+        + u32(5) + u32(0x0400_0001) + u32(0xffff_ffff) + u32(9) + u32(1) + u32(0)  // [2] struct big { int a; } of 0xffffffff bytes
+    let header = [0x9f, 0xeb, 1, 0] + u32(24) + u32(0) + u32(UInt32(types.count)) + u32(UInt32(types.count)) + u32(UInt32(strings.count))
+    let btf = try BTF(bytes: header + types + strings)
+    let text = btf.cHeader()
+    #expect(text.count < 10_000 && text.contains("char __pad_8[4294967287];"), "\(text.prefix(2000))")
+}
