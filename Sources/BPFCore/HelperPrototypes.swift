@@ -60,7 +60,7 @@ public enum HelperPrototypes {
         case .getStackid: [.context, .map, .anything]
         case .getStack: [.context, .writable(size: 3), .size(zeroAllowed: true), .anything]
         case .currentTaskUnderCgroup: [.map, .anything]
-        case .getCurrentTask, .getCurrentCgroupId: []
+        case .getCurrentTask, .getCurrentCgroupId, .getCurrentTaskBtf: []
         case .getAttachCookie, .getFuncIp: [.context]
         case .getNsCurrentPidTgid: [.anything, .anything, .writable(size: 4), .size(zeroAllowed: false)]
         case .skbLoadBytes: [.context, .anything, .writable(size: 4), .size(zeroAllowed: false)]

@@ -27,7 +27,7 @@ extension ObjectFile {
     /// - Throws: ``RuntimeError``: ``RuntimeError/refused(program:_:)`` when the verifier refuses.
     public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(RuntimeError) -> VerifierReport {
         let (program, kind, linked) = try prepare(name, target: target)
-        return try UserspaceObject.verify(program, kind.type, linked, maps: maps, log: log)
+        return try UserspaceObject.verify(program, kind, linked, maps: maps, target: target, log: log)
     }
 
     /// Links program `name` and names its type.
@@ -45,7 +45,9 @@ extension UserspaceObject {
     /// Runs the verifier on a linked program: its map references become map indexes
     /// (`BPF_PSEUDO_MAP_IDX`, `…_IDX_VALUE`), read-only data maps are read-only to it, and
     /// errors name the C source line where BTF line info has one.
-    static func verify(_ program: ObjectFile.Program, _ type: ProgramType, _ linked: LinkedProgram, maps: [MapDefinition], log: Bool) throws(RuntimeError)
+    static func verify(
+        _ program: ObjectFile.Program, _ kind: SectionNames.Match, _ linked: LinkedProgram, maps: [MapDefinition], target: BTF?, log: Bool
+    ) throws(RuntimeError)
         -> VerifierReport
     {
         var code = linked.instructions
@@ -55,7 +57,8 @@ extension UserspaceObject {
             code[i].imm = Int32(reference.map)
             code[i + 1].imm = Int32(reference.valueOffset ?? 0)
         }
-        var configuration = Verifier.Configuration(programType: type, maps: maps.map(\.shape))
+        var configuration = Verifier.Configuration(programType: kind.type, maps: maps.map(\.shape))
+        TracingContext.configure(&configuration, kind: kind, target: target)
         configuration.log = log
         configuration.hasFunctionInfo = !linked.functionInfo.isEmpty
         var lastLine: String?

@@ -20,6 +20,8 @@ package enum ContextAccessRules: Sendable, Equatable {
     /// `pe_prog_is_valid_access`: `struct bpf_perf_event_data` (the registers, then
     /// `sample_period` and `addr`).
     case perfEvent
+    /// `tracing_prog_is_valid_access` and `btf_ctx_access`: the attach target's arguments.
+    case tracing([ContextLayout.TracingArgument])
 
     /// What a permitted load gives: nil for a number, else the packet pointer it loads.
     /// - Returns: `.refused` when the kernel refuses the access.
@@ -38,6 +40,15 @@ package enum ContextAccessRules: Sendable, Equatable {
             // Registers only whole (8 bytes); sample_period and addr (168, 176) narrow too.
             guard off >= 0, off < 184, !write, off % Int64(size) == 0, off >= 168 || size == 8 else { return .refused }
             return .number
+        case let .tracing(arguments):
+            // MAX_BPF_FUNC_ARGS u64s, read only, aligned; an argument starts at a multiple of 8.
+            guard off >= 0, off < 96, !write, off % Int64(size) == 0, off % 8 == 0, Int(off / 8) < arguments.count else { return .refused }
+            switch arguments[Int(off / 8)] {
+            case .inaccessible: return .refused
+            case .number: return .number
+            case .opaquePointer: return size == 8 ? .number : .refused
+            case .objectPointer: return size == 8 && !signExtending ? .pointer(.btfPointer) : .refused
+            }
         }
     }
 

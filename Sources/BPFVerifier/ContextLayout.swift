@@ -5,7 +5,25 @@ public import BPFCore
 /// `is_valid_access` for the program type.
 public struct ContextLayout: Sendable, Equatable {
     /// What a field loads into the register.
-    public enum FieldKind: Sendable, Equatable { case packet, packetEnd, packetMeta }
+    public enum FieldKind: Sendable, Equatable { case packet, packetEnd, packetMeta, btfPointer }
+
+    /// An argument of a tracing program's attach target, as its context presents it (a u64 each).
+    public enum TracingArgument: Sendable, Equatable {
+        /// An integer, enum or struct by value: read at any aligned width, a number.
+        case number
+        /// A pointer to void or to an integer: read whole, a number.
+        case opaquePointer
+        /// A pointer to a kernel object: read whole, a trusted `PTR_TO_BTF_ID`.
+        case objectPointer
+        /// Not readable at all (a float, an array, a void return value).
+        case inaccessible
+    }
+
+    /// A tracing program's context (`btf_ctx_access`): its attach target's arguments, each a
+    /// u64, read-only, then for fexit and fmod_ret the return value, as the kernel presents them.
+    public static func tracing(arguments: [TracingArgument]) -> ContextLayout {
+        ContextLayout(size: 8 * arguments.count, readable: []).with(.tracing(arguments))
+    }
 
     /// Size of the context in bytes; no access may reach past it.
     public var size: Int

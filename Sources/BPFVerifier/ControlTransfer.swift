@@ -144,7 +144,7 @@ extension Analysis {
     /// `reg_not_null`: a pointer of a type that is never NULL, whose offset cannot wrap it
     /// to 0.
     private static func isNotNull(_ r: Register) -> Bool {
-        !r.maybeNull && [.mapValue, .memory, .mapPointer].contains(r.kind)
+        !r.maybeNull && [.mapValue, .memory, .mapPointer, .btfPointer].contains(r.kind)
             && insideVariableOffset(r.value.smin) && insideVariableOffset(r.value.smax)
     }
 
@@ -244,6 +244,19 @@ extension Analysis {
         if let leak = s.references.first {
             throw error(pc, s, "Unreleased reference id=\(leak.id) alloc_insn=\(leak.instruction)")
         }
+        if let range = config.returnRange {
+            // check_return_code: r0 a number inside the range on every path (so it is precise).
+            precisionRequest |= 1
+            guard r0.isScalar else { throw error(pc, s, "At program exit the register R0 is not a known value (\(r0.typeName))") }
+            guard r0.value.smin >= range.lowerBound,
+                r0.value.smax <= range.upperBound
+            else {
+                throw error(
+                    pc, s,
+                    "At program exit the register R0 has smin=\(r0.value.smin) smax=\(r0.value.smax) should have been in [\(range.lowerBound), \(range.upperBound)]"
+                )
+            }
+        }
         return .end
     }
 
@@ -253,7 +266,7 @@ extension Analysis {
         guard config.anyHelper || HelperRules.isAllowed(id, in: config.programType) else {
             throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
         }
-        if s.lock != nil, id != 94 { throw error(pc, s, "function calls are not allowed while holding a lock") }
+        if s.lock != nil, id != HelperID.spinUnlock.rawValue { throw error(pc, s, "function calls are not allowed while holding a lock") }
         var mapIndex: Int?
         var allocationSize: UInt64?
         var released: Register?
@@ -330,6 +343,8 @@ extension Analysis {
             r.referenceID = r.id
             s.references.append(.init(id: r.id, instruction: pc))
             s[register: 0] = r
+        case .trustedObject:
+            s[register: 0] = .pointer(.btfPointer)
         }
     }
 

@@ -14,12 +14,15 @@ enum HelperRules {
         /// A new ring buffer record of the size in r2, or NULL; the program must submit or
         /// discard it.
         case recordOrNull
+        /// A trusted kernel object (`PTR_TO_BTF_ID | PTR_TRUSTED`): the current task.
+        case trustedObject
     }
 
     static func result(of id: Int32) -> Result {
         switch HelperID(rawValue: id) {
         case .mapLookupElem: .mapValueOrNull
         case .ringbufReserve: .recordOrNull
+        case .getCurrentTaskBtf: .trustedObject
         case .tailCall, .spinLock, .spinUnlock, .ringbufSubmit, .ringbufDiscard: .none
         default: .scalar
         }
@@ -40,7 +43,7 @@ enum HelperRules {
         case .ktimeGetCoarseNs, .spinLock, .spinUnlock: return !tracing.contains(type)
         // bpf_tracing_func_proto's: offered to tracing programs (others get variants of their own).
         case .perfEventOutput, .getStackid, .getStack, .currentTaskUnderCgroup, .getCurrentTask, .getCurrentCgroupId, .getNsCurrentPidTgid,
-            .getAttachCookie:
+            .getAttachCookie, .getCurrentTaskBtf:
             return tracing.contains(type)
         case .getFuncIp: return [.kprobe, .tracing].contains(type)
         case .skbLoadBytes: return [.socketFilter, .schedCLS, .schedACT, .cgroupSKB].contains(type)

@@ -76,6 +76,10 @@ extension Analysis {
             throw error(pc, s, "R\(regno) !read_ok")
         case .scalar, .mapPointer, .packetEnd:
             throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)'")
+        case .btfPointer:
+            // The kernel walks the object's BTF type (btf_struct_access); that walk is not
+            // implemented here, so the access is refused rather than guessed.
+            throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)': reading kernel objects through BTF is not supported yet")
         case .context:
             guard base.offset >= 0 else { throw error(pc, s, "negative offset ctx ptr R\(regno) off=\(base.offset) disallowed") }
             guard base.offset == 0 else { throw error(pc, s, "dereference of modified ctx ptr R\(regno) off=\(base.offset) disallowed") }
@@ -86,7 +90,13 @@ extension Analysis {
                 if mode.writes {
                     try context.store(offset: off, size: size)
                 } else if let kind = try context.load(offset: off, size: size, signExtending: signed) {
-                    loaded = .pointer(kind == .packet ? .packet : kind == .packetEnd ? .packetEnd : .packetMeta)
+                    loaded =
+                        switch kind {
+                        case .packet: .pointer(.packet)
+                        case .packetEnd: .pointer(.packetEnd)
+                        case .packetMeta: .pointer(.packetMeta)
+                        case .btfPointer: .pointer(.btfPointer)
+                        }
                 }
             } catch {
                 throw self.error(pc, s, error.message)

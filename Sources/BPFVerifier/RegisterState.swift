@@ -4,6 +4,10 @@ package struct Register: Hashable, Sendable {
     /// The register types the verifier tells apart, with the kernel's names.
     package enum Kind: UInt8, Sendable {
         case notInit, scalar, context, stack, packet, packetMeta, packetEnd, mapPointer, mapValue, memory
+        /// `PTR_TO_BTF_ID`, trusted: a kernel object a tracing program's argument or
+        /// `bpf_get_current_task_btf` gives. It may be passed on, compared and moved by
+        /// constants; reading through it (the kernel's BTF walk) is not done here.
+        case btfPointer
 
         var name: String {
             switch self {
@@ -17,6 +21,7 @@ package struct Register: Hashable, Sendable {
             case .mapPointer: "map_ptr"
             case .mapValue: "map_value"
             case .memory: "mem"
+            case .btfPointer: "ptr_"
             }
         }
 

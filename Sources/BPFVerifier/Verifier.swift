@@ -38,6 +38,9 @@ public enum Verifier {
         /// Accept `callx` (opcode 0x8d, a helper call through a register), which the
         /// interpreter runs and the kernel does not have (it refuses it as an unknown opcode).
         public var allowIndirectCalls = false
+        /// The values the program may return (the kernel's `check_return_code`: fentry and fexit
+        /// programs return 0); nil where any number will do.
+        public var returnRange: ClosedRange<Int64>?
         /// Whether the program comes with BTF function info (`.BTF.ext`): without it the kernel
         /// refuses tail calls and legacy packet loads in subprograms.
         public var hasFunctionInfo = false

@@ -28,8 +28,10 @@ public struct OpenedObject: Sendable {
 
     /// Creates the object's maps on `backend`; its programs load when first asked for.
     public func load(on backend: Backend, options: LoadOptions = LoadOptions()) throws(BPFError) -> any LoadedObject {
-        // vmlinux's BTF (5 MB to parse) only for objects with CO-RE relocations to apply.
-        let target = options.target ?? (file.usesCORE ? BTF.vmlinux : nil)
+        // vmlinux's BTF (5 MB to parse) only for objects with CO-RE relocations to apply or
+        // tracing programs, whose context is their attach target's arguments.
+        let needsKernelTypes = file.usesCORE || file.programs.contains { $0.kind?.type == .tracing }
+        let target = options.target ?? (needsKernelTypes ? BTF.vmlinux : nil)
         switch backend {
         case .userspace:
             return try UserspaceLoadedObject(file, target: target, verify: options.verify)

@@ -1,0 +1,64 @@
+import BPFCore
+import BPFObject
+import BPFVerifier
+import BTF
+
+/// What a tracing program (tp_btf, fentry, fexit, fmod_ret) may read of its context and must
+/// return, from its attach target's prototype in the kernel's BTF: the kernel's
+/// `btf_ctx_access` and `check_return_code`.
+enum TracingContext {
+    /// Sets `configuration`'s return range and context for a program of `kind`; leaves the
+    /// context unreadable where the target BTF has no such attach point.
+    static func configure(_ configuration: inout Verifier.Configuration, kind: SectionNames.Match, target: BTF?) {
+        guard kind.type == .tracing, let attach = kind.expectedAttachType else { return }
+        if attach == .traceFentry || attach == .traceFexit { configuration.returnRange = 0...0 }
+        guard let target, let name = kind.attachTarget else { return }
+        let prototype: (returns: UInt32, parameters: [BTFType.Parameter])?
+        switch attach {
+        case .traceRawTp:
+            // btf_trace_NAME: a typedef of a pointer to the prototype; its first parameter, the
+            // tracepoint's `void *__data`, is not the program's.
+            guard let typedef = target.typeID(named: "btf_trace_" + name, where: { if case .typedef = $0 { true } else { false } }),
+                case let .pointer(to)? = target.resolvedKind(UInt32(typedef)),
+                case let .functionPrototype(returns, parameters)? = target.resolvedKind(to), !parameters.isEmpty
+            else { return }
+            prototype = (returns, Array(parameters.dropFirst()))
+        case .traceFentry, .traceFexit, .modifyReturn:
+            guard let function = target.typeID(named: name, where: { if case .function = $0 { true } else { false } }),
+                case let .function(proto, _)? = target.type(UInt32(function))?.kind,
+                case let .functionPrototype(returns, parameters)? = target.resolvedKind(proto)
+            else { return }
+            prototype = (returns, parameters)
+        default:
+            return
+        }
+        guard let prototype else { return }
+        var arguments = prototype.parameters.map { classify($0.type, in: target) }
+        switch attach {
+        case .traceFexit: arguments.append(classify(prototype.returns, in: target))
+        case .modifyReturn:
+            // fmod_ret attaches only to functions returning an integer.
+            if case .int(let size, _, _, _)? = target.resolvedKind(prototype.returns), size <= 8 {
+                arguments.append(.number)
+            } else {
+                arguments.append(.inaccessible)
+            }
+        default: break
+        }
+        configuration.context = .tracing(arguments: Array(arguments.prefix(12)))
+    }
+
+    /// How the kernel presents a value of BTF type `id` in the context (`btf_ctx_access`).
+    private static func classify(_ id: UInt32, in btf: BTF) -> ContextLayout.TracingArgument {
+        guard id != 0 else { return .inaccessible }  // void
+        switch btf.resolvedKind(id) {
+        case .int(let size, _, _, _)? where size <= 8: return .number
+        case .enumeration?, .enumeration64?, .structure?, .union?: return .number
+        case .pointer(let pointee)?:
+            if pointee == 0 { return .opaquePointer }
+            if case .int? = btf.resolvedKind(pointee) { return .opaquePointer }
+            return .objectPointer
+        default: return .inaccessible
+        }
+    }
+}
