@@ -229,10 +229,12 @@ extension Analysis {
     }
 
     private mutating func exit(_ s: inout VerifierState, _ pc: Int) throws(VerificationError) -> Next {
-        let r0 = try readable(s, pc, 0)
         if s.frames.count > 1 {
-            // prepare_func_exit: no stack pointer at all, though one into a caller's frame
-            // would still be valid (the kernel errs on the side of caution, and so do we).
+            // prepare_func_exit: r0 goes back as it is, written or not (the caller may not read
+            // it: a function whose result is unused need not set it); no stack pointer at all,
+            // though one into a caller's frame would still be valid (the kernel errs on the
+            // side of caution, and so do we).
+            let r0 = s[register: 0]
             if r0.kind == .stack { throw error(pc, s, "cannot return stack pointer to the caller") }
             let callSite = s.current.callSite
             s.pop()
@@ -244,6 +246,7 @@ extension Analysis {
         if let leak = s.references.first {
             throw error(pc, s, "Unreleased reference id=\(leak.id) alloc_insn=\(leak.instruction)")
         }
+        let r0 = try readable(s, pc, 0)
         if let range = config.returnRange {
             // check_return_code: r0 a number inside the range on every path (so it is precise).
             precisionRequest |= 1

@@ -5,6 +5,7 @@ import BPFObject
 import BPFPlatform
 import BPFRuntime
 import BPFTestSupport
+import BPFVerifier
 import BTF
 import Testing
 
@@ -133,5 +134,16 @@ struct RealProgramFormTests {
         defer { removeTree(directory) }
         _ = try kernel.pin(under: directory, programs: [try kernel.load()])
         #expect(fileExists(directory + "/_rodata") && fileExists(directory + "/limited"))
+    }
+
+    @Test("a function whose result is unused need not set r0 (prepare_func_exit); reading it after the call is refused")
+    func unsetReturnValue() throws {
+        let unused = try PseudoCAssembler.assemble("r1 = 0\ncall pc+2\nr0 = 0\nexit\nexit")
+        let read = try PseudoCAssembler.assemble("r1 = 0\ncall pc+2\nr0 += 1\nexit\nexit")
+        _ = try Verifier.verify(unused, Verifier.Configuration(programType: .socketFilter))
+        _ = try KernelProgram(type: .socketFilter, instructions: unused)
+        let ours = #expect(throws: VerificationError.self) { try Verifier.verify(read, Verifier.Configuration(programType: .socketFilter)) }
+        let kernel = #expect(throws: KernelError.self) { try KernelProgram(type: .socketFilter, instructions: read, logLevel: 1) }
+        #expect(ours?.message == "R0 !read_ok" && kernel?.log?.contains("R0 !read_ok") == true, "\(String(describing: kernel))")
     }
 }
