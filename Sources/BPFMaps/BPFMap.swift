@@ -104,6 +104,13 @@ public class BPFMap: @unchecked Sendable {
     /// - Throws: ``MapError`` `ENOENT` after the last key.
     public func nextKey(after key: UnsafeRawPointer?, into next: UnsafeMutableRawPointer) throws(MapError) { fatalError("abstract") }
 
+    /// Whether the host may no longer change the map (`BPF_MAP_FREEZE`): read-only global data
+    /// is frozen once written, so the verifier may take its contents as known numbers.
+    public private(set) var isFrozen = false
+
+    /// Freezes the map: the host's updates and deletes are refused from now on (`EPERM`).
+    public func freeze() { isFrozen = true }
+
     // MARK: Host conveniences
 
     /// The value under `key`, copied out.
@@ -116,6 +123,7 @@ public class BPFMap: @unchecked Sendable {
 
     /// Stores `value` under `key`.
     public func update(_ key: [UInt8], _ value: [UInt8], flags: UpdateFlags = .any) throws(MapError) {
+        guard !isFrozen else { throw .frozen(map: name) }
         try checkKey(key)
         guard value.count == shape.valueSize else { throw .invalid(name, "value is \(value.count) bytes, the map's values are \(shape.valueSize)") }
         let failure: MapError? = key.withUnsafeBytes { k in
@@ -129,6 +137,7 @@ public class BPFMap: @unchecked Sendable {
 
     /// Removes `key`.
     public func delete(_ key: [UInt8]) throws(MapError) {
+        guard !isFrozen else { throw .frozen(map: name) }
         try checkKey(key)
         let failure: MapError? = key.withUnsafeBytes { k in
             do throws(MapError) { try delete(k.baseAddress!) } catch { return error }

@@ -11,6 +11,8 @@ public enum MapError: Error, Sendable, Equatable, CustomStringConvertible {
     case full(map: String)
     /// The operation or its arguments do not fit the map (`EINVAL`).
     case invalid(map: String, reason: String)
+    /// The map is frozen: the host may no longer change it (`EPERM`).
+    case frozen(map: String)
     /// The map cannot be created this large: `errno` is `E2BIG` or `ENOMEM`, as the kernel's.
     case tooLarge(map: String, reason: String, errno: Errno)
 
@@ -21,6 +23,7 @@ public enum MapError: Error, Sendable, Equatable, CustomStringConvertible {
         case .exists: .EEXIST
         case .full: .E2BIG
         case .invalid: .EINVAL
+        case .frozen: .EPERM
         case let .tooLarge(_, _, errno): errno
         }
     }
@@ -34,6 +37,7 @@ public enum MapError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .exists(map): "\(map): the key exists and BPF_NOEXIST was given (EEXIST)"
         case let .full(map): "\(map): the map is full (E2BIG)"
         case let .invalid(map, reason): "\(map): \(reason) (EINVAL)"
+        case let .frozen(map): "\(map): the map is frozen (EPERM)"
         case let .tooLarge(map, reason, errno): "\(map): \(reason) (\(errno))"
         }
     }

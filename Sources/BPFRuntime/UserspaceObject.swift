@@ -26,7 +26,11 @@ public final class UserspaceObject {
             let map: BPFMap
             do throws(MapError) {
                 map = try BPFMap.make(name: d.name, shape: d.shape)
-                if let initial = d.initialValue { try map.update([0, 0, 0, 0], initial) }
+                if let initial = d.initialValue {
+                    try map.update([0, 0, 0, 0], initial)
+                    // As the kernel backend freezes it: the verifier takes its contents as known.
+                    if d.readOnly { map.freeze() }
+                }
             } catch { throw .maps(error) }
             maps.append(map)
         }

@@ -59,6 +59,10 @@ extension UserspaceObject {
         }
         var configuration = Verifier.Configuration(programType: kind.type, maps: maps.map(\.shape))
         TracingContext.configure(&configuration, kind: kind, target: target)
+        // Both backends freeze read-only global data (.rodata, .kconfig) once it is written.
+        for (index, map) in maps.enumerated() where map.readOnly && map.type == .array && map.maxEntries == 1 {
+            if let value = map.initialValue { configuration.frozenValues[index] = value }
+        }
         configuration.log = log
         configuration.hasFunctionInfo = !linked.functionInfo.isEmpty
         var lastLine: String?

@@ -129,6 +129,16 @@ extension Analysis {
                 regionSize = base.range
             }
             try checkRegion(s, pc, base: base, regno: regno, offset: off, size: Int64(size), regionSize: regionSize, zeroAllowed: mode.isHelper)
+            if case .read = mode, base.kind == .mapValue, let bytes = config.frozenValues[Int(base.map)], let variable = base.value.constantValue {
+                // check_mem_access: a read-only frozen map's contents are known numbers.
+                let at = Int(off) + Int(Int64(bitPattern: variable))
+                if at >= 0, at + size <= bytes.count, [1, 2, 4, 8].contains(size) {
+                    var value: UInt64 = 0
+                    for i in 0..<size { value |= UInt64(bytes[at + i]) << (8 * i) }
+                    if signed, size < 8, value & (1 << (8 * size - 1)) != 0 { value |= ~0 << (8 * size) }
+                    loaded = .scalar(.constant(value))
+                }
+            }
             if base.kind == .mapValue, let lock = config.maps[Int(base.map)].spinLockOffset {
                 // check_map_access: no load, store or helper touches the lock word but the
                 // lock helpers (which do not come here).

@@ -38,6 +38,10 @@ public enum Verifier {
         /// Accept `callx` (opcode 0x8d, a helper call through a register), which the
         /// interpreter runs and the kernel does not have (it refuses it as an unknown opcode).
         public var allowIndirectCalls = false
+        /// The contents of read-only, frozen single-value array maps (`.rodata`, `.kconfig`), by
+        /// map index: loads from them at a known offset are known numbers, as the kernel makes
+        /// them (`bpf_map_direct_read`), so branches on `const volatile` settings are decided.
+        public var frozenValues: [Int: [UInt8]] = [:]
         /// The values the program may return (the kernel's `check_return_code`: fentry and fexit
         /// programs return 0); nil where any number will do.
         public var returnRange: ClosedRange<Int64>?

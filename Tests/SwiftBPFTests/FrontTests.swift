@@ -126,4 +126,38 @@ struct FrontTests {
         let numa = try #require(results.first { $0.program == "numa" })
         #expect(numa.ours?.contains("bpf_get_numa_node_id") == true && numa.kernel == .accepted)
     }
+
+    @Test(
+        "read-only data is frozen once written: its values decide branches in both verifiers, and the host cannot change them",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")))
+    func frozenReadOnlyData() throws {
+        let object = try OpenedObject(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    const volatile int unsafe_mode = 0;
+                    SEC("xdp") int guarded(struct xdp_md *ctx) {
+                        /* Unsafe, and never reached: the verifiers know unsafe_mode is 0. */
+                        if (unsafe_mode) return *(unsigned char *)(long)ctx->data;
+                        return XDP_PASS;
+                    }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "frozen.bpf.c"))
+        for backend in Backend.allCases {
+            let loaded = try object.load(on: backend)
+            #expect(try loaded.program().testRun(data: [UInt8](repeating: 0, count: 64)).returnValue == 2)
+            let rodata = try loaded.map(named: ".rodata")
+            #expect(try rodata.lookup([0, 0, 0, 0]) == [0, 0, 0, 0])
+            #expect("\(backend)") {
+                try rodata.update([0, 0, 0, 0], [1, 0, 0, 0])
+            } throws: { error in
+                switch error as? BPFError {
+                case .map(let failure)?: failure.errno == .EPERM
+                case .kernel(let failure)?: failure.errno == .EPERM
+                default: false
+                }
+            }
+        }
+    }
 }
