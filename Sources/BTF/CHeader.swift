@@ -12,6 +12,7 @@ extension BTF {
             + "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
             + "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n"
         for id in 1..<types.count { writer.emit(UInt32(id), complete: true, topLevel: true) }
+        writer.writeKfuncPrototypes()
         writer.out += "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n#endif /* \(guardName) */\n"
         return writer.out
     }
@@ -274,6 +275,26 @@ private struct CHeaderWriter {
         case .typedef: return joined(cName(id), inner)
         default: return joined("void", inner)
         }
+    }
+
+    /// The kernel functions programs may call (functions tagged `bpf_kfunc`), declared as
+    /// current bpftool declares them: `extern RET NAME(ARGS) __weak __ksym;`, so a program can
+    /// test for one with `bpf_ksym_exists` and call it.
+    mutating func writeKfuncPrototypes() {
+        var functions: [(name: String, prototype: UInt32)] = []
+        var seen = Set<UInt32>()
+        for type in btf.types {
+            guard case let .declTag(target, component) = type.kind, component == -1, btf.name(type.nameOffset) == "bpf_kfunc",
+                seen.insert(target).inserted, let function = btf.type(target), case let .function(prototype, _) = function.kind
+            else { continue }
+            functions.append((btf.name(function.nameOffset), prototype))
+        }
+        guard !functions.isEmpty else { return }
+        for function in functions { emit(function.prototype, complete: false) }
+        out += "#ifndef BPF_NO_KFUNC_PROTOTYPES\n#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n\n"
+        out += "#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n"
+        for function in functions { out += "extern " + declarator(function.prototype, function.name) + " __weak __ksym;\n" }
+        out += "\n#endif\n\n"
     }
 
     // MARK: - Layout

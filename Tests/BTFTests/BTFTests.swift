@@ -7,6 +7,8 @@ import Testing
 
 let vmlinuxPath = "/sys/kernel/btf/vmlinux"
 let vmlinux = FileManager.default.contents(atPath: vmlinuxPath).map { Array($0) }
+/// Whether the running kernel has the `bpf_task_from_pid` kfunc (Linux 6.2 and later).
+let hasTaskFromPid = vmlinux.flatMap { try? BTF(bytes: $0) }?.typeID(named: "bpf_task_from_pid", where: { _ in true }) != nil
 private let bench = SharedFixtures.path("bench")
 private let compilerReason = BPFCompiler.unavailableReason
 private let bpftoolPresent = (referenceToolOutput("bpftool", ["version"])) != nil

@@ -66,6 +66,31 @@ struct CHeaderTests {
         #expect(count > 10_000)
     }
 
+    @Test(
+        "the header declares the kernel's kfuncs as current bpftool does, and a program probing and calling one compiles against it",
+        .enabled(if: vmlinux != nil, "\(vmlinuxPath) is absent"),
+        .enabled(if: hasTaskFromPid, "this kernel has no bpf_task_from_pid kfunc (Linux 6.2 and later have)"))
+    func kfuncPrototypes() throws {
+        let header = try BTF(bytes: try #require(vmlinux)).cHeader()
+        let kfuncs = header.split(separator: "\n").filter { $0.hasPrefix("extern ") && $0.hasSuffix(" __weak __ksym;") }
+        #expect(kfuncs.count > 50, "the kernel tags its kfuncs bpf_kfunc")
+        #expect(header.contains("extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;"))
+        _ = try BPFCompiler.compile(
+            text: header + """
+                #include <bpf/bpf_helpers.h>
+                #ifndef bpf_ksym_exists  /* libbpf 1.2 and later define it */
+                #define bpf_ksym_exists(sym) (!!(sym))
+                #endif
+                SEC("tp/syscalls/sys_enter_kill") int probe(void *ctx) {
+                    if (!bpf_ksym_exists(bpf_task_from_pid)) return 0;
+                    struct task_struct *task = bpf_task_from_pid(1);
+                    if (task) bpf_task_release(task);
+                    return 0;
+                }
+                char LICENSE[] SEC("license") = "GPL";
+                """, name: "kfunc-header.c")
+    }
+
     @Test("an object's types — function pointers, anonymous members, bitfields, packing, arrays of pointers — keep their layout")
     func objectHeader() throws {
         let source = """
