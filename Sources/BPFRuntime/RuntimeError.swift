@@ -16,16 +16,18 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
     case refused(program: String, VerificationError)
     /// The verified program could not be prepared for an engine.
     case engine(program: String, PreparationError)
-    /// A map of the object could not be created in the runtime.
-    case maps(MapError)
+    /// A map the program uses could not be created in the runtime (``UserspaceObject/unavailableMaps``).
+    case mapUnavailable(program: String, map: String, MapError)
     /// A `__kconfig` extern of the object has no value on this host.
     case kconfig(ObjectError)
 
     /// The program the error is about.
     public var program: String {
         switch self {
-        case let .preparing(program, _), let .unsupportedProgramType(program, _), let .refused(program, _), let .engine(program, _): program
-        case .maps, .kconfig: "-"
+        case let .preparing(program, _), let .unsupportedProgramType(program, _), let .refused(program, _), let .engine(program, _),
+            let .mapUnavailable(program, _, _):
+            program
+        case .kconfig: "-"
         }
     }
 
@@ -42,14 +44,14 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
             "\(type) programs need a context the userspace runtime does not build yet (\(ProgramTypeSupport.supported.map(\.description).joined(separator: ", ")) are supported)"
         case let .refused(_, error): "verifier: \(error)"
         case let .engine(_, error): error.description
-        case let .maps(error): error.description
+        case let .mapUnavailable(_, map, error): "uses map \(map), which the userspace runtime cannot create: \(error)"
         case let .kconfig(error): error.description
         }
     }
 
     public var description: String {
         switch self {
-        case .maps, .kconfig: reason
+        case .kconfig: reason
         default: "program \(program): \(reason)"
         }
     }

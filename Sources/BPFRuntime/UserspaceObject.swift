@@ -11,30 +11,38 @@ public import BTF
 public final class UserspaceObject {
     /// The parsed object.
     public let object: ObjectFile
-    /// The maps, in the object's order.
+    /// The maps the runtime could create, in the object's order.
     public let maps: [BPFMap]
+    /// The maps it could not (a type the runtime does not have, a size past its limits), by
+    /// name, and why: only the programs that use one are refused, when they are loaded.
+    public let unavailableMaps: [String: MapError]
+    /// The object's maps by their index in it, nil where unavailable.
+    private let slots: [BPFMap?]
 
-    /// Creates every map the object declares.
-    /// - Throws: ``RuntimeError/maps(_:)`` for a map the runtime cannot create,
-    ///   ``RuntimeError/kconfig(_:)`` for a `__kconfig` extern this host has no value for.
+    /// Creates every map the object declares that the runtime can.
+    /// - Throws: ``RuntimeError/kconfig(_:)`` for a `__kconfig` extern this host has no value for.
     public init(_ object: ObjectFile) throws(RuntimeError) {
         var object = object
         do throws(ObjectError) { try object.resolveKconfig(KernelConfiguration.values) } catch { throw .kconfig(error) }
         self.object = object
-        var maps: [BPFMap] = []
+        var slots: [BPFMap?] = [], unavailable: [String: MapError] = [:]
         for d in object.maps {
-            let map: BPFMap
             do throws(MapError) {
-                map = try BPFMap.make(name: d.name, shape: d.shape)
+                let map = try BPFMap.make(name: d.name, shape: d.shape)
                 if let initial = d.initialValue {
                     try map.update([0, 0, 0, 0], initial)
                     // As the kernel backend freezes it: the verifier takes its contents as known.
                     if d.readOnly { map.freeze() }
                 }
-            } catch { throw .maps(error) }
-            maps.append(map)
+                slots.append(map)
+            } catch {
+                slots.append(nil)
+                unavailable[d.name] = error
+            }
         }
-        self.maps = maps
+        self.slots = slots
+        maps = slots.compactMap { $0 }
+        unavailableMaps = unavailable
     }
 
     /// How ``load(program:target:)`` compiles programs for ``ExecutionMode/jit`` (on x86-64
@@ -63,7 +71,10 @@ public final class UserspaceObject {
         let report = verify ? try Self.verify(program, kind, linked, maps: object.maps, target: target, log: false) : nil
         var code = linked.instructions
         for reference in linked.mapReferences {
-            let map = maps[reference.map]
+            guard let map = slots[reference.map] else {
+                let name = object.maps[reference.map].name
+                throw .mapUnavailable(program: program.name, map: name, unavailableMaps[name] ?? .invalid(map: name, reason: "not created"))
+            }
             var address = UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque()))
             if let offset = reference.valueOffset {
                 address = UInt64(UInt(bitPattern: map.storage.baseAddress)) + UInt64(offset)  // the single value

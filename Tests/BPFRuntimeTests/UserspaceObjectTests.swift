@@ -17,6 +17,35 @@ private let bench = SharedFixtures.path("bench")
 
 @Suite("Objects in the userspace runtime", .serialized)
 struct UserspaceObjectTests {
+    @Test(
+        "a map the runtime cannot create refuses only the programs that use it, naming it",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func unavailableMap() throws {
+        let object = try UserspaceObject(
+            try ObjectFile(
+                bytes: try BPFCompiler.compile(
+                    text: """
+                        #include <linux/bpf.h>
+                        #include <bpf/bpf_helpers.h>
+                        struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");
+                        SEC("xdp") int passes(struct xdp_md *ctx) { return XDP_PASS; }
+                        SEC("tracepoint/syscalls/sys_enter_getppid") int reports(void *ctx) {
+                            int one = 1;
+                            bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &one, sizeof(one));
+                            return 0;
+                        }
+                        char LICENSE[] SEC("license") = "GPL";
+                        """, name: "unavailable.bpf.c")))
+        #expect(object.unavailableMaps.keys.sorted() == ["events"] && object.maps.isEmpty)
+        #expect(try object.load(program: "passes").testRun(data: [UInt8](repeating: 0, count: 64)).returnValue == 2)
+        #expect {
+            _ = try object.load(program: "reports")
+        } throws: { error in
+            guard case let .mapUnavailable(program, map, _)? = error as? RuntimeError else { return false }
+            return program == "reports" && map == "events"
+        }
+    }
+
     private static let packets: [(String, [UInt8])] = {
         let syn = BenchmarkPrograms.packet
         var udp = syn
