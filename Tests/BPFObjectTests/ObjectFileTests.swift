@@ -239,8 +239,21 @@ struct MalformedObjectTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
         .enabled(if: bench != nil, "../shared/bench is absent"))
     func fuzz() throws {
-        // flow, and an object whose programs call .text functions, for the linker.
-        for valid in [try Self.object(), try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c")] {
+        // flow, an object whose programs call .text functions, for the linker, and one with
+        // the forms real objects add: a kconfig extern, a static program, read-only data.
+        let forms = """
+            #include <linux/bpf.h>
+            #include <bpf/bpf_helpers.h>
+            extern unsigned int LINUX_KERNEL_VERSION __kconfig;
+            const volatile int limit = 3;
+            SEC("xdp") int versioned(struct xdp_md *ctx) { return LINUX_KERNEL_VERSION > limit ? XDP_PASS : XDP_DROP; }
+            SEC("socket") __attribute__((used)) static int local(struct __sk_buff *skb) { return limit; }
+            char LICENSE[] SEC("license") = "GPL";
+            """
+        for valid in [
+            try Self.object(), try BPFCompiler.compile(text: subprograms, name: "subprograms.bpf.c"),
+            try BPFCompiler.compile(text: forms, name: "forms.bpf.c"),
+        ] {
             try Self.fuzz(valid)
         }
     }
@@ -260,9 +273,12 @@ struct MalformedObjectTests {
                 }
             }
             do {
-                let object = try ObjectFile(bytes: bytes)
+                var object = try ObjectFile(bytes: bytes)
                 for program in object.programs { _ = Disassembler.listing(program.instructions) }
                 Self.prepare(object)
+                do { try object.resolveKconfig(["LINUX_KERNEL_VERSION": 0x06_12_00]) } catch {
+                    #expect(error.section != nil, "\(error)")
+                }
             } catch {
                 errors += 1
                 #expect(error.section != nil || error.offset != nil || error.message.contains("whole number"), "\(error)")

@@ -5,11 +5,9 @@ import BTF
 import BPFCore
 import BPFKernel
 import BPFMaps
-import BPFObject
 import BPFRuntime
 import BPFVM
 import BPFVerifier
-import BTF
 import Testing
 
 private let compilerReason = BPFCompiler.unavailableReason

@@ -2,10 +2,8 @@ import BPFBenchmarks
 import BPFCore
 import BPFObject
 import BPFTestSupport
-import BPFCore
 import BPFKernel
 import BPFMaps
-import BPFObject
 import BPFRuntime
 import BPFVM
 import BPFVerifier

@@ -2,7 +2,6 @@ import BPFBenchmarks
 import BPFKernel
 import BPFTestSupport
 import BPFCore
-import BPFKernel
 import BPFMaps
 import BPFObject
 import BPFRuntime

@@ -4,7 +4,6 @@ import Foundation
 import BPFCore
 import BPFKernel
 import BPFMaps
-import BPFObject
 import BPFRuntime
 import BPFVM
 import BPFVerifier

@@ -3,9 +3,7 @@ import BPFKernel
 import BPFObject
 import BPFTestSupport
 import BPFCore
-import BPFKernel
 import BPFMaps
-import BPFObject
 import BPFRuntime
 import BPFVM
 import BPFVerifier

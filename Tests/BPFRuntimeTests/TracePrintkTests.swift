@@ -5,10 +5,7 @@ import BPFKernel
 import BPFObject
 import Foundation
 import BPFTestSupport
-import BPFCore
-import BPFKernel
 import BPFMaps
-import BPFObject
 import BPFRuntime
 import BPFVM
 import BPFVerifier
