@@ -58,7 +58,7 @@ extension UserspaceObject {
             code[i + 1].imm = Int32(reference.valueOffset ?? 0)
         }
         var configuration = Verifier.Configuration(programType: kind.type, maps: maps.map(\.shape))
-        TracingContext.configure(&configuration, kind: kind, target: target)
+        AttachPointRules.configure(&configuration, kind: kind, target: target)
         // Both backends freeze read-only global data (.rodata, .kconfig) once it is written.
         for (index, map) in maps.enumerated() where map.readOnly && map.type == .array && map.maxEntries == 1 {
             if let value = map.initialValue { configuration.frozenValues[index] = value }

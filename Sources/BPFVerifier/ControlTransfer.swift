@@ -251,13 +251,13 @@ extension Analysis {
             // check_return_code: r0 a number inside the range on every path (so it is precise).
             precisionRequest |= 1
             guard r0.isScalar else { throw error(pc, s, "At program exit the register R0 is not a known value (\(r0.typeName))") }
-            guard r0.value.smin >= range.lowerBound,
-                r0.value.smax <= range.upperBound
-            else {
-                throw error(
-                    pc, s,
-                    "At program exit the register R0 has smin=\(r0.value.smin) smax=\(r0.value.smax) should have been in [\(range.lowerBound), \(range.upperBound)]"
-                )
+            guard r0.value.smin >= range.lowerBound, r0.value.smax <= range.upperBound else {
+                // verbose_invalid_scalar's words.
+                var has = ""
+                if r0.value.smin > Int64.min { has += " smin=\(r0.value.smin)" }
+                if r0.value.smax < Int64.max { has += " smax=\(r0.value.smax)" }
+                if has.isEmpty { has = " unknown scalar value" }
+                throw error(pc, s, "At program exit the register R0 has\(has) should have been in [\(range.lowerBound), \(range.upperBound)]")
             }
         }
         return .end

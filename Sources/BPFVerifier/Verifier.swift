@@ -42,8 +42,9 @@ public enum Verifier {
         /// map index: loads from them at a known offset are known numbers, as the kernel makes
         /// them (`bpf_map_direct_read`), so branches on `const volatile` settings are decided.
         public var frozenValues: [Int: [UInt8]] = [:]
-        /// The values the program may return (the kernel's `check_return_code`: fentry and fexit
-        /// programs return 0); nil where any number will do.
+        /// The values the program may return (the kernel's `check_return_code`): by default its
+        /// type's (cgroup_skb 0 or 1); a loader that knows the attach point sets it (fentry and
+        /// fexit 0, cgroup_skb egress 0 to 3); nil where any number will do.
         public var returnRange: ClosedRange<Int64>?
         /// Whether the program comes with BTF function info (`.BTF.ext`): without it the kernel
         /// refuses tail calls and legacy packet loads in subprograms.
@@ -60,6 +61,13 @@ public enum Verifier {
             self.programType = programType
             self.maps = maps
             self.context = context
+            // check_return_code's range where it does not depend on the attach point (or is
+            // the narrowest of them).
+            returnRange =
+                switch programType {
+                case .cgroupSKB, .cgroupSock, .sockOps, .cgroupDevice, .cgroupSysctl, .cgroupSockopt: 0...1
+                default: nil
+                }
         }
     }
 

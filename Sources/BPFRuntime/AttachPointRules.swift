@@ -3,13 +3,14 @@ import BPFObject
 import BPFVerifier
 import BTF
 
-/// What a tracing program (tp_btf, fentry, fexit, fmod_ret) may read of its context and must
-/// return, from its attach target's prototype in the kernel's BTF: the kernel's
-/// `btf_ctx_access` and `check_return_code`.
-enum TracingContext {
+/// What a program's attach point decides beyond its type: a tracing program's context (tp_btf,
+/// fentry, fexit, fmod_ret: its attach target's prototype in the kernel's BTF, as the kernel's
+/// `btf_ctx_access` reads it) and what programs may return (`check_return_code`).
+enum AttachPointRules {
     /// Sets `configuration`'s return range and context for a program of `kind`; leaves the
     /// context unreadable where the target BTF has no such attach point.
     static func configure(_ configuration: inout Verifier.Configuration, kind: SectionNames.Match, target: BTF?) {
+        if kind.type == .cgroupSKB, kind.expectedAttachType == .cgroupInetEgress { configuration.returnRange = 0...3 }
         guard kind.type == .tracing, let attach = kind.expectedAttachType else { return }
         if attach == .traceFentry || attach == .traceFexit { configuration.returnRange = 0...0 }
         guard let target, let name = kind.attachTarget else { return }

@@ -35,11 +35,11 @@ private let source = """
     """
 
 @Suite(
-    "Tracing programs' context against the kernel's",
+    "Attach points' rules against the kernel's: tracing contexts, return codes",
     .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
     .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
     .enabled(if: vmlinuxReason == nil, Comment(rawValue: vmlinuxReason ?? "")))
-struct TracingContextTests {
+struct AttachPointRulesTests {
     @Test("arguments by their BTF types: numbers, trusted pointers passed on; misaligned, beyond, narrow, bitwise and writes refused by both")
     func verdicts() throws {
         let file = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "tracing.bpf.c"))
@@ -70,5 +70,26 @@ struct TracingContextTests {
         } throws: { error in
             (error as? RuntimeError)?.verification?.message.contains("should have been in [0, 0]") == true
         }
+    }
+
+    @Test("cgroup_skb programs return 0 or 1, egress ones up to 3, in both verifiers")
+    func cgroupReturnCodes() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    SEC("cgroup_skb/ingress") int ingress_one(struct __sk_buff *skb) { return 1; }
+                    SEC("cgroup_skb/ingress") int ingress_two(struct __sk_buff *skb) { return 2; }
+                    SEC("cgroup_skb/egress") int egress_three(struct __sk_buff *skb) { return 3; }
+                    SEC("cgroup_skb/egress") int egress_four(struct __sk_buff *skb) { return 4; }
+                    SEC("cgroup_skb/ingress") int ingress_unknown(struct __sk_buff *skb) { return skb->len; }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "cgroup-return.bpf.c"))
+        let results = VerdictComparison.compare(file, target: nil)
+        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        #expect(classes == ["ingress_one": "A", "ingress_two": "B", "egress_three": "A", "egress_four": "B", "ingress_unknown": "B"], "\(results)")
+        let two = try #require(results.first { $0.program == "ingress_two" })
+        #expect(two.ours == "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]")
     }
 }
