@@ -38,13 +38,17 @@ package struct DifferentialFuzzer {
     /// Fuzzes `count` programs from `seed`.
     /// - Parameters:
     ///   - minimize: shrink each program accepted only by us (costs oracle calls).
+    ///   - privileged: verify with a root kernel loader's `allow_uninit_stack`, as the oracle's
+    ///     kernel does.
     ///   - progress: called every 1,000 programs.
-    package static func run(count: Int, seed: UInt64, oracle: Oracle, minimize: Bool = true, progress: (Summary) -> Void = { _ in }) -> Summary {
+    package static func run(
+        count: Int, seed: UInt64, oracle: Oracle, minimize: Bool = true, privileged: Bool = false, progress: (Summary) -> Void = { _ in }
+    ) -> Summary {
         var generator = ProgramGenerator(seed: seed)
         var summary = Summary()
         for index in 0..<count {
             let program = generator.next()
-            let ours = program.ourVerdict()
+            let ours = program.ourVerdict(privileged: privileged)
             let kernel = oracle(program)
             summary.programs += 1
             for gadget in program.gadgets { summary.gadgets[gadget, default: 0] += 1 }
@@ -58,7 +62,7 @@ package struct DifferentialFuzzer {
             case (.accepted, .accepted): summary.bothAccept += 1
             case (.accepted, _):
                 summary.onlyUs += 1
-                let small = minimize ? Self.minimize(program, oracle: oracle) : program
+                let small = minimize ? Self.minimize(program, oracle: oracle, privileged: privileged) : program
                 let said = minimize ? oracle(small).message : kernel.message
                 summary.acceptedOnlyByUs.append(Disagreement(program: small, kernel: said, seed: seed, index: index))
             case (_, .accepted):
@@ -74,8 +78,8 @@ package struct DifferentialFuzzer {
     /// The smallest program found that we still accept and the kernel still refuses: each
     /// instruction replaced by `goto +0` where that keeps the disagreement, then the `goto +0`s
     /// removed where that keeps it.
-    package static func minimize(_ program: FuzzProgram, oracle: Oracle) -> FuzzProgram {
-        func disagrees(_ p: FuzzProgram) -> Bool { p.ourVerdict().isAccepted && oracle(p).isRefused }
+    package static func minimize(_ program: FuzzProgram, oracle: Oracle, privileged: Bool = false) -> FuzzProgram {
+        func disagrees(_ p: FuzzProgram) -> Bool { p.ourVerdict(privileged: privileged).isAccepted && oracle(p).isRefused }
         let nop = Instruction(opcode: 0x05)
         var current = program
         var i = 0

@@ -23,9 +23,11 @@ package enum Verdict: Sendable, Equatable {
 
 extension FuzzProgram {
     /// Our verifier's verdict, with the kernel's rules (what passes loads into the kernel).
-    package func ourVerdict() -> Verdict {
+    /// Our verifier's verdict (`privileged`: with a root kernel loader's `allow_uninit_stack`).
+    package func ourVerdict(privileged: Bool = false) -> Verdict {
         var configuration = Verifier.Configuration(programType: type, maps: FuzzMaps.shapes)
         configuration.complexityLimit = 200_000
+        configuration.allowUninitializedStack = privileged
         do {
             _ = try Verifier.verify(code, configuration)
             return .accepted

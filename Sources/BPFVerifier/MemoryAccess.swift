@@ -209,7 +209,7 @@ extension Analysis {
         if end <= first { return nil }  // a helper's access of zero bytes
 
         if mode.writes {
-            if case .atomic = mode {
+            if case .atomic = mode, !config.allowUninitializedStack {
                 for b in first..<end where s.frames[frame].slots[b] == .invalid {
                     throw error(pc, s, "invalid read from stack R\(regno) off \(offset) size \(size)")
                 }
@@ -252,6 +252,12 @@ extension Analysis {
         for b in first..<end {
             switch slots[b] {
             case .invalid:
+                if config.allowUninitializedStack {
+                    // check_stack_read_fixed_off and check_stack_range_initialized: read as
+                    // anything (a helper writing there makes it written).
+                    allZero = false
+                    continue
+                }
                 if mode.isHelper {
                     throw error(pc, s, "invalid indirect read from stack R\(regno) off \(offset)+\(b - first) size \(end - first)")
                 }

@@ -46,6 +46,12 @@ public enum Verifier {
         /// type's (cgroup_skb 0 or 1); a loader that knows the attach point sets it (fentry and
         /// fexit 0, cgroup_skb egress 0 to 3); nil where any number will do.
         public var returnRange: ClosedRange<Int64>?
+        /// A privileged kernel loader's `allow_uninit_stack`: reading stack bytes never written
+        /// gives an unknown number instead of a refusal. Off by default, and never on for the
+        /// userspace runtime, whose native code's stack frames are the host thread's (an
+        /// uninitialized read there would show the program host addresses); on, the verdicts
+        /// are a root loader's in the kernel.
+        public var allowUninitializedStack = false
         /// Whether the program comes with BTF function info (`.BTF.ext`): without it the kernel
         /// refuses tail calls and legacy packet loads in subprograms.
         public var hasFunctionInfo = false

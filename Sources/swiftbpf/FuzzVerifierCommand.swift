@@ -22,6 +22,10 @@ struct FuzzVerifierCommand {
             .option("count", "How many programs.", default: "10000"),
             .option("seed", "The generator's seed.", default: "1"),
             .flag("no-minimize", "Print programs accepted only by us as generated."),
+            .flag(
+                "privileged",
+                "Verify as a root kernel loader does (allow_uninit_stack: reading unwritten stack is allowed), as the oracle's kernel does; the userspace runtime never does."
+            ),
             .option("save", "Write each program accepted only by us to this directory as raw instructions (TYPE-N.bin)."),
         ]
     ) { try FuzzVerifierCommand($0).run() }
@@ -30,6 +34,7 @@ struct FuzzVerifierCommand {
     var count: Int
     var seed: UInt64
     var minimize: Bool
+    var privileged: Bool
     var save: String?
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
@@ -37,6 +42,7 @@ struct FuzzVerifierCommand {
         count = try arguments.value("count") ?? 10000
         seed = try arguments.value("seed") ?? 1
         minimize = !arguments.flag("no-minimize")
+        privileged = arguments.flag("privileged")
         save = arguments.string("save")
         let command = ["swiftbpf", "fuzz-verifier"]
         guard count > 0 else { throw UsageError(command: command, message: "--count must be at least 1") }
@@ -56,7 +62,7 @@ struct FuzzVerifierCommand {
         } else {
             oracle = { _ in .notJudged("no --kernel") }
         }
-        let summary = DifferentialFuzzer.run(count: count, seed: seed, oracle: oracle, minimize: minimize) { s in
+        let summary = DifferentialFuzzer.run(count: count, seed: seed, oracle: oracle, minimize: minimize, privileged: privileged) { s in
             if s.programs % 10_000 == 0 { printError("… \(s.line)") }
         }
         print("gadgets (programs using each):")

@@ -146,4 +146,15 @@ struct RealProgramFormTests {
         let kernel = #expect(throws: KernelError.self) { try KernelProgram(type: .socketFilter, instructions: read, logLevel: 1) }
         #expect(ours?.message == "R0 !read_ok" && kernel?.log?.contains("R0 !read_ok") == true, "\(String(describing: kernel))")
     }
+
+    @Test("reading stack never written: refused by default, allowed as a root kernel loader allows it (allow_uninit_stack)")
+    func uninitializedStack() throws {
+        let code = try PseudoCAssembler.assemble("r0 = *(u64 *)(r10 -8)\nr0 = 0\nexit")
+        var privileged = Verifier.Configuration(programType: .socketFilter)
+        privileged.allowUninitializedStack = true
+        _ = try Verifier.verify(code, privileged)
+        _ = try KernelProgram(type: .socketFilter, instructions: code)
+        let ours = #expect(throws: VerificationError.self) { try Verifier.verify(code, Verifier.Configuration(programType: .socketFilter)) }
+        #expect(ours?.message.hasPrefix("invalid read from stack") == true)
+    }
 }
