@@ -27,20 +27,8 @@ package final class KernelOracle {
             _ = try KernelProgram(type: program.type, instructions: code, license: "GPL", name: "fuzz")
             return .accepted
         } catch {
-            guard let log = error.log, let message = Self.refusal(in: log) else { return .notJudged(error.errno?.description ?? error.description) }
+            guard let message = error.verifierReason else { return .notJudged(error.errno?.description ?? error.description) }
             return .refused(message)
         }
-    }
-
-    /// The verifier's reason: the last line of its log before the `processed … insns` summary
-    /// (which some messages, printed without a newline, run into).
-    static func refusal(in log: String) -> String? {
-        let summary = "processed "
-        let lines = log.split(separator: "\n").compactMap { line -> Substring? in
-            if line.hasPrefix("verification time") || line.hasPrefix("stack depth") { return nil }
-            let cut = line.indices.first { line[$0...].hasPrefix(summary) } ?? line.endIndex
-            return line[..<cut].isEmpty ? nil : line[..<cut]
-        }
-        return lines.last.map(String.init)
     }
 }

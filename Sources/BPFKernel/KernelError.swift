@@ -35,6 +35,20 @@ public enum KernelError: Error, Sendable, CustomStringConvertible {
         if case let .cannotAttach(_, reason) = self { reason } else { nil }
     }
 
+    /// The verifier's reason for refusing a program: the last line of its log before the
+    /// `processed … insns` summary (which some messages, printed without a newline, run into);
+    /// nil without a log.
+    public var verifierReason: String? {
+        guard let log else { return nil }
+        let summary = "processed "
+        let lines = log.split(separator: "\n").compactMap { line -> Substring? in
+            if line.hasPrefix("verification time") || line.hasPrefix("stack depth") { return nil }
+            let cut = line.indices.first { line[$0...].hasPrefix(summary) } ?? line.endIndex
+            return line[..<cut].isEmpty ? nil : line[..<cut]
+        }
+        return lines.last.map(String.init)
+    }
+
     /// The operation the kernel refused, or what could not be done.
     public var operation: String {
         switch self {

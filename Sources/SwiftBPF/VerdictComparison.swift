@@ -78,10 +78,9 @@ public struct VerdictComparison: Sendable {
 
     private static func verdict(_ error: KernelError) -> KernelVerdict {
         switch error {
-        case let .refused(_, errno, log):
-            guard let log, !log.isEmpty else { return .notJudged("\(errno), no verifier log") }
-            let lines = log.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("processed ") && !$0.isEmpty }
-            return .refused(lines.last ?? "\(errno)")
+        case let .refused(_, errno, _):
+            guard let reason = error.verifierReason else { return .notJudged("\(errno), no verifier log") }
+            return .refused(reason)
         case let .preparing(_, problem) where problem.message.hasPrefix("the kernel's BTF has no"):
             return .notJudged(problem.message)
         case let .preparing(_, problem):
