@@ -66,7 +66,7 @@ public final class UserspaceObject {
     /// (``RuntimeError/refused(program:_:)`` says why). `verify: false` skips the proof: only
     /// checked execution is then safe.
     public func load(program name: String? = nil, target: BTF? = nil, verify: Bool = true) throws(RuntimeError) -> UserspaceProgram {
-        let (program, kind, linked) = try prepare(name, target: target)
+        let (program, kind, linked) = try object.prepare(name, target: target)
         guard let support = ProgramTypeSupport.of(kind.type) else { throw .unsupportedProgramType(program: program.name, kind.type) }
         let report = verify ? try Self.verify(program, kind, linked, maps: object.maps, target: target, log: false) : nil
         var code = linked.instructions

@@ -1,4 +1,5 @@
 import BPFCore
+import BPFPlatform
 public import BPFObject
 public import BPFVerifier
 public import BTF
@@ -10,12 +11,7 @@ extension UserspaceObject {
     /// - Returns: what the proof took (with the step-by-step log when `log` is set).
     /// - Throws: ``RuntimeError``: ``RuntimeError/refused(program:_:)`` when the verifier refuses.
     public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(RuntimeError) -> VerifierReport {
-        try object.verify(program: name, target: target, log: log)
-    }
-
-    /// Links program `name` and names its type.
-    func prepare(_ name: String?, target: BTF?) throws(RuntimeError) -> (ObjectFile.Program, SectionNames.Match, LinkedProgram) {
-        try object.prepare(name, target: target)
+        try object.verifyResolved(program: name, target: target, log: log)  // resolved when created
     }
 }
 
@@ -24,8 +20,18 @@ extension ObjectFile {
     /// alone — no map is created, so a map type the runtime cannot run does not stop the proof —
     /// CO-RE relocated against `target` when given.
     /// - Returns: what the proof took (with the step-by-step log when `log` is set).
-    /// - Throws: ``RuntimeError``: ``RuntimeError/refused(program:_:)`` when the verifier refuses.
+    /// The object's `__kconfig` externs take this host's values first, as both backends give
+    /// them at load: the verifier reads the frozen `.kconfig` map as known numbers.
+    /// - Throws: ``RuntimeError``: ``RuntimeError/refused(program:_:)`` when the verifier refuses,
+    ///   ``RuntimeError/kconfig(_:)`` for an extern this host has no value for.
     public func verify(program name: String? = nil, target: BTF? = nil, log: Bool = false) throws(RuntimeError) -> VerifierReport {
+        var resolved = self
+        do throws(ObjectError) { try resolved.resolveKconfig(KernelConfiguration.values) } catch { throw .kconfig(error) }
+        return try resolved.verifyResolved(program: name, target: target, log: log)
+    }
+
+    /// ``verify(program:target:log:)`` of an object whose kconfig externs have their values.
+    func verifyResolved(program name: String?, target: BTF?, log: Bool) throws(RuntimeError) -> VerifierReport {
         let (program, kind, linked) = try prepare(name, target: target)
         return try UserspaceObject.verify(program, kind, linked, maps: maps, target: target, log: log)
     }

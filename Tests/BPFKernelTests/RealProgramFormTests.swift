@@ -157,4 +157,28 @@ struct RealProgramFormTests {
         let ours = #expect(throws: VerificationError.self) { try Verifier.verify(code, Verifier.Configuration(programType: .socketFilter)) }
         #expect(ours?.message.hasPrefix("invalid read from stack") == true)
     }
+
+    /// Found reading this change: `verify` took the `.kconfig` map's placeholder zeros as the
+    /// frozen values, so it pruned a branch the kernel, knowing the real version, walks.
+    @Test("verify reads kconfig externs with this kernel's values, as the kernel does: the unsafe branch is reached")
+    func kconfigBranches() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    extern unsigned int LINUX_KERNEL_VERSION __kconfig;
+                    SEC("xdp") int unsafe_on_real_kernels(struct xdp_md *ctx) {
+                        if (LINUX_KERNEL_VERSION > 0) return *(unsigned char *)(long)ctx->data;
+                        return XDP_PASS;
+                    }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "kconfig-branch.bpf.c"))
+        #expect(throws: KernelError.self) { _ = try KernelObject(file).load() }
+        #expect {
+            _ = try file.verify()
+        } throws: { error in
+            (error as? RuntimeError)?.verification?.message.contains("offset is outside of the packet") == true
+        }
+    }
 }
