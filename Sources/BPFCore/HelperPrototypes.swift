@@ -29,48 +29,91 @@ public enum HelperArgument: Sendable, Equatable {
     case context
     /// The `struct bpf_spin_lock` field of a map value: 4 bytes, written by the helper.
     case spinLock
+    /// Memory of a size the signature fixes (`MEM_FIXED_SIZE`): written (and initialized) by the
+    /// helper when `write`, else read; aligned to its size when `aligned` (`MEM_ALIGNED`).
+    case fixed(bytes: Int, write: Bool, aligned: Bool)
 }
 
-/// Argument kinds of the helpers the userspace runtime provides, by kernel helper id.
+/// Helper arguments as SwiftBPF checks them, derived from the kernel's signatures
+/// (``HelperSignature``).
 public enum HelperPrototypes {
-    /// The arguments of helper `id` (r1 first), or nil for a helper with no prototype here.
+    /// The arguments of helper `id` (r1 first), or nil for a helper with no signature, or one
+    /// taking an argument whose kind SwiftBPF does not check (``unsupportedArgument(of:)``
+    /// names it).
     public static func arguments(of id: Int32) -> [HelperArgument]? {
-        switch HelperID(rawValue: id) {
-        case .mapLookupElem, .mapDeleteElem: [.map, .mapKey]
-        case .mapUpdateElem: [.map, .mapKey, .mapValue, .anything]
-        case .probeRead, .probeReadUser, .probeReadKernel, .probeReadStr, .probeReadUserStr, .probeReadKernelStr:
-            [.writable(size: 2), .size(zeroAllowed: true), .anything]
-        case .tailCall: [.context, .map, .anything]
-        case .mapPushElem: [.map, .mapValue, .anything]
-        case .mapPopElem, .mapPeekElem: [.map, .writableMapValue]
-        case .tracePrintk: [.readable(size: 2), .size(zeroAllowed: false)]  // r3-r5 as the format needs
-        case .traceVprintk: [.readable(size: 2), .size(zeroAllowed: false), .readableOrNull(size: 4), .size(zeroAllowed: true)]
-        case .ktimeGetNs, .getPrandomU32, .getSmpProcessorId, .getCurrentPidTgid, .getCurrentUidGid, .ktimeGetBootNs, .ktimeGetCoarseNs: []
-        case .getCurrentComm: [.writable(size: 2), .size(zeroAllowed: false)]
-        case .redirect: [.anything, .anything]
-        case .csumDiff: [.readableOrNull(size: 2), .size(zeroAllowed: true), .readableOrNull(size: 4), .size(zeroAllowed: true), .anything]
-        case .xdpAdjustHead, .xdpAdjustTail: [.context, .anything]
-        case .ringbufOutput: [.map, .readable(size: 3), .size(zeroAllowed: true), .anything]
-        case .ringbufReserve: [.map, .allocationSize, .anything]
-        case .ringbufSubmit, .ringbufDiscard: [.record, .anything]
-        case .ringbufQuery: [.map, .anything]
-        case .spinLock, .spinUnlock: [.spinLock]
-        // Tracing: the verifier knows them; the userspace runtime provides none of them.
-        case .perfEventOutput: [.context, .map, .anything, .readable(size: 5), .size(zeroAllowed: true)]
-        case .getStackid: [.context, .map, .anything]
-        case .getStack: [.context, .writable(size: 3), .size(zeroAllowed: true), .anything]
-        case .currentTaskUnderCgroup: [.map, .anything]
-        case .getCurrentTask, .getCurrentCgroupId, .getCurrentTaskBtf: []
-        case .getAttachCookie, .getFuncIp: [.context]
-        case .getNsCurrentPidTgid: [.anything, .anything, .writable(size: 4), .size(zeroAllowed: false)]
-        case .skbLoadBytes: [.context, .anything, .writable(size: 4), .size(zeroAllowed: false)]
-        default: nil
+        guard let signature = HelperSignature.signature(of: HelperID(rawValue: id)) else { return nil }
+        var arguments: [HelperArgument] = []
+        for (i, argument) in signature.arguments.enumerated() {
+            guard let kind = kind(of: argument, at: i, in: signature.arguments) else { return nil }
+            arguments.append(kind)
+        }
+        return arguments
+    }
+
+    /// The first argument of helper `id` that SwiftBPF does not check, as the kernel names its
+    /// type (`ARG_PTR_TO_BTF_ID`), with its register; nil when every one is checked.
+    public static func unsupportedArgument(of id: Int32) -> (register: Int, type: String)? {
+        guard let signature = HelperSignature.signature(of: HelperID(rawValue: id)) else { return nil }
+        for (i, argument) in signature.arguments.enumerated() where kind(of: argument, at: i, in: signature.arguments) == nil {
+            return (i + 1, argument.kernelName)
+        }
+        return nil
+    }
+
+    private static func kind(of argument: HelperSignature.Argument, at i: Int, in all: [HelperSignature.Argument]) -> HelperArgument? {
+        let flags = argument.flags
+        let nullable = flags.contains(.maybeNull)
+        switch argument.base {
+        case .anything: return .anything
+        case .constantMapPtr: return .map
+        case .pointerToMapKey: return nullable ? nil : .mapKey
+        case .pointerToMapValue:
+            if nullable { return nil }
+            return flags.contains(.uninitialized) ? .writableMapValue : .mapValue
+        case .pointerToCtx: return nullable ? nil : .context
+        case .pointerToSpinLock: return .spinLock
+        case .pointerToRingbufMem: return flags.contains(.release) ? .record : nil
+        case .constantAllocSizeOrZero: return .allocationSize
+        case .constantSize: return .size(zeroAllowed: false)
+        case .constantSizeOrZero: return .size(zeroAllowed: true)
+        case .pointerToMem:
+            let initializes = flags.contains(.uninitialized)
+            // Memory the helper writes but that must hold data already is not modelled.
+            if flags.contains(.write), !initializes { return nil }
+            if flags.contains(.fixedSize) {
+                return nullable ? nil : .fixed(bytes: argument.size, write: initializes, aligned: flags.contains(.aligned))
+            }
+            guard i + 1 < all.count, [.constantSize, .constantSizeOrZero].contains(all[i + 1].base) else { return nil }
+            if initializes { return nullable ? nil : .writable(size: i + 2) }
+            return nullable ? .readableOrNull(size: i + 2) : .readable(size: i + 2)
+        default: return nil
         }
     }
 
     /// Whether helper `id` may be passed pointers into the packet (the kernel's
-    /// `bpf_func_proto.pkt_access`): map_lookup/update/delete_elem, map_push_elem, csum_diff.
+    /// `bpf_func_proto.pkt_access`).
     public static func acceptsPacketPointers(_ id: Int32) -> Bool {
-        [HelperID.mapLookupElem, .mapUpdateElem, .mapDeleteElem, .mapPushElem, .csumDiff].contains(HelperID(rawValue: id))
+        HelperSignature.signature(of: HelperID(rawValue: id))?.packetAccess ?? false
+    }
+}
+
+extension HelperSignature.Argument {
+    /// The kernel's name of the type (`ARG_PTR_TO_BTF_ID`), with `PTR_MAYBE_NULL` where set.
+    public var kernelName: String {
+        var words: [String] = []
+        var camel = "\(base)"
+        camel = camel.replacingPrefix("pointerTo", with: "ptrTo").replacingPrefix("constant", with: "const")
+        for c in camel {
+            if c.isUppercase { words.append("") }
+            if words.isEmpty { words.append("") }
+            words[words.count - 1].append(c.uppercased())
+        }
+        return "ARG_" + words.joined(separator: "_") + (flags.contains(.maybeNull) ? " | PTR_MAYBE_NULL" : "")
+    }
+}
+
+extension String {
+    fileprivate func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
     }
 }

@@ -18,8 +18,9 @@ public struct MapShape: Sendable, Equatable {
         self.spinLockOffset = spinLockOffset
     }
 
-    /// Whether programs may only read the map's values (``MapFlags/readOnlyToPrograms``).
-    public var isReadOnlyToPrograms: Bool { flags.contains(.readOnlyToPrograms) }
+    /// Whether programs may only read the map's values: ``MapFlags/readOnlyToPrograms``, which
+    /// the kernel also sets itself on device maps.
+    public var isReadOnlyToPrograms: Bool { flags.contains(.readOnlyToPrograms) || type == .devmap || type == .devmapHash }
 }
 
 extension MapType {

@@ -37,7 +37,7 @@ package enum Gadget: String, CaseIterable, Sendable, Comparable {
     case stackStore, stackLoad, spillPointer, fillNarrow, variableStackAccess
     case pointerArithmetic, pointerSubtract, memoryLoad, memoryStore, signExtendingLoad
     case contextLoad, contextStore
-    case helperCall, helperSizeRange, helperNullMemory, ringbufRecord
+    case helperCall, helperAnyKernel, helperSizeRange, helperNullMemory, ringbufRecord
     case atomic, atomicMisaligned
     case subprogram, pointerAcrossFrames, returnPointer, recursion
     case legacyPacketLoad, tailCall, indirectCall

@@ -53,6 +53,12 @@ public struct ObjectFile: Sendable {
     public private(set) var programs: [Program] = []
     /// The `license` section's text, when present.
     public private(set) var license: String?
+
+    /// Whether the kernel takes `license` as GPL-compatible (`license_is_gpl_compatible`),
+    /// which GPL-only helpers require.
+    public static func isGPLCompatible(_ license: String?) -> Bool {
+        ["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"].contains(license ?? "")
+    }
     /// The object's type information (`.BTF`), when it was compiled with `-g`.
     public private(set) var btf: BTF?
     /// Function, line and CO-RE records (`.BTF.ext`), when present.

@@ -10,6 +10,7 @@ enum AttachPointRules {
     /// Sets `configuration`'s return range and context for a program of `kind`; leaves the
     /// context unreadable where the target BTF has no such attach point.
     static func configure(_ configuration: inout Verifier.Configuration, kind: SectionNames.Match, target: BTF?) {
+        configuration.sleepable = kind.flags.contains(.sleepable)
         if kind.type == .cgroupSKB, kind.expectedAttachType == .cgroupInetEgress { configuration.returnRange = 0...3 }
         guard kind.type == .tracing, let attach = kind.expectedAttachType else { return }
         if attach == .traceFentry || attach == .traceFexit { configuration.returnRange = 0...0 }

@@ -68,7 +68,7 @@ public final class UserspaceObject {
     public func load(program name: String? = nil, target: BTF? = nil, verify: Bool = true) throws(RuntimeError) -> UserspaceProgram {
         let (program, kind, linked) = try object.prepare(name, target: target)
         guard let support = ProgramTypeSupport.of(kind.type) else { throw .unsupportedProgramType(program: program.name, kind.type) }
-        let report = verify ? try Self.verify(program, kind, linked, maps: object.maps, target: target, log: false) : nil
+        let report = verify ? try Self.verify(program, kind, linked, maps: object.maps, license: object.license, target: target, log: false) : nil
         var code = linked.instructions
         for reference in linked.mapReferences {
             guard let map = slots[reference.map] else {

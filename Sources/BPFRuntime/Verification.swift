@@ -33,7 +33,7 @@ extension ObjectFile {
     /// ``verify(program:target:log:)`` of an object whose kconfig externs have their values.
     func verifyResolved(program name: String?, target: BTF?, log: Bool) throws(RuntimeError) -> VerifierReport {
         let (program, kind, linked) = try prepare(name, target: target)
-        return try UserspaceObject.verify(program, kind, linked, maps: maps, target: target, log: log)
+        return try UserspaceObject.verify(program, kind, linked, maps: maps, license: license, target: target, log: log)
     }
 
     /// Links program `name` and names its type.
@@ -52,7 +52,8 @@ extension UserspaceObject {
     /// (`BPF_PSEUDO_MAP_IDX`, `…_IDX_VALUE`), read-only data maps are read-only to it, and
     /// errors name the C source line where BTF line info has one.
     static func verify(
-        _ program: ObjectFile.Program, _ kind: SectionNames.Match, _ linked: LinkedProgram, maps: [MapDefinition], target: BTF?, log: Bool
+        _ program: ObjectFile.Program, _ kind: SectionNames.Match, _ linked: LinkedProgram, maps: [MapDefinition], license: String?, target: BTF?,
+        log: Bool
     ) throws(RuntimeError)
         -> VerifierReport
     {
@@ -70,6 +71,7 @@ extension UserspaceObject {
             if let value = map.initialValue { configuration.frozenValues[index] = value }
         }
         configuration.log = log
+        configuration.gplCompatible = ObjectFile.isGPLCompatible(license)
         configuration.hasFunctionInfo = !linked.functionInfo.isEmpty
         var lastLine: String?
         let sourceLines = program.sourceLines

@@ -74,6 +74,10 @@ struct CheckedPolicy: AccessPolicy {
                 guard allows(value, size, write: write, frameLow: frameLow) else {
                     return (r, "\(size) bytes at 0x\(String(value, radix: 16)) are outside the program's memory")
                 }
+            case let .fixed(size, write, _):
+                guard allows(value, size, write: write, frameLow: frameLow) else {
+                    return (r, "\(size) bytes at 0x\(String(value, radix: 16)) are outside the program's \(write ? "writable " : "")memory")
+                }
             case let .readable(sizeRegister), let .writable(sizeRegister), let .readableOrNull(sizeRegister):
                 let size = reg[sizeRegister]
                 guard size <= 1 << 20 else { return (sizeRegister, "size \(size) is too large") }

@@ -264,10 +264,24 @@ extension Analysis {
     }
 
     mutating func helperCall(_ s: inout VerifierState, _ pc: Int, id: Int32) throws(VerificationError) {
-        var name: String { HelperID(rawValue: id).name.map { "bpf_\($0)" } ?? "unknown" }  // for messages only
-        guard let arguments = HelperPrototypes.arguments(of: id) else { throw error(pc, s, "invalid func \(name)#\(id)") }
-        guard config.anyHelper || HelperRules.isAllowed(id, in: config.programType) else {
-            throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
+        let helper = HelperID(rawValue: id)
+        var name: String { helper.name.map { "bpf_\($0)" } ?? "unknown" }  // for messages only
+        guard let signature = HelperSignature.signature(of: helper) else { throw error(pc, s, "invalid func \(name)#\(id)") }
+        if !config.anyHelper {
+            switch HelperSignature.isAvailable(helper, to: config.programType) {
+            case false?: throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
+            case nil: throw error(pc, s, "\(name)#\(id): which helpers a \(config.programType) program may call is not known to SwiftBPF")
+            case true?: break
+            }
+            if signature.mightSleep, !config.sleepable { throw error(pc, s, "helper call might sleep in a non-sleepable prog") }
+            if signature.gplOnly, !config.gplCompatible { throw error(pc, s, "cannot call GPL-restricted function from non-GPL compatible program") }
+        }
+        guard let arguments = HelperPrototypes.arguments(of: id) else {
+            let (r, type) = HelperPrototypes.unsupportedArgument(of: id)!
+            throw error(pc, s, "\(name)#\(id): argument R\(r) of type \(type) is not supported by SwiftBPF's verifier")
+        }
+        guard let result = HelperRules.result(of: signature, id: helper) else {
+            throw error(pc, s, "\(name)#\(id): its return type is not supported by SwiftBPF's verifier")
         }
         if s.lock != nil, id != HelperID.spinUnlock.rawValue { throw error(pc, s, "function calls are not allowed while holding a lock") }
         var mapIndex: Int?
@@ -277,7 +291,7 @@ extension Analysis {
             let r = i + 1
             let arg = try readable(s, pc, r)
             if case .anything = kind { continue }  // a privileged program may pass anything, pointers too
-            if arg.kind == .packet || arg.kind == .packetMeta, !HelperPrototypes.acceptsPacketPointers(id) {
+            if arg.kind == .packet || arg.kind == .packetMeta, !signature.packetAccess {
                 throw error(pc, s, "helper access to the packet is not allowed")
             }
             try checkArgumentType(s, pc, arg, regno: r, kind)
@@ -288,6 +302,9 @@ extension Analysis {
                 let shape = config.maps[Int(arg.map)]
                 guard config.anyHelper || HelperRules.accepts(id, mapType: shape.type) else {
                     throw error(pc, s, "cannot pass map_type \(shape.type.rawValue) into func \(name)#\(id)")
+                }
+                if helper == .mapLookupElem, HelperRules.lookupGivesObject.contains(shape.type) {
+                    throw error(pc, s, "\(name)#\(id): lookups in a \(shape.type) map give a kernel object, not supported by SwiftBPF's verifier")
                 }
                 mapIndex = Int(arg.map)
             case .context:
@@ -305,6 +322,11 @@ extension Analysis {
                 guard let size = arg.value.constantValue else { throw error(pc, s, "R\(r) is not a known constant'") }
                 precisionRequest |= 1 << UInt16(r)
                 allocationSize = size
+            case let .fixed(bytes, write, aligned):
+                if aligned, !arg.hasFixedOffset || (arg.offset % Int64(bytes) != 0) {
+                    throw error(pc, s, "misaligned access off \(arg.offset) size \(bytes)")
+                }
+                try helperMemory(&s, pc, arg, regno: r, size: UInt64(bytes), write: write, zeroAllowed: false)
             case .record:
                 guard arg.referenceID != 0 else { throw error(pc, s, "R\(r) must be referenced when passed to release function") }
                 guard arg.offset == 0 else { throw error(pc, s, "R\(r) must have zero offset when passed to release func or trusted arg to kfunc") }
@@ -312,7 +334,7 @@ extension Analysis {
                 released = arg
             }
         }
-        if let mapIndex, config.maps[mapIndex].isReadOnlyToPrograms, [2, 3, 87, 88].contains(id) {
+        if let mapIndex, config.maps[mapIndex].isReadOnlyToPrograms, [HelperID.mapUpdateElem, .mapDeleteElem, .mapPushElem, .mapPopElem].contains(helper) {
             // A map read-only to programs (BPF_F_RDONLY_PROG: .rodata) is not updated,
             // deleted from, pushed to or popped (record_func_map).
             throw error(pc, s, "write into map forbidden")
@@ -325,16 +347,17 @@ extension Analysis {
             // registers and spills alike, is now just a number (clear_all_pkt_pointers).
             s.updateAll(where: { [.packet, .packetEnd, .packetMeta].contains($0.kind) }) { $0 = .unknownScalar }
         }
-        switch HelperRules.result(of: id) {
+        switch result {
         case .scalar:
             s[register: 0] = .unknownScalar
         case .none:
             s[register: 0] = .uninitialized
-        case .mapValueOrNull:
+        case .mapValue(let nullable):
+            guard let mapIndex else { throw error(pc, s, "\(name)#\(id): kernel returns map value pointer without a map argument") }
             var r = Register.pointer(.mapValue)
-            r.map = Int32(mapIndex!)
-            r.maybeNull = true
-            r.id = freshID()
+            r.map = Int32(mapIndex)
+            r.maybeNull = nullable
+            if nullable { r.id = freshID() }
             s[register: 0] = r
         case .recordOrNull:
             // The kernel keeps the record's size as a u32 (`mem_size`); a larger request can
@@ -363,6 +386,7 @@ extension Analysis {
         case .context: (expected, names) = ([.context], "ctx")
         case .spinLock: (expected, names) = ([.mapValue], "map_value, ptr_")
         case .record: (expected, names) = ([.memory], "ringbuf_mem")
+        case .fixed: (expected, names) = ([.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem")
         case .size, .allocationSize: (expected, names) = ([.scalar], "scalar")
         case .readableOrNull:
             nullable = true

@@ -1,16 +1,17 @@
 import BPFCore
 
 /// What the verifier needs to know of a helper beyond its arguments (``HelperPrototypes``): what
-/// it returns, which program types may call it, and which maps it accepts — the kernel's
-/// `bpf_func_proto` and `check_map_func_compatibility`, for the helpers SwiftBPF provides.
+/// it returns, which program types may call it (``HelperSignature/isAvailable(_:to:)``), and
+/// which maps it accepts — the kernel's `bpf_func_proto`, `get_func_proto` and
+/// `check_map_func_compatibility`.
 enum HelperRules {
     enum Result {
         /// Any number.
         case scalar
         /// Nothing: r0 is not readable after the call.
         case none
-        /// A value of the map in r1, or NULL.
-        case mapValueOrNull
+        /// A value of the map in r1, or NULL when `nullable`.
+        case mapValue(nullable: Bool)
         /// A new ring buffer record of the size in r2, or NULL; the program must submit or
         /// discard it.
         case recordOrNull
@@ -18,56 +19,79 @@ enum HelperRules {
         case trustedObject
     }
 
-    static func result(of id: Int32) -> Result {
-        switch HelperID(rawValue: id) {
-        case .mapLookupElem: .mapValueOrNull
-        case .ringbufReserve: .recordOrNull
-        case .getCurrentTaskBtf: .trustedObject
-        case .tailCall, .spinLock, .spinUnlock, .ringbufSubmit, .ringbufDiscard: .none
-        default: .scalar
+    /// What helper `id` leaves in r0, or nil where it returns a type this verifier does not
+    /// model (sockets, kernel objects found by BTF id, per-CPU pointers).
+    static func result(of signature: HelperSignature, id: HelperID) -> Result? {
+        let r = signature.result
+        switch r.base {
+        case .integer: return .scalar
+        case .void: return Result.none
+        case .pointerToMapValue: return .mapValue(nullable: r.flags.contains(.maybeNull))
+        case .pointerToMem where r.flags.contains(.ringBuffer) && id == .ringbufReserve: return .recordOrNull
+        case .pointerToBtfId where r.flags.contains(.trusted) && id == .getCurrentTaskBtf: return .trustedObject
+        default: return nil
         }
     }
 
-    /// Whether helper `id` may move or resize the packet (`bpf_helper_changes_pkt_data`):
-    /// xdp_adjust_head, xdp_adjust_tail.
-    static func changesPacketData(_ id: Int32) -> Bool { [HelperID.xdpAdjustHead, .xdpAdjustTail].contains(HelperID(rawValue: id)) }
+    /// Whether helper `id` may move or resize the packet (`bpf_helper_changes_pkt_data`): every
+    /// packet pointer is invalid after the call.
+    static func changesPacketData(_ id: Int32) -> Bool { packetChangers.contains(HelperID(rawValue: id)) }
 
-    /// Whether a program of `type` may call helper `id` (what this kernel's `get_func_proto`
-    /// answers for these helpers).
-    static func isAllowed(_ id: Int32, in type: ProgramType) -> Bool {
-        let tracing: [ProgramType] = [.kprobe, .tracepoint, .rawTracepoint, .rawTracepointWritable, .perfEvent, .tracing, .lsm]
-        switch HelperID(rawValue: id) {
-        case .probeRead, .probeReadStr: return tracing.contains(type)
-        case .redirect, .csumDiff: return [.schedCLS, .schedACT, .xdp].contains(type)
-        case .xdpAdjustHead, .xdpAdjustTail: return type == .xdp
-        case .ktimeGetCoarseNs, .spinLock, .spinUnlock: return !tracing.contains(type)
-        // bpf_tracing_func_proto's: offered to tracing programs (others get variants of their own).
-        case .perfEventOutput, .getStackid, .getStack, .currentTaskUnderCgroup, .getCurrentTask, .getCurrentCgroupId, .getNsCurrentPidTgid,
-            .getAttachCookie, .getCurrentTaskBtf:
-            return tracing.contains(type)
-        case .getFuncIp: return [.kprobe, .tracing].contains(type)
-        case .skbLoadBytes: return [.socketFilter, .schedCLS, .schedACT, .cgroupSKB].contains(type)
-        default: return true
-        }
-    }
+    private static let packetChangers: Set<HelperID> = [
+        .cloneRedirect, .l3CsumReplace, .l4CsumReplace, .lwtPushEncap, .lwtSeg6Action, .lwtSeg6AdjustSrh, .lwtSeg6StoreBytes,
+        .msgPopData, .msgPullData, .msgPushData, .skbAdjustRoom, .skbChangeHead, .skbChangeProto, .skbChangeTail, .skbPullData,
+        .skbStoreBytes, .skbVlanPop, .skbVlanPush, .storeHdrOpt, .xdpAdjustHead, .xdpAdjustMeta, .xdpAdjustTail,
+    ]
 
-    /// Map types that only some helpers accept, and those helpers.
+    /// Map types that only some helpers accept, and those helpers (the map's side of
+    /// `check_map_func_compatibility`). Sockmap and sockhash updates from programs
+    /// (`may_update_sockmap`) are not modelled: they are refused.
     private static let exclusiveMaps: [MapType: Set<HelperID>] = [
         .progArray: [.tailCall],
-        .queue: [.mapPushElem, .mapPopElem, .mapPeekElem],
-        .stack: [.mapPushElem, .mapPopElem, .mapPeekElem],
-        .ringbuf: [.ringbufOutput, .ringbufReserve, .ringbufQuery],
-        .perfEventArray: [.perfEventOutput],
+        .perfEventArray: [.perfEventRead, .perfEventOutput, .skbOutput, .perfEventReadValue, .xdpOutput],
+        .ringbuf: [.ringbufOutput, .ringbufReserve, .ringbufQuery, .ringbufReserveDynptr, .ringbufSubmitDynptr, .ringbufDiscardDynptr],
+        .userRingbuf: [.userRingbufDrain],
         .stackTrace: [.getStackid],
-        .cgroupArray: [.currentTaskUnderCgroup, .skbUnderCgroup],
+        .cgroupArray: [.skbUnderCgroup, .currentTaskUnderCgroup],
+        .cgroupStorage: [.getLocalStorage], .percpuCgroupStorage: [.getLocalStorage],
+        .devmap: [.redirectMap, .mapLookupElem], .devmapHash: [.redirectMap, .mapLookupElem],
+        .cpumap: [.redirectMap],
+        .xskmap: [.redirectMap, .mapLookupElem],
+        .arrayOfMaps: [.mapLookupElem], .hashOfMaps: [.mapLookupElem],
+        .sockmap: [.skRedirectMap, .sockMapUpdate, .msgRedirectMap, .skSelectReuseport, .mapLookupElem],
+        .sockhash: [.skRedirectHash, .sockHashUpdate, .msgRedirectHash, .skSelectReuseport, .mapLookupElem],
+        .reuseportSockarray: [.skSelectReuseport],
+        .queue: [.mapPeekElem, .mapPopElem, .mapPushElem], .stack: [.mapPeekElem, .mapPopElem, .mapPushElem],
+        .skStorage: [.skStorageGet, .skStorageDelete, .kptrXchg],
+        .inodeStorage: [.inodeStorageGet, .inodeStorageDelete, .kptrXchg],
+        .taskStorage: [.taskStorageGet, .taskStorageDelete, .kptrXchg],
+        .cgrpStorage: [.cgrpStorageGet, .cgrpStorageDelete, .kptrXchg],
+        .bloomFilter: [.mapPeekElem, .mapPushElem],
     ]
-    /// Helpers that only some map types satisfy.
-    private static let exclusiveHelpers: [HelperID: Set<MapType>] = [
-        .tailCall: [.progArray],
-        .mapPushElem: [.queue, .stack], .mapPopElem: [.queue, .stack], .mapPeekElem: [.queue, .stack],
-        .ringbufOutput: [.ringbuf], .ringbufReserve: [.ringbuf], .ringbufQuery: [.ringbuf],
-        .perfEventOutput: [.perfEventArray], .getStackid: [.stackTrace], .currentTaskUnderCgroup: [.cgroupArray],
-    ]
+
+    /// Helpers that only some map types satisfy (the helper's side).
+    private static let exclusiveHelpers: [HelperID: Set<MapType>] = {
+        var table: [HelperID: Set<MapType>] = [.tailCall: [.progArray], .userRingbufDrain: [.userRingbuf], .getStackid: [.stackTrace]]
+        for helper in [HelperID.perfEventRead, .perfEventOutput, .perfEventReadValue, .skbOutput, .xdpOutput] { table[helper] = [.perfEventArray] }
+        for helper in [HelperID.ringbufOutput, .ringbufReserve, .ringbufQuery, .ringbufReserveDynptr, .ringbufSubmitDynptr, .ringbufDiscardDynptr] {
+            table[helper] = [.ringbuf]
+        }
+        for helper in [HelperID.currentTaskUnderCgroup, .skbUnderCgroup] { table[helper] = [.cgroupArray] }
+        table[.redirectMap] = [.devmap, .devmapHash, .cpumap, .xskmap]
+        for helper in [HelperID.skRedirectMap, .msgRedirectMap, .sockMapUpdate] { table[helper] = [.sockmap] }
+        for helper in [HelperID.skRedirectHash, .msgRedirectHash, .sockHashUpdate] { table[helper] = [.sockhash] }
+        table[.getLocalStorage] = [.cgroupStorage, .percpuCgroupStorage]
+        table[.skSelectReuseport] = [.reuseportSockarray, .sockmap, .sockhash]
+        table[.mapPopElem] = [.queue, .stack]
+        table[.mapPeekElem] = [.queue, .stack, .bloomFilter]
+        table[.mapPushElem] = [.queue, .stack, .bloomFilter]
+        table[.mapLookupPercpuElem] = [.percpuArray, .percpuHash, .lruPercpuHash]
+        for helper in [HelperID.skStorageGet, .skStorageDelete] { table[helper] = [.skStorage] }
+        for helper in [HelperID.inodeStorageGet, .inodeStorageDelete] { table[helper] = [.inodeStorage] }
+        for helper in [HelperID.taskStorageGet, .taskStorageDelete] { table[helper] = [.taskStorage] }
+        for helper in [HelperID.cgrpStorageGet, .cgrpStorageDelete] { table[helper] = [.cgrpStorage] }
+        return table
+    }()
 
     /// Whether helper `id` may be passed a map of `mapType`.
     static func accepts(_ id: Int32, mapType: MapType) -> Bool {
@@ -76,4 +100,12 @@ enum HelperRules {
         if let types = exclusiveHelpers[helper], !types.contains(mapType) { return false }
         return true
     }
+
+    /// Map types whose values a lookup does not give as plain memory (maps of maps give the
+    /// inner map, sockmap and sockhash a socket): this verifier refuses such lookups.
+    static let lookupGivesObject: Set<MapType> = [.arrayOfMaps, .hashOfMaps, .sockmap, .sockhash, .xskmap]
+
+    /// Map types the kernel makes read-only to programs whatever their flags (`BPF_F_RDONLY_PROG`
+    /// set at creation): device maps.
+    static let alwaysReadOnly: Set<MapType> = [.devmap, .devmapHash]
 }

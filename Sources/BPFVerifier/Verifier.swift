@@ -52,6 +52,12 @@ public enum Verifier {
         /// uninitialized read there would show the program host addresses); on, the verdicts
         /// are a root loader's in the kernel.
         public var allowUninitializedStack = false
+        /// Whether the program is sleepable (`BPF_F_SLEEPABLE`: `.s` sections, syscall programs):
+        /// only then may it call helpers that might sleep.
+        public var sleepable = false
+        /// Whether the program's license is GPL-compatible (the kernel's `license_is_gpl_compatible`):
+        /// without it, GPL-only helpers are refused.
+        public var gplCompatible = true
         /// Whether the program comes with BTF function info (`.BTF.ext`): without it the kernel
         /// refuses tail calls and legacy packet loads in subprograms.
         public var hasFunctionInfo = false

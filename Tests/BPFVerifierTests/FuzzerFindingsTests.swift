@@ -179,6 +179,13 @@ private let findings: [FuzzerFinding] = [
     FuzzerFinding(
         rule: "pe_prog_is_valid_access: registers only whole", type: .perfEvent,
         code: asm("r0 = *(u32 *)(r1 +8)\nexit"), kernel: "invalid bpf_context access off=8 size=4"),
+    FuzzerFinding(
+        rule: "check_helper_call: fn->allowed (get_func_ip only where a function is traced)", type: .tracepoint,
+        code: asm("call bpf_get_func_ip#173\nexit"), kernel: "bpf_get_func_ip#173"),
+    FuzzerFinding(
+        rule: "check_helper_call: fn->might_sleep in a non-sleepable program", type: .cgroupSKB,
+        code: asm("r1 = r10\nr1 += -32\nr2 = 4\nr3 = 63\ncall bpf_copy_from_user#148\nr0 = 0\nexit"),
+        kernel: "helper call might sleep in a non-sleepable prog"),
 ]
 
 @Suite("Verifier: what the differential fuzzer found, refused in the kernel's words")
