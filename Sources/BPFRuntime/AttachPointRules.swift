@@ -11,6 +11,7 @@ enum AttachPointRules {
     /// context unreadable where the target BTF has no such attach point.
     static func configure(_ configuration: inout Verifier.Configuration, kind: SectionNames.Match, target: BTF?) {
         configuration.sleepable = kind.flags.contains(.sleepable)
+        configuration.kernelTypes = target.map { BTFKernelObjectTypes(btf: $0) }
         if kind.type == .cgroupSKB, kind.expectedAttachType == .cgroupInetEgress { configuration.returnRange = 0...3 }
         guard kind.type == .tracing, let attach = kind.expectedAttachType else { return }
         if attach == .traceFentry || attach == .traceFexit { configuration.returnRange = 0...0 }
@@ -59,7 +60,7 @@ enum AttachPointRules {
         case .pointer(let pointee)?:
             if pointee == 0 { return .opaquePointer }
             if case .int? = btf.resolvedKind(pointee) { return .opaquePointer }
-            return .objectPointer
+            return .objectPointer(type: btf.resolved(pointee))
         default: return .inaccessible
         }
     }

@@ -47,7 +47,7 @@ package enum ContextAccessRules: Sendable, Equatable {
             case .inaccessible: return .refused
             case .number: return .number
             case .opaquePointer: return size == 8 ? .number : .refused
-            case .objectPointer: return size == 8 && !signExtending ? .pointer(.btfPointer) : .refused
+            case .objectPointer(let type): return size == 8 && !signExtending ? .pointer(.btfPointer(type: type)) : .refused
             }
         }
     }

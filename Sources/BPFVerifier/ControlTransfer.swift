@@ -370,7 +370,7 @@ extension Analysis {
             s.references.append(.init(id: r.id, instruction: pc))
             s[register: 0] = r
         case .trustedObject:
-            s[register: 0] = .pointer(.btfPointer)
+            s[register: 0] = .kernelObject(type: config.kernelTypes?.structID(named: "task_struct") ?? 0)
         }
     }
 

@@ -77,9 +77,7 @@ extension Analysis {
         case .scalar, .mapPointer, .packetEnd:
             throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)'")
         case .btfPointer:
-            // The kernel walks the object's BTF type (btf_struct_access); that walk is not
-            // implemented here, so the access is refused rather than guessed.
-            throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)': reading kernel objects through BTF is not supported yet")
+            loaded = try kernelObjectRead(s, pc, base: base, regno: regno, offset: off, size: size, mode: mode) ?? loaded
         case .context:
             guard base.offset >= 0 else { throw error(pc, s, "negative offset ctx ptr R\(regno) off=\(base.offset) disallowed") }
             guard base.offset == 0 else { throw error(pc, s, "dereference of modified ctx ptr R\(regno) off=\(base.offset) disallowed") }
@@ -95,7 +93,7 @@ extension Analysis {
                         case .packet: .pointer(.packet)
                         case .packetEnd: .pointer(.packetEnd)
                         case .packetMeta: .pointer(.packetMeta)
-                        case .btfPointer: .pointer(.btfPointer)
+                        case .btfPointer(let type): .kernelObject(type: type)
                         }
                 }
             } catch {

@@ -47,6 +47,9 @@ package struct Register: Hashable, Sendable {
     package var map: Int32 = -1
     /// Stack pointers: the call frame whose stack they point into.
     package var frame: Int = 0
+    /// Kernel object pointers: the object's BTF type id in the configuration's kernel types, 0
+    /// where unknown (then it cannot be read through).
+    package var btfType: UInt32 = 0
 
     package init() {}
 

@@ -52,6 +52,9 @@ public enum Verifier {
         /// uninitialized read there would show the program host addresses); on, the verdicts
         /// are a root loader's in the kernel.
         public var allowUninitializedStack = false
+        /// The kernel's object types (vmlinux BTF), to read through kernel object pointers (tracing
+        /// arguments, `bpf_get_current_task_btf`); without them such reads are refused.
+        public var kernelTypes: (any KernelObjectTypes)?
         /// Whether the program is sleepable (`BPF_F_SLEEPABLE`: `.s` sections, syscall programs):
         /// only then may it call helpers that might sleep.
         public var sleepable = false

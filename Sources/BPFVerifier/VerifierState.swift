@@ -278,7 +278,7 @@ extension VerifierState {
             guard old.value.contains(cur.value) else { return false }
             return old.id == 0 || ids.match(old.id, cur.id)
         }
-        guard old.maybeNull == cur.maybeNull, old.offset == cur.offset, old.map == cur.map, old.frame == cur.frame,
+        guard old.maybeNull == cur.maybeNull, old.offset == cur.offset, old.map == cur.map, old.frame == cur.frame, old.btfType == cur.btfType,
             old.value.contains(cur.value)
         else { return false }
         switch old.kind {

@@ -1,0 +1,57 @@
+/// The kernel's object types (vmlinux BTF), for reads through `PTR_TO_BTF_ID` pointers: the
+/// verifier asks what a load at an offset gives, as the kernel's `btf_struct_access` answers.
+/// BPFRuntime provides one over a parsed BTF.
+public protocol KernelObjectTypes: Sendable {
+    /// What reading `size` bytes at `offset` of an object of type `type` gives.
+    func read(type: UInt32, offset: Int, size: Int) -> KernelObjectRead
+    /// The type's name, for messages (`task_struct`).
+    func name(ofType type: UInt32) -> String
+    /// The id of the struct named `name`, or nil.
+    func structID(named name: String) -> UInt32?
+}
+
+/// The answer of ``KernelObjectTypes/read(type:offset:size:)``.
+public enum KernelObjectRead: Sendable, Equatable {
+    /// A number.
+    case scalar
+    /// A pointer to another kernel object of this type.
+    case pointer(to: UInt32)
+    /// Refused, in the kernel's words.
+    case refused(String)
+}
+
+extension Register {
+    /// A pointer to a kernel object of BTF type `type`.
+    static func kernelObject(type: UInt32) -> Register {
+        var r = Register.pointer(.btfPointer)
+        r.btfType = type
+        return r
+    }
+}
+
+extension Analysis {
+    /// `check_ptr_to_btf_access`: a read at a constant, non-negative offset of a kernel object
+    /// whose type is known, from a GPL-compatible program; what it loads is the BTF walk's
+    /// answer. Nil when it loads a number.
+    func kernelObjectRead(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode)
+        throws(VerificationError) -> Register?
+    {
+        guard base.btfType != 0, let types = config.kernelTypes else {
+            throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)': the object's kernel type is not known (no kernel BTF)")
+        }
+        let name = types.name(ofType: base.btfType)
+        guard !mode.writes else { throw error(pc, s, "only read is supported") }
+        guard config.gplCompatible else { throw error(pc, s, "Cannot access kernel 'struct \(name)' from non-GPL compatible program") }
+        guard offset >= 0 else { throw error(pc, s, "R\(regno) is ptr_\(name) invalid negative access: off=\(offset)") }
+        guard base.hasFixedOffset else {
+            throw error(pc, s, "R\(regno) is ptr_\(name) invalid variable offset: off=\(offset), var_off=\(base.value.tnum)")
+        }
+        switch types.read(type: base.btfType, offset: Int(offset), size: size) {
+        case .scalar: return nil
+        case let .pointer(to):
+            if case .read(signed: true) = mode { throw error(pc, s, "R\(regno) is ptr_\(name): sign-extending load of a pointer member") }
+            return .kernelObject(type: to)
+        case let .refused(message): throw error(pc, s, message)
+        }
+    }
+}
