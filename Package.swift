@@ -37,7 +37,9 @@ let package = Package(
         .target(name: "BPFTestSupport", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The verifier's differential fuzzer: structured program generator, the kernel as
         // oracle, minimization.
-        .target(name: "BPFFuzz", dependencies: ["BPFCore", "BPFVerifier", "BPFMaps", "BPFObject", "BPFKernel", "BPFTestSupport"], swiftSettings: strict),
+        .target(
+            name: "BPFFuzz", dependencies: ["BPFCore", "BPFVerifier", "BPFMaps", "BPFObject", "BPFKernel", "BPFRuntime", "BTF", "BPFTestSupport"],
+            swiftSettings: strict),
         // The userspace backend: loading verified objects into the engines, contexts per program type.
         .target(name: "BPFRuntime", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFPlatform"], swiftSettings: strict),
         // The front: protocols both backends implement, one error, curated exports.
@@ -55,7 +57,7 @@ let package = Package(
         .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport", "BTF"], swiftSettings: strict),
         .testTarget(
-            name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport", "BPFFuzz", "BPFObject", "BPFKernel"],
+            name: "BPFVerifierTests", dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport", "BPFFuzz", "BPFObject", "BPFKernel", "BTF"],
             swiftSettings: strict),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps", "BPFCore"], swiftSettings: strict),
         .testTarget(

@@ -32,6 +32,9 @@ public enum HelperArgument: Sendable, Equatable {
     /// Memory of a size the signature fixes (`MEM_FIXED_SIZE`): written (and initialized) by the
     /// helper when `write`, else read; aligned to its size when `aligned` (`MEM_ALIGNED`).
     case fixed(bytes: Int, write: Bool, aligned: Bool)
+    /// A trusted pointer to a kernel socket: a `struct sock_common` or a struct that begins
+    /// with one (`ARG_PTR_TO_BTF_ID_SOCK_COMMON`); NULL too where `nullable`.
+    case socketCommon(nullable: Bool)
 }
 
 /// Helper arguments as SwiftBPF checks them, derived from the kernel's signatures
@@ -40,8 +43,8 @@ public enum HelperPrototypes {
     /// The arguments of helper `id` (r1 first), or nil for a helper with no signature, or one
     /// taking an argument whose kind SwiftBPF does not check (``unsupportedArgument(of:)``
     /// names it).
-    public static func arguments(of id: Int32) -> [HelperArgument]? {
-        guard let signature = HelperSignature.signature(of: HelperID(rawValue: id)) else { return nil }
+    public static func arguments(of id: Int32, in type: ProgramType? = nil) -> [HelperArgument]? {
+        guard let signature = HelperSignature.signature(of: HelperID(rawValue: id), in: type) else { return nil }
         var arguments: [HelperArgument] = []
         for (i, argument) in signature.arguments.enumerated() {
             guard let kind = kind(of: argument, at: i, in: signature.arguments) else { return nil }
@@ -52,8 +55,8 @@ public enum HelperPrototypes {
 
     /// The first argument of helper `id` that SwiftBPF does not check, as the kernel names its
     /// type (`ARG_PTR_TO_BTF_ID`), with its register; nil when every one is checked.
-    public static func unsupportedArgument(of id: Int32) -> (register: Int, type: String)? {
-        guard let signature = HelperSignature.signature(of: HelperID(rawValue: id)) else { return nil }
+    public static func unsupportedArgument(of id: Int32, in type: ProgramType? = nil) -> (register: Int, type: String)? {
+        guard let signature = HelperSignature.signature(of: HelperID(rawValue: id), in: type) else { return nil }
         for (i, argument) in signature.arguments.enumerated() where kind(of: argument, at: i, in: signature.arguments) == nil {
             return (i + 1, argument.kernelName)
         }
@@ -76,6 +79,7 @@ public enum HelperPrototypes {
         case .constantAllocSizeOrZero: return .allocationSize
         case .constantSize: return .size(zeroAllowed: false)
         case .constantSizeOrZero: return .size(zeroAllowed: true)
+        case .pointerToBtfIdSockCommon: return flags.contains(.release) ? nil : .socketCommon(nullable: nullable)
         case .pointerToMem:
             let initializes = flags.contains(.uninitialized)
             // Memory the helper writes but that must hold data already is not modelled.

@@ -121,7 +121,7 @@ package struct ProgramGenerator {
     }
 
     private mutating func randomGadget(_ b: inout Builder) {
-        let choice = pick(29)
+        let choice = pick(30)
         b.gadget { b in
             switch choice {
             case 0: b.note(.constant); constant(&b, register(), edge())
@@ -131,7 +131,7 @@ package struct ProgramGenerator {
             case 5: branch(&b)
             case 6:
                 b.note(.nullCheck)
-                b.jump(Instruction(opcode: element([0x15, 0x55, 0x25, 0xb5, 0x1d, 0x16]), dst: element([9, 0, 9]), src: 0), over: 1 + pick(3))
+                b.jump(Instruction(opcode: element([0x15, 0x55, 0x25, 0xb5, 0x1d, 0x16]), dst: element([9, 0, 9, 7, 8]), src: 0), over: 1 + pick(3))
             case 7, 8: packetCheck(&b)
             case 9:
                 b.note(.stackStore)
@@ -170,6 +170,7 @@ package struct ProgramGenerator {
                 b.note(.tailCall)
                 b.emit(mov64(1, reg: 6)); b.emit(contentsOf: lddwMap(2, element([FuzzMaps.programs, FuzzMaps.programs, FuzzMaps.array])));
                 b.emit(mov64(3, imm: Int32(pick(5)))); b.emit(call(12))
+            case 29: kernelObjectRead(&b)
             default: break
             }
         }
@@ -339,6 +340,25 @@ package struct ProgramGenerator {
             }
         }
         b.emit(call(id))
+    }
+
+    /// The current task (`bpf_get_current_task_btf`), then reads through it: at offsets where
+    /// task_struct has numbers, pointers (read whole or in part) and its end, and through the
+    /// pointers read (btf_struct_access's rules, and untrusted pointers to helpers).
+    private mutating func kernelObjectRead(_ b: inout Builder) {
+        b.note(.kernelObjectRead)
+        b.emit(call(HelperID.getCurrentTaskBtf.rawValue))
+        b.emit(mov64(7, reg: 0))
+        for _ in 0..<(1 + pick(3)) {
+            let off = Int16(element([0, 4, 8, 16, 24, 1, 3, 1000, 1472, 1480, 2000, 2504, 2512, 3000, 4000, 9000, 12000, -8]))
+            let size = element([8, 8, 4, 2, 1])
+            let d = element([7, 7, 8, 0] as [UInt8])
+            b.emit(ldx(d, element([7, 7, 8] as [UInt8]), off &+ Int16(chance(1, in: 4) ? 8 * pick(64) : 0), size: size))
+        }
+        if chance(1, in: 3) {
+            b.emit(mov64(1, reg: element([7, 8] as [UInt8])))
+            b.emit(call(HelperID.getSocketCookie.rawValue))
+        }
     }
 
     /// Every helper id whose arguments ``HelperPrototypes`` models.

@@ -1,5 +1,8 @@
 import BPFCore
+import BPFKernel
+import BPFRuntime
 import BPFVerifier
+import BTF
 
 /// What one verifier said of a program.
 package enum Verdict: Sendable, Equatable {
@@ -21,6 +24,9 @@ package enum Verdict: Sendable, Equatable {
     }
 }
 
+/// The running kernel's object types, as the kernel reads them for tracing programs.
+private let kernelTypes = BTF.vmlinux.map { BTFKernelObjectTypes(btf: $0) }
+
 extension FuzzProgram {
     /// Our verifier's verdict, with the kernel's rules (what passes loads into the kernel).
     /// Our verifier's verdict (`privileged`: with a root kernel loader's `allow_uninit_stack`).
@@ -28,6 +34,7 @@ extension FuzzProgram {
         var configuration = Verifier.Configuration(programType: type, maps: FuzzMaps.shapes)
         configuration.complexityLimit = 200_000
         configuration.allowUninitializedStack = privileged
+        configuration.kernelTypes = kernelTypes
         do {
             _ = try Verifier.verify(code, configuration)
             return .accepted

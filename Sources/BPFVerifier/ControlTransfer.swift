@@ -144,7 +144,8 @@ extension Analysis {
     /// `reg_not_null`: a pointer of a type that is never NULL, whose offset cannot wrap it
     /// to 0.
     private static func isNotNull(_ r: Register) -> Bool {
-        !r.maybeNull && [.mapValue, .memory, .mapPointer, .btfPointer].contains(r.kind)
+        // Kernel pointers read from other objects (untrusted) may be NULL.
+        !r.maybeNull && ([.mapValue, .memory, .mapPointer].contains(r.kind) || r.kind == .btfPointer && !r.untrusted)
             && insideVariableOffset(r.value.smin) && insideVariableOffset(r.value.smax)
     }
 
@@ -266,7 +267,7 @@ extension Analysis {
     mutating func helperCall(_ s: inout VerifierState, _ pc: Int, id: Int32) throws(VerificationError) {
         let helper = HelperID(rawValue: id)
         var name: String { helper.name.map { "bpf_\($0)" } ?? "unknown" }  // for messages only
-        guard let signature = HelperSignature.signature(of: helper) else { throw error(pc, s, "invalid func \(name)#\(id)") }
+        guard let signature = HelperSignature.signature(of: helper, in: config.programType) else { throw error(pc, s, "invalid func \(name)#\(id)") }
         if !config.anyHelper {
             switch HelperSignature.isAvailable(helper, to: config.programType) {
             case false?: throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
@@ -276,8 +277,8 @@ extension Analysis {
             if signature.mightSleep, !config.sleepable { throw error(pc, s, "helper call might sleep in a non-sleepable prog") }
             if signature.gplOnly, !config.gplCompatible { throw error(pc, s, "cannot call GPL-restricted function from non-GPL compatible program") }
         }
-        guard let arguments = HelperPrototypes.arguments(of: id) else {
-            let (r, type) = HelperPrototypes.unsupportedArgument(of: id)!
+        guard let arguments = HelperPrototypes.arguments(of: id, in: config.programType) else {
+            let (r, type) = HelperPrototypes.unsupportedArgument(of: id, in: config.programType)!
             throw error(pc, s, "\(name)#\(id): argument R\(r) of type \(type) is not supported by SwiftBPF's verifier")
         }
         guard let result = HelperRules.result(of: signature, id: helper) else {
@@ -307,7 +308,7 @@ extension Analysis {
                     throw error(pc, s, "\(name)#\(id): lookups in a \(shape.type) map give a kernel object, not supported by SwiftBPF's verifier")
                 }
                 mapIndex = Int(arg.map)
-            case .context:
+            case .context, .socketCommon:
                 break  // checkArgumentType checked it
             case .spinLock:
                 try spinLock(&s, pc, arg, lock: id == HelperID.spinLock.rawValue)
@@ -338,6 +339,9 @@ extension Analysis {
             // A map read-only to programs (BPF_F_RDONLY_PROG: .rodata) is not updated,
             // deleted from, pushed to or popped (record_func_map).
             throw error(pc, s, "write into map forbidden")
+        }
+        if helper == .getLocalStorage, s[register: 2].value.constantValue != 0 {
+            throw error(pc, s, "get_local_storage() doesn't support non-zero flags")
         }
         if let record = released { try release(&s, pc, record) }
         if id == HelperID.tailCall.rawValue, !s.references.isEmpty { throw error(pc, s, "tail_call would lead to reference leak") }
@@ -387,6 +391,9 @@ extension Analysis {
         case .spinLock: (expected, names) = ([.mapValue], "map_value, ptr_")
         case .record: (expected, names) = ([.memory], "ringbuf_mem")
         case .fixed: (expected, names) = ([.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem")
+        case .socketCommon(let maybe):
+            nullable = maybe
+            (expected, names) = ([.btfPointer], "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")
         case .size, .allocationSize: (expected, names) = ([.scalar], "scalar")
         case .readableOrNull:
             nullable = true
@@ -407,6 +414,15 @@ extension Analysis {
             guard arg.hasFixedOffset else { throw error(pc, s, "variable ctx access var_off=\(arg.value.tnum) disallowed") }
         case .mapPointer:
             guard arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) pointer arithmetic on map_ptr prohibited") }
+        case .btfPointer:
+            // check_reg_type for ARG_PTR_TO_BTF_ID_SOCK_COMMON: trusted, at the object's start,
+            // of a type that is or begins with struct sock_common.
+            guard !arg.untrusted else { throw error(pc, s, "R\(r) type=untrusted_ptr_ expected=\(names)") }
+            guard arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) must have zero offset when passed to a helper taking a socket") }
+            guard let types = config.kernelTypes, types.begins(arg.btfType, with: "sock_common") else {
+                let name = config.kernelTypes?.name(ofType: arg.btfType) ?? "?"
+                throw error(pc, s, "R\(r) is of type \(name) but sock_common is expected")
+            }
         default: break
         }
     }

@@ -54,9 +54,15 @@ extension Analysis {
     }
 
     /// `save_aux_ptr_type`: a load or store instruction reaches the context on every path or
-    /// on none, since context accesses are rewritten per instruction.
+    /// on none, and kernel objects on every path or on none, since those accesses are rewritten
+    /// per instruction (context conversion, exception-handling loads).
     private mutating func recordBase(_ s: VerifierState, _ pc: Int, _ base: Register) throws(VerificationError) {
-        let kind: UInt8 = base.kind == .context ? 1 : 2
+        let kind: UInt8 =
+            switch base.kind {
+            case .context: 1
+            case .btfPointer: 3
+            default: 2
+            }
         if baseKinds[pc] == 0 {
             baseKinds[pc] = kind
         } else if baseKinds[pc] != kind {

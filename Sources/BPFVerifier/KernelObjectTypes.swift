@@ -8,6 +8,9 @@ public protocol KernelObjectTypes: Sendable {
     func name(ofType type: UInt32) -> String
     /// The id of the struct named `name`, or nil.
     func structID(named name: String) -> UInt32?
+    /// Whether type `type` is the struct named `name` or begins with one, through first members
+    /// at offset 0 (`btf_struct_ids_match`, not strict).
+    func begins(_ type: UInt32, with name: String) -> Bool
 }
 
 /// The answer of ``KernelObjectTypes/read(type:offset:size:)``.
@@ -16,11 +19,17 @@ public enum KernelObjectRead: Sendable, Equatable {
     case scalar
     /// A pointer to another kernel object of this type.
     case pointer(to: UInt32)
+    /// A pointer to memory of no struct type (`int *`, `void *`): read-only, untrusted, readable
+    /// at any offset (`PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED`, since Linux 6.17).
+    case untypedPointer
     /// Refused, in the kernel's words.
     case refused(String)
 }
 
 extension Register {
+    /// The ``btfType`` of `rdonly_untrusted_mem`: kernel memory of no known type.
+    static let untypedKernelMemory = UInt32.max
+
     /// A pointer to a kernel object of BTF type `type`.
     static func kernelObject(type: UInt32) -> Register {
         var r = Register.pointer(.btfPointer)
@@ -36,6 +45,11 @@ extension Analysis {
     func kernelObjectRead(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode)
         throws(VerificationError) -> Register?
     {
+        if base.btfType == Register.untypedKernelMemory {
+            // Offsets are not tracked: any load reads a number (a fault reads zero).
+            guard !mode.writes else { throw error(pc, s, "R\(regno) cannot write into rdonly_untrusted_mem") }
+            return nil
+        }
         guard base.btfType != 0, let types = config.kernelTypes else {
             throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)': the object's kernel type is not known (no kernel BTF)")
         }
@@ -50,7 +64,13 @@ extension Analysis {
         case .scalar: return nil
         case let .pointer(to):
             if case .read(signed: true) = mode { throw error(pc, s, "R\(regno) is ptr_\(name): sign-extending load of a pointer member") }
-            return .kernelObject(type: to)
+            var loaded = Register.kernelObject(type: to)
+            loaded.untrusted = true
+            return loaded
+        case .untypedPointer:
+            var loaded = Register.kernelObject(type: Register.untypedKernelMemory)
+            loaded.untrusted = true
+            return loaded
         case let .refused(message): throw error(pc, s, message)
         }
     }

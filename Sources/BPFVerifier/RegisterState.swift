@@ -50,6 +50,9 @@ package struct Register: Hashable, Sendable {
     /// Kernel object pointers: the object's BTF type id in the configuration's kernel types, 0
     /// where unknown (then it cannot be read through).
     package var btfType: UInt32 = 0
+    /// Kernel object pointers found by reading another object (`PTR_UNTRUSTED`): readable, but
+    /// not to be passed to helpers.
+    package var untrusted = false
 
     package init() {}
 
@@ -82,6 +85,8 @@ package struct Register: Hashable, Sendable {
         case .mapValue where maybeNull: "map_value_or_null"
         case .memory where maybeNull: "mem_or_null"
         case .stack: "fp"
+        case .btfPointer where btfType == Register.untypedKernelMemory: "rdonly_untrusted_mem"
+        case .btfPointer where untrusted: "untrusted_ptr_"
         default: kind.name
         }
     }

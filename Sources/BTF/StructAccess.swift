@@ -6,6 +6,9 @@ extension BTF {
         case scalar
         /// A pointer member to a struct or union: its (resolved) type id.
         case pointer(to: UInt32)
+        /// A pointer member to anything else (`int *`, `void *`): since Linux 6.17 the kernel
+        /// loads it as untrusted read-only memory (`WALK_PTR_UNTRUSTED`); earlier, as a number.
+        case untypedPointer
         /// The access is refused, in the kernel's words.
         case refused(String)
     }
@@ -96,7 +99,7 @@ extension BTF {
                     let target = resolved(pointee)
                     switch type(target)?.kind {
                     case .structure?, .union?: return .done(.pointer(to: target))
-                    default: break
+                    default: return .done(.untypedPointer)
                     }
                 default: break
                 }

@@ -2,11 +2,12 @@ import BPFCore
 import BPFVerifier
 import Testing
 
-/// A hash map (4-byte keys, 8-byte values), an array of maps, and a device map.
+/// A hash map (4-byte keys, 8-byte values), an array of maps, a device map, cgroup storage.
 private let maps = [
     MapShape(type: .hash, keySize: 4, valueSize: 8, maxEntries: 16),
     MapShape(type: .arrayOfMaps, keySize: 4, valueSize: 4, maxEntries: 4),
     MapShape(type: .devmap, keySize: 4, valueSize: 4, maxEntries: 4),
+    MapShape(type: .cgroupStorage, keySize: 16, valueSize: 8, maxEntries: 0),
 ]
 
 private func verify(_ text: String, _ type: ProgramType, configure: (inout Verifier.Configuration) -> Void = { _ in }) throws(VerificationError) {
@@ -71,6 +72,13 @@ struct HelperSignatureTests {
         #expect(verdict(devmapWrite, .xdp).contains("write into map"))
         let inner = "*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[idx:1]\ncall bpf_map_lookup_elem#1\nr0 = 0\nexit"
         #expect(verdict(inner, .xdp).contains("give a kernel object"))
+    }
+
+    @Test("get_local_storage: flags must be zero; its value is never NULL")
+    func localStorage() {
+        func program(flags: Int) -> String { "r1 = map[idx:3]\nr2 = \(flags)\ncall bpf_get_local_storage#81\n*(u64 *)(r0 +0) = 1\nr0 = 1\nexit" }
+        #expect(verdict(program(flags: 0), .cgroupSKB) == "accepted")
+        #expect(verdict(program(flags: 1), .cgroupSKB) == "get_local_storage() doesn't support non-zero flags")
     }
 
     @Test("a helper taking an argument the verifier does not model is refused naming it")

@@ -26,6 +26,9 @@ struct StructAccessTests {
             return
         }
         #expect(partial.hasPrefix("cannot access ptr member real_parent"))
+        // int *clear_child_tid: untyped memory since Linux 6.17.
+        let tid = try #require(member("clear_child_tid", of: "task_struct", in: btf))
+        #expect(btf.structAccess(type: tid.type, offset: tid.offset, size: 8) == .untypedPointer)
         let size = try #require(btf.size(of: pid.type))
         #expect(btf.structAccess(type: pid.type, offset: size, size: 8) == .refused("access beyond struct task_struct at off \(size) size 8"))
         // comm is char[16]: any read inside it is a number; one running past it is refused.

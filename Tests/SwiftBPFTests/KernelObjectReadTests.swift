@@ -12,7 +12,7 @@ private let btfReason = BTF.vmlinux == nil ? "the kernel has no BTF at /sys/kern
     "Kernel object reads: our verdicts and the kernel's", .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
     .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")), .enabled(if: btfReason == nil, Comment(rawValue: btfReason ?? "")))
 struct KernelObjectReadTests {
-    @Test("walks, partial pointers, writes, reads past the end")
+    @Test("walks, partial pointers, writes, reads past the end, trusted and untrusted sockets")
     func verdicts() throws {
         let file = try ObjectFile(
             bytes: try BPFCompiler.compile(
@@ -37,14 +37,25 @@ struct KernelObjectReadTests {
                         struct task_struct *prev = (void *)ctx[1];
                         return *(int *)((char *)prev + (1 << 20));
                     }
+                    struct sock_common { unsigned short skc_family; } __attribute__((preserve_access_index));
+                    struct sock { struct sock_common __sk_common; } __attribute__((preserve_access_index));
+                    struct sk_buff { struct sock *sk; } __attribute__((preserve_access_index));
+                    SEC("tp_btf/tcp_probe") int cookie(unsigned long long *ctx) { return bpf_get_socket_cookie((void *)ctx[0]); }
+                    SEC("tp_btf/kfree_skb") int walked_cookie(unsigned long long *ctx) {
+                        struct sk_buff *skb = (void *)ctx[0];
+                        return bpf_get_socket_cookie(skb->sk);
+                    }
                     char LICENSE[] SEC("license") = "GPL";
                     """, name: "walk.bpf.c"))
         let results = VerdictComparison.compare(file, target: BTF.vmlinux)
         let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
-        #expect(classes == ["walk": "A", "half_pointer": "B", "write": "B", "past_end": "B"], "\(results)")
+        #expect(
+            classes == ["walk": "A", "half_pointer": "B", "write": "B", "past_end": "B", "cookie": "A", "walked_cookie": "B"], "\(results)")
         let messages = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.ours ?? "accepted") })
         #expect(messages["half_pointer"]?.contains("cannot access ptr member real_parent") == true)
         #expect(messages["write"]?.contains("only read is supported") == true)
         #expect(messages["past_end"]?.contains("access beyond struct task_struct") == true)
+        // A socket read from another object is untrusted: no helper takes it.
+        #expect(messages["walked_cookie"]?.contains("type=untrusted_ptr_") == true)
     }
 }

@@ -103,8 +103,11 @@ public struct HelperSignature: Sendable, Equatable {
     public static var helperIDLimit: Int { kernel.count }
 
     /// The signature of helper `id`, or nil for an id the kernel source the table was made
-    /// from defines no prototype for.
-    public static func signature(of id: HelperID) -> HelperSignature? {
-        kernel.indices.contains(Int(id.rawValue)) ? kernel[Int(id.rawValue)] : nil
+    /// from defines no prototype for. With `type`, the signature programs of that type get where
+    /// it differs (tracing and LSM programs' `bpf_get_socket_cookie` takes a socket, not the
+    /// context).
+    public static func signature(of id: HelperID, in type: ProgramType? = nil) -> HelperSignature? {
+        if type == .tracing || type == .lsm, let variant = tracingVariants[id.rawValue] { return variant }
+        return kernel.indices.contains(Int(id.rawValue)) ? kernel[Int(id.rawValue)] : nil
     }
 }

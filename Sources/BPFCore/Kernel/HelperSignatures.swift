@@ -837,4 +837,11 @@ extension HelperSignature {
             result: .init(.integer, []), arguments: [.init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull])], gplOnly: false, packetAccess: false,
             mightSleep: false),
     ]
+
+    /// Tracing and LSM programs' signatures where they differ from the table's, by helper id.
+    static let tracingVariants: [Int32: HelperSignature] = [
+        // get_socket_cookie (bpf_get_socket_ptr_cookie_proto)
+        46: .init(
+            result: .init(.integer, []), arguments: [.init(.pointerToBtfIdSockCommon, [.maybeNull])], gplOnly: false, packetAccess: false, mightSleep: false)
+    ]
 }
