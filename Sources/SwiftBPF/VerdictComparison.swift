@@ -41,6 +41,15 @@ public struct VerdictComparison: Sendable {
     /// Compares every program of `file` (those named in `programs`, when given): each verified by
     /// us from the object's map specifications, and loaded into the kernel alone, with the
     /// object's maps.
+    /// The closing line of a comparison, from counts by ``category``: `N programs: A both
+    /// accept, B both refuse, C accepted only by us, D refused only by us, E not judged by the
+    /// kernel`.
+    public static func summary(_ counts: [Character: Int]) -> String {
+        let n = { (c: Character) in counts[c, default: 0] }
+        return "\(counts.values.reduce(0, +)) programs: \(n("A")) both accept, \(n("B")) both refuse, \(n("C")) accepted only by us, "
+            + "\(n("D")) refused only by us, \(n("E")) not judged by the kernel"
+    }
+
     public static func compare(_ file: ObjectFile, programs names: [String]? = nil, target: BTF?) -> [VerdictComparison] {
         let names = names ?? file.programs.map(\.name)
         let kernelObject: Result<KernelObject, KernelError> = Result { () throws(KernelError) in try KernelObject(file) }

@@ -64,7 +64,7 @@ extension CommandSpec {
         if action == nil { return path.joined(separator: " ") + " <subcommand>" }
         let words = parameters.map { parameter in
             switch parameter.kind {
-            case .argument, .optionalArgument: parameter.synopsis
+            case .argument, .arguments, .optionalArgument: parameter.synopsis
             case .option: "[--\(parameter.name) <\(parameter.name)>]"
             case .flag: "[--\(parameter.name)]"
             }
@@ -77,7 +77,7 @@ extension CommandSpec {
         var text = wrap("OVERVIEW: " + abstract, indent: 0) + "\n"
         if !discussion.isEmpty { text += wrap(discussion, indent: 0) + "\n" }
         text += wrap("USAGE: " + usage(path), indent: 7) + "\n"
-        let arguments = parameters.filter { $0.kind == .argument || $0.kind == .optionalArgument }
+        let arguments = parameters.filter { [.argument, .arguments, .optionalArgument].contains($0.kind) }
         if !arguments.isEmpty {
             text += "ARGUMENTS:\n" + arguments.map { row($0.synopsis, $0.help) }.joined()
         }

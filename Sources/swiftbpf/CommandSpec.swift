@@ -30,7 +30,7 @@ struct CommandSpec: Sendable {
 
 /// One argument, option or flag of a command.
 struct Parameter: Sendable {
-    enum Kind: Sendable { case argument, optionalArgument, option, flag }
+    enum Kind: Sendable { case argument, arguments, optionalArgument, option, flag }
     var kind: Kind
     /// The long name (`--name`) of options and flags; the placeholder (`<name>`) of arguments.
     var name: String
@@ -42,6 +42,11 @@ struct Parameter: Sendable {
     /// A positional argument that must be given.
     static func argument(_ name: String, _ help: String) -> Parameter {
         Parameter(kind: .argument, name: name, help: help)
+    }
+
+    /// One or more positional arguments: the command's last.
+    static func arguments(_ name: String, _ help: String) -> Parameter {
+        Parameter(kind: .arguments, name: name, help: help)
     }
 
     /// A positional argument that may be left out.
@@ -63,6 +68,7 @@ struct Parameter: Sendable {
     var synopsis: String {
         switch kind {
         case .argument: "<\(name)>"
+        case .arguments: "<\(name)> ..."
         case .optionalArgument: "[<\(name)>]"
         case .option: (short.map { "-\($0), " } ?? "") + "--\(name) <\(name)>"
         case .flag: "--\(name)"

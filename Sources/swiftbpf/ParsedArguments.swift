@@ -63,6 +63,12 @@ struct ParsedArguments {
                 } else if parameter.kind == .argument {
                     throw UsageError(command: command, message: "missing expected argument '<\(parameter.name)>'")
                 }
+            case .arguments:
+                guard !remaining.isEmpty else { throw UsageError(command: command, message: "missing expected argument '<\(parameter.name)>'") }
+                while let value = remaining.popFirst() {
+                    names.append(parameter.name)
+                    values.append(value)
+                }
             case .option:
                 if string(parameter.name) == nil, let value = parameter.defaultValue { set(parameter.name, value) }
             case .flag:
@@ -87,6 +93,9 @@ struct ParsedArguments {
 
     /// The option's or argument's text (or the option's default); nil when it has none.
     func string(_ name: String) -> String? { names.firstIndex(of: name).map { values[$0] } }
+
+    /// Every value of a repeated argument, in order.
+    func arguments(_ name: String) -> [String] { names.indices.filter { names[$0] == name }.map { values[$0] } }
 
     /// The text of an argument the parse has made sure of.
     func argument(_ name: String) -> String { string(name) ?? "" }

@@ -7,7 +7,7 @@ import SwiftBPF
 struct VerifyCommand {
     static let spec = CommandSpec(
         "verify",
-        abstract: "Prove an object's programs safe with SwiftBPF's verifier.",
+        abstract: "Prove objects' programs safe with SwiftBPF's verifier.",
         discussion: """
             Prints a line per program: the verdict, instructions processed, states remembered, \
             and the time taken. A refused program gets the instruction, the register state \
@@ -16,10 +16,12 @@ struct VerifyCommand {
             the object's map specifications are enough. With --kernel-compare, each program is also \
             loaded alone into the running kernel, both verdicts are printed, and a last line sums them \
             up: A both accept, B both refuse, C accepted only by us, D refused only by us (our kernel \
-            loader's failures included), E not judged by the kernel (refused before its verifier ran).
+            loader's failures included), E not judged by the kernel (refused before its verifier ran). \
+            Given several objects, each gets a '== OBJECT' heading, and --kernel-compare's last line sums \
+            them all.
             """,
         parameters: [
-            .argument("object", "A clang-compiled BPF object (.o), or a program in the kernel's pseudo-C syntax (text)."),
+            .arguments("object", "Clang-compiled BPF objects (.o), or programs in the kernel's pseudo-C syntax (text)."),
             .option("type", "For a pseudo-C program: its program type (xdp, socket, tracepoint, tc, raw_tracepoint, kprobe).", default: "xdp"),
             .option("program", "Verify only this program (by function name)."),
             .flag("log", "Print the verifier's step-by-step log."),
@@ -29,7 +31,7 @@ struct VerifyCommand {
         ]
     ) { try VerifyCommand($0).run() }
 
-    var object: String
+    var objects: [String]
     var type: String
     var program: String?
     var log: Bool
@@ -38,7 +40,7 @@ struct VerifyCommand {
     var kernelCompare: Bool
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
-        object = arguments.argument("object")
+        objects = arguments.arguments("object")
         type = arguments.argument("type")
         program = arguments.string("program")
         log = arguments.flag("log")
@@ -48,16 +50,43 @@ struct VerifyCommand {
     }
 
     func run() throws {
+        var failed = false
+        var totals: [Character: Int] = [:]
+        let target = try loadTargetBTF(btf)
+        for object in objects {
+            if objects.count > 1 { print("== \(object)") }
+            do {
+                let (accepted, counts) = try verify(object, target: target)
+                if !accepted { failed = true }
+                if let counts { totals.merge(counts, uniquingKeysWith: +) }
+            } catch {
+                // One unreadable object does not stop the others.
+                if objects.count == 1 { throw error }
+                printError("\(error)")
+                failed = true
+            }
+        }
+        if kernelCompare, objects.count > 1 { print(VerdictComparison.summary(totals)) }
+        if failed { throw ExitStatus(1) }
+    }
+
+    /// Verifies one object (or pseudo-C program): whether every program passed (with
+    /// --kernel-compare: none was accepted only by us), and --kernel-compare's counts by category.
+    private func verify(_ object: String, target: BTF?) throws -> (passed: Bool, counts: [Character: Int]?) {
         let file: ObjectFile
         guard let bytes = readFile(object) else { throw CLIError("\(object): cannot read the file") }
-        guard bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else { return try verifyText(String(decoding: bytes, as: UTF8.self)) }
+        guard bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else {
+            return (try verifyText(String(decoding: bytes, as: UTF8.self), object: object), nil)
+        }
         do { file = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(object): \(error)") }
         guard !file.programs.isEmpty else {
             throw CLIError("\(object): no programs: no function symbol lies in a program section (SEC(\"...\")) of this object")
         }
-        let target = try loadTargetBTF(btf)
         let names = program.map { [$0] } ?? file.programs.map(\.name)
-        if kernelCompare { return try compare(file, names, target: target) }
+        if kernelCompare {
+            let counts = try compare(file, names, target: target)
+            return (counts["C", default: 0] == 0, counts)
+        }
         var refused = 0
         for name in names {
             do {
@@ -80,13 +109,13 @@ struct VerifyCommand {
                 }
             }
         }
-        if refused > 0 { throw ExitStatus(1) }
+        return (refused == 0, nil)
     }
 }
 
 extension VerifyCommand {
     /// Our verdict and the kernel's for each program, and the summary line.
-    private func compare(_ file: ObjectFile, _ names: [String], target: BTF?) throws {
+    private func compare(_ file: ObjectFile, _ names: [String], target: BTF?) throws -> [Character: Int] {
         if let reason = KernelSupport.unavailableReason { throw CLIError("verify --kernel-compare: \(reason)") }
         let results = VerdictComparison.compare(file, programs: names, target: target)
         for r in results {
@@ -99,15 +128,13 @@ extension VerifyCommand {
             }
             print("\(r.category) \(r.program): ours \(r.ours.map { "refused: \($0)" } ?? "accepted"); kernel \(kernel)")
         }
-        func count(_ c: Character) -> Int { results.filter { $0.category == c }.count }
-        print(
-            "\(results.count) programs: \(count("A")) both accept, \(count("B")) both refuse, \(count("C")) accepted only by us, "
-                + "\(count("D")) refused only by us, \(count("E")) not judged by the kernel")
-        if count("C") > 0 { throw ExitStatus(1) }
+        let counts = Dictionary(results.map { ($0.category, 1) }, uniquingKeysWith: +)
+        print(VerdictComparison.summary(counts))
+        return counts
     }
 
-    /// Verifies a pseudo-C program of the type `--type` names (no maps).
-    private func verifyText(_ text: String) throws {
+    /// Verifies a pseudo-C program of the type `--type` names (no maps): whether it passed.
+    private func verifyText(_ text: String, object: String) throws -> Bool {
         let types: [String: ProgramType] = [
             "xdp": .xdp, "socket": .socketFilter, "tracepoint": .tracepoint, "tc": .schedCLS,
             "raw_tracepoint": .rawTracepoint, "kprobe": .kprobe,
@@ -121,9 +148,10 @@ extension VerifyCommand {
             let report = try Verifier.verify(code, configuration)
             if log { report.log.forEach { print($0) } }
             print("\(object): \(summary(report))")
+            return true
         } catch {
             print("\(object): REFUSED at \(error)")
-            throw ExitStatus(1)
+            return false
         }
     }
 }

@@ -53,6 +53,15 @@ struct CommandLineTests {
         }
     }
 
+    @Test("a repeated argument takes every word left, and at least one")
+    func repeated() throws {
+        let verify = CommandSpec("verify", abstract: "Verify.", parameters: [.arguments("object", "Objects."), .flag("log", "Log.")]) { _ in }
+        let a = try ParsedArguments(["a.o", "--log", "b.o", "c.o"], spec: verify, command: ["swiftbpf", "verify"])
+        #expect(a.arguments("object") == ["a.o", "b.o", "c.o"] && a.flag("log"))
+        #expect(verify.usage(["swiftbpf", "verify"]) == "swiftbpf verify <object> ... [--log]")
+        #expect(throws: UsageError.self) { try ParsedArguments(["--log"], spec: verify, command: ["swiftbpf", "verify"]) }
+    }
+
     @Test("a value of the wrong kind names the option")
     func badValue() throws {
         let a = try parse(["x.o", "--repeat", "many"])
