@@ -290,8 +290,8 @@ public final class Interpreter {
                 try access(policy, reg[6], MemoryLayout<SocketBufferContext>.size, false, reg[10], ip - code - 1)
                 let skb = raw(reg[6]).assumingMemoryBound(to: SocketBufferContext.self)
                 // Out of the packet: the program ends and returns 0, as in the kernel.
-                guard offset >= 0, offset + Int64(size) <= Int64(skb.pointee.dataEnd &- skb.pointee.data) else { return 0 }
-                let p = raw(skb.pointee.data &+ UInt64(offset))
+                guard let address = skb.pointee.legacyLoadAddress(offset: offset, size: size) else { return 0 }
+                let p = raw(address)
                 switch size {
                 case 1: reg[0] = UInt64(p.load(as: UInt8.self))
                 case 2: reg[0] = UInt64(UInt16(bigEndian: p.loadUnaligned(as: UInt16.self)))

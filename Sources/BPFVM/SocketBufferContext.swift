@@ -43,6 +43,10 @@ package struct SocketBufferContext {
     public var localIPv6: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
     public var remotePort: UInt32 = 0
     public var localPort: UInt32 = 0
+    /// The frame's first byte (the link-layer header: `skb->head` and the MAC header), and the
+    /// network header's: what `LD_ABS`/`LD_IND` read at `SKF_LL_OFF` and `SKF_NET_OFF`.
+    public var head: UInt64 = 0
+    public var networkHeader: UInt64 = 0
 
     /// A context for the Ethernet `frame` as the kernel's `BPF_PROG_TEST_RUN` presents one to
     /// a socket filter or cgroup program: the Ethernet header pulled (`eth_type_trans`), so the
@@ -76,6 +80,8 @@ package struct SocketBufferContext {
         self.data = UInt64(UInt(bitPattern: frame.baseAddress)) + UInt64(header)
         dataEnd = self.data + UInt64(data.count)
         tcClassid = 0
+        head = UInt64(UInt(bitPattern: frame.baseAddress))
+        networkHeader = head + UInt64(min(14, frame.count))
         let network = UnsafeRawBufferPointer(rebasing: frame[min(14, frame.count)...])
         func word(_ offset: Int) -> UInt32 { network.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
         switch protocolType {
@@ -151,5 +157,33 @@ extension ContextConversion {
 
     private static func runtime(_ field: PartialKeyPath<SocketBufferContext>) -> Int16 {
         Int16(MemoryLayout<SocketBufferContext>.offset(of: field)!)
+    }
+}
+
+/// `SKF_NET_OFF`: `LD_ABS`/`LD_IND` offsets from here on count from the network header.
+let skfNetOffset: Int64 = -0x10_0000
+/// `SKF_LL_OFF`: offsets from here on (below `SKF_NET_OFF`) count from the link-layer header.
+let skfLinkLayerOffset: Int64 = -0x20_0000
+
+extension SocketBufferContext {
+    /// Where `LD_ABS`/`LD_IND` read `size` bytes at `offset`, or nil where the kernel fails the
+    /// load (and the program returns 0): a non-negative offset counts from the packet data;
+    /// from `SKF_NET_OFF` and `SKF_LL_OFF`, from the network and link-layer headers
+    /// (`bpf_internal_load_pointer_neg_helper`); the bytes must lie in the frame.
+    @inline(__always)
+    func legacyLoadAddress(offset: Int64, size: Int) -> UInt64? {
+        let start: UInt64
+        if offset >= 0 {
+            guard offset + Int64(size) <= Int64(dataEnd &- data) else { return nil }
+            return data &+ UInt64(offset)
+        } else if offset >= skfNetOffset {
+            start = networkHeader &+ UInt64(offset - skfNetOffset)
+        } else if offset >= skfLinkLayerOffset {
+            start = head &+ UInt64(offset - skfLinkLayerOffset)
+        } else {
+            return nil
+        }
+        guard start >= head, start &+ UInt64(size) <= dataEnd, start &+ UInt64(size) >= start else { return nil }
+        return start
     }
 }

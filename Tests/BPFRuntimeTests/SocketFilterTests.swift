@@ -57,6 +57,26 @@ struct SocketFilterTests {
             """
         ),
         (
+            "SKF_NET_OFF and SKF_LL_OFF: the IP protocol from the network header, the EtherType from the link layer; below SKF_LL_OFF fails",
+            """
+            mov %r6, %r1
+            ldabsb -1048567
+            mov %r7, %r0
+            ldabsh -2097140
+            lsh %r0, 8
+            or %r0, %r7
+            mov %r8, %r0
+            mov %r9, -2097152
+            ldindb %r9, 6
+            lsh %r0, 24
+            or %r0, %r8
+            jne %r0, 0x8000600, out
+            ldabsb -2097153
+            out:
+            exit
+            """
+        ),
+        (
             "protocol and ifindex fields",
             """
             ldxw %r2, [%r1+16]

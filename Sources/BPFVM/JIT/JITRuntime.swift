@@ -43,11 +43,11 @@ enum JITRuntime {
     /// out of the packet it sets the runtime's error to ``JITRuntimeBlock/ErrorKind/packetEnd``.
     static let loadPacket: @convention(c) (UInt64, Int64, UInt64, UnsafeMutableRawPointer) -> UInt64 = { skbAddress, offset, size, runtime in
         let skb = UnsafePointer<SocketBufferContext>(bitPattern: UInt(skbAddress)).unsafelyUnwrapped
-        guard offset >= 0, offset + Int64(size) <= Int64(skb.pointee.dataEnd &- skb.pointee.data) else {
+        guard let address = skb.pointee.legacyLoadAddress(offset: offset, size: Int(size)) else {
             runtime.storeBytes(of: UInt64(JITRuntimeBlock.ErrorKind.packetEnd.rawValue), toByteOffset: Int(JITRuntimeBlock.errorKind), as: UInt64.self)
             return 0
         }
-        let p = UnsafeRawPointer(bitPattern: UInt(skb.pointee.data &+ UInt64(offset))).unsafelyUnwrapped
+        let p = UnsafeRawPointer(bitPattern: UInt(address)).unsafelyUnwrapped
         switch size {
         case 1: return UInt64(p.load(as: UInt8.self))
         case 2: return UInt64(UInt16(bigEndian: p.loadUnaligned(as: UInt16.self)))
