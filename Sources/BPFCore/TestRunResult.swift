@@ -6,10 +6,14 @@ public struct TestRunResult: Sendable, Equatable {
     public var data: [UInt8]
     /// Mean nanoseconds per run, as the backend measured it (the kernel in whole nanoseconds).
     public var nanosecondsPerRun: Double
+    /// Where the last run redirected the packet, when it did (userspace runtime only: the
+    /// kernel's test run does not report it, so it is nil there).
+    public var redirect: RedirectTarget?
 
-    public init(returnValue: UInt32, data: [UInt8], nanosecondsPerRun: Double) {
+    public init(returnValue: UInt32, data: [UInt8], nanosecondsPerRun: Double, redirect: RedirectTarget? = nil) {
         self.returnValue = returnValue
         self.data = data
         self.nanosecondsPerRun = nanosecondsPerRun
+        self.redirect = redirect
     }
 }

@@ -35,6 +35,12 @@ public class BPFMap: @unchecked Sendable {
             }
             return RingBufferMap(name: name, shape: shape)
         }
+        if shape.type == MapType.bloomFilter {
+            guard shape.keySize == 0, shape.valueSize > 0, shape.valueSize <= 512, shape.maxEntries > 0, shape.maxEntries < memoryLimit / 8 else {
+                throw .invalid(name, "a bloom filter needs no key, a value size and max entries within the limits")
+            }
+            return BloomFilterMap(name: name, shape: shape)
+        }
         if shape.type == MapType.queue || shape.type == MapType.stack {
             guard shape.keySize == 0, shape.valueSize > 0, shape.valueSize <= memoryLimit, shape.maxEntries > 0,
                 shape.maxEntries < memoryLimit / shape.valueSize
@@ -76,6 +82,14 @@ public class BPFMap: @unchecked Sendable {
         case MapType.percpuArray, MapType.percpuHash:
             guard shape.type == MapType.percpuHash || shape.keySize == 4 else { throw .invalid(name, "a per-CPU array's key must be 4 bytes") }
             return PerCPUMap(name: name, shape: shape)
+        case MapType.devmap, MapType.devmapHash, MapType.cpumap, MapType.xskmap:
+            // The kernel's value layouts: an ifindex (devmap) or queue size (cpumap), optionally
+            // with a program's descriptor; a socket descriptor (xskmap).
+            let values = shape.type == MapType.xskmap ? [4] : [4, 8]
+            guard shape.keySize == 4, values.contains(shape.valueSize) else {
+                throw .invalid(name, "a \(shape.type) needs 4-byte keys and values of \(values.map(String.init).joined(separator: " or ")) bytes")
+            }
+            return RedirectTargetMap(name: name, shape: shape)
         case MapType.progArray:
             guard shape.keySize == 4, shape.valueSize == 4 else { throw .invalid(name, "a program array needs 4-byte keys and values") }
             return ProgramArrayMap(name: name, shape: shape)

@@ -19,8 +19,6 @@ public struct ProgramTypeSupport: Sendable {
     package let context: Context
     /// The context fields' runtime layout; nil where the program reads the context as it is.
     package let contextFields: [ContextConversion.Field]?
-    /// Helpers beyond the standard, map, ring buffer, spin lock and printk ones every type gets.
-    package let packetHelpers: Bool
 
     /// The program types the runtime runs.
     public static let supported: [ProgramType] = [.xdp, .socketFilter, .schedCLS, .schedACT, .cgroupSKB, .tracepoint]
@@ -28,12 +26,12 @@ public struct ProgramTypeSupport: Sendable {
     /// The support for `type`, or nil where the runtime has none.
     package static func of(_ type: ProgramType) -> ProgramTypeSupport? {
         switch type {
-        case .xdp: ProgramTypeSupport(context: .xdpFrame, contextFields: ContextConversion.xdp, packetHelpers: true)
+        case .xdp: ProgramTypeSupport(context: .xdpFrame, contextFields: ContextConversion.xdp)
         case .socketFilter:
-            ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.socketFilter, packetHelpers: false)
-        case .cgroupSKB: ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.cgroupSKB, packetHelpers: false)
-        case .schedCLS, .schedACT: ProgramTypeSupport(context: .socketBuffer(writablePacket: true), contextFields: ContextConversion.tc, packetHelpers: false)
-        case .tracepoint: ProgramTypeSupport(context: .record, contextFields: nil, packetHelpers: false)
+            ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.socketFilter)
+        case .cgroupSKB: ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.cgroupSKB)
+        case .schedCLS, .schedACT: ProgramTypeSupport(context: .socketBuffer(writablePacket: true), contextFields: ContextConversion.tc)
+        case .tracepoint: ProgramTypeSupport(context: .record, contextFields: nil)
         default: nil
         }
     }
@@ -45,9 +43,14 @@ public struct ProgramTypeSupport: Sendable {
         helpers.registerRingBufferHelpers()
         helpers.registerSpinLockHelpers()
         helpers.registerTracePrintk()
-        if packetHelpers {
+        switch context {
+        case .xdpFrame:
             helpers.registerXDPHelpers()
             helpers.registerChecksumHelpers()
+        case .socketBuffer(writablePacket: true):  // tc
+            helpers.registerTCRedirect()
+            helpers.registerChecksumHelpers()
+        case .socketBuffer, .record: break
         }
         return helpers
     }

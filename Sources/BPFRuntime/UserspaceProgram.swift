@@ -91,32 +91,39 @@ public final class UserspaceProgram {
         packet.withUnsafeBytes { data.copyMemory(from: $0) }
         var context = SocketBufferContext(frame: UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count), l2: tc)
         let packetRegion = MemoryRegion(UnsafeMutableRawBufferPointer(start: data.baseAddress, count: packet.count), writable: tc)
-        let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
+        let (r0, nanoseconds, redirect) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
             try repeatedRuns(context: ctx, count: count, mode: mode, regions: [packetRegion] + mapRegions, contextWritable: true)
         }
         return TestRunResult(
             returnValue: UInt32(truncatingIfNeeded: r0), data: Array(UnsafeRawBufferPointer(start: data.baseAddress, count: packet.count)),
-            nanosecondsPerRun: nanoseconds)
+            nanosecondsPerRun: nanoseconds, redirect: redirect)
     }
 
     /// Runs the program `count` times with r1 = `context` (shared by the repeats as in the
     /// kernel's test run; writable where the program type has writable fields, which context
-    /// conversion alone lets stores reach); returns the last r0 and the mean ns per run.
+    /// conversion alone lets stores reach); returns the last r0, the mean ns per run, and where
+    /// the runs redirected the packet.
     private func repeatedRuns(
         context: UnsafeMutableRawBufferPointer, count: Int, mode: ExecutionMode,
         regions: [MemoryRegion], contextWritable: Bool = false
-    ) throws(ExecutionError) -> (UInt64, Double) {
+    ) throws(ExecutionError) -> (UInt64, Double, RedirectTarget?) {
         let address = UInt64(UInt(bitPattern: context.baseAddress))
         let regions = regions + [MemoryRegion(context, writable: contextWritable)]
-        updateHelperContext { $0.contextAddress = address }
+        updateHelperContext {
+            $0.contextAddress = address
+            $0.redirect = RedirectRecord()
+        }
         var r0: UInt64 = 0
         let start = monotonicNanoseconds()
+        let redirect: RedirectTarget?
         if mode == .jit, let jit {
             for _ in 0..<max(count, 1) { r0 = try jit.run(address) }
+            redirect = jit.helperContextValue.redirect.target
         } else {
             for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }
+            redirect = interpreter.helperContextValue.redirect.target
         }
-        return (r0, Double(monotonicNanoseconds() - start) / Double(max(count, 1)))
+        return (r0, Double(monotonicNanoseconds() - start) / Double(max(count, 1)), redirect)
     }
 
     /// Runs a tracing program on `record`, the tracepoint's raw record as the kernel passes it.
@@ -172,13 +179,13 @@ public final class UserspaceProgram {
         frame.initializeMemory(as: UInt8.self, repeating: 0)
         packet.withUnsafeBytes { (frame.baseAddress! + Self.headroom).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         // The packet may move within the frame, so the whole frame is the program's region.
-        let (r0, nanoseconds) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
+        let (r0, nanoseconds, redirect) = try withUnsafeMutableBytes(of: &context) { (ctx) throws(ExecutionError) in
             try repeatedRuns(context: ctx, count: count, mode: mode, regions: [MemoryRegion(frame)] + mapRegions)
         }
         let data = UnsafeRawPointer(bitPattern: UInt(context.data))!
         return TestRunResult(
             returnValue: UInt32(truncatingIfNeeded: r0),
             data: Array(UnsafeRawBufferPointer(start: data, count: Int(context.dataEnd - context.data))),
-            nanosecondsPerRun: nanoseconds)
+            nanosecondsPerRun: nanoseconds, redirect: redirect)
     }
 }

@@ -158,8 +158,6 @@ package struct XDPContext {
     public var hardStart: UInt64
     /// The last byte packet data may grow to (`xdp_data_hard_end`).
     public var hardEnd: UInt64
-    /// The interface `bpf_redirect` chose, 0 when none.
-    public var redirectIfindex: UInt32 = 0
 
     public init(data: UInt64, dataEnd: UInt64, hardStart: UInt64, hardEnd: UInt64, ingressIfindex: UInt32 = 1, rxQueueIndex: UInt32 = 0) {
         self.data = data

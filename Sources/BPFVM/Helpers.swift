@@ -36,6 +36,8 @@ public struct HelperContext {
     /// The address of the program's context for the current run (checked mode's `context`
     /// arguments must equal it).
     public var contextAddress: UInt64 = 0
+    /// The run's redirect (`bpf_redirect`, `bpf_redirect_map`), cleared before each run.
+    public var redirect = RedirectRecord()
     /// Where `bpf_trace_printk` (`bpf_printk`) lines go; nil drops them.
     public var trace: ((String) -> Void)?
 

@@ -71,9 +71,19 @@ extension MapHelpers {
         }
     }
 
-    /// `bpf_map_push_elem(map, value, flags)`.
+    /// `bpf_map_push_elem(map, value, flags)`: onto a queue or stack, or into a bloom filter.
     static let push: HelperFunction = { m, value, flags, _, _, _ in
-        queue(m) { (q) throws(MapError) in try q.push(pointer(value), flags: flags) }
+        if let bloom = bloomFilter(m) {
+            guard flags == UpdateFlags.any.rawValue else { return HelperResult.einval }
+            bloom.add(pointer(value))
+            return 0
+        }
+        return queue(m) { (q) throws(MapError) in try q.push(pointer(value), flags: flags) }
+    }
+
+    /// The bloom filter at `address`, or nil for another map.
+    @inline(__always) static func bloomFilter(_ address: UInt64) -> BloomFilterMap? {
+        map(address, as: BloomFilterMap.self, where: { $0.type == MapType.bloomFilter }, otherwise: nil) { $0 }
     }
 
     /// `bpf_map_pop_elem(map, value)`.
@@ -81,9 +91,11 @@ extension MapHelpers {
         queue(m) { (q) throws(MapError) in try q.take(into: pointer(value), remove: true) }
     }
 
-    /// `bpf_map_peek_elem(map, value)`.
+    /// `bpf_map_peek_elem(map, value)`: the next value of a queue or stack; for a bloom filter,
+    /// 0 when `value` may be in it, `-ENOENT` when it is not.
     static let peek: HelperFunction = { m, value, _, _, _, _ in
-        queue(m) { (q) throws(MapError) in try q.take(into: pointer(value), remove: false) }
+        if let bloom = bloomFilter(m) { return bloom.contains(pointer(value)) ? 0 : UInt64(bitPattern: -Int64(Errno.ENOENT.rawValue)) }
+        return queue(m) { (q) throws(MapError) in try q.take(into: pointer(value), remove: false) }
     }
 }
 

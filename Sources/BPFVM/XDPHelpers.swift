@@ -36,18 +36,13 @@ enum XDPHelpers {
         ctx.pointee.dataEnd = end
         return 0
     }
-
-    /// `bpf_redirect(ifindex, flags)`: records the target and returns `XDP_REDIRECT`, or
-    /// `XDP_ABORTED` for flags the kernel rejects.
-    static let redirect: HelperFunction = { ifindex, flags, _, _, _, _ in
-        flags == 0 ? 4 : 0
-    }
 }
 
 extension HelperTable {
-    /// Adds `bpf_redirect` (23), `bpf_xdp_adjust_head` (44) and `bpf_xdp_adjust_tail` (65).
+    /// Adds `bpf_redirect` (23), `bpf_redirect_map` (51), `bpf_xdp_adjust_head` (44) and
+    /// `bpf_xdp_adjust_tail` (65).
     public mutating func registerXDPHelpers() {
-        register(.redirect, XDPHelpers.redirect)
+        registerXDPRedirect()
         register(.xdpAdjustHead, XDPHelpers.adjustHead)
         register(.xdpAdjustTail, XDPHelpers.adjustTail)
     }
