@@ -71,6 +71,7 @@ extension UserspaceObject {
             if let value = map.initialValue { configuration.frozenValues[index] = value }
         }
         configuration.log = log
+        configuration.mapNames = maps.map(\.name)
         configuration.gplCompatible = ObjectFile.isGPLCompatible(license)
         configuration.hasFunctionInfo = !linked.functionInfo.isEmpty
         var lastLine: String?

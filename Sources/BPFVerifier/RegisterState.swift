@@ -1,3 +1,5 @@
+import BPFCore
+
 /// What a register holds, as far as the verifier knows: its type, and for pointers where in
 /// their region they point (a fixed offset plus a variable part kept as ``ScalarBounds``).
 package struct Register: Hashable, Sendable {
@@ -94,7 +96,11 @@ package struct Register: Hashable, Sendable {
 
 extension Register: CustomStringConvertible {
     /// The kernel's rendering in verifier logs: `scalar(umax=255)`, `fp-8`, `pkt(off=14,r=14)`.
-    package var description: String {
+    package var description: String { rendered(maps: [], mapNames: [], kernelTypes: nil) }
+
+    /// The rendering with what the configuration names: maps (`map_value(map=counts,ks=4,vs=8)`)
+    /// and kernel object types (`trusted_ptr_task_struct()`).
+    func rendered(maps: [MapShape], mapNames: [String], kernelTypes: (any KernelObjectTypes)?) -> String {
         switch kind {
         case .notInit: return "?"
         case .scalar:
@@ -106,11 +112,19 @@ extension Register: CustomStringConvertible {
             var parts: [String] = []
             if id != 0 { parts.append("id=\(id)") }
             if referenceID != 0 { parts.append("ref_obj_id=\(referenceID)") }
+            if [.mapPointer, .mapValue].contains(kind), maps.indices.contains(Int(map)) {
+                if mapNames.indices.contains(Int(map)), !mapNames[Int(map)].isEmpty { parts.append("map=\(mapNames[Int(map)])") }
+                parts.append("ks=\(maps[Int(map)].keySize),vs=\(maps[Int(map)].valueSize)")
+            }
             if offset != 0 { parts.append("off=\(offset)") }
             if kind == .packet { parts.append("r=\(range)") }
             if kind == .memory { parts.append("sz=\(range)") }
             if !hasFixedOffset { parts.append(value.description) }
-            return "\(typeName)(\(parts.joined(separator: ",")))"
+            var name = typeName
+            if kind == .btfPointer, btfType != 0, btfType != Register.untypedKernelMemory, let types = kernelTypes {
+                name += types.name(ofType: btfType)
+            }
+            return "\(name)(\(parts.joined(separator: ",")))"
         }
     }
 }

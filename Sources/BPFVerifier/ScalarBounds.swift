@@ -165,19 +165,44 @@ package struct ScalarBounds: Hashable, Sendable {
 extension ScalarBounds: CustomStringConvertible {
     /// The kernel's rendering: the constant, or the bounds that say something.
     package var description: String {
-        if let v = constantValue { return String(Int64(bitPattern: v)) }
+        if let v = constantValue { return Self.signed(Int64(bitPattern: v)) }
+        // print_scalar_ranges: each bound not at its limit; later bounds of the same value (and
+        // sign) joined to the first with '=' (`smax=umax=smax32=umax32=255`).
+        var bounds: [(name: String, value: UInt64, signed: Bool, omit: Bool)] = [
+            ("smin", UInt64(bitPattern: smin), true, smin == .min), ("smax", UInt64(bitPattern: smax), true, smax == .max),
+            ("umin", umin, false, umin == 0), ("umax", umax, false, umax == .max),
+            ("smin32", Self.value32(s32min), true, s32min == .min), ("smax32", Self.value32(s32max), true, s32max == .max),
+            ("umin32", UInt64(u32min), false, u32min == 0), ("umax32", UInt64(u32max), false, u32max == .max),
+        ]
         var parts: [String] = []
-        if smin != .min { parts.append("smin=\(smin)") }
-        if smax != .max { parts.append("smax=\(smax)") }
-        if umin != 0 { parts.append("umin=\(umin)") }
-        if umax != .max { parts.append("umax=\(umax)") }
-        if s32min != .min, Int64(s32min) != smin { parts.append("smin32=\(s32min)") }
-        if s32max != .max, Int64(s32max) != smax { parts.append("smax32=\(s32max)") }
-        if u32min != 0, UInt64(u32min) != umin { parts.append("umin32=\(u32min)") }
-        if u32max != .max, UInt64(u32max) != umax { parts.append("umax32=\(u32max)") }
+        for i in bounds.indices where !bounds[i].omit {
+            let first = bounds[i]
+            let negative = first.signed && Int64(bitPattern: first.value) < 0
+            var names = [first.name]
+            for j in stride(from: i + 2, to: bounds.count, by: 2) where !bounds[j].omit && bounds[j].value == first.value {
+                guard (bounds[j].signed && Int64(bitPattern: bounds[j].value) < 0) == negative else { continue }
+                bounds[j].omit = true
+                names.append(bounds[j].name)
+            }
+            let value = first.signed ? Self.signed(Int64(bitPattern: first.value)) : Self.unsigned(first.value)
+            parts.append(names.joined(separator: "=") + "=" + value)
+        }
         if tnum.mask != .max { parts.append("var_off=\(tnum)") }
         return parts.joined(separator: ",")
     }
+
+    /// A 32-bit signed bound as the kernel prints it: negative small ones as numbers, others as
+    /// their unsigned 32-bit pattern.
+    private static func value32(_ v: Int32) -> UInt64 {
+        v >= -512 && v <= 512 ? UInt64(bitPattern: Int64(v)) : UInt64(UInt32(bitPattern: v))
+    }
+
+    /// verbose_snum and verbose_unum: decimal up to 512 in magnitude, hexadecimal beyond.
+    private static func signed(_ v: Int64) -> String {
+        v >= -512 && v <= 512 ? String(v) : "0x" + String(UInt64(bitPattern: v), radix: 16)
+    }
+
+    private static func unsigned(_ v: UInt64) -> String { v <= 512 ? String(v) : "0x" + String(v, radix: 16) }
 }
 
 extension ScalarBounds {

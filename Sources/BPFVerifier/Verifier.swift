@@ -55,6 +55,8 @@ public enum Verifier {
         /// The kernel's object types (vmlinux BTF), to read through kernel object pointers (tracing
         /// arguments, `bpf_get_current_task_btf`); without them such reads are refused.
         public var kernelTypes: (any KernelObjectTypes)?
+        /// The maps' names, by index, for the log (`map_value(map=counts,ks=4,vs=8)`).
+        public var mapNames: [String] = []
         /// Whether the program is sleepable (`BPF_F_SLEEPABLE`: `.s` sections, syscall programs):
         /// only then may it call helpers that might sleep.
         public var sleepable = false
@@ -97,6 +99,9 @@ public enum Verifier {
         try analysis.run()
         var report = analysis.report
         report.nanoseconds = monotonicNanoseconds() - start
+        if let at = report.log.lastIndex(where: { $0.hasPrefix("stack depth ") }) {
+            report.log.insert("verification time \(report.nanoseconds / 1000) usec", at: at)
+        }
         return report
     }
 }
@@ -156,7 +161,7 @@ struct Analysis {
     /// other memory.
     var baseKinds: [UInt8]
     var contextExtent = 0
-    var log: [String] = []
+    var trace = VerifierLog()
     /// Registers of the current frame the instruction just checked relied on the exact range
     /// of (set by `step`, consumed by `walk`).
     var precisionRequest: UInt16 = 0
@@ -174,6 +179,8 @@ struct Analysis {
         var pc: Int
         var checkpoint: Checkpoint?
         var history: [HistoryEntry]
+        /// The conditional jump whose other side this is (for the log).
+        var from: Int? = nil
     }
 
     init(_ code: [Instruction], _ config: Configuration) throws(VerificationError) {
@@ -215,7 +222,7 @@ struct Analysis {
         VerifierReport(
             processedInstructions: processed, totalStates: totalStates, peakStates: peakStates, prunedPaths: pruned,
             stackDepth: stackDepth.max() ?? 0, contextExtent: contextExtent,
-            contextAccesses: baseKinds.indices.filter { baseKinds[$0] == 1 }, nanoseconds: 0, log: log)
+            contextAccesses: baseKinds.indices.filter { baseKinds[$0] == 1 }, nanoseconds: 0, log: trace.lines)
     }
 
     mutating func freshID() -> UInt32 {
@@ -234,16 +241,25 @@ struct Analysis {
         var state = VerifierState()
         state.registers = entry.registers
         state.frames = [entry.frame]
+        if config.log { trace.start(describe(state)) }
         work.append(Path(state: state, pc: 0, checkpoint: nil, history: []))
         while let item = work.popLast() {
-            try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history)
+            if config.log, let from = item.from { trace.branch(from: from, to: item.pc, describe(item.state)) }
+            try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history, branchFrom: item.from)
         }
         try checkCallChains()
+        if config.log {
+            trace.finish(
+                stackDepths: stackDepth, processed: processed, limit: config.complexityLimit,
+                maxStatesPerInstruction: complete.map(\.count).max() ?? 0, totalStates: totalStates, peakStates: peakStates)
+        }
     }
 
     /// Follows one path until it exits, is pruned or cannot continue, queueing the other side
     /// of every conditional jump on the way.
-    private mutating func walk(_ start: VerifierState, from pc: Int, under checkpoint: Checkpoint?, history: [HistoryEntry]) throws(VerificationError) {
+    private mutating func walk(_ start: VerifierState, from pc: Int, under checkpoint: Checkpoint?, history: [HistoryEntry], branchFrom: Int?)
+        throws(VerificationError)
+    {
         var state = start, pc = pc, checkpoint = checkpoint, history = history
         backtracked.removeAll(keepingCapacity: true)
         let startProcessed = processed
@@ -252,7 +268,7 @@ struct Analysis {
             if flow.prunePoints[pc] {
                 if try isCovered(state, at: pc, checkpoint: &checkpoint, history: &history, pathStart: processed == startProcessed) {
                     pruned += 1
-                    if config.log { log.append("\(pc): safe") }
+                    if config.log { trace.pruned(at: pc, branchFrom: processed == startProcessed ? branchFrom : nil) }
                     break
                 }
             }
@@ -268,10 +284,16 @@ struct Analysis {
             if processed > config.complexityLimit {
                 throw error(pc, state, "BPF program is too large. Processed \(processed) insn")
             }
-            if config.log { log.append("\(pc): (\(hex(code[pc].opcode))) \(text(pc)) ; \(Self.describe(state))") }
+            let before = config.log ? state : nil
             let entry = Self.historyEntry(code[pc], state, pc)
             let depth = state.depth
             let next = try step(&state, pc)
+            if let before {
+                var ended = false
+                if case .end = next { ended = true }
+                let touched = ended ? [] : VerifierLog.touched(code[pc], before: before, after: state, in: self)
+                trace.instruction(pc, code[pc], text: text(pc), source: config.sourceLines[pc], touched: touched)
+            }
             if precisionRequest != 0 {
                 requirePrecise(precisionRequest, depth: depth, history: history, checkpoint: checkpoint)
                 precisionRequest = 0
@@ -285,7 +307,7 @@ struct Analysis {
                 if let taken {
                     guard work.count < 8192 else { throw error(pc, state, "The sequence of 8193 jumps is too complex.") }
                     checkpoint?.pending += 1
-                    work.append(Path(state: taken, pc: target, checkpoint: checkpoint, history: history))
+                    work.append(Path(state: taken, pc: target, checkpoint: checkpoint, history: history, from: pc))
                 }
                 pc += 1
             case .jump(let target):
@@ -439,25 +461,28 @@ struct Analysis {
     }
 
     func error(_ pc: Int, _ state: VerifierState, _ message: String) -> VerificationError {
-        VerificationError(instruction: pc, text: text(pc), message: message, registers: Self.describe(state), sourceLine: config.sourceLines[pc])
+        VerificationError(instruction: pc, text: text(pc), message: message, registers: describe(state), sourceLine: config.sourceLines[pc])
     }
 
+    /// A register as the kernel's log prints it, maps and kernel types named.
+    func render(_ r: Register) -> String { r.rendered(maps: config.maps, mapNames: config.mapNames, kernelTypes: config.kernelTypes) }
+
     /// Registers and stack slots of the innermost frame as the kernel's log prints them:
-    /// `R1=ctx() R10=fp0 fp-8=mmmmmmmm`.
-    static func describe(_ state: borrowing VerifierState) -> String {
+    /// `R1=ctx() R10=fp0 fp-8=mmmm????` (a slot's bytes from its highest address down).
+    func describe(_ state: borrowing VerifierState) -> String {
         let frame = state.current
         var parts: [String] = []
-        for r in 0..<11 where state[register: r].isInitialized { parts.append("R\(r)=\(state[register: r])") }
+        for r in 0..<11 where state[register: r].isInitialized { parts.append("R\(r)=\(render(state[register: r]))") }
         for slot in 0..<frame.spills.count {
             let bytes = frame.slots[slot * 8..<slot * 8 + 8]
             if bytes.allSatisfy({ $0 == .invalid }) { continue }
             let offset = slot * 8 - BPFLimits.stackSize
             if bytes.allSatisfy({ $0 == .spill }) {
-                parts.append("fp\(offset)=\(frame.spills[slot])")
+                parts.append("fp\(offset)=\(render(frame.spills[slot]))")
             } else {
                 parts.append(
                     "fp\(offset)="
-                        + bytes.map { s -> String in
+                        + bytes.reversed().map { s -> String in
                             switch s {
                             case .invalid: "?";
                             case .misc: "m";

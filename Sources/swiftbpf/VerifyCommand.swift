@@ -24,7 +24,7 @@ struct VerifyCommand {
             .arguments("object", "Clang-compiled BPF objects (.o), or programs in the kernel's pseudo-C syntax (text)."),
             .option("type", "For a pseudo-C program: its program type (xdp, socket, tracepoint, tc, raw_tracepoint, kprobe).", default: "xdp"),
             .option("program", "Verify only this program (by function name)."),
-            .flag("log", "Print the verifier's step-by-step log."),
+            .flag("log", "Print the verifier's step-by-step log in the kernel's format (its log level 2: what each instruction changed)."),
             .option("btf", "BTF to CO-RE relocate against (default: /sys/kernel/btf/vmlinux when present)."),
             .option("repeat", "Verify each program this many times and report the fastest (for timing and profiling).", default: "1"),
             .flag("kernel-compare", "Also load each program alone into the running kernel and compare the verdicts."),
