@@ -35,6 +35,15 @@ public class BPFMap: @unchecked Sendable {
             }
             return RingBufferMap(name: name, shape: shape)
         }
+        if shape.type == MapType.perfEventArray {
+            // As libbpf sizes it: a slot per possible CPU unless the object says otherwise.
+            var shape = shape
+            if shape.maxEntries == 0 { shape.maxEntries = PossibleCPUs.count }
+            guard shape.keySize == 4, shape.valueSize == 4, shape.maxEntries <= 4096 else {
+                throw .invalid(name, "a perf event array needs 4-byte keys and values and at most 4096 slots")
+            }
+            return PerfEventArrayMap(name: name, shape: shape)
+        }
         if shape.type == MapType.bloomFilter {
             guard shape.keySize == 0, shape.valueSize > 0, shape.valueSize <= 512, shape.maxEntries > 0, shape.maxEntries < memoryLimit / 8 else {
                 throw .invalid(name, "a bloom filter needs no key, a value size and max entries within the limits")
@@ -73,6 +82,17 @@ public class BPFMap: @unchecked Sendable {
             return ArrayMap(name: name, shape: shape)
         case MapType.hash, MapType.lruHash:
             return HashMap(name: name, shape: shape)
+        case MapType.stackTrace:
+            // Stack ids to arrays of addresses: the host sees them as a hash map; the runtime has
+            // no stacks to walk, so nothing fills it (bpf_get_stackid is the kernel's alone).
+            guard shape.keySize == 4, shape.valueSize % 8 == 0 else {
+                throw .invalid(name, "a stack trace map needs 4-byte keys and values of 8-byte addresses")
+            }
+            return HashMap(name: name, shape: shape)
+        case MapType.cgroupArray:
+            // Cgroup descriptors by index, for the host to fill.
+            guard shape.keySize == 4, shape.valueSize == 4 else { throw .invalid(name, "a cgroup array needs 4-byte keys and values") }
+            return ArrayMap(name: name, shape: shape)
         case MapType.lpmTrie:
             // The kernel's rules: a 4-byte prefix length plus 1 to 256 bytes of data, no preallocation.
             guard shape.keySize > 4, shape.keySize <= 260, shape.flags.contains(.noPrealloc) else {

@@ -47,10 +47,15 @@ public struct ProgramTypeSupport: Sendable {
         case .xdpFrame:
             helpers.registerXDPHelpers()
             helpers.registerChecksumHelpers()
-        case .socketBuffer(writablePacket: true):  // tc
-            helpers.registerTCRedirect()
-            helpers.registerChecksumHelpers()
-        case .socketBuffer, .record: break
+            helpers.registerPerfEventOutput(.xdp)
+        case .socketBuffer(let writable):
+            if writable {  // tc
+                helpers.registerTCRedirect()
+                helpers.registerChecksumHelpers()
+            }
+            helpers.registerPerfEventOutput(.socketBuffer)
+        case .record:
+            helpers.registerPerfEventOutput(.record)
         }
         return helpers
     }
