@@ -16,9 +16,19 @@ uapi = (tree / "include/uapi/linux/bpf.h").read_text()
 mapper = re.search(r"#define ___BPF_FUNC_MAPPER\(FN, ctx\.\.\.\)(.*?)\n\n", uapi, re.S).group(1)
 helpers = [(name, int(num)) for name, num in re.findall(r"FN\((\w+), (\d+), ##ctx\)", mapper)]
 
+# The struct each BTF id list entry names: BTF_ID_LIST(name) with its BTF_ID(struct, x) lines,
+# BTF_ID_LIST_SINGLE(name, struct, x), and the kernel's fixed lists (btf_tracing_ids,
+# btf_sock_ids) by their enumerators.
+btf_lists = {}
+ids_header = (tree / "include/linux/btf_ids.h").read_text()
+enum_structs = dict(re.findall(r"BTF_(?:TRACING|SOCK)_TYPE\((BTF_\w+), (\w+)\)", ids_header))
 protos = {}
 for path in sorted(tree.rglob("*.c")):
     text = path.read_text(errors="replace")
+    for m in re.finditer(r"BTF_ID_LIST_SINGLE\((\w+), struct, (\w+)\)", text):
+        btf_lists[m.group(1)] = [m.group(2)]
+    for m in re.finditer(r"BTF_ID_LIST(?:_GLOBAL)?\((\w+)(?:, \d+)?\)\n((?:BTF_ID\(\w+, \w+\)\n)+)", text):
+        btf_lists[m.group(1)] = [x if kind == "struct" else None for kind, x in re.findall(r"BTF_ID\((\w+), (\w+)\)", m.group(2))]
     for m in re.finditer(r"struct bpf_func_proto\s+(\w+)\s*=\s*\{(.*?)\n\};", text, re.S):
         fields = {}
         for f in re.finditer(r"\.(\w+)\s*=\s*([^,\n]+(?:\n\s*\|[^,\n]+)*)\s*,?", m.group(2)):
@@ -86,6 +96,15 @@ def size_of(expr):
     if inner not in sizes: raise SystemExit("size %r" % expr)
     return sizes[inner]
 
+def btf_struct(expr):
+    """The struct an `argN_btf_id` names, or None where it names none this script resolves."""
+    m = re.fullmatch(r"&(\w+)\[(\w+)\]", expr.strip()) or re.fullmatch(r"&(\w+)()", expr.strip())
+    if not m: return None
+    name, index = m.group(1), m.group(2) or "0"
+    if index in enum_structs: return enum_structs[index]
+    entries = btf_lists.get(name)
+    return entries[int(index)] if entries and index.isdigit() and int(index) < len(entries) else None
+
 def entry(f):
     args = []
     for i in range(1, 6):
@@ -93,7 +112,9 @@ def entry(f):
         if expr is None: break
         base, flags = swift_type(expr, "ARG_", BASES_ARG, ARG_ALIASES)
         size = f.get("arg%d_size" % i)
-        args.append(".init(%s, %s%s)" % (base, flags, ", size: %d" % size_of(size) if size else ""))
+        struct = btf_struct(f["arg%d_btf_id" % i]) if "arg%d_btf_id" % i in f else None
+        args.append(".init(%s, %s%s%s)" % (base, flags, ", size: %d" % size_of(size) if size else "",
+                                          ', btfStruct: "%s"' % struct if struct else ""))
     ret, rflags = swift_type(f.get("ret_type", "RET_INTEGER"), "RET_", BASES_RET, RET_ALIASES)
     flag = lambda key: "true" if f.get(key, "false") == "true" else "false"
     return (".init(result: .init(%s, %s), arguments: [%s], gplOnly: %s, packetAccess: %s, mightSleep: %s),"

@@ -32,9 +32,10 @@ public enum HelperArgument: Sendable, Equatable {
     /// Memory of a size the signature fixes (`MEM_FIXED_SIZE`): written (and initialized) by the
     /// helper when `write`, else read; aligned to its size when `aligned` (`MEM_ALIGNED`).
     case fixed(bytes: Int, write: Bool, aligned: Bool)
-    /// A trusted pointer to a kernel socket: a `struct sock_common` or a struct that begins
-    /// with one (`ARG_PTR_TO_BTF_ID_SOCK_COMMON`); NULL too where `nullable`.
-    case socketCommon(nullable: Bool)
+    /// A trusted pointer to a kernel object: the struct named, or a struct that begins with
+    /// one (`ARG_PTR_TO_BTF_ID` with its `btf_id`; `ARG_PTR_TO_BTF_ID_SOCK_COMMON` takes
+    /// `sock_common`); NULL too where `nullable`.
+    case kernelObject(structName: String, nullable: Bool)
 }
 
 /// Helper arguments as SwiftBPF checks them, derived from the kernel's signatures
@@ -79,7 +80,12 @@ public enum HelperPrototypes {
         case .constantAllocSizeOrZero: return .allocationSize
         case .constantSize: return .size(zeroAllowed: false)
         case .constantSizeOrZero: return .size(zeroAllowed: true)
-        case .pointerToBtfIdSockCommon: return flags.contains(.release) ? nil : .socketCommon(nullable: nullable)
+        case .pointerToBtfIdSockCommon: return flags.contains(.release) ? nil : .kernelObject(structName: "sock_common", nullable: nullable)
+        case .pointerToBtfId:
+            // Objects of a struct the table names, trusted or not said; released references,
+            // RCU and other flavours are not modelled.
+            guard let name = argument.btfStruct, flags.subtracting([.maybeNull, .trusted]).isEmpty else { return nil }
+            return .kernelObject(structName: name, nullable: nullable)
         case .pointerToMem:
             let initializes = flags.contains(.uninitialized)
             // Memory the helper writes but that must hold data already is not modelled.

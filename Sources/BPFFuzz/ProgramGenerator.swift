@@ -1,4 +1,6 @@
 import BPFCore
+import BPFKernel
+import BTF
 import BPFTestSupport
 
 /// Structured random programs aimed where verifiers differ: each program is a prologue that
@@ -350,16 +352,32 @@ package struct ProgramGenerator {
         b.emit(call(HelperID.getCurrentTaskBtf.rawValue))
         b.emit(mov64(7, reg: 0))
         for _ in 0..<(1 + pick(3)) {
-            let off = Int16(element([0, 4, 8, 16, 24, 1, 3, 1000, 1472, 1480, 2000, 2504, 2512, 3000, 4000, 9000, 12000, -8]))
+            let off =
+                chance(1, in: 2) && !Self.taskPointerOffsets.isEmpty
+                ? element(Self.taskPointerOffsets) : Int16(element([0, 4, 8, 16, 24, 1, 3, 1000, 2000, 3000, 4000, 9000, 12000, -8]))
             let size = element([8, 8, 4, 2, 1])
             let d = element([7, 7, 8, 0] as [UInt8])
             b.emit(ldx(d, element([7, 7, 8] as [UInt8]), off &+ Int16(chance(1, in: 4) ? 8 * pick(64) : 0), size: size))
         }
-        if chance(1, in: 3) {
+        if chance(1, in: 2) {
+            // Helpers taking kernel objects: a socket, a task (trust, type and NULL rules).
             b.emit(mov64(1, reg: element([7, 8] as [UInt8])))
-            b.emit(call(HelperID.getSocketCookie.rawValue))
+            b.emit(call(element([HelperID.getSocketCookie, .taskPtRegs, .getTaskStack]).rawValue))
         }
     }
+
+    /// Where the running kernel's task_struct (and its members' structs, at the same offsets)
+    /// has pointer members, from its BTF: reads there load pointers of every trust.
+    private static let taskPointerOffsets: [Int16] = {
+        guard let btf = BTF.vmlinux,
+            let id = btf.typeID(named: "task_struct", where: { if case .structure = $0 { true } else { false } }),
+            case let .structure(_, members)? = btf.type(UInt32(id))?.kind
+        else { return [] }
+        return members.compactMap { m in
+            guard case .pointer? = btf.resolvedKind(m.type), m.bitOffset / 8 < UInt32(Int16.max) else { return nil }
+            return Int16(m.bitOffset / 8)
+        }
+    }()
 
     /// Every helper id whose arguments ``HelperPrototypes`` models.
     private static let checkedHelpers: [Int32] = (1..<Int32(HelperSignature.helperIDLimit)).filter { HelperPrototypes.arguments(of: $0) != nil }

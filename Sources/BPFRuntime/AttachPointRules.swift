@@ -11,6 +11,7 @@ enum AttachPointRules {
     /// context unreadable where the target BTF has no such attach point.
     static func configure(_ configuration: inout Verifier.Configuration, kind: SectionNames.Match, target: BTF?) {
         configuration.sleepable = kind.flags.contains(.sleepable)
+        configuration.attachType = kind.expectedAttachType
         configuration.kernelTypes = target.map { BTFKernelObjectTypes(btf: $0) }
         if kind.type == .cgroupSKB, kind.expectedAttachType == .cgroupInetEgress { configuration.returnRange = 0...3 }
         guard kind.type == .tracing, let attach = kind.expectedAttachType else { return }
@@ -26,6 +27,21 @@ enum AttachPointRules {
                 case let .functionPrototype(returns, parameters)? = target.resolvedKind(to), !parameters.isEmpty
             else { return }
             prototype = (returns, Array(parameters.dropFirst()))
+        case .traceIter:
+            // bpf_iter_NAME(struct bpf_iter_meta *meta, <object> *...): the iterator's context,
+            // whose objects are NULL on the last call (ctx_arg_info's PTR_TO_BTF_ID_OR_NULL).
+            configuration.returnRange = 0...1
+            guard let function = target.typeID(named: "bpf_iter_" + name, where: { if case .function = $0 { true } else { false } }),
+                case let .function(proto, _)? = target.type(UInt32(function))?.kind,
+                case let .functionPrototype(_, parameters)? = target.resolvedKind(proto)
+            else { return }
+            let arguments = parameters.enumerated().map { i, parameter -> ContextLayout.TracingArgument in
+                let argument = classify(parameter.type, in: target)
+                if i > 0, case let .objectPointer(type, _) = argument { return .objectPointer(type: type, nullable: true) }
+                return argument
+            }
+            configuration.context = .tracing(arguments: Array(arguments.prefix(12)))
+            return
         case .traceFentry, .traceFexit, .modifyReturn:
             guard let function = target.typeID(named: name, where: { if case .function = $0 { true } else { false } }),
                 case let .function(proto, _)? = target.type(UInt32(function))?.kind,

@@ -13,7 +13,7 @@ public struct BTFKernelObjectTypes: KernelObjectTypes {
     public func read(type: UInt32, offset: Int, size: Int) -> KernelObjectRead {
         switch btf.structAccess(type: type, offset: offset, size: size) {
         case .scalar: .scalar
-        case let .pointer(to): .pointer(to: to)
+        case let .pointer(to, member, tag): .pointer(to: to, member: member, tag: tag)
         case .untypedPointer: .untypedPointer
         case let .refused(message): .refused(message)
         }

@@ -47,7 +47,8 @@ package enum ContextAccessRules: Sendable, Equatable {
             case .inaccessible: return .refused
             case .number: return .number
             case .opaquePointer: return size == 8 ? .number : .refused
-            case .objectPointer(let type): return size == 8 && !signExtending ? .pointer(.btfPointer(type: type)) : .refused
+            case let .objectPointer(type, nullable):
+                return size == 8 && !signExtending ? .pointer(.btfPointer(type: type, nullable: nullable)) : .refused
             }
         }
     }

@@ -7,8 +7,9 @@ public struct ContextLayout: Sendable, Equatable {
     /// What a field loads into the register.
     public enum FieldKind: Sendable, Equatable {
         case packet, packetEnd, packetMeta
-        /// A kernel object of this BTF type id (in the configuration's ``Verifier/Configuration/kernelTypes``).
-        case btfPointer(type: UInt32)
+        /// A kernel object of this BTF type id (in the configuration's ``Verifier/Configuration/kernelTypes``),
+        /// or NULL where `nullable`.
+        case btfPointer(type: UInt32, nullable: Bool = false)
     }
 
     /// An argument of a tracing program's attach target, as its context presents it (a u64 each).
@@ -18,7 +19,7 @@ public struct ContextLayout: Sendable, Equatable {
         /// A pointer to void or to an integer: read whole, a number.
         case opaquePointer
         /// A pointer to a kernel object: read whole, a trusted `PTR_TO_BTF_ID`.
-        case objectPointer(type: UInt32)
+        case objectPointer(type: UInt32, nullable: Bool = false)
         /// Not readable at all (a float, an array, a void return value).
         case inaccessible
     }

@@ -128,8 +128,9 @@ extension Analysis {
             markNullCheck(&st, dst, isNull: cond == .eq)
             return true
         }
-        // Two pointers equal, one of them not NULL: so is the other.
-        if let s, !dst.isScalar, !src.isScalar, cond == .eq {
+        // Two pointers equal, one of them not NULL: so is the other (not for kernel objects:
+        // check_cond_jmp_op leaves PTR_TO_BTF_ID out).
+        if let s, !dst.isScalar, !src.isScalar, cond == .eq, dst.kind != .btfPointer, src.kind != .btfPointer {
             // mark_ptr_not_null_reg: that register alone, not its copies.
             if src.maybeNull, Self.isNotNull(dst) { st[register: s].maybeNull = false }
             if dst.maybeNull, Self.isNotNull(src) { st[register: d].maybeNull = false }
@@ -144,8 +145,8 @@ extension Analysis {
     /// `reg_not_null`: a pointer of a type that is never NULL, whose offset cannot wrap it
     /// to 0.
     private static func isNotNull(_ r: Register) -> Bool {
-        // Kernel pointers read from other objects (untrusted) may be NULL.
-        !r.maybeNull && ([.mapValue, .memory, .mapPointer].contains(r.kind) || r.kind == .btfPointer && !r.untrusted)
+        // Kernel pointers other than trusted ones may be NULL.
+        !r.maybeNull && ([.mapValue, .memory, .mapPointer].contains(r.kind) || r.kind == .btfPointer && r.trust == .trusted)
             && insideVariableOffset(r.value.smin) && insideVariableOffset(r.value.smax)
     }
 
@@ -269,7 +270,7 @@ extension Analysis {
         var name: String { helper.name.map { "bpf_\($0)" } ?? "unknown" }  // for messages only
         guard let signature = HelperSignature.signature(of: helper, in: config.programType) else { throw error(pc, s, "invalid func \(name)#\(id)") }
         if !config.anyHelper {
-            switch HelperSignature.isAvailable(helper, to: config.programType) {
+            switch HelperSignature.isAvailable(helper, to: config.programType, attachType: config.attachType) {
             case false?: throw error(pc, s, "program of this type cannot use helper \(name)#\(id)")
             case nil: throw error(pc, s, "\(name)#\(id): which helpers a \(config.programType) program may call is not known to SwiftBPF")
             case true?: break
@@ -308,7 +309,7 @@ extension Analysis {
                     throw error(pc, s, "\(name)#\(id): lookups in a \(shape.type) map give a kernel object, not supported by SwiftBPF's verifier")
                 }
                 mapIndex = Int(arg.map)
-            case .context, .socketCommon:
+            case .context, .kernelObject:
                 break  // checkArgumentType checked it
             case .spinLock:
                 try spinLock(&s, pc, arg, lock: id == HelperID.spinLock.rawValue)
@@ -391,9 +392,11 @@ extension Analysis {
         case .spinLock: (expected, names) = ([.mapValue], "map_value, ptr_")
         case .record: (expected, names) = ([.memory], "ringbuf_mem")
         case .fixed: (expected, names) = ([.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem")
-        case .socketCommon(let maybe):
+        case let .kernelObject(structName, maybe):
             nullable = maybe
-            (expected, names) = ([.btfPointer], "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")
+            (expected, names) =
+                structName == "sock_common"
+                ? ([.btfPointer], "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_") : ([.btfPointer], "ptr_, trusted_ptr_, rcu_ptr_")
         case .size, .allocationSize: (expected, names) = ([.scalar], "scalar")
         case .readableOrNull:
             nullable = true
@@ -415,13 +418,18 @@ extension Analysis {
         case .mapPointer:
             guard arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) pointer arithmetic on map_ptr prohibited") }
         case .btfPointer:
-            // check_reg_type for ARG_PTR_TO_BTF_ID_SOCK_COMMON: trusted, at the object's start,
-            // of a type that is or begins with struct sock_common.
-            guard !arg.untrusted else { throw error(pc, s, "R\(r) type=untrusted_ptr_ expected=\(names)") }
-            guard arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) must have zero offset when passed to a helper taking a socket") }
-            guard let types = config.kernelTypes, types.begins(arg.btfType, with: "sock_common") else {
+            // check_reg_type for ARG_PTR_TO_BTF_ID(_SOCK_COMMON): trusted, at the object's
+            // start, of the struct the helper names or one that begins with it.
+            guard case let .kernelObject(structName, _) = kind else { break }
+            // btf_ptr_types: trusted, RCU and plain pointers (no RCU ones for sockets).
+            let accepted: [KernelPointerTrust] = structName == "sock_common" ? [.trusted, .plain] : [.trusted, .rcu, .plain]
+            guard accepted.contains(arg.trust), arg.btfType != Register.untypedKernelMemory else {
+                throw error(pc, s, "R\(r) type=\(arg.typeName) expected=\(names)")
+            }
+            guard arg.offset == 0, arg.hasFixedOffset else { throw error(pc, s, "R\(r) must have zero offset when passed to a helper taking a kernel object") }
+            guard let types = config.kernelTypes, types.begins(arg.btfType, with: structName) else {
                 let name = config.kernelTypes?.name(ofType: arg.btfType) ?? "?"
-                throw error(pc, s, "R\(r) is of type \(name) but sock_common is expected")
+                throw error(pc, s, "R\(r) is of type \(name) but \(structName) is expected")
             }
         default: break
         }

@@ -17,8 +17,9 @@ public protocol KernelObjectTypes: Sendable {
 public enum KernelObjectRead: Sendable, Equatable {
     /// A number.
     case scalar
-    /// A pointer to another kernel object of this type.
-    case pointer(to: UInt32)
+    /// A pointer to another kernel object of this type, read from field `member`, with its BTF
+    /// type tag (`rcu`, `user`, `percpu`) if any.
+    case pointer(to: UInt32, member: String, tag: String?)
     /// A pointer to memory of no struct type (`int *`, `void *`): read-only, untrusted, readable
     /// at any offset (`PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED`, since Linux 6.17).
     case untypedPointer
@@ -42,7 +43,7 @@ extension Analysis {
     /// `check_ptr_to_btf_access`: a read at a constant, non-negative offset of a kernel object
     /// whose type is known, from a GPL-compatible program; what it loads is the BTF walk's
     /// answer. Nil when it loads a number.
-    func kernelObjectRead(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode)
+    mutating func kernelObjectRead(_ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int, mode: AccessMode)
         throws(VerificationError) -> Register?
     {
         if base.btfType == Register.untypedKernelMemory {
@@ -54,6 +55,8 @@ extension Analysis {
             throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)': the object's kernel type is not known (no kernel BTF)")
         }
         let name = types.name(ofType: base.btfType)
+        if base.trust == .user { throw error(pc, s, "R\(regno) is ptr_\(name) access user memory: off=\(offset)") }
+        if base.trust == .percpu { throw error(pc, s, "R\(regno) is ptr_\(name) access percpu memory: off=\(offset)") }
         guard !mode.writes else { throw error(pc, s, "only read is supported") }
         guard config.gplCompatible else { throw error(pc, s, "Cannot access kernel 'struct \(name)' from non-GPL compatible program") }
         guard offset >= 0 else { throw error(pc, s, "R\(regno) is ptr_\(name) invalid negative access: off=\(offset)") }
@@ -62,14 +65,19 @@ extension Analysis {
         }
         switch types.read(type: base.btfType, offset: Int(offset), size: size) {
         case .scalar: return nil
-        case let .pointer(to):
+        case let .pointer(to, member, tag):
             if case .read(signed: true) = mode { throw error(pc, s, "R\(regno) is ptr_\(name): sign-extending load of a pointer member") }
             var loaded = Register.kernelObject(type: to)
-            loaded.untrusted = true
+            let (trust, nullable) = KernelPointerTrust.field(member, of: name, tag: tag, base: base.trust, inRCU: !config.sleepable)
+            loaded.trust = trust
+            if nullable {
+                loaded.maybeNull = true
+                loaded.id = freshID()
+            }
             return loaded
         case .untypedPointer:
             var loaded = Register.kernelObject(type: Register.untypedKernelMemory)
-            loaded.untrusted = true
+            loaded.trust = .untrusted
             return loaded
         case let .refused(message): throw error(pc, s, message)
         }

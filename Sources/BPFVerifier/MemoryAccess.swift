@@ -93,8 +93,12 @@ extension Analysis {
                         case .packet: .pointer(.packet)
                         case .packetEnd: .pointer(.packetEnd)
                         case .packetMeta: .pointer(.packetMeta)
-                        case .btfPointer(let type): .kernelObject(type: type)
+                        case .btfPointer(let type, _): .kernelObject(type: type)
                         }
+                    if case .btfPointer(_, true) = kind {
+                        loaded.maybeNull = true
+                        loaded.id = freshID()
+                    }
                 }
             } catch {
                 throw self.error(pc, s, error.message)

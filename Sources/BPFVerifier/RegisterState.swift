@@ -52,9 +52,9 @@ package struct Register: Hashable, Sendable {
     /// Kernel object pointers: the object's BTF type id in the configuration's kernel types, 0
     /// where unknown (then it cannot be read through).
     package var btfType: UInt32 = 0
-    /// Kernel object pointers found by reading another object (`PTR_UNTRUSTED`): readable, but
-    /// not to be passed to helpers.
-    package var untrusted = false
+    /// Kernel object pointers: how far they are trusted (helpers take trusted, RCU and plain
+    /// ones; only trusted ones are known not to be NULL).
+    package var trust = KernelPointerTrust.trusted
 
     package init() {}
 
@@ -88,7 +88,8 @@ package struct Register: Hashable, Sendable {
         case .memory where maybeNull: "mem_or_null"
         case .stack: "fp"
         case .btfPointer where btfType == Register.untypedKernelMemory: "rdonly_untrusted_mem"
-        case .btfPointer where untrusted: "untrusted_ptr_"
+        case .btfPointer where maybeNull: String(trust.prefix.dropLast()) + "_or_null_"
+        case .btfPointer: trust.prefix
         default: kind.name
         }
     }

@@ -55,6 +55,9 @@ public enum Verifier {
         /// The kernel's object types (vmlinux BTF), to read through kernel object pointers (tracing
         /// arguments, `bpf_get_current_task_btf`); without them such reads are refused.
         public var kernelTypes: (any KernelObjectTypes)?
+        /// Where the program attaches (`expected_attach_type`), when its type's helpers depend on
+        /// it; nil takes what every attach point of the type allows.
+        public var attachType: AttachType?
         /// The maps' names, by index, for the log (`map_value(map=counts,ks=4,vs=8)`).
         public var mapNames: [String] = []
         /// Whether the program is sleepable (`BPF_F_SLEEPABLE`: `.s` sections, syscall programs):

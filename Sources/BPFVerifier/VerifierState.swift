@@ -279,7 +279,7 @@ extension VerifierState {
             return old.id == 0 || ids.match(old.id, cur.id)
         }
         guard old.maybeNull == cur.maybeNull, old.offset == cur.offset, old.map == cur.map, old.frame == cur.frame, old.btfType == cur.btfType,
-            old.untrusted == cur.untrusted,
+            old.trust == cur.trust,
             old.value.contains(cur.value)
         else { return false }
         switch old.kind {

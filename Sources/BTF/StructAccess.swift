@@ -4,8 +4,9 @@ extension BTF {
     public enum StructAccess: Sendable, Equatable {
         /// A number (an integer, enum, bitfield, array element or a pointer to a non-struct).
         case scalar
-        /// A pointer member to a struct or union: its (resolved) type id.
-        case pointer(to: UInt32)
+        /// A pointer member to a struct or union: its (resolved) type id, the member's name, and
+        /// the pointer's BTF type tag (`user`, `percpu`, `rcu`), if any.
+        case pointer(to: UInt32, member: String, tag: String?)
         /// A pointer member to anything else (`int *`, `void *`): since Linux 6.17 the kernel
         /// loads it as untrusted read-only memory (`WALK_PTR_UNTRUSTED`); earlier, as a number.
         case untypedPointer
@@ -30,6 +31,21 @@ extension BTF {
             }
         }
         return .refused("struct \(name(ofType: Int(type))) nests too deeply")
+    }
+
+    /// The first type tag on the way from `id` through modifiers.
+    private func firstTag(_ id: UInt32) -> String? {
+        var current = id
+        for _ in 0..<16 {
+            guard let t = type(current) else { return nil }
+            switch t.kind {
+            case .typeTag:
+                return name(t.nameOffset)
+            case let .typedef(next), let .volatile(next), let .const(next), let .restrict(next): current = next
+            default: return nil
+            }
+        }
+        return nil
     }
 
     private enum WalkStep {
@@ -98,7 +114,7 @@ extension BTF {
                     }
                     let target = resolved(pointee)
                     switch type(target)?.kind {
-                    case .structure?, .union?: return .done(.pointer(to: target))
+                    case .structure?, .union?: return .done(.pointer(to: target, member: mname, tag: firstTag(pointee)))
                     default: return .done(.untypedPointer)
                     }
                 default: break

@@ -19,6 +19,7 @@ enum FeatureCommand {
         if let reason = KernelSupport.unavailableReason { throw CLIError("feature probe: \(reason)") }
         let limit = Int32(HelperSignature.helperIDLimit)
         var byType: [(ProgramType, Set<Int32>)] = []
+        var byAttachType: [(ProgramType, AttachType, Set<Int32>)] = []
         for target in HelperProbe.targets {
             let helpers: [HelperID]
             do { helpers = try HelperProbe.availableHelpers(target, limit: limit) } catch {
@@ -31,6 +32,7 @@ enum FeatureCommand {
                 for helper in helpers { print("\t- \(helper)") }
             }
             let ids = Set(helpers.map(\.rawValue))
+            if let attach = target.attachType { byAttachType.append((target.programType, attach, ids)) }
             if let i = byType.firstIndex(where: { $0.0 == target.programType }) {
                 byType[i].1.formIntersection(ids)
             } else {
@@ -48,10 +50,20 @@ enum FeatureCommand {
             "    /// bit `id % 64` of word `id / 64`.",
             "    static let availability: [UInt32: [UInt64]] = [",
         ]
-        for (type, ids) in byType {
+        func words(_ ids: Set<Int32>) -> String {
             var words = [UInt64](repeating: 0, count: (Int(limit) + 63) / 64)
             for id in ids { words[Int(id) / 64] |= 1 << UInt64(id % 64) }
-            lines.append("        \(type.rawValue): [\(words.map { "0x" + String($0, radix: 16) }.joined(separator: ", "))],  // \(type)")
+            return "[" + words.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") + "]"
+        }
+        for (type, ids) in byType { lines.append("        \(type.rawValue): \(words(ids)),  // \(type)") }
+        lines += [
+            "    ]", "",
+            "    /// The same for program types whose helpers depend on the attach type, by",
+            "    /// `type << 32 | attach type`.",
+            "    static let attachAvailability: [UInt64: [UInt64]] = [",
+        ]
+        for (type, attach, ids) in byAttachType {
+            lines.append("        \(UInt64(type.rawValue) << 32 | UInt64(attach.rawValue)): \(words(ids)),  // \(type) \(attach)")
         }
         lines += ["    ]", "}"]
         print(lines.joined(separator: "\n"))

@@ -180,6 +180,13 @@ private let findings: [FuzzerFinding] = [
         rule: "pe_prog_is_valid_access: registers only whole", type: .perfEvent,
         code: asm("r0 = *(u32 *)(r1 +8)\nexit"), kernel: "invalid bpf_context access off=8 size=4"),
     FuzzerFinding(
+        rule: "check_cond_jmp_op: equal to a kernel object pointer says nothing of NULL", type: .kprobe,
+        code: asm(
+            lookup
+                + "r1 = map[fd:1]\ncall bpf_map_lookup_elem#1\nr9 = r0\ncall bpf_get_current_task_btf#158\nif r9 != r0 goto pc+1\nr8 = *(s8 *)(r9 +4)\nr0 = 0\nexit"
+        ),
+        kernel: "R9 invalid mem access 'map_value_or_null'"),
+    FuzzerFinding(
         rule: "check_helper_call: fn->allowed (get_func_ip only where a function is traced)", type: .tracepoint,
         code: asm("call bpf_get_func_ip#173\nexit"), kernel: "bpf_get_func_ip#173"),
     FuzzerFinding(

@@ -20,7 +20,7 @@ struct StructAccessTests {
         let pid = try #require(member("pid", of: "task_struct", in: btf))
         let parent = try #require(member("real_parent", of: "task_struct", in: btf))
         #expect(btf.structAccess(type: pid.type, offset: pid.offset, size: 4) == .scalar)
-        #expect(btf.structAccess(type: parent.type, offset: parent.offset, size: 8) == .pointer(to: pid.type))
+        #expect(btf.structAccess(type: parent.type, offset: parent.offset, size: 8) == .pointer(to: pid.type, member: "real_parent", tag: nil))
         guard case let .refused(partial) = btf.structAccess(type: parent.type, offset: parent.offset, size: 4) else {
             Issue.record("a half pointer was read")
             return

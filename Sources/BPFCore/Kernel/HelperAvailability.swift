@@ -35,4 +35,37 @@ extension HelperSignature {
         26: [0x8064280a43d1fe, 0x2b6fbe0063810008, 0x9077be3476383f7c, 0xf0ffc],  // tracing
         31: [0x8064280a43d1fe, 0x2b6fbe0063810008, 0x907f9ff476383f7c, 0xf0ffc],  // syscall
     ]
+
+    /// The same for program types whose helpers depend on the attach type, by
+    /// `type << 32 | attach type`.
+    static let attachAvailability: [UInt64: [UInt64]] = [
+        38654705666: [0x8044280243d1ee, 0x2d6f2e0063830000, 0x8c739e317630207c, 0xf0fec],  // cgroup_sock cgroup_inet_sock_create
+        38654705698: [0x8044280243d1ee, 0x2d6f2e0063830000, 0x8c739e317630207c, 0xf0fec],  // cgroup_sock cgroup_inet_sock_release
+        38654705676: [0x8044280243d1ee, 0x2d6f2e0063830000, 0x8c739e317630207c, 0xf0fec],  // cgroup_sock cgroup_inet4_post_bind
+        38654705677: [0x8044280243d1ee, 0x2d6f2e0063830000, 0x8c739e317630207c, 0xf0fec],  // cgroup_sock cgroup_inet6_post_bind
+        77309411336: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet4_bind
+        77309411337: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet6_bind
+        77309411338: [0x28244280243d1ee, 0x2d6f3e0863f30001, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet4_connect
+        77309411339: [0x28244280243d1ee, 0x2d6f3e0863f30001, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet6_connect
+        77309411342: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_udp4_sendmsg
+        77309411343: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_udp6_sendmsg
+        77309411347: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_udp4_recvmsg
+        77309411348: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_udp6_recvmsg
+        77309411357: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet4_getpeername
+        77309411358: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet6_getpeername
+        77309411359: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet4_getsockname
+        77309411360: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_inet6_getsockname
+        77309411377: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_unix_connect
+        77309411378: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x8c779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_unix_sendmsg
+        77309411379: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_unix_recvmsg
+        77309411380: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_unix_getpeername
+        77309411381: [0x28244280243d1ee, 0x2d6f3e0863f30000, 0x80779e3176303f7c, 0xf0ffc],  // cgroup_sock_addr cgroup_unix_getsockname
+        107374182421: [0x8004280243d1ee, 0x2d6f3e0163830000, 0x8c739e307630207c, 0xf0fec],  // cgroup_sockopt cgroup_getsockopt
+        107374182422: [0x28204280243d1ee, 0x2d6f3e0163830000, 0x8c739e307630207c, 0xf0fec],  // cgroup_sockopt cgroup_setsockopt
+        90194313255: [0x8044280443d1ee, 0x296f260063850010, 0x80739e317630207c, 0xf0fec],  // sk_reuseport sk_reuseport_select
+        90194313256: [0x8044280443d1ee, 0x296f260063850010, 0x80739e317630207c, 0xf0fec],  // sk_reuseport sk_reuseport_select_or_migrate
+        128849018916: [0x8004280243d1ee, 0x396f260063c10000, 0x80779e3176303f7c, 0xf0ffc],  // sk_lookup sk_lookup
+        111669149719: [0x8064280a43d1fe, 0x2b6fbe0063810008, 0x9077fe3476383f7c, 0xf0ffc],  // tracing trace_raw_tp
+        111669149724: [0x8064280a43d1fe, 0xeb6fbe0063810008, 0x9077be3476783f7c, 0xf0ffc],  // tracing trace_iter
+    ]
 }

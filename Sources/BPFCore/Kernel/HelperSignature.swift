@@ -66,7 +66,12 @@ public struct HelperSignature: Sendable, Equatable {
         public var flags: Flags
         /// With ``Flags/fixedSize``: the memory's size in bytes (`arg_size`).
         public var size: Int
-        init(_ base: ArgumentBase, _ flags: Flags, size: Int = 0) { (self.base, self.flags, self.size) = (base, flags, size) }
+        /// For `ARG_PTR_TO_BTF_ID`: the kernel struct the object must be (`argN_btf_id`), where
+        /// the table's generator could name it.
+        public var btfStruct: String?
+        init(_ base: ArgumentBase, _ flags: Flags, size: Int = 0, btfStruct: String? = nil) {
+            (self.base, self.flags, self.size, self.btfStruct) = (base, flags, size, btfStruct)
+        }
     }
 
     /// The result's type.
@@ -92,8 +97,12 @@ public struct HelperSignature: Sendable, Equatable {
     /// every probed attach point allows. LSM programs, which that kernel does not load, are
     /// taken to have tracing programs' helpers (`bpf_lsm_func_proto` falls back to
     /// `tracing_prog_func_proto`).
-    public static func isAvailable(_ id: HelperID, to type: ProgramType) -> Bool? {
-        guard let words = availability[type == .lsm ? ProgramType.tracing.rawValue : type.rawValue] else { return nil }
+    /// With `attachType`, the helpers of that attach point where it was probed (tracing's
+    /// iterators have `bpf_seq_write`, its tp_btf programs do not).
+    public static func isAvailable(_ id: HelperID, to type: ProgramType, attachType: AttachType? = nil) -> Bool? {
+        let typeKey = type == .lsm ? ProgramType.tracing.rawValue : type.rawValue
+        let probed = attachType.flatMap { attachAvailability[UInt64(typeKey) << 32 | UInt64($0.rawValue)] }
+        guard let words = probed ?? availability[typeKey] else { return nil }
         let bit = Int(id.rawValue)
         guard bit >= 0, bit / 64 < words.count else { return false }
         return words[bit / 64] >> UInt64(bit % 64) & 1 == 1

@@ -430,7 +430,8 @@ extension HelperSignature {
         .init(
             result: .init(.integer, []),
             arguments: [
-                .init(.pointerToBtfId, []), .init(.constantMapPtr, []), .init(.anything, []), .init(.pointerToMem, [.readOnly]), .init(.constantSizeOrZero, []),
+                .init(.pointerToBtfId, [], btfStruct: "sk_buff"), .init(.constantMapPtr, []), .init(.anything, []), .init(.pointerToMem, [.readOnly]),
+                .init(.constantSizeOrZero, []),
             ], gplOnly: true, packetAccess: false, mightSleep: false),
         // 112 probe_read_user (kernel/trace/bpf_trace.c)
         .init(
@@ -469,7 +470,8 @@ extension HelperSignature {
         .init(
             result: .init(.integer, []),
             arguments: [
-                .init(.pointerToBtfId, []), .init(.constantMapPtr, []), .init(.anything, []), .init(.pointerToMem, [.readOnly]), .init(.constantSizeOrZero, []),
+                .init(.pointerToBtfId, [], btfStruct: "xdp_buff"), .init(.constantMapPtr, []), .init(.anything, []), .init(.pointerToMem, [.readOnly]),
+                .init(.constantSizeOrZero, []),
             ], gplOnly: true, packetAccess: false, mightSleep: false),
         // 122 get_netns_cookie (net/core/filter.c)
         .init(result: .init(.integer, []), arguments: [.init(.pointerToCtx, [.maybeNull])], gplOnly: false, packetAccess: false, mightSleep: false),
@@ -485,13 +487,14 @@ extension HelperSignature {
         .init(
             result: .init(.integer, []),
             arguments: [
-                .init(.pointerToBtfId, []), .init(.pointerToMem, [.readOnly]), .init(.constantSize, []), .init(.pointerToMem, [.maybeNull, .readOnly]),
-                .init(.constantSizeOrZero, []),
+                .init(.pointerToBtfId, [], btfStruct: "seq_file"), .init(.pointerToMem, [.readOnly]), .init(.constantSize, []),
+                .init(.pointerToMem, [.maybeNull, .readOnly]), .init(.constantSizeOrZero, []),
             ], gplOnly: true, packetAccess: false, mightSleep: false),
         // 127 seq_write (kernel/trace/bpf_trace.c)
         .init(
-            result: .init(.integer, []), arguments: [.init(.pointerToBtfId, []), .init(.pointerToMem, [.readOnly]), .init(.constantSizeOrZero, [])],
-            gplOnly: true, packetAccess: false, mightSleep: false),
+            result: .init(.integer, []),
+            arguments: [.init(.pointerToBtfId, [], btfStruct: "seq_file"), .init(.pointerToMem, [.readOnly]), .init(.constantSizeOrZero, [])], gplOnly: true,
+            packetAccess: false, mightSleep: false),
         // 128 sk_cgroup_id (net/core/filter.c)
         .init(result: .init(.integer, []), arguments: [.init(.pointerToBtfIdSockCommon, [])], gplOnly: false, packetAccess: false, mightSleep: false),
         // 129 sk_ancestor_cgroup_id (net/core/filter.c)
@@ -545,8 +548,10 @@ extension HelperSignature {
         // 141 get_task_stack (kernel/bpf/stackmap.c)
         .init(
             result: .init(.integer, []),
-            arguments: [.init(.pointerToBtfId, []), .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSizeOrZero, []), .init(.anything, [])],
-            gplOnly: false, packetAccess: false, mightSleep: false),
+            arguments: [
+                .init(.pointerToBtfId, [], btfStruct: "task_struct"), .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSizeOrZero, []),
+                .init(.anything, []),
+            ], gplOnly: false, packetAccess: false, mightSleep: false),
         // 142 load_hdr_opt (net/core/filter.c)
         .init(
             result: .init(.integer, []), arguments: [.init(.pointerToCtx, []), .init(.pointerToMem, [.write]), .init(.constantSize, []), .init(.anything, [])],
@@ -563,16 +568,18 @@ extension HelperSignature {
         // 145 inode_storage_get (kernel/bpf/bpf_inode_storage.c)
         .init(
             result: .init(.pointerToMapValue, [.maybeNull]),
-            arguments: [.init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull]), .init(.pointerToMapValue, [.maybeNull]), .init(.anything, [])],
-            gplOnly: false, packetAccess: false, mightSleep: false),
+            arguments: [
+                .init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull], btfStruct: "inode"), .init(.pointerToMapValue, [.maybeNull]),
+                .init(.anything, []),
+            ], gplOnly: false, packetAccess: false, mightSleep: false),
         // 146 inode_storage_delete (kernel/bpf/bpf_inode_storage.c)
         .init(
-            result: .init(.integer, []), arguments: [.init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull])], gplOnly: false, packetAccess: false,
-            mightSleep: false),
+            result: .init(.integer, []), arguments: [.init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull], btfStruct: "inode")], gplOnly: false,
+            packetAccess: false, mightSleep: false),
         // 147 d_path (kernel/trace/bpf_trace.c)
         .init(
-            result: .init(.integer, []), arguments: [.init(.pointerToBtfId, []), .init(.pointerToMem, []), .init(.constantSizeOrZero, [])], gplOnly: false,
-            packetAccess: false, mightSleep: false),
+            result: .init(.integer, []), arguments: [.init(.pointerToBtfId, [], btfStruct: "path"), .init(.pointerToMem, []), .init(.constantSizeOrZero, [])],
+            gplOnly: false, packetAccess: false, mightSleep: false),
         // 148 copy_from_user (kernel/bpf/helpers.c)
         .init(
             result: .init(.integer, []), arguments: [.init(.pointerToMem, [.uninitialized, .write]), .init(.constantSizeOrZero, []), .init(.anything, [])],
@@ -585,8 +592,9 @@ extension HelperSignature {
         // 150 seq_printf_btf (kernel/trace/bpf_trace.c)
         .init(
             result: .init(.integer, []),
-            arguments: [.init(.pointerToBtfId, []), .init(.pointerToMem, [.readOnly]), .init(.constantSizeOrZero, []), .init(.anything, [])], gplOnly: true,
-            packetAccess: false, mightSleep: false),
+            arguments: [
+                .init(.pointerToBtfId, [], btfStruct: "seq_file"), .init(.pointerToMem, [.readOnly]), .init(.constantSizeOrZero, []), .init(.anything, []),
+            ], gplOnly: true, packetAccess: false, mightSleep: false),
         // 151 skb_cgroup_classid (net/core/filter.c)
         .init(result: .init(.integer, []), arguments: [.init(.pointerToCtx, [])], gplOnly: false, packetAccess: false, mightSleep: false),
         // 152 redirect_neigh (net/core/filter.c)
@@ -607,25 +615,31 @@ extension HelperSignature {
         // 156 task_storage_get (kernel/bpf/bpf_task_storage.c)
         .init(
             result: .init(.pointerToMapValue, [.maybeNull]),
-            arguments: [.init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull]), .init(.pointerToMapValue, [.maybeNull]), .init(.anything, [])],
-            gplOnly: false, packetAccess: false, mightSleep: false),
+            arguments: [
+                .init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull], btfStruct: "task_struct"), .init(.pointerToMapValue, [.maybeNull]),
+                .init(.anything, []),
+            ], gplOnly: false, packetAccess: false, mightSleep: false),
         // 157 task_storage_delete (kernel/bpf/bpf_task_storage.c)
         .init(
-            result: .init(.integer, []), arguments: [.init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull])], gplOnly: false, packetAccess: false,
-            mightSleep: false),
+            result: .init(.integer, []), arguments: [.init(.constantMapPtr, []), .init(.pointerToBtfId, [.maybeNull], btfStruct: "task_struct")],
+            gplOnly: false, packetAccess: false, mightSleep: false),
         // 158 get_current_task_btf (kernel/trace/bpf_trace.c)
         .init(result: .init(.pointerToBtfId, [.trusted]), arguments: [], gplOnly: true, packetAccess: false, mightSleep: false),
         // 159 bprm_opts_set (kernel/bpf/bpf_lsm.c)
         .init(
-            result: .init(.integer, []), arguments: [.init(.pointerToBtfId, []), .init(.anything, [])], gplOnly: false, packetAccess: false, mightSleep: false),
+            result: .init(.integer, []), arguments: [.init(.pointerToBtfId, [], btfStruct: "linux_binprm"), .init(.anything, [])], gplOnly: false,
+            packetAccess: false, mightSleep: false),
         // 160 ktime_get_coarse_ns (kernel/bpf/helpers.c)
         .init(result: .init(.integer, []), arguments: [], gplOnly: false, packetAccess: false, mightSleep: false),
         // 161 ima_inode_hash (kernel/bpf/bpf_lsm.c)
         .init(
-            result: .init(.integer, []), arguments: [.init(.pointerToBtfId, []), .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSize, [])],
+            result: .init(.integer, []),
+            arguments: [.init(.pointerToBtfId, [], btfStruct: "inode"), .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSize, [])],
             gplOnly: false, packetAccess: false, mightSleep: true),
         // 162 sock_from_file (net/core/filter.c)
-        .init(result: .init(.pointerToBtfId, [.maybeNull]), arguments: [.init(.pointerToBtfId, [])], gplOnly: false, packetAccess: false, mightSleep: false),
+        .init(
+            result: .init(.pointerToBtfId, [.maybeNull]), arguments: [.init(.pointerToBtfId, [], btfStruct: "file")], gplOnly: false, packetAccess: false,
+            mightSleep: false),
         // 163 check_mtu (net/core/filter.c)
         .init(
             result: .init(.integer, []),
@@ -674,7 +688,9 @@ extension HelperSignature {
         // 174 get_attach_cookie (kernel/bpf/bpf_lsm.c)
         .init(result: .init(.integer, []), arguments: [.init(.pointerToCtx, [])], gplOnly: false, packetAccess: false, mightSleep: false),
         // 175 task_pt_regs (kernel/trace/bpf_trace.c)
-        .init(result: .init(.pointerToBtfId, []), arguments: [.init(.pointerToBtfId, [])], gplOnly: true, packetAccess: false, mightSleep: false),
+        .init(
+            result: .init(.pointerToBtfId, []), arguments: [.init(.pointerToBtfId, [], btfStruct: "task_struct")], gplOnly: true, packetAccess: false,
+            mightSleep: false),
         // 176 get_branch_snapshot (kernel/trace/bpf_trace.c)
         .init(
             result: .init(.integer, []), arguments: [.init(.pointerToMem, [.uninitialized, .write]), .init(.constantSizeOrZero, [])], gplOnly: true,
@@ -700,7 +716,8 @@ extension HelperSignature {
         .init(
             result: .init(.integer, []),
             arguments: [
-                .init(.pointerToBtfId, []), .init(.anything, []), .init(.pointerToFunc, []), .init(.pointerToStack, [.maybeNull]), .init(.anything, []),
+                .init(.pointerToBtfId, [], btfStruct: "task_struct"), .init(.anything, []), .init(.pointerToFunc, []), .init(.pointerToStack, [.maybeNull]),
+                .init(.anything, []),
             ], gplOnly: false, packetAccess: false, mightSleep: false),
         // 181 loop (kernel/bpf/bpf_iter.c)
         .init(
@@ -742,8 +759,8 @@ extension HelperSignature {
         .init(
             result: .init(.integer, []),
             arguments: [
-                .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSizeOrZero, []), .init(.anything, []), .init(.pointerToBtfId, []),
-                .init(.anything, []),
+                .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSizeOrZero, []), .init(.anything, []),
+                .init(.pointerToBtfId, [], btfStruct: "task_struct"), .init(.anything, []),
             ], gplOnly: true, packetAccess: false, mightSleep: true),
         // 192 skb_set_tstamp (net/core/filter.c)
         .init(
@@ -751,7 +768,8 @@ extension HelperSignature {
             mightSleep: false),
         // 193 ima_file_hash (kernel/bpf/bpf_lsm.c)
         .init(
-            result: .init(.integer, []), arguments: [.init(.pointerToBtfId, []), .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSize, [])],
+            result: .init(.integer, []),
+            arguments: [.init(.pointerToBtfId, [], btfStruct: "file"), .init(.pointerToMem, [.uninitialized, .write]), .init(.constantSize, [])],
             gplOnly: false, packetAccess: false, mightSleep: true),
         // 194 kptr_xchg (kernel/bpf/helpers.c)
         .init(
