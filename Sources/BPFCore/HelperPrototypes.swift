@@ -3,6 +3,8 @@
 public enum HelperArgument: Sendable, Equatable {
     /// Any value.
     case anything
+    /// A number, not a pointer (`ARG_SCALAR`).
+    case number
     /// A map the program uses.
     case map
     /// Memory holding a key of the map in r1.
@@ -36,6 +38,11 @@ public enum HelperArgument: Sendable, Equatable {
     /// one (`ARG_PTR_TO_BTF_ID` with its `btf_id`; `ARG_PTR_TO_BTF_ID_SOCK_COMMON` takes
     /// `sock_common`); NULL too where `nullable`.
     case kernelObject(structName: String, nullable: Bool)
+    /// A subprogram the helper calls back (`ARG_PTR_TO_FUNC`).
+    case callback
+    /// A pointer into the stack, or NULL where `nullable` (`ARG_PTR_TO_STACK`): handed to the
+    /// callback.
+    case stackPointer(nullable: Bool)
 }
 
 /// Helper arguments as SwiftBPF checks them, derived from the kernel's signatures
@@ -69,6 +76,7 @@ public enum HelperPrototypes {
         let nullable = flags.contains(.maybeNull)
         switch argument.base {
         case .anything: return .anything
+        case .scalar: return .number
         case .constantMapPtr: return .map
         case .pointerToMapKey: return nullable ? nil : .mapKey
         case .pointerToMapValue:
@@ -80,6 +88,8 @@ public enum HelperPrototypes {
         case .constantAllocSizeOrZero: return .allocationSize
         case .constantSize: return .size(zeroAllowed: false)
         case .constantSizeOrZero: return .size(zeroAllowed: true)
+        case .pointerToFunc: return .callback
+        case .pointerToStack: return .stackPointer(nullable: nullable)
         case .pointerToBtfIdSockCommon: return flags.contains(.release) ? nil : .kernelObject(structName: "sock_common", nullable: nullable)
         case .pointerToBtfId:
             // Objects of a struct the table names, trusted or not said; released references,

@@ -123,7 +123,7 @@ package struct ProgramGenerator {
     }
 
     private mutating func randomGadget(_ b: inout Builder) {
-        let choice = pick(30)
+        let choice = pick(31)
         b.gadget { b in
             switch choice {
             case 0: b.note(.constant); constant(&b, register(), edge())
@@ -173,6 +173,7 @@ package struct ProgramGenerator {
                 b.emit(mov64(1, reg: 6)); b.emit(contentsOf: lddwMap(2, element([FuzzMaps.programs, FuzzMaps.programs, FuzzMaps.array])));
                 b.emit(mov64(3, imm: Int32(pick(5)))); b.emit(call(12))
             case 29: kernelObjectRead(&b)
+            case 30: loopCallback(&b)
             default: break
             }
         }
@@ -379,6 +380,34 @@ package struct ProgramGenerator {
         }
     }()
 
+    /// `bpf_loop(n, callback, ctx, 0)`: callbacks that read and write the context they are
+    /// given (the caller's stack, NULL, other pointers), return out of range, leak the stack.
+    private mutating func loopCallback(_ b: inout Builder) {
+        b.note(.callback)
+        b.emit(st(10, -8, imm: 0, size: 8))
+        b.emit(st(10, -16, imm: 0, size: 8))
+        b.emit(mov64(1, imm: Int32(element([1, 4, 0, 100, -1]))))
+        let body: [Instruction] =
+            switch pick(7) {
+            case 0: [mov64(0, imm: 0), exit()]
+            case 1: [ldx(0, 2, 0, size: 8), alu64(.and, 0, imm: 1), exit()]
+            case 2: [stx(2, 0, 1, size: 8), mov64(0, imm: 0), exit()]
+            case 3: [mov64(3, reg: 10), stx(2, 0, 3, size: 8), mov64(0, imm: 0), exit()]
+            case 4: [mov64(0, reg: 1), exit()]
+            case 5: [ldx(0, 10, -8, size: 8), exit()]
+            default: [ldx(3, 2, Int16(element([8, 16, -8] as [Int])), size: 8), mov64(0, imm: 1), exit()]
+            }
+        b.functionAddress(2, body)
+        switch pick(4) {
+        case 0, 1: b.emit(mov64(3, reg: 10)); b.emit(alu64(.add, 3, imm: -16))
+        case 2: b.emit(mov64(3, imm: 0))
+        default: b.emit(mov64(3, reg: element([6, 9] as [UInt8])))
+        }
+        b.emit(mov64(4, imm: 0))
+        b.emit(call(HelperID.loop.rawValue))
+        if chance(1, in: 2) { b.emit(ldx(element([0, 5] as [UInt8]), 10, -16, size: 8)) }
+    }
+
     /// Every helper id whose arguments ``HelperPrototypes`` models.
     private static let checkedHelpers: [Int32] = (1..<Int32(HelperSignature.helperIDLimit)).filter { HelperPrototypes.arguments(of: $0) != nil }
 
@@ -510,6 +539,14 @@ private struct Builder {
         calls.append((code.count, bodies.count))
         bodies.append(body)
         code.append(Instruction(opcode: 0x85, src: CallKind.local.rawValue))
+    }
+
+    /// `lddw r, function` (BPF_PSEUDO_FUNC) of `body`, appended like a callee.
+    mutating func functionAddress(_ r: UInt8, _ body: [Instruction]) {
+        calls.append((code.count, bodies.count))
+        bodies.append(body)
+        code.append(Instruction(opcode: 0x18, dst: r, src: WideImmediateKind.function.rawValue))
+        code.append(Instruction(opcode: 0))
     }
 
     func finish() -> FuzzProgram {

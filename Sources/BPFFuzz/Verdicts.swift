@@ -35,6 +35,7 @@ extension FuzzProgram {
         configuration.complexityLimit = 200_000
         configuration.allowUninitializedStack = privileged
         configuration.kernelTypes = kernelTypes
+        configuration.hasFunctionInfo = true  // the oracle gives every subprogram BTF function info
         do {
             _ = try Verifier.verify(code, configuration)
             return .accepted

@@ -115,6 +115,17 @@ extension ObjectFile {
                 continue
             }
             guard code[index].isWide, index + 1 < code.count else { throw fail("\(Disassembler.text(code[index])) is neither a lddw nor a call") }
+            if let text, Int(symbol.sectionIndex) == text.index {
+                // A function's address (a callback for bpf_loop and the like): BPF_PSEUDO_FUNC,
+                // the distance to the function, appended like a callee.
+                guard let target = linkedIndex(ofTextByte: Int(truncatingIfNeeded: symbol.value) &+ Int(code[index].imm)) else {
+                    throw fail("the function address lands on no function in .text")
+                }
+                code[index].src = WideImmediateKind.function.rawValue
+                code[index].imm = Int32(target - index - 1)
+                code[index + 1].imm = 0
+                continue
+            }
             guard let map = map(for: relocation), let position = maps.firstIndex(of: map) else {
                 throw fail("not a map, global data or a call into .text")
             }

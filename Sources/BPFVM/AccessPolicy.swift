@@ -57,7 +57,8 @@ struct CheckedPolicy: AccessPolicy {
         for (i, kind) in arguments.enumerated() {
             let r = i + 1, value = reg[r]
             switch kind {
-            case .anything, .size, .allocationSize, .record, .kernelObject: continue  // numbers; the record and socket helpers check theirs
+            // Numbers; the record, kernel object and callback helpers check theirs.
+            case .anything, .number, .size, .allocationSize, .record, .kernelObject, .callback, .stackPointer: continue
             case .map:
                 guard isMap(value) else { return (r, "0x\(String(value, radix: 16)) is not one of the program's maps") }
             case .context:

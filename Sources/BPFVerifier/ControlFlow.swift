@@ -9,6 +9,9 @@ struct ControlFlow {
     /// Instructions where the verifier checks the current state against explored ones: jump
     /// targets, fall-throughs of conditional jumps, and returns from calls.
     let prunePoints: [Bool]
+    /// Instructions calling a helper that calls back: the same state there again means the
+    /// callback's iterations have converged (`calls_callback`), not an endless loop.
+    private(set) var callbackCallSites: Set<Int> = []
     /// Registers read before being written on some path from each instruction (bit r).
     let liveIn: [UInt16]
     /// Per subprogram: whether it holds a tail call, and a legacy packet load
@@ -76,6 +79,11 @@ struct ControlFlow {
             i += width
         }
         for s in subprograms { prune[s] = true }
+        // Helper calls that call back (bpf_loop): the callback's iterations come back to them.
+        for (i, insn) in code.enumerated() where insn.opcode == 0x85 && insn.src == 0 && insn.imm == HelperID.loop.rawValue {
+            prune[i] = true
+            callbackCallSites.insert(i)
+        }
         prunePoints = prune
 
         // Reachability from every subprogram's entry.

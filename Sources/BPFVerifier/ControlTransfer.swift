@@ -18,13 +18,11 @@ extension Analysis {
                 guard target.isScalar, let id = target.value.constantValue, id <= UInt64(Int32.max) else {
                     throw error(pc, s, "callx R\(insn.dst): the target must be a known helper id")
                 }
-                try helperCall(&s, pc, id: Int32(id))
-                return .next(pc + 1)
+                return try helperCall(&s, pc, id: Int32(id))
             }
             switch CallKind(rawValue: insn.src) {
             case .helper:
-                try helperCall(&s, pc, id: insn.imm)
-                return .next(pc + 1)
+                return try helperCall(&s, pc, id: insn.imm)
             case .local:
                 return try localCall(&s, pc, target: pc + 1 + Int(insn.imm))
             default:
@@ -230,7 +228,73 @@ extension Analysis {
         return .jump(target)
     }
 
+    /// A helper that calls a subprogram back (`bpf_loop(n, callback, ctx, flags)`), as the
+    /// kernel verifies it: the caller goes on after the call (no iteration, or the last), and a
+    /// path of its own enters the callback from the call, r1 the iteration index and r2 the
+    /// context pointer; the callback's exit returns to the call, which starts the next
+    /// iteration and goes on after it, until the state at the call repeats (see
+    /// ``ControlFlow/callbackCallSites``).
+    private func callBack(_ s: VerifierState, _ pc: Int, helper: HelperID, name: String, target: Int) throws(VerificationError) -> VerifierState {
+        guard helper == .loop else { throw error(pc, s, "\(name): its callback is not supported by SwiftBPF's verifier") }
+        guard s.frames.count < BPFLimits.maxCallFrames else {
+            throw error(pc, s, "the call stack of \(s.frames.count + 1) frames is too deep !")
+        }
+        let context = s[register: 3]
+        var entry = s
+        var frame = Frame()
+        frame.callSite = pc
+        frame.subprogram = flow.subprogram(of: target)
+        frame.isCallback = true
+        frame.referencesAtEntry = s.references.count
+        var registers = [Register](repeating: .uninitialized, count: 11)
+        registers[1] = .unknownScalar
+        registers[2] = context
+        registers[10] = .pointer(.stack)
+        registers[10].frame = s.depth
+        entry.push(frame, registers: registers)
+        return entry
+    }
+
+    /// `widen_imprecise_scalars`: numbers that changed since the callback's previous call
+    /// and that nothing has needed exactly become unknown, so that iterations which only count
+    /// or sum converge (`ctx->i++` in a bpf_loop callback).
+    private static func widenImpreciseScalars(_ s: inout VerifierState, since previous: Checkpoint) {
+        let old = previous.state
+        guard old.depth == s.depth else { return }
+        let precise = previous.allPrecise ? PrecisionSet.all : previous.precise
+        for f in 0..<s.depth {
+            for r in 0..<11 {
+                let o = old[register: r, frame: f], c = s[register: r, frame: f]
+                if o.isScalar, c.isScalar, o.value != c.value, !precise.register(r, frame: f) { s[register: r, frame: f] = .unknownScalar }
+            }
+            for slot in s.frames[f].spills.indices {
+                let o = old.frames[f].spills[slot], c = s.frames[f].spills[slot]
+                if o.isScalar, c.isScalar, o.value != c.value, !precise.slot(slot, frame: f) { s.frames[f].spills[slot] = .unknownScalar }
+            }
+        }
+    }
+
     private mutating func exit(_ s: inout VerifierState, _ pc: Int) throws(VerificationError) -> Next {
+        if s.current.isCallback {
+            // The callback's return: a number in [0, 1] (continue or stop), nothing acquired kept.
+            let r0 = try readable(s, pc, 0)
+            precisionRequest |= 1
+            guard r0.isScalar, r0.value.smin >= 0, r0.value.smax <= 1 else {
+                var has = r0.isScalar ? "" : " type=\(r0.typeName)"
+                if r0.isScalar, r0.value.smin > Int64.min { has += " smin=\(r0.value.smin)" }
+                if r0.isScalar, r0.value.smax < Int64.max { has += " smax=\(r0.value.smax)" }
+                if has.isEmpty { has = " unknown scalar value" }
+                throw error(pc, s, "At callback return the register R0 has\(has) should have been in [0, 1]")
+            }
+            if s.references.count > s.current.referencesAtEntry, let leak = s.references.last {
+                throw error(pc, s, "Unreleased reference id=\(leak.id) alloc_insn=\(leak.instruction)")
+            }
+            // Back to the call, with the caller's registers as they were: the next iteration.
+            let callSite = s.current.callSite
+            s.pop()
+            if let previous = inProgress[callSite].last { Self.widenImpreciseScalars(&s, since: previous) }
+            return .jump(callSite)
+        }
         if s.frames.count > 1 {
             // prepare_func_exit: r0 goes back as it is, written or not (the caller may not read
             // it: a function whose result is unused need not set it); no stack pointer at all,
@@ -265,7 +329,9 @@ extension Analysis {
         return .end
     }
 
-    mutating func helperCall(_ s: inout VerifierState, _ pc: Int, id: Int32) throws(VerificationError) {
+    /// A helper call: its arguments checked, its result in r0; `.next`, or for a helper that
+    /// calls back, `.branch` with the callback's entry as the other path.
+    mutating func helperCall(_ s: inout VerifierState, _ pc: Int, id: Int32) throws(VerificationError) -> Next {
         let helper = HelperID(rawValue: id)
         var name: String { helper.name.map { "bpf_\($0)" } ?? "unknown" }  // for messages only
         guard let signature = HelperSignature.signature(of: helper, in: config.programType) else { throw error(pc, s, "invalid func \(name)#\(id)") }
@@ -289,6 +355,7 @@ extension Analysis {
         var mapIndex: Int?
         var allocationSize: UInt64?
         var released: Register?
+        var callback: Int?
         for (i, kind) in arguments.enumerated() {
             let r = i + 1
             let arg = try readable(s, pc, r)
@@ -309,8 +376,10 @@ extension Analysis {
                     throw error(pc, s, "\(name)#\(id): lookups in a \(shape.type) map give a kernel object, not supported by SwiftBPF's verifier")
                 }
                 mapIndex = Int(arg.map)
-            case .context, .kernelObject:
+            case .context, .kernelObject, .stackPointer, .number:
                 break  // checkArgumentType checked it
+            case .callback:
+                callback = Int(arg.offset)
             case .spinLock:
                 try spinLock(&s, pc, arg, lock: id == HelperID.spinLock.rawValue)
             case .mapKey, .mapValue, .writableMapValue:
@@ -345,12 +414,21 @@ extension Analysis {
             throw error(pc, s, "get_local_storage() doesn't support non-zero flags")
         }
         if let record = released { try release(&s, pc, record) }
+        let callbackEntry = try callback.map { (target) throws(VerificationError) in
+            try callBack(s, pc, helper: helper, name: "\(name)#\(id)", target: target)
+        }
         if id == HelperID.tailCall.rawValue, !s.references.isEmpty { throw error(pc, s, "tail_call would lead to reference leak") }
         for r in 1...5 { s[register: r] = .uninitialized }
         if HelperRules.changesPacketData(id) {
             // The packet moved or changed size: every pointer into it, in every frame,
             // registers and spills alike, is now just a number (clear_all_pkt_pointers).
             s.updateAll(where: { [.packet, .packetEnd, .packetMeta].contains($0.kind) }) { $0 = .unknownScalar }
+        } else if helper == .tailCall {
+            // After a tail call that did not happen, the kernel keeps packet pointers in some
+            // cases and drops them in others (a subprogram's tail call returns to its caller
+            // running another program): they become unusable, neither pointer nor number, so
+            // that whichever the kernel decides, nothing is accepted here that it refuses.
+            s.updateAll(where: { [.packet, .packetEnd, .packetMeta].contains($0.kind) }) { $0 = .uninitialized }
         }
         switch result {
         case .scalar:
@@ -377,11 +455,13 @@ extension Analysis {
         case .trustedObject:
             s[register: 0] = .kernelObject(type: config.kernelTypes?.structID(named: "task_struct") ?? 0)
         }
+        if let callbackEntry, let callback { return .branch(taken: callbackEntry, target: callback) }
+        return .next(pc + 1)
     }
 
     /// `check_reg_type` and `check_func_arg_reg_off`: the register's type is one the argument
     /// takes, and a pointer that must be exact (the context, a map) is.
-    private func checkArgumentType(_ s: VerifierState, _ pc: Int, _ arg: Register, regno r: Int, _ kind: HelperArgument) throws(VerificationError) {
+    private mutating func checkArgumentType(_ s: VerifierState, _ pc: Int, _ arg: Register, regno r: Int, _ kind: HelperArgument) throws(VerificationError) {
         let expected: [Register.Kind]
         let names: String
         var nullable = false
@@ -392,12 +472,16 @@ extension Analysis {
         case .spinLock: (expected, names) = ([.mapValue], "map_value, ptr_")
         case .record: (expected, names) = ([.memory], "ringbuf_mem")
         case .fixed: (expected, names) = ([.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem")
+        case .callback: (expected, names) = ([.function], "func")
+        case .stackPointer(let maybe):
+            nullable = maybe
+            (expected, names) = ([.stack], "fp")
         case let .kernelObject(structName, maybe):
             nullable = maybe
             (expected, names) =
                 structName == "sock_common"
                 ? ([.btfPointer], "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_") : ([.btfPointer], "ptr_, trusted_ptr_, rcu_ptr_")
-        case .size, .allocationSize: (expected, names) = ([.scalar], "scalar")
+        case .size, .allocationSize, .number: (expected, names) = ([.scalar], "scalar")
         case .readableOrNull:
             nullable = true
             fallthrough
@@ -406,8 +490,12 @@ extension Analysis {
                 [.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
             )
         }
-        // A NULL where the argument may be NULL is not type-checked (check_func_arg).
-        if nullable, arg.isScalar, arg.value.constantValue == 0 { return }
+        // A NULL where the argument may be NULL is not type-checked (check_func_arg); the
+        // verdict rests on that register being 0, so it is precise.
+        if nullable, arg.isScalar, arg.value.constantValue == 0 {
+            precisionRequest |= 1 << UInt16(r)
+            return
+        }
         guard expected.contains(arg.kind), !arg.maybeNull || nullable else {
             throw error(pc, s, "R\(r) type=\(arg.typeName) expected=\(names)")
         }

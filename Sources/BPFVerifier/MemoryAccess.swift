@@ -74,7 +74,7 @@ extension Analysis {
         switch base.kind {
         case .notInit:
             throw error(pc, s, "R\(regno) !read_ok")
-        case .scalar, .mapPointer, .packetEnd:
+        case .scalar, .mapPointer, .packetEnd, .function:
             throw error(pc, s, "R\(regno) invalid mem access '\(base.typeName)'")
         case .btfPointer:
             loaded = try kernelObjectRead(s, pc, base: base, regno: regno, offset: off, size: size, mode: mode) ?? loaded
@@ -340,6 +340,11 @@ extension Analysis {
                     r.offset = Int64(high)
                 }
                 try writeRegister(&s, pc, d, r)
+            case .function:
+                // The kernel takes a function's address only with BTF function info.
+                guard config.hasFunctionInfo else { throw error(pc, s, "missing btf func_info") }
+                // The control flow pass checked that a subprogram starts there.
+                try writeRegister(&s, pc, d, .pointer(.function, offset: Int64(pc + 1 + Int(insn.imm))))
             default:
                 throw error(pc, s, "unsupported lddw source \(insn.src)")
             }

@@ -10,6 +10,9 @@ package struct Register: Hashable, Sendable {
         /// `bpf_get_current_task_btf` gives. It may be passed on, compared and moved by
         /// constants; reading through it (the kernel's BTF walk) is not done here.
         case btfPointer
+        /// `PTR_TO_FUNC`: a subprogram (`lddw rX, function`), for a helper to call back; its
+        /// entry instruction is the ``Register/offset``.
+        case function
 
         var name: String {
             switch self {
@@ -24,6 +27,7 @@ package struct Register: Hashable, Sendable {
             case .mapValue: "map_value"
             case .memory: "mem"
             case .btfPointer: "ptr_"
+            case .function: "func"
             }
         }
 

@@ -165,6 +165,8 @@ struct Analysis {
     var baseKinds: [UInt8]
     var contextExtent = 0
     var trace = VerifierLog()
+    /// Instructions some path reached.
+    var visited: [Bool] = []
     /// Registers of the current frame the instruction just checked relied on the exact range
     /// of (set by `step`, consumed by `walk`).
     var precisionRequest: UInt16 = 0
@@ -219,6 +221,18 @@ struct Analysis {
         inProgress = complete
         stackDepth = Array(repeating: 0, count: flow.subprograms.count)
         baseKinds = Array(repeating: 0, count: self.code.count)
+        visited = Array(repeating: false, count: self.code.count)
+    }
+
+    /// The kernel JITs only subprograms it verified: a function whose address a verified
+    /// instruction takes must have been called back somewhere.
+    private func checkFunctionAddresses() throws(VerificationError) {
+        for pc in code.indices where visited[pc] && code[pc].isWide && code[pc].src == WideImmediateKind.function.rawValue {
+            let target = pc + 1 + Int(code[pc].imm)
+            if target >= 0, target < code.count, !visited[target] {
+                throw VerificationError(instruction: pc, text: text(pc), message: "verifier bug: No program to jit at insn \(pc) (subprog < 0)")
+            }
+        }
     }
 
     var report: VerifierReport {
@@ -251,6 +265,7 @@ struct Analysis {
             try walk(item.state, from: item.pc, under: item.checkpoint, history: item.history, branchFrom: item.from)
         }
         try checkCallChains()
+        try checkFunctionAddresses()
         if config.log {
             trace.finish(
                 stackDepths: stackDepth, processed: processed, limit: config.complexityLimit,
@@ -287,6 +302,7 @@ struct Analysis {
             if processed > config.complexityLimit {
                 throw error(pc, state, "BPF program is too large. Processed \(processed) insn")
             }
+            visited[pc] = true
             let before = config.log ? state : nil
             let entry = Self.historyEntry(code[pc], state, pc)
             let depth = state.depth
@@ -332,8 +348,9 @@ struct Analysis {
         // Remembered: subprogram entries; where a queued branch starts walking (its siblings
         // meet there, so the state is likely to prune them); and otherwise after 2 jumps and 8
         // instructions, as the kernel does.
+        let callbackSite = flow.callbackCallSites.contains(pc)
         var remember =
-            flow.subprograms.contains(pc) || pathStart
+            flow.subprograms.contains(pc) || pathStart || callbackSite
             || (jumpsProcessed - lastCheckpointAt.jumps >= 2 && processed - lastCheckpointAt.instructions >= 8)
         // States still being explored are this path's ancestors: the same state again is a
         // loop that cannot end. Only the newest few are compared: in a loop that changes
@@ -341,17 +358,29 @@ struct Analysis {
         let ancestors = inProgress[pc]
         let loopKey = ancestors.isEmpty && !remember ? 0 : state.loopKey
         for k in ancestors.indices.suffix(16) where ancestors[k].loopKey == loopKey && ancestors[k].state == state {
+            // At a callback's call site, the state it began with again: the iterations
+            // converged, and that state's exploration covers this one.
+            if callbackSite { return true }
             throw error(pc, state, "infinite loop detected at insn \(pc)")
         }
         // Inside a loop every iteration differs, and few remembered iterations ever prune:
         // remember one only every 20 jumps or 100 instructions, as the kernel does.
-        if remember, !pathStart, let last = ancestors.last, last.state.depth == state.depth,
+        if remember, !pathStart, !callbackSite, let last = ancestors.last, last.state.depth == state.depth,
             jumpsProcessed - lastCheckpointAt.jumps < 20, processed - lastCheckpointAt.instructions < 100
         {
             remember = false
         }
         // States complete deepest first, so the list runs from the newest remembered to the
         // oldest: a loop's latest iterations, the likeliest to match, come first.
+        if callbackSite {
+            // The callback's iterations converge when the state at its call, numbers compared
+            // by range (RANGE_WITHIN), is inside one this call site is still exploring.
+            let live = liveMasks(state, at: pc)
+            if inProgress[pc].contains(where: { state.isSubsumed(by: $0.state, precision: nil, live: live) }) {
+                backtrack(.all, history: history, checkpoint: checkpoint)
+                return true
+            }
+        }
         let candidates = complete[pc]
         if !candidates.isEmpty {
             let live = liveMasks(state, at: pc)

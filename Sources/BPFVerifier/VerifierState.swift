@@ -26,6 +26,10 @@ package struct Frame: Hashable, Sendable {
     package var callSite = -1
     /// Index of the subprogram running in this frame.
     package var subprogram = 0
+    /// Whether a helper (bpf_loop) called this frame's function back: its exit ends the path.
+    package var isCallback = false
+    /// References held when the callback began: it must release what it acquires.
+    package var referencesAtEntry = 0
 
     /// The stack byte at `offset` from the frame pointer (negative).
     static func byteIndex(_ offset: Int64) -> Int { Int(offset) + BPFLimits.stackSize }

@@ -5,6 +5,9 @@ public struct BTFExt: Sendable {
     public struct FunctionInfo: Sendable, Equatable {
         public var instructionOffset: UInt32
         public var typeID: UInt32
+
+        /// The function of BTF type `typeID` starts at instruction `instructionOffset`.
+        public init(instructionOffset: UInt32, typeID: UInt32) { (self.instructionOffset, self.typeID) = (instructionOffset, typeID) }
     }
 
     /// The C source position of the instruction at a byte offset.
