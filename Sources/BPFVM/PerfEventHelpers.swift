@@ -27,20 +27,22 @@ enum PerfEventHelpers {
 
     /// XDP: up to the whole packet may follow the data.
     static let fromXDP: HelperFunction = { ctx, m, flags, data, size, _ in
-        guard flags & ~(indexMask | contextLengthMask) == 0 else { return HelperResult.einval }
         let xdp = UnsafePointer<XDPContext>(bitPattern: UInt(ctx)).unsafelyUnwrapped.pointee
-        let length = (flags & contextLengthMask) >> 32
-        guard length <= xdp.dataEnd &- xdp.data else { return HelperResult.efault }
-        return output(m, flags, data, size, packet: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(xdp.data)), count: Int(length)))
+        return fromPacket(xdp.data, xdp.dataEnd, m, flags, data, size)
     }
 
     /// Socket buffers (socket filters, tc, cgroup_skb): bytes from the packet data on.
     static let fromSocketBuffer: HelperFunction = { ctx, m, flags, data, size, _ in
-        guard flags & ~(indexMask | contextLengthMask) == 0 else { return HelperResult.einval }
         let skb = UnsafePointer<SocketBufferContext>(bitPattern: UInt(ctx)).unsafelyUnwrapped.pointee
+        return fromPacket(skb.data, skb.dataEnd, m, flags, data, size)
+    }
+
+    /// A record followed by as many bytes of the packet `start..<end` as `flags` asks for.
+    @inline(__always) private static func fromPacket(_ start: UInt64, _ end: UInt64, _ m: UInt64, _ flags: UInt64, _ data: UInt64, _ size: UInt64) -> UInt64 {
+        guard flags & ~(indexMask | contextLengthMask) == 0 else { return HelperResult.einval }
         let length = (flags & contextLengthMask) >> 32
-        guard length <= skb.dataEnd &- skb.data else { return HelperResult.efault }
-        return output(m, flags, data, size, packet: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(skb.data)), count: Int(length)))
+        guard length <= end &- start else { return HelperResult.efault }
+        return output(m, flags, data, size, packet: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(start)), count: Int(length)))
     }
 }
 

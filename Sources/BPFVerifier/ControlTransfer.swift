@@ -410,8 +410,11 @@ extension Analysis {
             // deleted from, pushed to or popped (record_func_map).
             throw error(pc, s, "write into map forbidden")
         }
-        if helper == .getLocalStorage, s[register: 2].value.constantValue != 0 {
-            throw error(pc, s, "get_local_storage() doesn't support non-zero flags")
+        if helper == .getLocalStorage {
+            guard s[register: 2].isScalar, s[register: 2].value.constantValue == 0 else {
+                throw error(pc, s, "get_local_storage() doesn't support non-zero flags")
+            }
+            precisionRequest |= 1 << 2
         }
         if let record = released { try release(&s, pc, record) }
         let callbackEntry = try callback.map { (target) throws(VerificationError) in

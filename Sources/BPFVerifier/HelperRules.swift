@@ -104,8 +104,4 @@ enum HelperRules {
     /// Map types whose values a lookup does not give as plain memory (maps of maps give the
     /// inner map, sockmap and sockhash a socket): this verifier refuses such lookups.
     static let lookupGivesObject: Set<MapType> = [.arrayOfMaps, .hashOfMaps, .sockmap, .sockhash, .xskmap]
-
-    /// Map types the kernel makes read-only to programs whatever their flags (`BPF_F_RDONLY_PROG`
-    /// set at creation): device maps.
-    static let alwaysReadOnly: Set<MapType> = [.devmap, .devmapHash]
 }
