@@ -380,23 +380,42 @@ package struct ProgramGenerator {
         }
     }()
 
-    /// `bpf_loop(n, callback, ctx, 0)`: callbacks that read and write the context they are
-    /// given (the caller's stack, NULL, other pointers), return out of range, leak the stack.
+    /// `bpf_loop(n, callback, ctx, 0)` or `bpf_for_each_map_elem(map, callback, ctx, 0)`:
+    /// callbacks that read and write the context (the caller's stack, NULL, other pointers), the
+    /// key and the value they are given, return out of range, leak the stack.
     private mutating func loopCallback(_ b: inout Builder) {
         b.note(.callback)
         b.emit(st(10, -8, imm: 0, size: 8))
         b.emit(st(10, -16, imm: 0, size: 8))
-        b.emit(mov64(1, imm: Int32(element([1, 4, 0, 100, -1]))))
-        let body: [Instruction] =
-            switch pick(7) {
-            case 0: [mov64(0, imm: 0), exit()]
-            case 1: [ldx(0, 2, 0, size: 8), alu64(.and, 0, imm: 1), exit()]
-            case 2: [stx(2, 0, 1, size: 8), mov64(0, imm: 0), exit()]
-            case 3: [mov64(3, reg: 10), stx(2, 0, 3, size: 8), mov64(0, imm: 0), exit()]
-            case 4: [mov64(0, reg: 1), exit()]
-            case 5: [ldx(0, 10, -8, size: 8), exit()]
-            default: [ldx(3, 2, Int16(element([8, 16, -8] as [Int])), size: 8), mov64(0, imm: 1), exit()]
-            }
+        let forEach = chance(1, in: 2)
+        if forEach {
+            // bpf_for_each_map_elem(map, callback(map, key, value, ctx), ctx, 0).
+            b.emit(contentsOf: lddwMap(1, element([FuzzMaps.array, FuzzMaps.hash, FuzzMaps.readOnly, FuzzMaps.ringbuf])))
+        } else {
+            b.emit(mov64(1, imm: Int32(element([1, 4, 0, 100, -1]))))
+        }
+        let mapAccess = Int16(element([0, 4, 8, 16, -8] as [Int]))
+        let body: [Instruction]
+        if forEach && chance(1, in: 2) {
+            body = element([
+                [ldx(0, 2, mapAccess, size: size()), alu64(.and, 0, imm: 1), exit()],
+                [stx(2, 0, 1, size: 4), mov64(0, imm: 0), exit()],
+                [ldx(0, 3, mapAccess, size: size()), alu64(.and, 0, imm: 1), exit()],
+                [st(3, mapAccess, imm: 7, size: size()), mov64(0, imm: 0), exit()],
+                [ldx(0, 4, 0, size: 8), mov64(0, imm: 0), exit()],
+            ])
+        } else {
+            body =
+                switch pick(7) {
+                case 0: [mov64(0, imm: 0), exit()]
+                case 1: [ldx(0, 2, 0, size: 8), alu64(.and, 0, imm: 1), exit()]
+                case 2: [stx(2, 0, 1, size: 8), mov64(0, imm: 0), exit()]
+                case 3: [mov64(3, reg: 10), stx(2, 0, 3, size: 8), mov64(0, imm: 0), exit()]
+                case 4: [mov64(0, reg: 1), exit()]
+                case 5: [ldx(0, 10, -8, size: 8), exit()]
+                default: [ldx(3, 2, Int16(element([8, 16, -8] as [Int])), size: 8), mov64(0, imm: 1), exit()]
+                }
+        }
         b.functionAddress(2, body)
         switch pick(4) {
         case 0, 1: b.emit(mov64(3, reg: 10)); b.emit(alu64(.add, 3, imm: -16))
@@ -404,7 +423,7 @@ package struct ProgramGenerator {
         default: b.emit(mov64(3, reg: element([6, 9] as [UInt8])))
         }
         b.emit(mov64(4, imm: 0))
-        b.emit(call(HelperID.loop.rawValue))
+        b.emit(call(forEach ? HelperID.forEachMapElem.rawValue : HelperID.loop.rawValue))
         if chance(1, in: 2) { b.emit(ldx(element([0, 5] as [UInt8]), 10, -16, size: 8)) }
     }
 

@@ -80,7 +80,8 @@ struct ControlFlow {
         }
         for s in subprograms { prune[s] = true }
         // Helper calls that call back (bpf_loop): the callback's iterations come back to them.
-        for (i, insn) in code.enumerated() where insn.opcode == 0x85 && insn.src == 0 && insn.imm == HelperID.loop.rawValue {
+        let callingBack = [HelperID.loop.rawValue, HelperID.forEachMapElem.rawValue]
+        for (i, insn) in code.enumerated() where insn.opcode == 0x85 && insn.src == 0 && callingBack.contains(insn.imm) {
             prune[i] = true
             callbackCallSites.insert(i)
         }

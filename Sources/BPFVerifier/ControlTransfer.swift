@@ -144,7 +144,7 @@ extension Analysis {
     /// to 0.
     private static func isNotNull(_ r: Register) -> Bool {
         // Kernel pointers other than trusted ones may be NULL.
-        !r.maybeNull && ([.mapValue, .memory, .mapPointer].contains(r.kind) || r.kind == .btfPointer && r.trust == .trusted)
+        !r.maybeNull && ([.mapValue, .mapKey, .memory, .mapPointer].contains(r.kind) || r.kind == .btfPointer && r.trust == .trusted)
             && insideVariableOffset(r.value.smin) && insideVariableOffset(r.value.smax)
     }
 
@@ -235,7 +235,7 @@ extension Analysis {
     /// iteration and goes on after it, until the state at the call repeats (see
     /// ``ControlFlow/callbackCallSites``).
     private func callBack(_ s: VerifierState, _ pc: Int, helper: HelperID, name: String, target: Int) throws(VerificationError) -> VerifierState {
-        guard helper == .loop else { throw error(pc, s, "\(name): its callback is not supported by SwiftBPF's verifier") }
+        guard helper == .loop || helper == .forEachMapElem else { throw error(pc, s, "\(name): its callback is not supported by SwiftBPF's verifier") }
         guard s.frames.count < BPFLimits.maxCallFrames else {
             throw error(pc, s, "the call stack of \(s.frames.count + 1) frames is too deep !")
         }
@@ -247,8 +247,21 @@ extension Analysis {
         frame.isCallback = true
         frame.referencesAtEntry = s.references.count
         var registers = [Register](repeating: .uninitialized, count: 11)
-        registers[1] = .unknownScalar
-        registers[2] = context
+        if helper == .forEachMapElem {
+            // callback(map, key, value, ctx), for every element of an array or hash map.
+            let map = s[register: 1].map
+            let iterable: [MapType] = [.array, .percpuArray, .hash, .percpuHash, .lruHash, .lruPercpuHash]
+            guard iterable.contains(config.maps[Int(map)].type) else { throw error(pc, s, "callback function not supported for map") }
+            registers[1] = s[register: 1]
+            registers[2] = .pointer(.mapKey)
+            registers[2].map = map
+            registers[3] = .pointer(.mapValue)
+            registers[3].map = map
+            registers[4] = context
+        } else {
+            registers[1] = .unknownScalar
+            registers[2] = context
+        }
         registers[10] = .pointer(.stack)
         registers[10].frame = s.depth
         entry.push(frame, registers: registers)
@@ -474,7 +487,7 @@ extension Analysis {
         case .context: (expected, names) = ([.context], "ctx")
         case .spinLock: (expected, names) = ([.mapValue], "map_value, ptr_")
         case .record: (expected, names) = ([.memory], "ringbuf_mem")
-        case .fixed: (expected, names) = ([.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem")
+        case .fixed: (expected, names) = ([.stack, .packet, .packetMeta, .mapKey, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem")
         case .callback: (expected, names) = ([.function], "func")
         case .stackPointer(let maybe):
             nullable = maybe
@@ -490,7 +503,7 @@ extension Analysis {
             fallthrough
         case .mapKey, .mapValue, .writableMapValue, .readable, .writable:
             (expected, names) = (
-                [.stack, .packet, .packetMeta, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
+                [.stack, .packet, .packetMeta, .mapKey, .mapValue, .memory], "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
             )
         }
         // A NULL where the argument may be NULL is not type-checked (check_func_arg); the
@@ -549,7 +562,7 @@ extension Analysis {
         throws(VerificationError)
     {
         switch arg.kind {
-        case .stack, .packet, .packetMeta, .mapValue, .memory:
+        case .stack, .packet, .packetMeta, .mapKey, .mapValue, .memory:
             _ = try access(&s, pc, base: arg, regno: regno, offset: 0, size: Int(size), mode: .helper(write: write))
         default:
             if zeroAllowed, size == 0, arg.isScalar, arg.value.constantValue == 0 { return }

@@ -193,7 +193,7 @@ extension Analysis {
         let name = pointer.typeName
         if pointer.maybeNull { throw error(pc, s, "R\(d) pointer arithmetic on \(name) prohibited, null-check it first") }
         switch pointer.kind {
-        case .context, .mapValue, .stack, .packetMeta, .packet, .memory, .btfPointer: break
+        case .context, .mapValue, .mapKey, .stack, .packetMeta, .packet, .memory, .btfPointer: break
         case .mapPointer where known == 0 && op == .add: break
         default: throw error(pc, s, "R\(d) pointer arithmetic on \(name) prohibited")
         }

@@ -119,6 +119,11 @@ extension Analysis {
                     "invalid access to packet, off=\(off) size=\(size), R\(regno)(id=\(base.id),off=\(base.offset),r=\(base.range))\nR\(regno) offset is outside of the packet"
                 )
             }
+        case .mapKey:
+            // check_mem_access: a map's key is read, never written.
+            guard !mode.writes else { throw error(pc, s, "write to change key R\(regno) not allowed") }
+            let keySize = Int64(config.maps[Int(base.map)].keySize)
+            try checkRegion(s, pc, base: base, regno: regno, offset: off, size: Int64(size), regionSize: keySize, zeroAllowed: mode.isHelper)
         case .mapValue, .memory:
             let regionSize: Int64
             if base.kind == .mapValue {
@@ -159,7 +164,7 @@ extension Analysis {
     mutating func checkRegion(
         _ s: VerifierState, _ pc: Int, base: Register, regno: Int, offset: Int64, size: Int64, regionSize: Int64, zeroAllowed: Bool = false
     ) throws(VerificationError) {
-        let what = base.kind == .mapValue ? "map value, value_size" : "memory, mem_size"
+        let what = base.kind == .mapValue ? "map value, value_size" : base.kind == .mapKey ? "map key, key_size" : "memory, mem_size"
         let smin = base.value.smin
         // `offset` is within ±2^29 and `smin` above -2^29 when it is added, so neither sum
         // below overflows.

@@ -10,6 +10,8 @@ package struct Register: Hashable, Sendable {
         /// `bpf_get_current_task_btf` gives. It may be passed on, compared and moved by
         /// constants; reading through it (the kernel's BTF walk) is not done here.
         case btfPointer
+        /// `PTR_TO_MAP_KEY`: a key of a map, read-only (a `bpf_for_each_map_elem` callback's).
+        case mapKey
         /// `PTR_TO_FUNC`: a subprogram (`lddw rX, function`), for a helper to call back; its
         /// entry instruction is the ``Register/offset``.
         case function
@@ -28,6 +30,7 @@ package struct Register: Hashable, Sendable {
             case .memory: "mem"
             case .btfPointer: "ptr_"
             case .function: "func"
+            case .mapKey: "map_key"
             }
         }
 
