@@ -109,12 +109,6 @@ public enum HelperPrototypes {
         default: return nil
         }
     }
-
-    /// Whether helper `id` may be passed pointers into the packet (the kernel's
-    /// `bpf_func_proto.pkt_access`).
-    public static func acceptsPacketPointers(_ id: Int32) -> Bool {
-        HelperSignature.signature(of: HelperID(rawValue: id))?.packetAccess ?? false
-    }
 }
 
 extension HelperSignature.Argument {

@@ -1,14 +1,19 @@
 /// What the kernel this process runs on says of itself, for programs' `__kconfig` externs:
 /// the values libbpf supplies, from `uname` and the kernel's build configuration.
 package enum KernelConfiguration {
+    /// The running kernel's release (`uname -r`: `6.18.44-fc-v1272`); nil where `uname` fails.
+    package static let release: String? = {
+        var system = utsname()
+        guard uname(&system) == 0 else { return nil }
+        return withUnsafeBytes(of: system.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }()
+
     /// `LINUX_KERNEL_VERSION` (`KERNEL_VERSION(a, b, c)`), `LINUX_HAS_BPF_COOKIE` and
     /// `LINUX_HAS_SYSCALL_WRAPPER` (what libbpf's probes find on a 5.15+ kernel, x86-64 or
     /// arm64), and each `CONFIG_*` of `/boot/config-RELEASE` (`y` 1, `m` 2, numbers as they are).
     package static let values: [String: UInt64] = {
         var values: [String: UInt64] = [:]
-        var system = utsname()
-        guard uname(&system) == 0 else { return values }
-        let release = withUnsafeBytes(of: system.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let release else { return values }
         #if os(Linux)
         let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(3).compactMap { UInt64($0) }
         if parts.count == 3 {

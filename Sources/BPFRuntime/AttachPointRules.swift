@@ -31,10 +31,7 @@ enum AttachPointRules {
             // bpf_iter_NAME(struct bpf_iter_meta *meta, <object> *...): the iterator's context,
             // whose objects are NULL on the last call (ctx_arg_info's PTR_TO_BTF_ID_OR_NULL).
             configuration.returnRange = 0...1
-            guard let function = target.typeID(named: "bpf_iter_" + name, where: { if case .function = $0 { true } else { false } }),
-                case let .function(proto, _)? = target.type(UInt32(function))?.kind,
-                case let .functionPrototype(_, parameters)? = target.resolvedKind(proto)
-            else { return }
+            guard let (_, parameters) = functionPrototype(named: "bpf_iter_" + name, in: target) else { return }
             let arguments = parameters.enumerated().map { i, parameter -> ContextLayout.TracingArgument in
                 let argument = classify(parameter.type, in: target)
                 if i > 0, case let .objectPointer(type, _) = argument { return .objectPointer(type: type, nullable: true) }
@@ -43,11 +40,8 @@ enum AttachPointRules {
             configuration.context = .tracing(arguments: Array(arguments.prefix(12)))
             return
         case .traceFentry, .traceFexit, .modifyReturn:
-            guard let function = target.typeID(named: name, where: { if case .function = $0 { true } else { false } }),
-                case let .function(proto, _)? = target.type(UInt32(function))?.kind,
-                case let .functionPrototype(returns, parameters)? = target.resolvedKind(proto)
-            else { return }
-            prototype = (returns, parameters)
+            guard let found = functionPrototype(named: name, in: target) else { return }
+            prototype = found
         default:
             return
         }
@@ -65,6 +59,15 @@ enum AttachPointRules {
         default: break
         }
         configuration.context = .tracing(arguments: Array(arguments.prefix(12)))
+    }
+
+    /// The return type and parameters of the function `name` in `btf`.
+    private static func functionPrototype(named name: String, in btf: BTF) -> (returns: UInt32, parameters: [BTFType.Parameter])? {
+        guard let function = btf.typeID(named: name, where: { if case .function = $0 { true } else { false } }),
+            case let .function(proto, _)? = btf.type(UInt32(function))?.kind,
+            case let .functionPrototype(returns, parameters)? = btf.resolvedKind(proto)
+        else { return nil }
+        return (returns, parameters)
     }
 
     /// How the kernel presents a value of BTF type `id` in the context (`btf_ctx_access`).

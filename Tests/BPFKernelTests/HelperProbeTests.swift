@@ -4,7 +4,7 @@ import BPFPlatform
 import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
-private let release = readFile("/proc/sys/kernel/osrelease").map { String(decoding: $0, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "" }
+private let release = KernelConfiguration.release
 private let sameKernel = release == HelperSignature.availabilityKernelRelease
 private let skipReason =
     kernelReason

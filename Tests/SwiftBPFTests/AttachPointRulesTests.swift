@@ -44,7 +44,7 @@ struct AttachPointRulesTests {
     func verdicts() throws {
         let file = try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "tracing.bpf.c"))
         let results = VerdictComparison.compare(file, target: BTF.vmlinux)
-        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        let classes = results.categories
         #expect(
             classes == [
                 "arguments": "A", "current_task": "A", "misaligned": "B", "beyond": "B", "narrow_pointer": "B", "bitwise": "B", "writes": "B",
@@ -87,7 +87,7 @@ struct AttachPointRulesTests {
                     char LICENSE[] SEC("license") = "GPL";
                     """, name: "cgroup-return.bpf.c"))
         let results = VerdictComparison.compare(file, target: nil)
-        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        let classes = results.categories
         #expect(classes == ["ingress_one": "A", "ingress_two": "B", "egress_three": "A", "egress_four": "B", "ingress_unknown": "B"], "\(results)")
         let two = try #require(results.first { $0.program == "ingress_two" })
         #expect(two.ours == "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]")

@@ -31,9 +31,9 @@ struct CallbackTests {
                     char LICENSE[] SEC("license") = "GPL";
                     """, name: "loop.bpf.c"))
         let results = VerdictComparison.compare(file, target: BTF.vmlinux)
-        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        let classes = results.categories
         #expect(classes == ["sums": "A", "stops": "A", "returns_two": "B", "reads_null": "B"], "\(results)")
-        let ours = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.ours ?? "accepted") })
+        let ours = results.ours
         #expect(ours["returns_two"] == "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]")
         #expect(ours["reads_null"] == "R2 invalid mem access 'scalar'")
     }
@@ -58,9 +58,9 @@ struct CallbackTests {
                     char LICENSE[] SEC("license") = "GPL";
                     """, name: "foreach.bpf.c"))
         let results = VerdictComparison.compare(file, target: BTF.vmlinux)
-        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        let classes = results.categories
         #expect(classes == ["sums": "A", "writes_key": "B", "reads_past_value": "B", "on_queue": "B"], "\(results)")
-        let ours = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.ours ?? "accepted") })
+        let ours = results.ours
         #expect(ours["writes_key"] == "write to change key R2 not allowed")
         #expect(ours["reads_past_value"]?.hasPrefix("invalid access to map value, value_size=8 off=8 size=8") == true)
     }

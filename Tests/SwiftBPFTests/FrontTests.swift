@@ -126,7 +126,7 @@ struct FrontTests {
         // Verifying needs no map created: the perf event array the runtime cannot run does not stop it.
         #expect(try file.verify(program: "accepted").processedInstructions > 0)
         let results = VerdictComparison.compare(file, target: BTF.vmlinux)
-        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        let classes = results.categories
         #expect(classes == ["accepted": "A", "reads_past": "B", "lookup": "D", "nowhere": "E"], "\(results)")
         // A helper whose result (a socket reference) SwiftBPF's verifier does not model.
         let lookup = try #require(results.first { $0.program == "lookup" })

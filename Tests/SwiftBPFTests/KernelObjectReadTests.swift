@@ -48,10 +48,10 @@ struct KernelObjectReadTests {
                     char LICENSE[] SEC("license") = "GPL";
                     """, name: "walk.bpf.c"))
         let results = VerdictComparison.compare(file, target: BTF.vmlinux)
-        let classes = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.category) })
+        let classes = results.categories
         #expect(
             classes == ["walk": "A", "half_pointer": "B", "write": "B", "past_end": "B", "cookie": "A", "walked_cookie": "B"], "\(results)")
-        let messages = Dictionary(uniqueKeysWithValues: results.map { ($0.program, $0.ours ?? "accepted") })
+        let messages = results.ours
         #expect(messages["half_pointer"]?.contains("cannot access ptr member real_parent") == true)
         #expect(messages["write"]?.contains("only read is supported") == true)
         #expect(messages["past_end"]?.contains("access beyond struct task_struct") == true)
