@@ -14,9 +14,12 @@ package struct ProgramGenerator {
 
     package init(seed: UInt64) { g = SplitMix64(state: seed) }
 
-    /// The program types generated, with the offsets of their contexts' data and data_end.
-    private static let types: [(ProgramType, packet: (Int16, Int16)?)] = [
-        (.xdp, (0, 4)), (.schedCLS, (76, 80)), (.socketFilter, nil), (.tracepoint, nil), (.cgroupSKB, (76, 80)), (.perfEvent, nil),
+    /// The program types generated, with the offsets of their contexts' data and data_end and
+    /// those fields' width.
+    private static let types: [(ProgramType, packet: (Int16, Int16, Int)?)] = [
+        (.xdp, (0, 4, 4)), (.schedCLS, (76, 80, 4)), (.socketFilter, nil), (.tracepoint, nil), (.cgroupSKB, (76, 80, 4)), (.perfEvent, nil),
+        (.xdp, (0, 4, 4)), (.schedCLS, (76, 80, 4)), (.tracepoint, nil), (.skSKB, (76, 80, 4)), (.lwtIn, (76, 80, 4)), (.lwtXmit, (76, 80, 4)),
+        (.sockOps, (192, 200, 8)), (.skMsg, (0, 8, 8)), (.cgroupSock, nil),
     ]
 
     package mutating func next() -> FuzzProgram {
@@ -24,9 +27,9 @@ package struct ProgramGenerator {
         var b = Builder(type: type)
         b.gadget { b in
             b.emit(mov64(6, reg: 1))
-            if let (data, end) = packet {
-                b.emit(ldx(7, 6, data, size: 4))
-                b.emit(ldx(8, 6, end, size: 4))
+            if let (data, end, width) = packet {
+                b.emit(ldx(7, 6, data, size: width))
+                b.emit(ldx(8, 6, end, size: width))
             } else {
                 b.emit(mov64(7, reg: 10))
                 b.emit(mov64(8, imm: 0))
@@ -103,6 +106,9 @@ package struct ProgramGenerator {
         case .xdp: return chance(4, in: 5) ? Int16(4 * pick(6)) : Int16(pick(32))
         case .tracepoint: return chance(4, in: 5) ? Int16(8 * pick(8)) : Int16(pick(64))
         case .perfEvent: return chance(4, in: 5) ? Int16(element([0, 8, 128, 160, 168, 172, 176, 180, 184])) : Int16(pick(192))
+        case .sockOps: return chance(4, in: 5) ? Int16(element([0, 4, 8, 20, 64, 164, 168, 176, 184, 192, 200, 208, 212, 216])) : Int16(pick(232))
+        case .skMsg: return chance(4, in: 5) ? Int16(element([0, 8, 16, 20, 28, 60, 64, 68, 72])) : Int16(pick(88))
+        case .cgroupSock: return chance(4, in: 5) ? Int16(element([0, 4, 16, 20, 24, 44, 48, 50, 52, 72, 76])) : Int16(pick(88))
         default:
             return chance(4, in: 5)
                 ? Int16(element([0, 4, 8, 12, 16, 32, 44, 48, 56, 64, 68, 72, 76, 80, 84, 88, 140, 144, 152, 160, 164, 168, 176, 180, 184])) : Int16(pick(196))
@@ -123,7 +129,7 @@ package struct ProgramGenerator {
     }
 
     private mutating func randomGadget(_ b: inout Builder) {
-        let choice = pick(31)
+        let choice = pick(32)
         b.gadget { b in
             switch choice {
             case 0: b.note(.constant); constant(&b, register(), edge())
@@ -174,6 +180,7 @@ package struct ProgramGenerator {
                 b.emit(mov64(3, imm: Int32(pick(5)))); b.emit(call(12))
             case 29: kernelObjectRead(&b)
             case 30: loopCallback(&b)
+            case 31: kernelFunction(&b)
             default: break
             }
         }
@@ -329,7 +336,7 @@ package struct ProgramGenerator {
                     if chance(1, in: 2) { b.emit(alu64(.add, r, imm: 1)) }
                 }
             case (.anything, _): constant(&b, r, edge())
-            case (.readableOrNull, false): b.note(.helperNullMemory); b.emit(mov64(r, imm: 0))
+            case (.readableOrNull, _) where !right || chance(1, in: 2): b.note(.helperNullMemory); b.emit(mov64(r, imm: 0))
             default:
                 // Memory: the stack, the map value, the packet, the context, a number.
                 switch pick(right ? 3 : 6) {
@@ -366,6 +373,46 @@ package struct ProgramGenerator {
             b.emit(call(element([HelperID.getSocketCookie, .taskPtRegs, .getTaskStack]).rawValue))
         }
     }
+
+    /// Kernel function calls: a task acquired (`bpf_task_from_pid`, `bpf_task_acquire` of a
+    /// pointer of any trust, or of NULL), checked for NULL or not, read through, released once,
+    /// twice, through a copy, or leaked — the reference and trust rules of `check_kfunc_call`.
+    private mutating func kernelFunction(_ b: inout Builder) {
+        guard let ids = Self.taskKernelFunctions else { return }
+        b.note(.kernelFunction)
+        if chance(1, in: 2) {
+            b.emit(mov64(1, imm: Int32(element([0, 1, -1, 2] as [Int]))))
+            b.emit(kfuncCall(ids.fromPID))
+        } else {
+            b.emit(call(HelperID.getCurrentTaskBtf.rawValue))
+            switch pick(4) {
+            case 0: b.emit(mov64(1, reg: 0))
+            case 1: b.emit(ldx(1, 0, element(Self.taskPointerOffsets.isEmpty ? [0] : Self.taskPointerOffsets), size: 8))
+            case 2: b.emit(mov64(1, imm: 0))
+            default: b.emit(mov64(1, reg: element([7, 9] as [UInt8])))
+            }
+            b.emit(kfuncCall(ids.acquire))
+        }
+        b.emit(mov64(7, reg: 0))
+        if chance(3, in: 4) { b.jump(Instruction(opcode: 0x15, dst: 0, imm: 0), over: 1) }
+        b.gadget { b in
+            if chance(1, in: 2) { b.emit(ldx(8, 7, Int16(element([0, 8, 16, 1000] as [Int])), size: element([4, 8]))) }
+            switch pick(5) {
+            case 0: break  // leaked
+            case 1: b.emit(mov64(1, reg: 7)); b.emit(kfuncCall(ids.release)); b.emit(mov64(1, reg: 7)); b.emit(kfuncCall(ids.release))
+            case 2: b.emit(mov64(1, reg: 7)); b.emit(kfuncCall(ids.release)); b.emit(ldx(0, 7, 0, size: 4))
+            default: b.emit(mov64(1, reg: 7)); b.emit(kfuncCall(ids.release))
+            }
+        }
+    }
+
+    /// The running kernel's BTF ids of the task kfuncs.
+    private static let taskKernelFunctions: (fromPID: Int32, acquire: Int32, release: Int32)? = {
+        guard let btf = BTF.vmlinux else { return nil }
+        func id(_ name: String) -> Int32? { btf.typeID(named: name) { if case .function = $0 { true } else { false } }.map(Int32.init) }
+        guard let fromPID = id("bpf_task_from_pid"), let acquire = id("bpf_task_acquire"), let release = id("bpf_task_release") else { return nil }
+        return (fromPID, acquire, release)
+    }()
 
     /// Where the running kernel's task_struct (and its members' structs, at the same offsets)
     /// has pointer members, from its BTF: reads there load pointers of every trust.
@@ -591,6 +638,7 @@ func mov64(_ d: UInt8, imm: Int32) -> Instruction { Instruction(opcode: 0xb7, ds
 func mov64(_ d: UInt8, reg s: UInt8) -> Instruction { Instruction(opcode: 0xbf, dst: d, src: s) }
 func alu64(_ op: ALUOp, _ d: UInt8, imm: Int32) -> Instruction { Instruction(opcode: 0x07 | op.rawValue, dst: d, imm: imm) }
 func call(_ id: Int32) -> Instruction { Instruction(opcode: 0x85, imm: id) }
+func kfuncCall(_ id: Int32) -> Instruction { Instruction(opcode: 0x85, src: CallKind.kfunc.rawValue, imm: id) }
 func exit() -> Instruction { Instruction(opcode: 0x95) }
 
 private func sizeBits(_ size: Int) -> UInt8 {

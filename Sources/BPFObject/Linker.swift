@@ -79,6 +79,7 @@ extension ObjectFile {
             pending += textRelocations.filter { function.contains(Int(truncatingIfNeeded: $0.offset)) }.map { ($0, part.base - part.start / 8) }
             return part.index(UInt32(offset))
         }
+        var poisoned: [Int: String] = [:]
         var next = 0, scanned = 1
         while next < pending.count || scanned < parts.count {
             // Calls between .text functions that need no relocation hold the callee's distance.
@@ -103,6 +104,10 @@ extension ObjectFile {
                 ObjectError(section: program.section, "program \(program.name), instruction \(index): relocation against '\(symbol.name)': \(message)")
             }
             guard relocation.offset % 8 == 0, index >= 0, index < code.count else { throw fail("not on an instruction") }
+            if symbol.sectionIndex == 0, !kconfigExterns.contains(where: { $0.name == symbol.name }) {
+                try Self.resolveKernelSymbol(&code, at: index, symbol, target: target, poisoned: &poisoned, fail)
+                continue
+            }
             if code[index].opcode == 0x85, code[index].src == CallKind.local.rawValue {
                 guard let text, Int(symbol.sectionIndex) == text.index else {
                     throw fail("calls outside .text are not supported yet")
@@ -140,6 +145,7 @@ extension ObjectFile {
             references.append(.init(instruction: index, map: position, valueOffset: offset))
         }
         var linked = LinkedProgram(name: program.name, kind: program.kind, instructions: code, mapReferences: references)
+        linked.poisoned = poisoned
         guard let btf, let btfExt else { return linked }
         for part in parts {
             for var record in btfExt.functions.first(where: { btf.name($0.sectionNameOffset) == part.section })?.records ?? [] {
@@ -179,6 +185,42 @@ extension ObjectFile {
             }
         }
         return linked
+    }
+
+    /// An `extern … __ksym` function (a kfunc) resolved as libbpf resolves it against the
+    /// `target` kernel's BTF: a call becomes `BPF_PSEUDO_KFUNC_CALL` with the function's BTF id,
+    /// its address (`bpf_ksym_exists`) a `BPF_PSEUDO_BTF_ID` load. A `__weak` one the kernel lacks
+    /// reads as address 0 and its calls are poisoned (refused only where reached).
+    private static func resolveKernelSymbol(
+        _ code: inout [Instruction], at index: Int, _ symbol: ELFFile.Symbol, target: BTF?, poisoned: inout [Int: String],
+        _ fail: (String) -> ObjectError
+    ) throws(ObjectError) {
+        guard let target else { throw fail("the kernel symbol is resolved against the kernel's BTF, and none was given") }
+        let id = target.typeID(named: symbol.name) { if case .function = $0 { true } else { false } }
+        let isCall = code[index].opcode == OpClass.jmp.rawValue | JumpOp.call.rawValue
+        guard isCall || (code[index].isWide && index + 1 < code.count) else {
+            throw fail("\(Disassembler.text(code[index])) is neither a lddw nor a call")
+        }
+        guard let id else {
+            guard symbol.binding == 2 else { throw fail("kernel function not found in the kernel's BTF (declare it __weak to test for it)") }
+            if isCall {
+                poison(&code, at: index)
+                poisoned[index] = "kernel function '\(symbol.name)' is not in the kernel's BTF"
+            } else {
+                code[index].src = WideImmediateKind.immediate.rawValue
+                code[index].imm = 0
+                code[index + 1].imm = 0
+            }
+            return
+        }
+        if isCall {
+            code[index].src = CallKind.kfunc.rawValue
+            code[index].offset = 0
+        } else {
+            code[index].src = WideImmediateKind.btfID.rawValue
+            code[index + 1].imm = 0  // the BTF's fd: 0, vmlinux
+        }
+        code[index].imm = Int32(id)
     }
 
     /// The byte range of the `.text` function that holds `offset` (all of `.text` when it has

@@ -36,4 +36,29 @@ public struct BTFKernelObjectTypes: KernelObjectTypes {
             if case .structure = kind { true } else { false }
         }.map(UInt32.init)
     }
+
+    public func kernelFunction(_ id: UInt32) -> KernelFunctionPrototype? {
+        guard case let .function(prototype, _)? = btf.type(id)?.kind, case let .functionPrototype(returns, parameters)? = btf.type(prototype)?.kind
+        else { return nil }
+        return KernelFunctionPrototype(
+            name: btf.name(ofType: Int(id)),
+            parameters: parameters.map { .init(name: btf.name($0.nameOffset), value: value(of: $0.type)) }, result: value(of: returns))
+    }
+
+    /// A parameter's or result's type, in `check_kfunc_args`' terms.
+    private func value(of type: UInt32) -> KernelFunctionPrototype.Value {
+        let id = btf.resolved(type)
+        switch btf.type(id)?.kind {
+        case nil where id == 0, .void?: return .void
+        case let .int(size, _, _, _)?, let .enumeration(size, _, _)?, let .enumeration64(size, _, _)?: return .scalar(size: Int(size))
+        case let .pointer(to)?:
+            let target = btf.resolved(to)
+            switch btf.type(target)?.kind {
+            case nil where target == 0, .void?: return .voidPointer
+            case .structure?: return .structPointer(type: target, name: btf.name(ofType: Int(target)))
+            default: return .other("pointer to \(btf.name(ofType: Int(target)).isEmpty ? "an unnamed type" : btf.name(ofType: Int(target)))")
+            }
+        default: return .other(btf.name(ofType: Int(id)).isEmpty ? "type #\(id)" : btf.name(ofType: Int(id)))
+        }
+    }
 }

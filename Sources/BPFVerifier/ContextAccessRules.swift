@@ -1,3 +1,5 @@
+package import BPFCore
+
 /// The kernel's own answer to "may a program of this type load or store `size` bytes of its
 /// context at `offset`": each program type's `is_valid_access` (`net/core/filter.c`,
 /// `kernel/trace/bpf_trace.c`), field by field, so that a context access passes here exactly
@@ -11,6 +13,29 @@ package enum ContextAccessRules: Sendable, Equatable {
     case tc
     /// `cg_skb_is_valid_access` (for a loader with CAP_BPF).
     case cgroupSKB
+    /// `sk_skb_is_valid_access`: stream parsers and verdicts.
+    case skSKB
+    /// `lwt_is_valid_access`: lightweight tunnels (in, out, xmit, seg6local).
+    case lwt
+    /// `flow_dissector_is_valid_access`: the packet, read only.
+    case flowDissector
+    /// `sock_filter_is_valid_access`: `struct bpf_sock` of a cgroup socket program, by its
+    /// attach type.
+    case cgroupSock(AttachType?)
+    /// `sock_addr_is_valid_access`: `struct bpf_sock_addr`, by its attach type.
+    case sockAddr(AttachType?)
+    /// `sock_ops_is_valid_access`: `struct bpf_sock_ops`.
+    case sockOps
+    /// `sk_msg_is_valid_access`: `struct sk_msg_md`.
+    case skMsg
+    /// `sk_lookup_is_valid_access`: `struct bpf_sk_lookup`.
+    case skLookup
+    /// `cg_sockopt_is_valid_access`: `struct bpf_sockopt`, by its attach type.
+    case sockopt(AttachType?)
+    /// `sysctl_is_valid_access`: `struct bpf_sysctl`.
+    case sysctl
+    /// `cgroup_dev_is_valid_access`: `struct bpf_cgroup_dev_ctx`.
+    case cgroupDevice
     /// `tp_prog_is_valid_access`: a tracepoint record past its common header.
     case tracepoint
     /// `raw_tp_prog_is_valid_access`: up to 12 u64 arguments.
@@ -28,7 +53,14 @@ package enum ContextAccessRules: Sendable, Equatable {
     func check(offset off: Int64, size: Int, write: Bool, signExtending: Bool) -> Verdict {
         switch self {
         case .xdp: return Self.xdp(off, size, write: write, signExtending: signExtending)
-        case .socketFilter, .tc, .cgroupSKB: return Self.socketBuffer(self, off, size, write: write, signExtending: signExtending)
+        case .socketFilter, .tc, .cgroupSKB, .skSKB, .lwt: return Self.socketBuffer(self, off, size, write: write, signExtending: signExtending)
+        case .flowDissector:
+            guard off >= 0, off < SKB.size, off % Int64(size) == 0, !write else { return .refused }
+            // flow_keys (PTR_TO_FLOW_KEYS) is not modelled.
+            guard SKB.data.contains(off) || SKB.dataEnd.contains(off), size == 4, !signExtending else { return .refused }
+            return .pointer(SKB.data.contains(off) ? .packet : .packetEnd)
+        case .cgroupSock, .sockAddr, .sockOps, .skMsg, .skLookup, .sockopt, .sysctl, .cgroupDevice:
+            return socketLevel(off, size, write: write, signExtending: signExtending)
         case .tracepoint:
             // PERF_MAX_TRACE_SIZE: 8192; the first 8 bytes are the common header.
             return off >= 8 && off < 8192 && !write && off % Int64(size) == 0 ? .number : .refused
@@ -97,6 +129,18 @@ package enum ContextAccessRules: Sendable, Equatable {
                 SKB.tstamp, SKB.wireLen, SKB.hwtstamp,
             ] where refused.contains(off) { return .refused }
             if write, !SKB.cb.contains(off) { return .refused }
+        case .skSKB:
+            for refused in [SKB.tcClassid, SKB.dataMeta, SKB.tstamp, SKB.wireLen, SKB.hwtstamp, SKB.mark] where refused.contains(off) { return .refused }
+            if write, !(SKB.tcIndex.contains(off) || SKB.priority.contains(off)) { return .refused }
+            if SKB.data.contains(off) { pointer = .packet }
+            if SKB.dataEnd.contains(off) { pointer = .packetEnd }
+        case .lwt:
+            for refused in [
+                SKB.tcClassid, SKB.family.lowerBound...SKB.localPort.upperBound, SKB.dataMeta, SKB.tstamp, SKB.wireLen, SKB.hwtstamp,
+            ] where refused.contains(off) { return .refused }
+            if write, !(SKB.mark.contains(off) || SKB.priority.contains(off) || SKB.cb.contains(off)) { return .refused }
+            if SKB.data.contains(off) { pointer = .packet }
+            if SKB.dataEnd.contains(off) { pointer = .packetEnd }
         case .cgroupSKB:
             for refused in [SKB.tcClassid, SKB.dataMeta, SKB.wireLen] where refused.contains(off) { return .refused }
             if write, !(SKB.mark.contains(off) || SKB.priority.contains(off) || SKB.cb.contains(off) || SKB.tstamp.contains(off)) { return .refused }

@@ -104,10 +104,28 @@ public struct ContextLayout: Sendable, Equatable {
     /// perf events: `struct bpf_perf_event_data`, the registers then `sample_period` and `addr`.
     public static let perfEvent = ContextLayout(size: 184, readable: [0..<184]).with(.perfEvent)
 
-    /// The layout the kernel gives programs of `type`, or nil where SwiftBPF knows none (the
-    /// context may then not be accessed).
-    public static func standard(for type: ProgramType) -> ContextLayout? {
+    /// A context whose every access the kernel's rules decide: `size` bytes.
+    private static func ruled(_ size: Int, _ rules: ContextAccessRules) -> ContextLayout {
+        ContextLayout(size: size, readable: []).with(rules)
+    }
+
+    /// The layout the kernel gives programs of `type` loaded for `attachType` (its
+    /// `expected_attach_type`, which decides fields of cgroup socket, socket address and
+    /// sockopt contexts), or nil where SwiftBPF knows none (the context may then not be
+    /// accessed).
+    public static func standard(for type: ProgramType, attachType: AttachType? = nil) -> ContextLayout? {
         switch type {
+        case .skSKB: ruled(192, .skSKB)
+        case .lwtIn, .lwtOut, .lwtXmit, .lwtSeg6Local: ruled(192, .lwt)
+        case .flowDissector: ruled(192, .flowDissector)
+        case .cgroupSock: ruled(80, .cgroupSock(attachType))
+        case .cgroupSockAddr: ruled(72, .sockAddr(attachType))
+        case .sockOps: ruled(224, .sockOps)
+        case .skMsg: ruled(80, .skMsg)
+        case .skLookup: ruled(72, .skLookup)
+        case .cgroupSockopt: ruled(40, .sockopt(attachType))
+        case .cgroupSysctl: ruled(8, .sysctl)
+        case .cgroupDevice: ruled(12, .cgroupDevice)
         case .xdp: .xdp
         case .socketFilter: .socketFilter
         case .schedCLS, .schedACT: .tc

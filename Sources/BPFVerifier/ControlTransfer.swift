@@ -25,8 +25,10 @@ extension Analysis {
                 return try helperCall(&s, pc, id: insn.imm)
             case .local:
                 return try localCall(&s, pc, target: pc + 1 + Int(insn.imm))
+            case .kfunc:
+                return try kernelFunctionCall(&s, pc, insn)
             default:
-                throw error(pc, s, "kernel function calls are not supported")
+                throw error(pc, s, "invalid call kind \(insn.src)")
             }
         default:
             break

@@ -11,6 +11,51 @@ public protocol KernelObjectTypes: Sendable {
     /// Whether type `type` is the struct named `name` or begins with one, through first members
     /// at offset 0 (`btf_struct_ids_match`, not strict).
     func begins(_ type: UInt32, with name: String) -> Bool
+    /// The kernel function (kfunc) of BTF id `id` with its prototype, or nil when `id` is no
+    /// function.
+    func kernelFunction(_ id: UInt32) -> KernelFunctionPrototype?
+}
+
+extension KernelObjectTypes {
+    /// No kernel functions: kfunc calls are refused.
+    public func kernelFunction(_ id: UInt32) -> KernelFunctionPrototype? { nil }
+}
+
+/// A kernel function's prototype as its BTF declares it, in the terms `check_kfunc_call` judges
+/// arguments and results by.
+public struct KernelFunctionPrototype: Sendable, Equatable {
+    /// What a parameter or the result is.
+    public enum Value: Sendable, Equatable {
+        case void
+        /// An integer or enum of this many bytes.
+        case scalar(size: Int)
+        /// A pointer to the struct with this BTF id and name.
+        case structPointer(type: UInt32, name: String)
+        /// `void *`.
+        case voidPointer
+        /// Anything else (a pointer to an integer or a function, a struct by value), described.
+        case other(String)
+    }
+
+    /// A parameter, with its name (the kernel reads suffixes such as `__k` and `__sz` there).
+    public struct Parameter: Sendable, Equatable {
+        public var name: String
+        public var value: Value
+        public init(name: String, value: Value) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var name: String
+    public var parameters: [Parameter]
+    public var result: Value
+
+    public init(name: String, parameters: [Parameter], result: Value) {
+        self.name = name
+        self.parameters = parameters
+        self.result = result
+    }
 }
 
 /// The answer of ``KernelObjectTypes/read(type:offset:size:)``.

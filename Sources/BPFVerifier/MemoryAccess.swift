@@ -108,7 +108,10 @@ extension Analysis {
             loaded = try stackAccess(&s, pc, base: base, regno: regno, offset: off, size: size, mode: mode) ?? loaded
         case .packet, .packetMeta:
             if case .atomic = mode { throw error(pc, s, "BPF_ATOMIC stores into R\(regno) pkt is not allowed") }
-            if mode.writes, [.socketFilter, .cgroupSKB].contains(config.programType) { throw error(pc, s, "cannot write into packet") }
+            // may_access_direct_pkt_data: the program types that may write the packet.
+            if mode.writes, ![.schedCLS, .schedACT, .xdp, .lwtXmit, .skSKB, .skMsg, .cgroupSockopt].contains(config.programType) {
+                throw error(pc, s, "cannot write into packet")
+            }
             guard base.value.smin >= 0 else {
                 throw error(pc, s, "R\(regno) min value is negative, either use unsigned index or do a if (index >=0) check.")
             }
@@ -350,6 +353,15 @@ extension Analysis {
                 guard config.hasFunctionInfo else { throw error(pc, s, "missing btf func_info") }
                 // The control flow pass checked that a subprogram starts there.
                 try writeRegister(&s, pc, d, .pointer(.function, offset: Int64(pc + 1 + Int(insn.imm))))
+            case .btfID:
+                // A kernel function's address (`bpf_ksym_exists`): read-only memory of size 0,
+                // never NULL (check_pseudo_btf_id). Kernel variables are not supported.
+                guard let types = config.kernelTypes, insn.imm > 0, types.kernelFunction(UInt32(insn.imm)) != nil else {
+                    throw error(pc, s, "lddw of kernel btf_id \(insn.imm): only kernel functions' addresses are supported")
+                }
+                var r = Register.pointer(.memory)
+                r.range = 0
+                try writeRegister(&s, pc, d, r)
             default:
                 throw error(pc, s, "unsupported lddw source \(insn.src)")
             }

@@ -202,9 +202,9 @@ struct Analysis {
         }
         do { flow = try ControlFlow(code, requireReachable: config.kernelRules) } catch {
             throw VerificationError(
-                instruction: error.index, text: error.index < code.count ? Disassembler.text(code[error.index]) : "", message: error.message)
+                instruction: error.index, text: code.indices.contains(error.index) ? Disassembler.text(code[error.index]) : "", message: error.message)
         }
-        context = config.context ?? ContextLayout.standard(for: config.programType)
+        context = config.context ?? ContextLayout.standard(for: config.programType, attachType: config.attachType)
         // check_abnormal_return: without BTF function info, subprograms may not tail call or
         // use legacy packet loads (their exits could not be accounted for).
         if !config.hasFunctionInfo {

@@ -349,6 +349,18 @@ struct VerifierTests {
         #expect(failure.message.contains(c.message), "\(failure)")
     }
 
+    /// A crash the verifier fuzzer found: a function address (`BPF_PSEUDO_FUNC`) before the
+    /// program's first instruction was reported by reading the instruction at that index.
+    @Test("a function address before the program's start is refused, not a crash")
+    func functionBeforeStart() throws {
+        let code = [
+            Instruction(opcode: 0x18, dst: 1, src: WideImmediateKind.function.rawValue, imm: -5), Instruction(opcode: 0),
+            Instruction(opcode: 0xb7, dst: 0), Instruction(opcode: 0x95),
+        ]
+        #expect(throws: VerificationError.self) { try Verifier.verify(code, Verifier.Configuration(programType: .xdp)) }
+        do { _ = try Verifier.verify(code, Verifier.Configuration(programType: .xdp)) } catch { #expect(error.message.contains("outside the program")) }
+    }
+
     @Test("a refusal names the instruction and shows the registers there")
     func diagnostics() throws {
         let failure = try #require(try refusal("r2 = *(u32 *)(r1 +0)\nr0 = *(u8 *)(r2 +0)\nexit"))
