@@ -14,6 +14,10 @@ enum AttachPointRules {
         configuration.attachType = kind.expectedAttachType
         configuration.kernelTypes = target.map { BTFKernelObjectTypes(btf: $0) }
         if kind.type == .cgroupSKB, kind.expectedAttachType == .cgroupInetEgress { configuration.returnRange = 0...3 }
+        if kind.type == .lsm, kind.expectedAttachType == .lsmMac, let target, let name = kind.attachTarget {
+            configureLSM(&configuration, hook: name, target: target)
+            return
+        }
         guard kind.type == .tracing, let attach = kind.expectedAttachType else { return }
         if attach == .traceFentry || attach == .traceFexit { configuration.returnRange = 0...0 }
         guard let target, let name = kind.attachTarget else { return }
@@ -57,6 +61,22 @@ enum AttachPointRules {
                 arguments.append(.inaccessible)
             }
         default: break
+        }
+        configuration.context = .tracing(arguments: Array(arguments.prefix(12)))
+    }
+
+    /// An LSM program's context: its hook's (`bpf_lsm_NAME`) arguments, then the return value of
+    /// the programs before it, as for fexit; it returns 0 or a negative errno, or for the hooks
+    /// that answer yes or no (`bool_lsm_hooks`) 0 or 1 (`bpf_lsm_get_retval_range`).
+    private static func configureLSM(_ configuration: inout Verifier.Configuration, hook: String, target: BTF) {
+        guard let (returns, parameters) = functionPrototype(named: "bpf_lsm_" + hook, in: target) else { return }
+        var arguments = parameters.map { classify($0.type, in: target) }
+        if returns != 0 {
+            let yesOrNo: Set<String> = ["xfrm_state_pol_flow_match", "audit_rule_known", "inode_xattr_skipcap"]
+            let range: ClosedRange<Int32> = yesOrNo.contains(hook) ? 0...1 : -4095...0
+            arguments.append(.returnValue(range))
+            configuration.returnRange = Int64(range.lowerBound)...Int64(range.upperBound)
+            configuration.returnIs32Bit = true
         }
         configuration.context = .tracing(arguments: Array(arguments.prefix(12)))
     }

@@ -79,6 +79,7 @@ package enum ContextAccessRules: Sendable, Equatable {
             case .inaccessible: return .refused
             case .number: return .number
             case .opaquePointer: return size == 8 ? .number : .refused
+            case .returnValue(let range): return .pointer(.int32(in: range))
             case let .objectPointer(type, nullable):
                 return size == 8 && !signExtending ? .pointer(.btfPointer(type: type, nullable: nullable)) : .refused
             }

@@ -10,6 +10,9 @@ public struct ContextLayout: Sendable, Equatable {
         /// A kernel object of this BTF type id (in the configuration's ``Verifier/Configuration/kernelTypes``),
         /// or NULL where `nullable`.
         case btfPointer(type: UInt32, nullable: Bool = false)
+        /// A number whose low 32 bits are a signed value in this range (an LSM hook's return value
+        /// so far).
+        case int32(in: ClosedRange<Int32>)
     }
 
     /// An argument of a tracing program's attach target, as its context presents it (a u64 each).
@@ -22,6 +25,8 @@ public struct ContextLayout: Sendable, Equatable {
         case objectPointer(type: UInt32, nullable: Bool = false)
         /// Not readable at all (a float, an array, a void return value).
         case inaccessible
+        /// An LSM hook's return value so far: read whole, an int in this range.
+        case returnValue(ClosedRange<Int32>)
     }
 
     /// A tracing program's context (`btf_ctx_access`): its attach target's arguments, each a

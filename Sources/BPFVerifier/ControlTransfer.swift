@@ -332,7 +332,12 @@ extension Analysis {
             // check_return_code: r0 a number inside the range on every path (so it is precise).
             precisionRequest |= 1
             guard r0.isScalar else { throw error(pc, s, "At program exit the register R0 is not a known value (\(r0.typeName))") }
-            guard r0.value.smin >= range.lowerBound, r0.value.smax <= range.upperBound else {
+            // retval_range_within: an LSM hook returns an int, judged by the low 32 bits.
+            let within =
+                config.returnIs32Bit
+                ? Int64(r0.value.s32min) >= range.lowerBound && Int64(r0.value.s32max) <= range.upperBound
+                : r0.value.smin >= range.lowerBound && r0.value.smax <= range.upperBound
+            guard within else {
                 // verbose_invalid_scalar's words.
                 var has = ""
                 if r0.value.smin > Int64.min { has += " smin=\(r0.value.smin)" }

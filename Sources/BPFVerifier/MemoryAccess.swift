@@ -94,6 +94,7 @@ extension Analysis {
                         case .packetEnd: .pointer(.packetEnd)
                         case .packetMeta: .pointer(.packetMeta)
                         case .btfPointer(let type, _): .kernelObject(type: type)
+                        case .int32(let range): .scalar(.int32(in: range))
                         }
                     if case .btfPointer(_, true) = kind {
                         loaded.maybeNull = true

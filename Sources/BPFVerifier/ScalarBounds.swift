@@ -28,6 +28,15 @@ package struct ScalarBounds: Hashable, Sendable {
     }
 
     /// Any value in `min...max` (unsigned).
+    /// Any number whose low 32 bits, signed, are in `range` (`__mark_reg_s32_range`).
+    static func int32(in range: ClosedRange<Int32>) -> ScalarBounds {
+        var b = ScalarBounds.unknown
+        b.s32min = range.lowerBound
+        b.s32max = range.upperBound
+        b.synchronize()
+        return b
+    }
+
     package static func unsignedRange(_ min: UInt64, _ max: UInt64) -> ScalarBounds {
         var b = ScalarBounds()
         b.umin = min

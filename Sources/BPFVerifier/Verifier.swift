@@ -46,6 +46,8 @@ public enum Verifier {
         /// type's (cgroup_skb 0 or 1); a loader that knows the attach point sets it (fentry and
         /// fexit 0, cgroup_skb egress 0 to 3); nil where any number will do.
         public var returnRange: ClosedRange<Int64>?
+        /// Whether ``returnRange`` bounds the low 32 bits of r0 (an LSM hook returns an int).
+        public var returnIs32Bit = false
         /// A privileged kernel loader's `allow_uninit_stack`: reading stack bytes never written
         /// gives an unknown number instead of a refusal. Off by default, and never on for the
         /// userspace runtime, whose native code's stack frames are the host thread's (an

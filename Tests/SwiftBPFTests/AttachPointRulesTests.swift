@@ -92,4 +92,31 @@ struct AttachPointRulesTests {
         let two = try #require(results.first { $0.program == "ingress_two" })
         #expect(two.ours == "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]")
     }
+
+    /// LSM programs: the hook's arguments, then the return value of the programs before, an int
+    /// in [-4095, 0]; the program returns 0 or a negative errno. (This kernel refuses LSM loads:
+    /// our verdicts only.)
+    @Test("LSM programs: the hook's typed arguments, the previous return value bounded, errno returns")
+    func lsm() throws {
+        let file = try ObjectFile(
+            bytes: try BPFCompiler.compile(
+                text: """
+                    #include <linux/bpf.h>
+                    #include <bpf/bpf_helpers.h>
+                    struct file { unsigned int f_flags; } __attribute__((preserve_access_index));
+                    SEC("lsm/file_open") int passes_on(unsigned long long *ctx) { int ret = ctx[1]; return ret ? ret : 0; }
+                    SEC("lsm/file_open") int denies(unsigned long long *ctx) { struct file *f = (void *)ctx[0]; if (f->f_flags == 1234) return -13; return 0; }
+                    SEC("lsm/file_open") int positive(unsigned long long *ctx) { return 1; }
+                    SEC("lsm/file_open") int past_return(unsigned long long *ctx) { return ctx[2] ? -1 : 0; }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """, name: "lsm.bpf.c"))
+        for accepted in ["passes_on", "denies"] { _ = try file.verify(program: accepted, target: BTF.vmlinux) }
+        for (refused, message) in [("positive", "should have been in [-4095, 0]"), ("past_return", "invalid bpf_context access off=16")] {
+            #expect {
+                _ = try file.verify(program: refused, target: BTF.vmlinux)
+            } throws: { error in
+                (error as? RuntimeError)?.verification?.message.contains(message) == true
+            }
+        }
+    }
 }
