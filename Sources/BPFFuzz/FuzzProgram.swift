@@ -38,7 +38,7 @@ package enum Gadget: String, CaseIterable, Sendable, Comparable {
     case pointerArithmetic, pointerSubtract, memoryLoad, memoryStore, signExtendingLoad
     case contextLoad, contextStore
     case helperCall, helperAnyKernel, helperSizeRange, helperNullMemory, ringbufRecord
-    case atomic, atomicMisaligned, kernelObjectRead, callback, kernelFunction
+    case atomic, atomicMisaligned, kernelObjectRead, callback, kernelFunction, mapOfMaps
     case subprogram, pointerAcrossFrames, returnPointer, recursion
     case legacyPacketLoad, tailCall, indirectCall
 

@@ -128,8 +128,26 @@ package struct ProgramGenerator {
         }
     }
 
+    /// A lookup in a map of maps, then in the map it gives: with or without the NULL check, the
+    /// inner value read in or out of bounds, the outer result used as a value.
+    private mutating func mapOfMapsLookup(_ b: inout Builder) {
+        b.note(.mapOfMaps)
+        b.emit(st(10, -8, imm: 0, size: 8))
+        b.emit(mov64(2, reg: 10))
+        b.emit(alu64(.add, 2, imm: -8))
+        b.emit(contentsOf: lddwMap(1, FuzzMaps.maps))
+        b.emit(call(1))
+        // `if r0 == 0 goto` past what follows, when checked.
+        var read: [Instruction] = [ldx(element([3, 9] as [UInt8]), 0, Int16(element([0, 8, 40, 44, 48, -8] as [Int])), size: element([4, 8]))]
+        if chance(3, in: 4) { read.insert(Instruction(opcode: 0x15, dst: 0, offset: 1), at: 0) }
+        var inner: [Instruction] = [mov64(1, reg: 0), mov64(2, reg: 10), alu64(.add, 2, imm: -8), call(1)] + read
+        if chance(1, in: 6) { inner.insert(ldx(3, 0, 0, size: 4), at: 0) }  // a map is not memory
+        if chance(3, in: 4) { b.emit(Instruction(opcode: 0x15, dst: 0, offset: Int16(inner.count))) }
+        b.emit(contentsOf: inner)
+    }
+
     private mutating func randomGadget(_ b: inout Builder) {
-        let choice = pick(32)
+        let choice = pick(33)
         b.gadget { b in
             switch choice {
             case 0: b.note(.constant); constant(&b, register(), edge())
@@ -181,6 +199,7 @@ package struct ProgramGenerator {
             case 29: kernelObjectRead(&b)
             case 30: loopCallback(&b)
             case 31: kernelFunction(&b)
+            case 32: mapOfMapsLookup(&b)
             default: break
             }
         }

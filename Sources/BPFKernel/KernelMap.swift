@@ -17,7 +17,21 @@ public final class KernelMap {
     /// without, unless its value holds a spin lock (which needs them). Global data gets its
     /// initial value, and read-only data is then frozen.
     /// A perf event array declared without a size gets a slot per possible CPU, as with libbpf.
+    /// An array or hash of maps is created from a template of the maps it holds (its
+    /// ``BPFObject/MapDefinition/inner`` shape), which the kernel keeps as their shape.
     public init(_ definition: MapDefinition, btf: KernelBTF? = nil) throws(KernelError) {
+        var template: KernelMap?
+        if let inner = definition.inner {
+            let shape = inner.shape
+            template = try KernelMap(
+                MapDefinition(
+                    name: definition.name + ".inner", type: shape.type, keySize: shape.keySize, valueSize: shape.valueSize,
+                    maxEntries: shape.maxEntries, flags: shape.flags, section: definition.section, offset: definition.offset))
+        } else if definition.type == .arrayOfMaps || definition.type == .hashOfMaps {
+            throw .preparing(
+                program: "?",
+                ObjectError(section: definition.section, "map '\(definition.name)' holds maps but does not say their shape (__array(values, struct {...}))"))
+        }
         var definition = definition
         if definition.type == .perfEventArray, definition.maxEntries == 0 { definition.maxEntries = PossibleCPUs.count }
         // Global data is read-only to programs where the object says so (BPF_F_RDONLY_PROG).
@@ -26,7 +40,7 @@ public final class KernelMap {
         func create(_ btf: KernelBTF?) -> Int32 {
             cbpf_map_create(
                 definition.type.rawValue, UInt32(definition.keySize), UInt32(definition.valueSize),
-                UInt32(definition.maxEntries), flags.rawValue, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID)
+                UInt32(definition.maxEntries), flags.rawValue, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID, template?.fd ?? -1)
         }
         let typed = btf != nil && (definition.keyTypeID != 0 || definition.valueTypeID != 0)
         var fd = create(typed ? btf : nil)

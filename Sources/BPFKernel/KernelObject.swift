@@ -32,6 +32,13 @@ public final class KernelObject {
         } catch { problem = error.description }
         var maps: [KernelMap] = []
         for definition in object.maps { maps.append(try KernelMap(definition, btf: btf)) }
+        // `values` initialisers naming maps: their slots hold those maps from the start.
+        for map in maps where map.definition.inner != nil {
+            for (slot, symbol) in map.definition.initialSlots.sorted(by: { $0.key < $1.key }) {
+                guard let held = maps.first(where: { $0.definition.name == symbol }) else { continue }
+                try map.update(Self.slotKey(slot, in: map), Self.littleEndian(UInt32(bitPattern: held.fd)))
+            }
+        }
         self.maps = maps
         self.btf = btf
         self.btfProblem = problem
@@ -77,8 +84,24 @@ public final class KernelObject {
             btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
             expectedAttachType: kind.expectedAttachType, flags: kind.flags, attachBTFID: attachBTFID)
         (loaded.name, loaded.section, loaded.attachTarget) = (program.name, program.section, kind.attachTarget)
+        // Program arrays whose `values` initialiser names this program get it in that slot.
+        for map in maps where map.definition.type == .progArray {
+            for (slot, symbol) in map.definition.initialSlots where symbol == program.name {
+                try map.update(Self.slotKey(slot, in: map), Self.littleEndian(UInt32(bitPattern: loaded.fd)))
+            }
+        }
         return loaded
     }
+
+    /// The key of slot `slot` of an array (a u32 index) or hash of maps (the index in its key's
+    /// width, as libbpf writes it).
+    private static func slotKey(_ slot: Int, in map: KernelMap) -> [UInt8] {
+        var key = littleEndian(UInt32(slot))
+        key += [UInt8](repeating: 0, count: max(0, map.definition.keySize - 4))
+        return Array(key.prefix(map.definition.keySize))
+    }
+
+    private static func littleEndian(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
 }
 
 extension BTF {

@@ -110,6 +110,8 @@ public class BPFMap: @unchecked Sendable {
                 throw .invalid(name, "a \(shape.type) needs 4-byte keys and values of \(values.map(String.init).joined(separator: " or ")) bytes")
             }
             return RedirectTargetMap(name: name, shape: shape)
+        case MapType.arrayOfMaps, MapType.hashOfMaps:
+            return try MapOfMaps(name: name, holding: shape)
         case MapType.progArray:
             guard shape.keySize == 4, shape.valueSize == 4 else { throw .invalid(name, "a program array needs 4-byte keys and values") }
             return ProgramArrayMap(name: name, shape: shape)

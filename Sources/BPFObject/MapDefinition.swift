@@ -25,6 +25,12 @@ public struct MapDefinition: Sendable, Equatable {
     /// map so it can check the value's layout (spin locks, timers) and print it.
     public var keyTypeID: UInt32 = 0
     public var valueTypeID: UInt32 = 0
+    /// For an array or hash of maps: the shape of the maps it holds (`__array(values, struct
+    /// {...})`).
+    public var inner: InnerMapShape? = nil
+    /// The `values` initialiser: what each slot holds at load (`.values = { [2] = &other_map }`,
+    /// or a program for a program array), by slot index, as the symbol's name.
+    public var initialSlots: [Int: String] = [:]
 
     package init(
         name: String, type: MapType, keySize: Int, valueSize: Int, maxEntries: Int, flags: MapFlags,
@@ -64,38 +70,78 @@ extension ObjectFile {
             }
             var map = MapDefinition(
                 name: name, type: .unspec, keySize: 0, valueSize: 0, maxEntries: 0, flags: [], section: section.name, offset: Int(placement.offset))
-            for member in members {
-                let field = btf.name(member.nameOffset)
-                guard case let .pointer(target) = btf.resolvedKind(member.type) else {
-                    throw ObjectError(section: ".maps", "map '\(name)' attribute '\(field)' is not encoded as a pointer")
-                }
-                // __uint(field, N) is int (*field)[N]; __type(field, T) is T *field.
-                var number: Int? {
-                    if case let .array(_, _, count) = btf.resolvedKind(target) { return Int(count) }
-                    return nil
-                }
-                switch field {
-                case "type": map.type = MapType(rawValue: UInt32(number ?? 0))
-                case "max_entries": map.maxEntries = number ?? 0
-                case "map_flags": map.flags = MapFlags(rawValue: UInt32(number ?? 0))
-                case "key_size": map.keySize = number ?? 0
-                case "value_size": map.valueSize = number ?? 0
-                case "key", "value":
-                    guard let size = btf.size(of: target) else {
-                        throw ObjectError(section: ".maps", "map '\(name)': the \(field) type has no size")
-                    }
-                    if field == "key" {
-                        (map.keySize, map.keyTypeID) = (size, target)
-                    } else {
-                        (map.valueSize, map.valueTypeID) = (size, target)
-                        map.spinLockOffset = Self.spinLockOffset(in: target, btf)
-                    }
-                default: break  // pinning, numa_node, values (inner maps): not yet interpreted
+            var valuesOffset: Int?
+            try readAttributes(members, of: name, into: &map, btf: btf, valuesOffset: &valuesOffset)
+            if let valuesOffset {
+                // As libbpf: a map declared by the maps or programs it holds stores their
+                // descriptors, 4 bytes each.
+                if map.valueSize == 0 { map.valueSize = 4 }
+                // Slots the object fills: relocations inside the `values` array, 8 bytes a slot.
+                // Where the definition lies is its symbol's value (clang leaves the data section's
+                // offsets 0); the array is flexible: its entries run to the next definition.
+                let definitions = elf.symbols.filter { Int($0.sectionIndex) == section.index && $0.type == 1 }
+                let base = Int(truncatingIfNeeded: definitions.first { $0.name == name }?.value ?? UInt64(placement.offset))
+                let start = base + valuesOffset
+                let end = definitions.map { Int(truncatingIfNeeded: $0.value) }.filter { $0 > base }.min() ?? section.size
+                for relocation in try elf.relocations(for: section.index) {
+                    let at = Int(truncatingIfNeeded: relocation.offset)
+                    guard at >= start, at < end, (at - start) % 8 == 0, relocation.symbol < elf.symbols.count else { continue }
+                    map.initialSlots[(at - start) / 8] = elf.symbols[relocation.symbol].name
                 }
             }
             maps.append(map)
         }
         return maps
+    }
+
+    /// A BTF map definition's members (`__uint`, `__type`, `__array(values, …)`) into `map`; an
+    /// inner map's definition the same way. `valuesOffset` gets the byte offset of `values`.
+    private static func readAttributes(
+        _ members: [BTFType.Member], of name: String, into map: inout MapDefinition, btf: BTF, valuesOffset: inout Int?, depth: Int = 0
+    ) throws(ObjectError) {
+        for member in members {
+            let field = btf.name(member.nameOffset)
+            if field == "values" {
+                valuesOffset = Int(member.bitOffset / 8)
+                // __array(values, struct {...}): the maps it holds are defined by that struct.
+                guard depth == 0, case let .array(element, _, _) = btf.resolvedKind(member.type),
+                    case let .pointer(to) = btf.resolvedKind(element), case let .structure(_, innerMembers) = btf.resolvedKind(to)
+                else { continue }
+                var inner = MapDefinition(name: name + ".inner", type: .unspec, keySize: 0, valueSize: 0, maxEntries: 0, flags: [], section: "", offset: 0)
+                var unused: Int?
+                try readAttributes(innerMembers, of: name + ".inner", into: &inner, btf: btf, valuesOffset: &unused, depth: depth + 1)
+                map.inner = InnerMapShape(
+                    type: inner.type, keySize: inner.keySize, valueSize: inner.valueSize, maxEntries: inner.maxEntries, flags: inner.flags,
+                    spinLockOffset: inner.spinLockOffset)
+                continue
+            }
+            guard case let .pointer(target) = btf.resolvedKind(member.type) else {
+                throw ObjectError(section: ".maps", "map '\(name)' attribute '\(field)' is not encoded as a pointer")
+            }
+            // __uint(field, N) is int (*field)[N]; __type(field, T) is T *field.
+            var number: Int? {
+                if case let .array(_, _, count) = btf.resolvedKind(target) { return Int(count) }
+                return nil
+            }
+            switch field {
+            case "type": map.type = MapType(rawValue: UInt32(number ?? 0))
+            case "max_entries": map.maxEntries = number ?? 0
+            case "map_flags": map.flags = MapFlags(rawValue: UInt32(number ?? 0))
+            case "key_size": map.keySize = number ?? 0
+            case "value_size": map.valueSize = number ?? 0
+            case "key", "value":
+                guard let size = btf.size(of: target) else {
+                    throw ObjectError(section: ".maps", "map '\(name)': the \(field) type has no size")
+                }
+                if field == "key" {
+                    (map.keySize, map.keyTypeID) = (size, target)
+                } else {
+                    (map.valueSize, map.valueTypeID) = (size, target)
+                    map.spinLockOffset = Self.spinLockOffset(in: target, btf)
+                }
+            default: break  // pinning, numa_node: not interpreted
+            }
+        }
     }
 
     /// The byte offset of a top-level `struct bpf_spin_lock` member of type `type`, if any.
@@ -151,6 +197,6 @@ extension MapDefinition {
     public var shape: MapShape {
         MapShape(
             type: type, keySize: keySize, valueSize: valueSize, maxEntries: maxEntries,
-            flags: readOnly ? flags.union(.readOnlyToPrograms) : flags, spinLockOffset: spinLockOffset)
+            flags: readOnly ? flags.union(.readOnlyToPrograms) : flags, spinLockOffset: spinLockOffset, inner: inner)
     }
 }

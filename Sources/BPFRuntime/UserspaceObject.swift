@@ -40,6 +40,15 @@ public final class UserspaceObject {
                 unavailable[d.name] = error
             }
         }
+        // `values` initialisers naming maps: those maps are in their slots from the start.
+        for (d, map) in zip(object.maps, slots) {
+            guard let outer = map as? MapOfMaps else { continue }
+            for (slot, symbol) in d.initialSlots.sorted(by: { $0.key < $1.key }) {
+                guard let i = object.maps.firstIndex(where: { $0.name == symbol }), let held = slots[i] else { continue }
+                let key = (0..<d.keySize).map { $0 < 4 ? UInt8(truncatingIfNeeded: slot >> (8 * $0)) : 0 }
+                do throws(MapError) { try outer.set(key, to: held) } catch { unavailable[d.name] = error }
+            }
+        }
         self.slots = slots
         maps = slots.compactMap { $0 }
         unavailableMaps = unavailable

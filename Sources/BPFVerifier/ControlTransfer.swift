@@ -159,6 +159,13 @@ extension Analysis {
                 r = .scalar(.constant(0))
             } else {
                 r.maybeNull = false
+                // A map of maps' value is one of its maps (mark_ptr_or_null_reg: CONST_PTR_TO_MAP
+                // with the inner map's shape).
+                if r.kind == .mapValue, let inner = innerMaps[Int(r.map)] {
+                    r = .pointer(.mapPointer)
+                    r.map = inner
+                    return
+                }
                 // A value holding a spin lock keeps its id: unlock must name the same value.
                 if r.referenceID == 0, !(r.kind == .mapValue && config.maps[Int(r.map)].spinLockOffset != nil) { r.id = 0 }
             }
@@ -391,6 +398,9 @@ extension Analysis {
                 let shape = config.maps[Int(arg.map)]
                 guard config.anyHelper || HelperRules.accepts(id, mapType: shape.type) else {
                     throw error(pc, s, "cannot pass map_type \(shape.type.rawValue) into func \(name)#\(id)")
+                }
+                if helper == .mapLookupElem, shape.holdsMaps, innerMaps[Int(arg.map)] == nil {
+                    throw error(pc, s, "\(name)#\(id): the maps this map holds have no known shape (no __array(values, ...) in its definition)")
                 }
                 if helper == .mapLookupElem, HelperRules.lookupGivesObject.contains(shape.type) {
                     throw error(pc, s, "\(name)#\(id): lookups in a \(shape.type) map give a kernel object, not supported by SwiftBPF's verifier")

@@ -103,5 +103,5 @@ enum HelperRules {
 
     /// Map types whose values a lookup does not give as plain memory (maps of maps give the
     /// inner map, sockmap and sockhash a socket): this verifier refuses such lookups.
-    static let lookupGivesObject: Set<MapType> = [.arrayOfMaps, .hashOfMaps, .sockmap, .sockhash, .xskmap]
+    static let lookupGivesObject: Set<MapType> = [.sockmap, .sockhash, .xskmap]
 }

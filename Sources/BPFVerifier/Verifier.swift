@@ -146,6 +146,8 @@ struct Analysis {
     /// Where paths end without an `exit` (test harness), or -1.
     let end: Int
     let config: Configuration
+    /// For each map of maps (by index), the index of the map standing for those it holds.
+    var innerMaps: [Int: Int32] = [:]
     let flow: ControlFlow
     let context: ContextLayout?
     typealias Configuration = Verifier.Configuration
@@ -194,6 +196,16 @@ struct Analysis {
         // With `endIsExit`, a final `exit` stands for "the end": paths stop when they reach it.
         self.code = config.endIsExit ? code + [Instruction(opcode: 0x95)] : code
         self.end = config.endIsExit ? code.count : -1
+        // The maps that maps of maps hold are verified as maps of their own, after the program's.
+        var config = config
+        var names = config.mapNames + [String](repeating: "", count: max(0, config.maps.count - config.mapNames.count))
+        for (i, shape) in config.maps.enumerated() where shape.holdsMaps {
+            guard let inner = shape.inner else { continue }
+            innerMaps[i] = Int32(config.maps.count)
+            config.maps.append(inner.shape)
+            names.append(names[i].isEmpty ? "" : names[i] + ".inner")
+        }
+        config.mapNames = names
         self.config = config
         do { try Validator.validate(self.code) } catch {
             throw VerificationError(instruction: error.index, text: error.instruction.map { Disassembler.text($0) } ?? "", message: error.reason)

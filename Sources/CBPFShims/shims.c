@@ -98,7 +98,7 @@ int cbpf_map_freeze(int fd) {
 
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
-                    uint32_t btf_value_type_id) {
+                    uint32_t btf_value_type_id, int inner_map_fd) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.map_type = map_type;
@@ -112,6 +112,7 @@ int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, u
         attr.btf_key_type_id = btf_key_type_id;
         attr.btf_value_type_id = btf_value_type_id;
     }
+    if (inner_map_fd >= 0) attr.inner_map_fd = (uint32_t)inner_map_fd;
     return (int)cbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 }
 
@@ -404,9 +405,9 @@ int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t fl
 
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
-                    uint32_t btf_value_type_id) {
+                    uint32_t btf_value_type_id, int inner_map_fd) {
     (void)map_type; (void)key_size; (void)value_size; (void)max_entries; (void)map_flags; (void)name;
-    (void)btf_fd; (void)btf_key_type_id; (void)btf_value_type_id;
+    (void)btf_fd; (void)btf_key_type_id; (void)btf_value_type_id; (void)inner_map_fd;
     return -ENOSYS;
 }
 

@@ -31,6 +31,26 @@ struct MapTests {
         #expect(map.keys() == (0..<4).map { key32(UInt32($0)) })
     }
 
+    @Test("maps of maps hold maps of their inner shape, give their handle to lookups, and keep them alive")
+    func mapOfMaps() throws {
+        let inner = InnerMapShape(type: .array, keySize: 4, valueSize: 8, maxEntries: 4)
+        let outer = try #require(
+            try BPFMap.make(name: "outer", shape: MapShape(type: .hashOfMaps, keySize: 4, valueSize: 4, maxEntries: 2, inner: inner)) as? MapOfMaps)
+        let held = try BPFMap.make(name: "held", shape: inner.shape)
+        try outer.set([7, 0, 0, 0], to: held)
+        #expect(outer.map(at: [7, 0, 0, 0]) === held)
+        let handle = [UInt8]([7, 0, 0, 0]).withUnsafeBytes { outer.lookup($0.baseAddress!) }
+        #expect(handle == Unmanaged.passUnretained(held).toOpaque())
+        let wrong = try BPFMap.make(name: "wrong", shape: MapShape(type: .array, keySize: 4, valueSize: 4, maxEntries: 4))
+        #expect(throws: MapError.self) { try outer.set([8, 0, 0, 0], to: wrong) }
+        #expect(throws: MapError.self) { try outer.update([8, 0, 0, 0], [3, 0, 0, 0]) }
+        try outer.set([7, 0, 0, 0], to: nil)
+        #expect(outer.map(at: [7, 0, 0, 0]) == nil && outer.keys().isEmpty)
+        #expect(throws: MapError.self) {
+            _ = try BPFMap.make(name: "shapeless", shape: MapShape(type: .arrayOfMaps, keySize: 4, valueSize: 4, maxEntries: 2))
+        }
+    }
+
     @Test("hash maps: flags, fullness, deletion and iteration as the kernel defines them")
     func hash() throws {
         let map = try BPFMap.make(name: "h", shape: MapShape(type: MapType.hash, keySize: 4, valueSize: 8, maxEntries: 3))

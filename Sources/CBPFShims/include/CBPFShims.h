@@ -69,7 +69,7 @@ int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, con
 /// BPF_MAP_CREATE, with the key's and value's BTF types when btf_fd >= 0. Returns the map fd or -errno.
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
-                    uint32_t btf_value_type_id);
+                    uint32_t btf_value_type_id, int inner_map_fd);
 
 /// BPF_BTF_LOAD. Returns the BTF fd or -errno; the kernel's log as for cbpf_prog_load.
 int cbpf_btf_load(const void *data, uint32_t size, uint32_t log_level, char *log, uint32_t log_size);
