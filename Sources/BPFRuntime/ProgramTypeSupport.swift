@@ -43,6 +43,7 @@ public struct ProgramTypeSupport: Sendable {
         helpers.registerRingBufferHelpers()
         helpers.registerSpinLockHelpers()
         helpers.registerTracePrintk()
+        helpers.registerCallbackHelpers()
         switch context {
         case .xdpFrame:
             helpers.registerXDPHelpers()

@@ -65,6 +65,12 @@ public final class UserspaceObject {
     /// `bpf_tail_call`.
     public func setTailCall(map name: String, index: Int, to program: UserspaceProgram?) throws(MapError) {
         guard let array = map(named: name) as? ProgramArrayMap else { throw .invalid(map: name, reason: "not a program array") }
+        // A tail call runs the target with its caller's helper state, whose callbacks are the
+        // caller's functions: a target that calls back cannot run that way here.
+        if let program, program.interpreter.instructions.contains(where: { $0.isWide && $0.src == WideImmediateKind.function.rawValue }) {
+            throw .invalid(
+                map: name, reason: "program \(program.name) calls functions back (bpf_loop and the like), which the userspace runtime cannot do in a tail call")
+        }
         try array.set(index, handle: program?.interpreter.entryHandle ?? 0, owner: program)
     }
 

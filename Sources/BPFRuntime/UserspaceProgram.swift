@@ -58,9 +58,11 @@ public final class UserspaceProgram {
         _ = ringBuffers.initialize(from: rings.map(address))
         mapAddresses = .allocate(capacity: object.maps.count)
         _ = mapAddresses.initialize(from: object.maps.map(address))
+        let callbacks = interpreter.helperContextValue.callbacks
         updateHelperContext {
             $0.ringBuffers = UnsafeBufferPointer(ringBuffers)
             $0.maps = UnsafeBufferPointer(mapAddresses)
+            $0.callbacks = callbacks  // JIT-compiled code calls back through the interpreter
         }
     }
 
@@ -117,7 +119,11 @@ public final class UserspaceProgram {
         let start = monotonicNanoseconds()
         let redirect: RedirectTarget?
         if mode == .jit, let jit {
-            for _ in 0..<max(count, 1) { r0 = try jit.run(address) }
+            for _ in 0..<max(count, 1) {
+                r0 = try jit.run(address)
+                // Callbacks run on the interpreter; a failure there ends the run.
+                if let failure = interpreter.takeCallbackFailure() { throw failure }
+            }
             redirect = jit.helperContextValue.redirect.target
         } else {
             for _ in 0..<max(count, 1) { r0 = try interpreter.run(address, mode: mode, regions: regions) }

@@ -40,6 +40,8 @@ public struct HelperContext {
     public var redirect = RedirectRecord()
     /// Where `bpf_trace_printk` (`bpf_printk`) lines go; nil drops them.
     public var trace: ((String) -> Void)?
+    /// How `bpf_loop` and `bpf_for_each_map_elem` call the program's functions back.
+    public var callbacks: Callbacks?
 
     public init(userData: UnsafeMutableRawPointer? = nil) {
         self.userData = userData
@@ -119,5 +121,34 @@ enum StandardHelpers {
     static let getPrandomU32: HelperFunction = { _, _, _, _, _, _ in UInt64(UInt32.random(in: .min ... .max)) }
     static let getSmpProcessorID: HelperFunction = { _, _, _, _, _, _ in
         UInt64(cbpf_current_cpu())
+    }
+}
+
+/// Runs a program's function (by its first instruction's index) with r1–r4, returning r0; the
+/// engine is the first argument.
+public typealias CallbackFunction = @convention(c) (UnsafeMutableRawPointer, UInt64, UInt64, UInt64, UInt64, UInt64) -> UInt64
+
+/// The engine that runs a program's callbacks (its interpreter, also for JIT-compiled code).
+public struct Callbacks {
+    public var engine: UnsafeMutableRawPointer
+    public var run: CallbackFunction
+    /// Where `bpf_for_each_map_elem` puts the key it hands the callback: ``keyBytes`` bytes a
+    /// nesting level, memory checked runs may read.
+    public var keys: UnsafeMutableRawPointer
+    /// How deep helpers that call back are nested now.
+    public var nesting: UnsafeMutablePointer<Int>
+
+    /// The largest key, and the deepest nesting, the key area holds.
+    public static let keyBytes = 512, maxNesting = 8
+
+    public init(engine: UnsafeMutableRawPointer, run: CallbackFunction, keys: UnsafeMutableRawPointer, nesting: UnsafeMutablePointer<Int>) {
+        self.engine = engine
+        self.run = run
+        self.keys = keys
+        self.nesting = nesting
+    }
+
+    @inline(__always) func call(_ entry: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) -> UInt64 {
+        run(engine, entry, a1, a2, a3, a4)
     }
 }

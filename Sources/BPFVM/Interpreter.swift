@@ -26,6 +26,18 @@ public final class Interpreter {
 
     private static let stackBytes = BPFLimits.stackSize * BPFLimits.maxCallFrames
 
+    /// Whether a run is under way: a callback then runs in the call frame below its caller's.
+    private var isRunning = false
+    /// The checked run under way, whose regions a callback made during it is held to.
+    private var checkedRun: CheckedPolicy?
+    /// A callback's failure, thrown by the run loop when the helper that called back returns.
+    private var callbackFailure: ExecutionError?
+    /// Where callbacks may begin: the functions whose address the program takes.
+    private let callbackEntries: Set<Int>
+    /// The keys `bpf_for_each_map_elem` shows its callbacks, and how deep such helpers nest.
+    private let callbackKeys: UnsafeMutableRawPointer
+    private let callbackNesting: UnsafeMutablePointer<Int>
+
     /// Validates and prepares `instructions` for execution.
     /// - Parameter maps: the maps the program's `lddw` instructions refer to; lookups in array
     ///   maps among them are decoded inline, without a helper call.
@@ -56,6 +68,17 @@ public final class Interpreter {
         helperContext = .allocate(capacity: 1)
         helperContext.initialize(to: HelperContext(userData: userData))
         entry = ProgramEntry.allocate(interpreterCode: UInt64(UInt(bitPattern: code.baseAddress)), nativeEntry: 0)
+        callbackEntries = Set(
+            program.instructions.indices.compactMap { i in
+                let insn = program.instructions[i]
+                return insn.isWide && insn.src == WideImmediateKind.function.rawValue ? i + 1 + Int(insn.imm) : nil
+            })
+        callbackKeys = .allocate(byteCount: Callbacks.keyBytes * Callbacks.maxNesting, alignment: 16)
+        callbackKeys.initializeMemory(as: UInt8.self, repeating: 0, count: Callbacks.keyBytes * Callbacks.maxNesting)
+        callbackNesting = .allocate(capacity: 1)
+        callbackNesting.initialize(to: 0)
+        helperContext.pointee.callbacks = Callbacks(
+            engine: Unmanaged.passUnretained(self).toOpaque(), run: Self.callBack, keys: callbackKeys, nesting: callbackNesting)
     }
 
     deinit {
@@ -66,6 +89,8 @@ public final class Interpreter {
         stack.deallocate()
         helperContext.deallocate()
         entry.deallocate()
+        callbackKeys.deallocate()
+        callbackNesting.deallocate()
     }
 
     /// The state helpers see: the task they describe, the memory they may read, host data.
@@ -83,9 +108,15 @@ public final class Interpreter {
         case .fast, .jit:
             return try execute(r1, r2, policy: FastPolicy())
         case let .checked(limit):
-            return try regions.withUnsafeBufferPointer { (buffer) throws(ExecutionError) -> UInt64 in
+            // The keys bpf_for_each_map_elem shows callbacks are readable too.
+            let keys = MemoryRegion(
+                UnsafeMutableRawBufferPointer(start: callbackKeys, count: Callbacks.keyBytes * Callbacks.maxNesting), writable: false)
+            return try (regions + [keys]).withUnsafeBufferPointer { (buffer) throws(ExecutionError) -> UInt64 in
                 let top = UInt64(UInt(bitPattern: stack)) + UInt64(Self.stackBytes)
-                return try execute(r1, r2, policy: CheckedPolicy(regions: buffer, stackTop: top, limit: limit, remaining: limit))
+                let policy = CheckedPolicy(regions: buffer, stackTop: top, limit: limit, remaining: limit)
+                checkedRun = policy
+                defer { checkedRun = nil }
+                return try execute(r1, r2, policy: policy)
             }
         }
     }
@@ -113,11 +144,78 @@ public final class Interpreter {
     /// the native body of the same program compiled by ``JITProgram``.
     package func setNativeEntry(_ address: UInt64) { entry[1] = address }
 
+    // MARK: - Callbacks
+
+    /// ``Callbacks/run``: the interpreter at `engine` runs its function at `entry`.
+    private static let callBack: CallbackFunction = { engine, entry, a1, a2, a3, a4 in
+        Unmanaged<Interpreter>.fromOpaque(engine)._withUnsafeGuaranteedRef { $0.runCallback(entry: entry, a1, a2, a3, a4) }
+    }
+
+    /// Runs the function at instruction `entry` with r1–r4 as its arguments, as a call from the
+    /// running program (in the frame below its caller's) or, when the caller is native code, on
+    /// this interpreter's own stack; returns its r0. A failure is kept for the run loop to throw
+    /// (or the native caller's runner to report) and gives 0.
+    private func runCallback(entry: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) -> UInt64 {
+        guard callbackFailure == nil else { return 0 }
+        guard entry < UInt64(code.count), callbackEntries.contains(Int(entry)) else {
+            callbackFailure = ExecutionError(
+                kind: .invalidHelperArgument(helper: 0, register: 2, reason: "\(entry) is not a function whose address the program takes"), pc: -1)
+            return 0
+        }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 11) { saved in
+            // The caller's registers, as they were at its helper call, come back afterwards.
+            _ = saved.initialize(from: UnsafeBufferPointer(start: registers, count: 11))
+            defer { registers.update(from: saved.baseAddress.unsafelyUnwrapped, count: 11) }
+            return runCallback(at: Int(entry), a1, a2, a3, a4)
+        }
+    }
+
+    private func runCallback(at entry: Int, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64) -> UInt64 {
+        let top = UInt64(UInt(bitPattern: stack)) + UInt64(Self.stackBytes)
+        let callerFrame = isRunning ? Int((top - registers[10]) / UInt64(BPFLimits.stackSize)) : -1
+        guard callerFrame + 1 < BPFLimits.maxCallFrames else {
+            callbackFailure = ExecutionError(kind: .callDepthExceeded, pc: entry)
+            return 0
+        }
+        registers.update(repeating: 0, count: 10)
+        (registers[1], registers[2], registers[3], registers[4]) = (a1, a2, a3, a4)
+        registers[10] = top - UInt64((callerFrame + 1) * BPFLimits.stackSize)
+        let wasRunning = isRunning
+        isRunning = true
+        defer { isRunning = wasRunning }
+        do {
+            if let checked = checkedRun { return try loop(policy: checked, start: entry, frameBase: callerFrame + 1) }
+            return try loop(policy: FastPolicy(), start: entry, frameBase: callerFrame + 1)
+        } catch {
+            callbackFailure = error
+            return 0
+        }
+    }
+
+    /// The failure of a callback made from native code (a JIT-compiled caller), taken once.
+    package func takeCallbackFailure() -> ExecutionError? {
+        defer { callbackFailure = nil }
+        return callbackFailure
+    }
+
     // MARK: - The run loop
 
     // Not inlined: each policy's specialization gets a function, and a code layout, of its own.
+    private func execute<P: AccessPolicy>(_ r1: UInt64, _ r2: UInt64, policy: P) throws(ExecutionError) -> UInt64 {
+        // Every run starts from the same registers: nothing of an earlier run is visible.
+        registers.update(repeating: 0, count: 10)
+        registers[1] = r1
+        registers[2] = r2
+        registers[10] = UInt64(UInt(bitPattern: stack)) + UInt64(Self.stackBytes)
+        isRunning = true
+        defer { isRunning = false }
+        return try loop(policy: policy, start: 0, frameBase: 0)
+    }
+
+    /// The run loop from instruction `start` with the registers as they are, in call frame
+    /// `frameBase`; an `exit` there returns.
     @inline(never)
-    private func execute<P: AccessPolicy>(_ r1: UInt64, _ r2: UInt64, policy initial: P) throws(ExecutionError) -> UInt64 {
+    private func loop<P: AccessPolicy>(policy initial: P, start: Int, frameBase: Int) throws(ExecutionError) -> UInt64 {
         var policy = initial
         var code = UnsafePointer(self.code.baseAddress.unsafelyUnwrapped)
         var tailCalls = 0
@@ -125,14 +223,8 @@ public final class Interpreter {
         let helpers = self.helpers
         let frames = self.frames
         let context = helperContextRaw
-        let stackTop = UInt64(UInt(bitPattern: stack)) + UInt64(Self.stackBytes)
-        // Every run starts from the same registers: nothing of an earlier run is visible.
-        reg.update(repeating: 0, count: 10)
-        reg[1] = r1
-        reg[2] = r2
-        reg[10] = stackTop
-        var depth = 0
-        var ip = code
+        var depth = frameBase
+        var ip = code + start
 
         while true {
             guard policy.tick() else { throw ExecutionError(kind: .instructionLimitExceeded(policy.limit), pc: ip - code) }
@@ -353,6 +445,11 @@ public final class Interpreter {
                     throw ExecutionError(kind: .unknownHelper(imm), pc: ip - code - 1)
                 }
                 reg[0] = helper(reg[1], reg[2], reg[3], reg[4], reg[5], context)
+                if var failure = callbackFailure {
+                    callbackFailure = nil
+                    if failure.pc < 0 { failure.pc = ip - code - 1 }
+                    throw failure
+                }
             case .lddwCall:
                 reg[d] = uimm
                 let id = insn.offset
@@ -401,7 +498,7 @@ public final class Interpreter {
                 reg[10] = reg[10] &- UInt64(BPFLimits.stackSize)
                 ip = code + Int(insn.offset)
             case .exit:
-                if depth == 0 { return reg[0] }
+                if depth == frameBase { return reg[0] }
                 depth -= 1
                 let frame = frames[depth]
                 (reg[6], reg[7], reg[8], reg[9]) = frame.saved

@@ -64,6 +64,19 @@ enum Predecoder {
                     i += 1
                     continue
                 }
+                if insn.src == WideImmediateKind.function.rawValue {
+                    // A function's address, for bpf_loop and the like: its first instruction's
+                    // index, which the callback runner starts from.
+                    guard let target = Optional(i + 1 + Int(insn.imm)), code.indices.contains(target) else {
+                        throw fail("the function address lands outside the program")
+                    }
+                    d.op = .lddw
+                    d.imm = Int64(target)
+                    out.append(d)
+                    out.append(DecodedInstruction(op: .nop))
+                    i += 2
+                    continue
+                }
                 guard insn.src == WideImmediateKind.immediate.rawValue else {
                     throw fail("lddw with pseudo source \(insn.src) must be relocated by the object loader before it can run")
                 }

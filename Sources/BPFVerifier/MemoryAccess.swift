@@ -240,6 +240,20 @@ extension Analysis {
                     s.frames[frame].spills[first / 8] = value
                     return nil
                 }
+                if value.isScalar, first % 8 == 0 {
+                    // A narrow spill of a number at a slot's start (check_stack_write_fixed_off):
+                    // its bytes keep the register, the rest of the slot becomes written (zeros
+                    // stay zeros); a value wider than the spill loses its links to copies.
+                    var spilled = value
+                    if 64 - spilled.value.umax.leadingZeroBitCount > size * 8 { spilled.id = 0 }
+                    for b in first..<end { s.frames[frame].slots[b] = .spill }
+                    for b in end..<first + 8 where s.frames[frame].slots[b] != .zero {
+                        if s.frames[frame].slots[b] == .invalid, config.allowUninitializedStack { continue }
+                        s.frames[frame].slots[b] = .misc
+                    }
+                    s.frames[frame].spills[first / 8] = spilled
+                    return nil
+                }
                 let kind: Frame.Slot = value.value.constantValue == 0 ? .zero : .misc
                 for b in first..<end { s.frames[frame].slots[b] = kind }
                 return nil
@@ -252,13 +266,42 @@ extension Analysis {
         let slots = s.frames[frame].slots
         if base.hasFixedOffset, slots[first] == .spill {
             let spilled = s.frames[frame].spills[first / 8]
-            if size == 8, first % 8 == 0 { return spilled }
+            let slotStart = first - first % 8
+            let spillSize = (slotStart..<slotStart + 8).prefix { slots[$0] == .spill }.count
+            if size == 8, spillSize == 8 { return spilled }
             guard spilled.isScalar else { throw error(pc, s, "invalid size of register fill") }
-            if first % 8 == 0, let c = spilled.value.constantValue, size < 8 {
-                return .scalar(.constant(c & ((1 << UInt64(size * 8)) - 1)))
+            if first % 8 == 0, size <= spillSize {
+                // A fill from the spill's start: the register, narrowed to the load's width
+                // (coerce_reg_to_size, _sx); a value wider than that loses its links.
+                if case .read(signed: true) = mode {
+                    let half = Int64(1) << Int64(size * 8 - 1)
+                    if spilled.value.smin >= -half, spilled.value.smax < half { return spilled }
+                } else if size == 8 || spilled.value.umax >> UInt64(size * 8) == 0 {
+                    return spilled
+                }
+                if case .read = mode, let c = spilled.value.constantValue {
+                    let low = c & ((1 << UInt64(size * 8)) - 1)
+                    guard case .read(signed: true) = mode else { return .scalar(.constant(low)) }
+                    let shift = UInt64(64 - size * 8)
+                    return .scalar(.constant(UInt64(bitPattern: Int64(bitPattern: low << shift) >> Int64(shift))))
+                }
+                return nil
+            }
+            if spillSize < 8 {
+                // Past a narrow spill, or across it: the bytes as they are.
+                return try stackBytes(s, pc, frame: frame, first: first, end: end, regno: regno, offset: offset, size: size, mode: mode, fixed: true)
             }
             return nil
         }
+        return try stackBytes(s, pc, frame: frame, first: first, end: end, regno: regno, offset: offset, size: size, mode: mode, fixed: base.hasFixedOffset)
+    }
+
+    /// A read of stack bytes that are not one register's spill: each must be written, and all
+    /// zeros read as zero.
+    private func stackBytes(
+        _ s: VerifierState, _ pc: Int, frame: Int, first: Int, end: Int, regno: Int, offset: Int64, size: Int, mode: AccessMode, fixed: Bool
+    ) throws(VerificationError) -> Register? {
+        let slots = s.frames[frame].slots
         var allZero = true
         for b in first..<end {
             switch slots[b] {
@@ -282,7 +325,7 @@ extension Analysis {
             case .misc: allZero = false
             }
         }
-        return allZero && base.hasFixedOffset ? .scalar(.constant(0)) : nil
+        return allZero && fixed ? .scalar(.constant(0)) : nil
     }
 
     /// What a load of `size` bytes gives when nothing more is known.

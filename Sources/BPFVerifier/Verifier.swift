@@ -390,9 +390,15 @@ struct Analysis {
             // The callback's iterations converge when the state at its call, numbers compared
             // by range (RANGE_WITHIN), is inside one this call site is still exploring.
             let live = liveMasks(state, at: pc)
-            if inProgress[pc].contains(where: { state.isSubsumed(by: $0.state, precision: nil, live: live) }) {
-                backtrack(.all, history: history, checkpoint: checkpoint)
-                return true
+            for old in inProgress[pc] where old.misses <= old.hits * 3 + 3 {
+                if state.isSubsumed(by: old.state, precision: nil, live: live) {
+                    old.hits += 1
+                    backtrack(.all, history: history, checkpoint: checkpoint)
+                    return true
+                }
+                // Iterations that keep differing (a counter the callback's exit depends on)
+                // stop being compared, as the kernel drops such states from its search.
+                old.misses += 1
             }
         }
         let candidates = complete[pc]
@@ -523,22 +529,23 @@ struct Analysis {
             let bytes = frame.slots[slot * 8..<slot * 8 + 8]
             if bytes.allSatisfy({ $0 == .invalid }) { continue }
             let offset = slot * 8 - BPFLimits.stackSize
-            if bytes.allSatisfy({ $0 == .spill }) {
-                parts.append("fp\(offset)=\(render(frame.spills[slot]))")
+            if bytes.first == .spill {
+                // A spill, narrow ones after the slot's other bytes (`fp-8=mmmm1`).
+                parts.append("fp\(offset)=" + bytes.reversed().prefix { $0 != .spill }.map(Self.byteCode).joined() + render(frame.spills[slot]))
             } else {
-                parts.append(
-                    "fp\(offset)="
-                        + bytes.reversed().map { s -> String in
-                            switch s {
-                            case .invalid: "?";
-                            case .misc: "m";
-                            case .zero: "0";
-                            case .spill: "r"
-                            }
-                        }.joined())
+                parts.append("fp\(offset)=" + bytes.reversed().map(Self.byteCode).joined())
             }
         }
         return parts.joined(separator: " ")
+    }
+
+    private static func byteCode(_ s: Frame.Slot) -> String {
+        switch s {
+        case .invalid: "?"
+        case .misc: "m"
+        case .zero: "0"
+        case .spill: "r"
+        }
     }
 }
 
