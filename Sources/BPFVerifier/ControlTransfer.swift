@@ -387,7 +387,7 @@ extension Analysis {
             let r = i + 1
             let arg = try readable(s, pc, r)
             if case .anything = kind { continue }  // a privileged program may pass anything, pointers too
-            if arg.kind == .packet || arg.kind == .packetMeta, !signature.packetAccess {
+            if arg.kind == .packet || arg.kind == .packetMeta, !Self.helpersReachPacket(config.programType, signature) {
                 throw error(pc, s, "helper access to the packet is not allowed")
             }
             try checkArgumentType(s, pc, arg, regno: r, kind)
@@ -490,6 +490,17 @@ extension Analysis {
         }
         if let callbackEntry, let callback { return .branch(taken: callbackEntry, target: callback) }
         return .next(pc + 1)
+    }
+
+    /// `may_access_direct_pkt_data` with a helper: the packet-carrying program types let
+    /// helpers declared `pkt_access` have packet pointers; sockopt programs let any helper.
+    private static func helpersReachPacket(_ type: ProgramType, _ signature: HelperSignature) -> Bool {
+        switch type {
+        case .cgroupSockopt: true
+        case .lwtIn, .lwtOut, .lwtSeg6Local, .skReuseport, .flowDissector, .cgroupSKB, .schedCLS, .schedACT, .xdp, .lwtXmit, .skSKB, .skMsg:
+            signature.packetAccess
+        default: false
+        }
     }
 
     /// `check_reg_type` and `check_func_arg_reg_off`: the register's type is one the argument

@@ -193,6 +193,22 @@ private let findings: [FuzzerFinding] = [
         rule: "check_helper_call: fn->might_sleep in a non-sleepable program", type: .cgroupSKB,
         code: asm("r1 = r10\nr1 += -32\nr2 = 4\nr3 = 63\ncall bpf_copy_from_user#148\nr0 = 0\nexit"),
         kernel: "helper call might sleep in a non-sleepable prog"),
+    FuzzerFinding(
+        rule: "may_access_direct_pkt_data: no packet pointers to helpers in sock_ops", type: .sockOps,
+        code: asm(
+            """
+            r7 = *(u64 *)(r1 +192)
+            r8 = *(u64 *)(r1 +200)
+            r1 = r7
+            r1 += 16
+            if r1 > r8 goto pc+4
+            r1 = map[fd:1]
+            r2 = r7
+            call bpf_map_lookup_elem#1
+            r0 = 0
+            r0 = 0
+            exit
+            """), kernel: "helper access to the packet is not allowed"),
 ]
 
 @Suite("Verifier: what the differential fuzzer found, refused in the kernel's words")
