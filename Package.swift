@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "BPFKernel", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "CBPFShims", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
+        .target(name: "BPFPacket", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The benchmark suite the CLI's bench command runs: every figure beside its peer's.
         .target(
             name: "SwiftBPFBench",
@@ -44,12 +45,14 @@ let package = Package(
         .target(name: "BPFRuntime", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFPlatform"], swiftSettings: strict),
         // The front: protocols both backends implement, one error, curated exports.
         .target(
-            name: "SwiftBPF", dependencies: ["BPFPlatform", "BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"],
+            name: "SwiftBPF",
+            dependencies: ["BPFPlatform", "BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel", "BPFPacket"],
             swiftSettings: strict),
         .executableTarget(
             name: "swiftbpf",
             dependencies: [
                 "SwiftBPF", "BPFConformance", "BPFBenchmarks", "SwiftBPFBench", "BPFObject", "BTF", "BPFKernel", "BPFFuzz", "BPFPlatform", "BPFCore", "BPFVM",
+                "BPFPacket",
             ],
             swiftSettings: strict
         ),
@@ -61,6 +64,9 @@ let package = Package(
             dependencies: ["BPFVerifier", "BPFCore", "BPFMaps", "BPFVM", "BPFTestSupport", "BPFFuzz", "BPFObject", "BPFKernel", "BTF"],
             swiftSettings: strict),
         .testTarget(name: "BPFMapsTests", dependencies: ["BPFMaps", "BPFCore"], swiftSettings: strict),
+        .testTarget(
+            name: "BPFPacketTests", dependencies: ["BPFPacket", "BPFCore", "BPFRuntime", "BPFVM", "BPFKernel", "BPFPlatform", "BPFTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "BPFVMTests", dependencies: ["BPFVM", "BPFCore", "BPFMaps", "BPFConformance", "BPFVerifier", "BPFTestSupport", "BPFPlatform"],
             swiftSettings: strict),

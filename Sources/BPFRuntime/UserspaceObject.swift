@@ -1,4 +1,5 @@
 import BPFCore
+import BPFVerifier
 import BPFPlatform
 public import BPFMaps
 public import BPFObject
@@ -99,6 +100,18 @@ public final class UserspaceObject {
             code[i].imm = Int32(truncatingIfNeeded: address)
             code[i + 1].imm = Int32(truncatingIfNeeded: address >> 32)
         }
+        return try Self.engines(
+            code, support: support, report: report, maps: maps, jitOptions: jitOptions, name: program.name, section: program.section, type: kind.type,
+            object: self)
+    }
+
+    /// `code` (its map references resolved) made ready to run: context accesses converted to the
+    /// runtime's context, decoded once, and compiled where the host has the JIT.
+    static func engines(
+        _ code: [Instruction], support: ProgramTypeSupport, report: VerifierReport?, maps: [BPFMap], jitOptions: JITProgram.Options,
+        name: String, section: String, type: ProgramType, object: UserspaceObject?
+    ) throws(RuntimeError) -> UserspaceProgram {
+        var code = code
         if let fields = support.contextFields {
             // A verified program's context accesses are those the verifier typed; an unverified
             // one's are found by the conversion's own data-flow pass.
@@ -109,7 +122,7 @@ public final class UserspaceObject {
                     code = try ContextConversion.convert(code, fields: fields)
                 }
             } catch {
-                throw .engine(program: program.name, .unsupported(instruction: error.index, reason: error.description))
+                throw .engine(program: name, .unsupported(instruction: error.index, reason: error.description))
             }
         }
         let interpreter: Interpreter
@@ -123,9 +136,8 @@ public final class UserspaceObject {
                 interpreter.setNativeEntry(compiled.nativeEntry)  // tail calls from compiled code land there
                 jit = compiled
             }
-        } catch { throw .engine(program: program.name, error) }
+        } catch { throw .engine(program: name, error) }
         return UserspaceProgram(
-            name: program.name, section: program.section, type: kind.type, support: support,
-            interpreter: interpreter, jit: jit, object: self, verification: report)
+            name: name, section: section, type: type, support: support, interpreter: interpreter, jit: jit, object: object, verification: report)
     }
 }

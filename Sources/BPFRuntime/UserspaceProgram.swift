@@ -15,7 +15,8 @@ public final class UserspaceProgram {
     /// The program compiled to native code, on hosts with a JIT.
     public let jit: JITProgram?
     /// Keeps the maps alive as long as the program may run.
-    let object: UserspaceObject
+    /// The object the program came from, whose maps it uses (nil for raw instructions).
+    let object: UserspaceObject?
     /// The verifier's report, when the program was verified at load.
     public let verification: VerifierReport?
 
@@ -42,7 +43,7 @@ public final class UserspaceProgram {
 
     init(
         name: String, section: String, type: ProgramType, support: ProgramTypeSupport, interpreter: Interpreter, jit: JITProgram?,
-        object: UserspaceObject, verification: VerifierReport?
+        object: UserspaceObject?, verification: VerifierReport?
     ) {
         self.verification = verification
         self.name = name
@@ -53,11 +54,12 @@ public final class UserspaceProgram {
         self.jit = jit
         self.object = object
         func address(_ map: BPFMap) -> UInt64 { UInt64(UInt(bitPattern: Unmanaged.passUnretained(map).toOpaque())) }
-        let rings = object.maps.filter { $0.shape.type == MapType.ringbuf }
+        let maps = object?.maps ?? []
+        let rings = maps.filter { $0.shape.type == MapType.ringbuf }
         ringBuffers = .allocate(capacity: rings.count)
         _ = ringBuffers.initialize(from: rings.map(address))
-        mapAddresses = .allocate(capacity: object.maps.count)
-        _ = mapAddresses.initialize(from: object.maps.map(address))
+        mapAddresses = .allocate(capacity: maps.count)
+        _ = mapAddresses.initialize(from: maps.map(address))
         let callbacks = interpreter.helperContextValue.callbacks
         updateHelperContext {
             $0.ringBuffers = UnsafeBufferPointer(ringBuffers)
@@ -80,6 +82,7 @@ public final class UserspaceProgram {
     /// The regions checked execution lets the program touch besides its stack and context:
     /// every map's storage, read-only where the object says so.
     private var mapRegions: [MemoryRegion] {
+        guard let object else { return [] }
         let readOnly = Set(object.object.maps.filter(\.readOnly).map(\.name))
         return object.maps.map { MemoryRegion($0.storage, writable: !readOnly.contains($0.name)) }
     }

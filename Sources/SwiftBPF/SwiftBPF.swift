@@ -6,3 +6,4 @@
 @_exported public import BPFVerifier
 @_exported public import BPFRuntime
 @_exported public import BPFKernel
+@_exported public import BPFPacket

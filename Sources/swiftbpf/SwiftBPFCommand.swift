@@ -6,7 +6,7 @@ enum SwiftBPFCommand {
         "swiftbpf",
         abstract: "The eBPF system in Swift: assemble, disassemble, run, verify, load, trace and benchmark eBPF programs.",
         subcommands: [
-            AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
+            AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, PcapCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
             ConformanceCommand.spec, BTFCommand.spec, TraceCommand.spec, LoadCommand.spec, ProgCommand.spec,
             MapCommand.spec, FeatureCommand.spec, BenchCommand.spec, FuzzVerifierCommand.spec,
         ]
