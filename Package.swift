@@ -33,7 +33,7 @@ let package = Package(
         // The benchmark suite the CLI's bench command runs: every figure beside its peer's.
         .target(
             name: "SwiftBPFBench",
-            dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel"],
+            dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel", "BPFPacket"],
             swiftSettings: strict),
         .target(name: "BPFTestSupport", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The verifier's differential fuzzer: structured program generator, the kernel as
@@ -80,7 +80,7 @@ let package = Package(
                 "BPFPlatform",
             ],
             swiftSettings: strict),
-        .testTarget(name: "swiftbpfTests", dependencies: ["swiftbpf"], swiftSettings: strict),
+        .testTarget(name: "swiftbpfTests", dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform"], swiftSettings: strict),
         .testTarget(
             name: "BPFKernelTests",
             dependencies: [

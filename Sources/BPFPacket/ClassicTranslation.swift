@@ -1,35 +1,51 @@
 public import BPFCore
 
 extension ClassicProgram {
-    /// The program in eBPF, as the kernel's `bpf_convert_filter` writes it, for a socket buffer
-    /// context (r1): A in r0, X in r7, r2 a scratch register, the context kept in r6 (which
-    /// `LD_ABS`/`LD_IND` read through), scratch word k at `fp - (16 - k) * 4`. A division by an
-    /// X of zero returns 0, as in classic BPF; immediates that eBPF would sign-extend are
-    /// compared through r2.
+    /// The program in eBPF, as the kernel's `bpf_convert_filter` writes it, for a tc
+    /// classifier's socket buffer (r1), whose packet starts at its Ethernet header: A in r0, X in
+    /// r7, r2 and r3 scratch, the context in r6, the packet's start and end in r8 and r9 (loads
+    /// at constant offsets read it directly after a bounds check, as the kernel's
+    /// `convert_bpf_ld_abs` does; one past the end returns 0, as in classic BPF), scratch word k
+    /// at `fp - (16 - k) * 4`. A division by an X of zero returns 0; immediates that eBPF
+    /// would sign-extend are compared through r2.
     public var ebpf: [BPFCore.Instruction] {
         // Two passes: the eBPF length of each classic instruction, then the code with jumps.
-        let prologue = 3
-        var starts: [Int] = []
-        var position = prologue
-        for insn in instructions {
-            starts.append(position)
-            position += Self.translate(insn, at: 0, targets: { _ in 0 }).count
-        }
         var code: [BPFCore.Instruction] = [
             .init(opcode: 0xb4, dst: 0), .init(opcode: 0xb4, dst: 7),  // A = 0, X = 0
             .init(opcode: 0xbf, dst: 6, src: 1),  // the context
+            .init(opcode: 0x61, dst: 8, src: 6, offset: 76), .init(opcode: 0x61, dst: 9, src: 6, offset: 80),  // data, data_end
         ]
-        for (pc, insn) in instructions.enumerated() {
-            code += Self.translate(insn, at: starts[pc]) { classicTarget in starts[pc + 1 + classicTarget] }
+        var starts: [Int] = []
+        var position = code.count
+        for insn in instructions {
+            starts.append(position)
+            position += Self.translate(insn, at: 0, targets: { _ in 0 }, fail: 0).count
         }
-        return code
+        let fail = position  // A = 0; exit
+        for (pc, insn) in instructions.enumerated() {
+            code += Self.translate(insn, at: starts[pc], targets: { classicTarget in starts[pc + 1 + classicTarget] }, fail: fail)
+        }
+        // The epilogue only when a load can jump to it: the kernel refuses unreachable code.
+        let directLoads = instructions.contains { ($0.mode == 0x20 || $0.mode == 0xa0) && $0.instructionClass <= 0x01 && $0.k < 0xffff }
+        return directLoads ? code + [.init(opcode: 0xb4, dst: 0), .init(opcode: 0x95)] : code
     }
 
     /// The eBPF of one instruction placed at `at`; `targets` gives the eBPF index of the classic
     /// instruction `n` after the next.
-    private static func translate(_ insn: Instruction, at: Int, targets: (Int) -> Int) -> [BPFCore.Instruction] {
+    private static func translate(_ insn: Instruction, at: Int, targets: (Int) -> Int, fail: Int) -> [BPFCore.Instruction] {
         let k = Int32(bitPattern: insn.k)
-        let a: UInt8 = 0, x: UInt8 = 7, tmp: UInt8 = 2, ctx: UInt8 = 6, fp: UInt8 = 10
+        let a: UInt8 = 0, x: UInt8 = 7, tmp: UInt8 = 2, ctx: UInt8 = 6, fp: UInt8 = 10, data: UInt8 = 8, dataEnd: UInt8 = 9
+        /// `dst = P[k:size]` read directly: past the packet's end, to `fail`.
+        func load(_ dst: UInt8, size: UInt16, at first: Int) -> [BPFCore.Instruction] {
+            let bytes = [0x00: 4, 0x08: 2, 0x10: 1][Int(size)]!
+            var out: [BPFCore.Instruction] = [.init(opcode: 0xbf, dst: 3, src: data), .init(opcode: 0x07, dst: 3, imm: k + Int32(bytes))]
+            out.append(.init(opcode: 0x2d, dst: 3, src: dataEnd, offset: Int16(truncatingIfNeeded: fail - (first + out.count) - 1)))
+            out.append(.init(opcode: 0x61 | UInt8(size), dst: dst, src: 3, offset: -Int16(bytes)))
+            if bytes > 1 { out.append(.init(opcode: 0xdc, dst: dst, imm: Int32(bytes * 8))) }  // network order
+            return out
+        }
+        // Direct loads at offsets the packet could have (below 64 KiB); LD_ABS for the others.
+        let direct = k >= 0 && k < 0xffff
         func scratch(_ word: UInt32) -> Int16 { -Int16((ClassicProgram.memoryWords - Int(word)) * 4) }
         switch insn.instructionClass {
         case 0x04:  // ALU: 32-bit, on A
@@ -48,9 +64,13 @@ extension ClassicProgram {
             case 0x00: return [.init(opcode: 0xb4, dst: dst, imm: k)]  // IMM
             case 0x60: return [.init(opcode: 0x61, dst: dst, src: fp, offset: scratch(insn.k))]  // MEM
             case 0x80: return [.init(opcode: 0x61, dst: dst, src: ctx, offset: 0)]  // LEN: skb->len
-            case 0x20: return [.init(opcode: 0x20 | UInt8(insn.size), imm: k)]  // ABS
+            case 0x20: return direct ? load(a, size: insn.size, at: at) : [.init(opcode: 0x20 | UInt8(insn.size), imm: k)]  // ABS
             case 0x40: return [.init(opcode: 0x40 | UInt8(insn.size), src: x, imm: k)]  // IND
-            default:  // LDX B MSH: X = 4 * (P[k] & 0xf), A kept in X meanwhile
+            default:  // LDX B MSH: X = 4 * (P[k] & 0xf)
+                if direct {
+                    return load(x, size: 0x10, at: at) + [.init(opcode: 0x54, dst: x, imm: 0xf), .init(opcode: 0x64, dst: x, imm: 2)]
+                }
+                // Through LD_ABS, which writes r0: A kept in X meanwhile.
                 return [
                     .init(opcode: 0xbf, dst: x, src: a), .init(opcode: 0x30, imm: k), .init(opcode: 0x54, dst: a, imm: 0xf),
                     .init(opcode: 0x64, dst: a, imm: 2), .init(opcode: 0xbf, dst: tmp, src: x), .init(opcode: 0xbf, dst: x, src: a),

@@ -9,8 +9,11 @@ public enum FilterCompiler {
     private typealias FreeCode = @convention(c) (UnsafeMutableRawPointer) -> Void
     private typealias Close = @convention(c) (OpaquePointer?) -> Void
 
+    private typealias ClassicFilter = @convention(c) (UnsafeRawPointer, UnsafePointer<UInt8>, UInt32, UInt32) -> UInt32
+
     private struct Library: @unchecked Sendable {
         let openDead: OpenDead, compile: Compile, error: GetError, free: FreeCode, close: Close
+        let filter: ClassicFilter?
     }
 
     /// libpcap, or why it cannot be used.
@@ -22,7 +25,8 @@ public enum FilterCompiler {
                 let error = symbol("pcap_geterr", GetError.self), let free = symbol("pcap_freecode", FreeCode.self),
                 let close = symbol("pcap_close", Close.self)
             else { continue }
-            return .success(Library(openDead: openDead, compile: compile, error: error, free: free, close: close))
+            return .success(
+                Library(openDead: openDead, compile: compile, error: error, free: free, close: close, filter: symbol("bpf_filter", ClassicFilter.self)))
         }
         return .failure(PacketCaptureError(.filterExpression, "libpcap is not installed (Debian: apt-get install libpcap0.8)"))
     }()
@@ -31,6 +35,20 @@ public enum FilterCompiler {
     public static var unavailableReason: String? {
         if case let .failure(error) = library { return error.description }
         return nil
+    }
+
+    /// libpcap's own classic interpreter (`bpf_filter`), for comparison: the program's result on
+    /// a packet. Nil without libpcap.
+    public static var classicInterpreter: (@Sendable (ClassicProgram, [UInt8]) -> UInt32)? {
+        guard case let .success(pcap) = library, let filter = pcap.filter else { return nil }
+        return { program, packet in
+            // struct bpf_insn, 8 bytes each, as libpcap reads them.
+            program.instructions.withUnsafeBufferPointer { instructions in
+                packet.withUnsafeBufferPointer { bytes in
+                    filter(UnsafeRawPointer(instructions.baseAddress!), bytes.baseAddress!, UInt32(bytes.count), UInt32(bytes.count))
+                }
+            }
+        }
     }
 
     /// `expression` compiled for packets of `linkType` (Ethernet by default), optimized, as

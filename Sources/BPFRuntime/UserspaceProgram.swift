@@ -122,10 +122,11 @@ public final class UserspaceProgram {
         let start = monotonicNanoseconds()
         let redirect: RedirectTarget?
         if mode == .jit, let jit {
+            let callsBack = interpreter.callsBack
             for _ in 0..<max(count, 1) {
                 r0 = try jit.run(address)
                 // Callbacks run on the interpreter; a failure there ends the run.
-                if let failure = interpreter.takeCallbackFailure() { throw failure }
+                if callsBack, let failure = interpreter.takeCallbackFailure() { throw failure }
             }
             redirect = jit.helperContextValue.redirect.target
         } else {

@@ -192,6 +192,9 @@ public final class Interpreter {
         }
     }
 
+    /// Whether the program takes functions' addresses (and so may be called back).
+    package var callsBack: Bool { !callbackEntries.isEmpty }
+
     /// The failure of a callback made from native code (a JIT-compiled caller), taken once.
     package func takeCallbackFailure() -> ExecutionError? {
         defer { callbackFailure = nil }

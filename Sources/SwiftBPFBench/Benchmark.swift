@@ -12,7 +12,7 @@ import BPFVM
 public struct Benchmark: Sendable {
     /// The parts of the suite.
     public enum Part: String, Sendable, CaseIterable {
-        case engines, verifier, loading, ringbuf
+        case engines, verifier, loading, ringbuf, filters
     }
 
     /// Runs per measurement.
@@ -56,6 +56,7 @@ public struct Benchmark: Sendable {
         case nil: break
         case .engines?: return try benchEngines(kernelReason: kernelReason)
         case .verifier?: return try benchVerifier(kernel: kernelReason == nil)
+        case .filters?: return try benchFilters(kernel: kernelReason == nil)
         case .loading?, .ringbuf?:
             if let kernelReason { throw BenchmarkError.unavailable("\(part!.rawValue): \(kernelReason)") }
             return part == .loading ? try benchLoading() : try benchRingBuffers()
@@ -63,6 +64,8 @@ public struct Benchmark: Sendable {
         try benchEngines(kernelReason: kernelReason)
         output("")
         try benchVerifier(kernel: kernelReason == nil)
+        output("")
+        try benchFilters(kernel: kernelReason == nil)
         if kernelReason == nil {
             output("")
             try benchLoading()
@@ -175,7 +178,7 @@ public struct Benchmark: Sendable {
     }
 
     /// Mean nanoseconds per call of `body` over `runs` calls.
-    private func meanNanoseconds(_ body: () throws -> Void) rethrows -> Double {
+    func meanNanoseconds(_ body: () throws -> Void) rethrows -> Double {
         let start = monotonicNanoseconds()
         for _ in 0..<runs { try body() }
         return Double(monotonicNanoseconds() - start) / Double(runs)

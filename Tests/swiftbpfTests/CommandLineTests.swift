@@ -1,3 +1,5 @@
+import BPFPacket
+import BPFPlatform
 import Testing
 @testable import swiftbpf
 
@@ -106,5 +108,32 @@ struct CommandLineTests {
         for page in [text, load] + SwiftBPFCommand.spec.subcommands.map({ $0.help(["swiftbpf", $0.name]) }) {
             #expect(page.split(separator: "\n").allSatisfy { $0.count <= 80 || !$0.contains(" ") })
         }
+    }
+
+    @Test("pcap: a filter over a capture, its verdicts written; command lines that cannot apply refused")
+    func pcap() throws {
+        let root = SwiftBPFCommand.spec
+        let folder = "/tmp/swiftbpf-pcap-test-\(getpid())"
+        let capture = folder + ".pcap"
+        // Two Ethernet frames: an IPv4 TCP one to port 80, and an ARP one.
+        let tcp: [UInt8] =
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, 0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]
+            + [0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]
+        let arp: [UInt8] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x06] + [UInt8](repeating: 0, count: 28)
+        let bytes = PacketCapture.pcapBytes(packets: [.init(timestamp: 1, data: tcp), .init(timestamp: 2, data: arp)], linkType: 1, snapLength: 65535)
+        #expect(writeFile(capture, bytes))
+        defer {
+            for name in ["accepted", "rejected"] { unlink(folder + "/\(name).pcap") }
+            rmdir(folder)
+            unlink(capture)
+        }
+        #expect(root.main(["pcap", capture]) != 0, "neither an object nor a filter")
+        #expect(root.main(["pcap", "--filter", "tcp", "--cbpf", "/dev/null", capture]) != 0, "two programs")
+        guard FilterCompiler.unavailableReason == nil else { return }
+        #expect(root.main(["pcap", "--filter", "tcp port 80", capture, "--out-dir", folder, "--engine", "checked"]) == 0)
+        let accepted = try PacketCapture.read(readFile(folder + "/accepted.pcap") ?? [])
+        let rejected = try PacketCapture.read(readFile(folder + "/rejected.pcap") ?? [])
+        #expect(accepted.packets.map(\.data) == [tcp] && rejected.packets.map(\.data) == [arp])
+        #expect(root.main(["pcap", "--filter", "tcp port", capture]) != 0, "libpcap's refusal")
     }
 }
