@@ -28,6 +28,9 @@ public struct ClassicProgram: Sendable, Equatable {
     static let ancillaryOffset = Int32(-0x1000)
 
     public let instructions: [Instruction]
+    /// Which instructions some path reaches (classic BPF allows dead code; eBPF does not, so the
+    /// translation leaves it out).
+    let reachable: [Bool]
 
     /// Checks `instructions` as `bpf_check_classic` does: known opcodes, scratch words and
     /// shifts in range, no division by a constant zero, jumps forward inside the program, a
@@ -87,6 +90,7 @@ public struct ClassicProgram: Sendable, Equatable {
             }
         }
         self.instructions = instructions
+        reachable = written.map { $0 != nil }
     }
 
     /// Parses `tcpdump -ddd` output: the instruction count, then one `code jt jf k` line each
@@ -109,6 +113,9 @@ public struct ClassicProgram: Sendable, Equatable {
         }
         try self.init(instructions)
     }
+
+    /// The opcodes the checks accept, for generators of test programs.
+    package static var knownCodesForTests: Set<UInt16> { knownCodes }
 
     /// The opcodes `bpf_check_classic` accepts (its `codes[]`), without the ancillary ones.
     static let knownCodes: Set<UInt16> = {

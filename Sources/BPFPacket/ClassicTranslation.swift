@@ -8,31 +8,44 @@ extension ClassicProgram {
     /// `convert_bpf_ld_abs` does; one past the end returns 0, as in classic BPF), scratch word k
     /// at `fp - (16 - k) * 4`. A division by an X of zero returns 0; immediates that eBPF
     /// would sign-extend are compared through r2.
-    public var ebpf: [BPFCore.Instruction] {
+    public var ebpf: [BPFCore.Instruction] { ebpf(directPacketAccess: true) }
+
+    /// The program in eBPF for a socket filter (`BPF_PROG_TYPE_SOCKET_FILTER`, which
+    /// `SO_ATTACH_BPF` attaches): every packet load through `LD_ABS`/`LD_IND`, as socket filters
+    /// cannot read the packet directly.
+    public var socketFilterEBPF: [BPFCore.Instruction] { ebpf(directPacketAccess: false) }
+
+    private func ebpf(directPacketAccess: Bool) -> [BPFCore.Instruction] {
         // Two passes: the eBPF length of each classic instruction, then the code with jumps.
         var code: [BPFCore.Instruction] = [
             .init(opcode: 0xb4, dst: 0), .init(opcode: 0xb4, dst: 7),  // A = 0, X = 0
             .init(opcode: 0xbf, dst: 6, src: 1),  // the context
-            .init(opcode: 0x61, dst: 8, src: 6, offset: 76), .init(opcode: 0x61, dst: 9, src: 6, offset: 80),  // data, data_end
         ]
+        if directPacketAccess {
+            code += [.init(opcode: 0x61, dst: 8, src: 6, offset: 76), .init(opcode: 0x61, dst: 9, src: 6, offset: 80)]  // data, data_end
+        }
         var starts: [Int] = []
         var position = code.count
-        for insn in instructions {
+        for (pc, insn) in instructions.enumerated() {
             starts.append(position)
-            position += Self.translate(insn, at: 0, targets: { _ in 0 }, fail: 0).count
+            if reachable[pc] { position += Self.translate(insn, at: 0, targets: { _ in 0 }, fail: 0, direct: directPacketAccess).count }
         }
         let fail = position  // A = 0; exit
-        for (pc, insn) in instructions.enumerated() {
-            code += Self.translate(insn, at: starts[pc], targets: { classicTarget in starts[pc + 1 + classicTarget] }, fail: fail)
+        for (pc, insn) in instructions.enumerated() where reachable[pc] {
+            code += Self.translate(
+                insn, at: starts[pc], targets: { classicTarget in starts[pc + 1 + classicTarget] }, fail: fail, direct: directPacketAccess)
         }
         // The epilogue only when a load can jump to it: the kernel refuses unreachable code.
-        let directLoads = instructions.contains { ($0.mode == 0x20 || $0.mode == 0xa0) && $0.instructionClass <= 0x01 && $0.k < 0xffff }
-        return directLoads ? code + [.init(opcode: 0xb4, dst: 0), .init(opcode: 0x95)] : code
+        let directLoads = instructions.indices.contains { pc in
+            let insn = instructions[pc]
+            return reachable[pc] && (insn.mode == 0x20 || insn.mode == 0xa0) && insn.instructionClass <= 0x01 && insn.k < 0xffff
+        }
+        return directPacketAccess && directLoads ? code + [.init(opcode: 0xb4, dst: 0), .init(opcode: 0x95)] : code
     }
 
     /// The eBPF of one instruction placed at `at`; `targets` gives the eBPF index of the classic
     /// instruction `n` after the next.
-    private static func translate(_ insn: Instruction, at: Int, targets: (Int) -> Int, fail: Int) -> [BPFCore.Instruction] {
+    private static func translate(_ insn: Instruction, at: Int, targets: (Int) -> Int, fail: Int, direct packetAccess: Bool) -> [BPFCore.Instruction] {
         let k = Int32(bitPattern: insn.k)
         let a: UInt8 = 0, x: UInt8 = 7, tmp: UInt8 = 2, ctx: UInt8 = 6, fp: UInt8 = 10, data: UInt8 = 8, dataEnd: UInt8 = 9
         /// `dst = P[k:size]` read directly: past the packet's end, to `fail`.
@@ -45,7 +58,7 @@ extension ClassicProgram {
             return out
         }
         // Direct loads at offsets the packet could have (below 64 KiB); LD_ABS for the others.
-        let direct = k >= 0 && k < 0xffff
+        let direct = packetAccess && k >= 0 && k < 0xffff
         func scratch(_ word: UInt32) -> Int16 { -Int16((ClassicProgram.memoryWords - Int(word)) * 4) }
         switch insn.instructionClass {
         case 0x04:  // ALU: 32-bit, on A
@@ -98,7 +111,9 @@ extension ClassicProgram {
             let conditionAt = at + out.count
             condition.offset = jump(from: conditionAt, to: targets(Int(insn.jt)))
             out.append(condition)
-            out.append(.init(opcode: 0x05, offset: jump(from: conditionAt + 1, to: targets(Int(insn.jf)))))
+            // The false branch: a jump, unless it is the next instruction (in both passes, so
+            // that lengths agree: decided by the classic offsets alone).
+            if insn.jf != 0 { out.append(.init(opcode: 0x05, offset: jump(from: conditionAt + 1, to: targets(Int(insn.jf))))) }
             return out
         }
     }
