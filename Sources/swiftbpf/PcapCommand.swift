@@ -82,7 +82,11 @@ struct PcapCommand {
             counts[verdict, default: (0, 0)].bytes += output.count
             if let redirect { redirects["\(redirect)", default: 0] += 1 }
             if outDirectory != nil {
-                written[verdict, default: []].append(PacketCapture.Packet(timestamp: packet.timestamp, data: output, originalLength: packet.originalLength))
+                // A filter keeps a prefix of the packet (its length on the wire stays); a program
+                // that rewrote the packet made a new one.
+                let filtered = verdict == "accepted" || verdict == "rejected"
+                let length = filtered ? packet.originalLength : output.count
+                written[verdict, default: []].append(PacketCapture.Packet(timestamp: packet.timestamp, data: output, originalLength: length))
             }
             if (i + 1) % 100_000 == 0 { printError("… \(i + 1) of \(capture.packets.count) packets") }
         }

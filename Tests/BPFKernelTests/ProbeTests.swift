@@ -37,7 +37,9 @@ private let source = """
 
 /// The path of the C library this process has mapped.
 private func libcPath() -> String? {
-    guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+    // Read to its end: with many libraries loaded (libpcap brings its own), Foundation's read of
+    // this virtual file stops early.
+    guard let maps = readTextFile("/proc/self/maps") else { return nil }
     return maps.split(separator: "\n").compactMap { line in line.split(separator: " ").last.map(String.init) }
         .first { $0.hasPrefix("/") && $0.contains("/libc.so") }
 }
