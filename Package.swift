@@ -80,7 +80,8 @@ let package = Package(
                 "BPFPlatform",
             ],
             swiftSettings: strict),
-        .testTarget(name: "swiftbpfTests", dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform"], swiftSettings: strict),
+        .testTarget(
+            name: "swiftbpfTests", dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks"], swiftSettings: strict),
         .testTarget(
             name: "BPFKernelTests",
             dependencies: [

@@ -1,4 +1,5 @@
 public import BPFCore
+import BTF
 import CBPFShims
 import BPFPlatform
 
@@ -20,6 +21,14 @@ public enum Inventory {
         public var btfID: UInt32 = 0
         public var functionInfoCount: UInt32 = 0
         public var lineInfoCount: UInt32 = 0
+        /// Whether its license is GPL-compatible.
+        public var gplCompatible = false
+        /// When it was loaded, nanoseconds since boot.
+        public var loadTime: UInt64 = 0
+        /// Its runs and their total time, counted while statistics are on (`BPF_ENABLE_STATS`,
+        /// or the `kernel.bpf_stats_enabled` sysctl).
+        public var runCount: UInt64 = 0
+        public var runTimeNanoseconds: UInt64 = 0
     }
 
     /// A map in the kernel.
@@ -65,12 +74,68 @@ public enum Inventory {
     public static func program(fd: Int32) -> ProgramInfo? {
         var s = cbpf_prog_summary()
         guard cbpf_prog_info(fd, &s) == 0 else { return nil }
-        let name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        // The kernel keeps 15 bytes of a name; the program's BTF has it whole (as bpftool reads it).
+        if name.utf8.count == 15, s.btf_id != 0, s.nr_func_info > 0, let whole = functionName(fd: fd, btfID: s.btf_id, records: s.nr_func_info),
+            whole.hasPrefix(name)
+        {
+            name = whole
+        }
         let tag = withUnsafeBytes(of: s.tag) { hexString($0) }
         return ProgramInfo(
             id: s.id, type: ProgramType(rawValue: s.type), name: name, tag: tag, translatedBytes: s.xlated_len,
             jitedBytes: s.jited_len, mapCount: s.nr_map_ids, createdByUID: s.created_by_uid,
-            btfID: s.btf_id, functionInfoCount: s.nr_func_info, lineInfoCount: s.nr_line_info)
+            btfID: s.btf_id, functionInfoCount: s.nr_func_info, lineInfoCount: s.nr_line_info, gplCompatible: s.gpl_compatible != 0,
+            loadTime: s.load_time, runCount: s.run_cnt, runTimeNanoseconds: s.run_time_ns)
+    }
+
+    /// The name of the program's first function in its BTF.
+    private static func functionName(fd: Int32, btfID: UInt32, records: UInt32) -> String? {
+        var info = [UInt32](repeating: 0, count: Int(records) * 2)
+        guard info.withUnsafeMutableBufferPointer({ cbpf_prog_func_info(fd, $0.baseAddress, records) }) == 0,
+            let bytes = try? KernelBTF.bytes(id: btfID), let btf = try? BTF(bytes: bytes)
+        else { return nil }
+        return btf.name(ofType: Int(info[1]))
+    }
+
+    /// A loaded program's instructions as the kernel keeps them (after its rewrites: map
+    /// references as map ids... as `bpftool prog dump xlated` shows them) and the ids of the maps
+    /// it uses.
+    public static func contents(fd: Int32) throws(KernelError) -> (instructions: [Instruction], mapIDs: [UInt32]) {
+        guard let info = program(fd: fd) else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: Int32(EINVAL)) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.translatedBytes))
+        var ids = [UInt32](repeating: 0, count: Int(info.mapCount))
+        let r = bytes.withUnsafeMutableBytes { b in
+            ids.withUnsafeMutableBufferPointer { cbpf_prog_contents(fd, b.baseAddress, UInt32(b.count), $0.baseAddress, UInt32($0.count)) }
+        }
+        guard r == 0 else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: -r) }
+        let instructions = stride(from: 0, to: bytes.count - bytes.count % 8, by: 8).map { Instruction(bytes: bytes, at: $0) }
+        return (instructions, ids)
+    }
+
+    /// The file descriptor of the program or map (`kind` 0 or 1) that `selector` names: `id N`,
+    /// `pinned PATH` or (for programs and maps) `name NAME`, as bpftool takes them.
+    public static func descriptor(kind: Int32, selector: String, _ value: String) throws(KernelError) -> Int32 {
+        let what = kind == 0 ? "program" : "map"
+        switch selector {
+        case "id":
+            guard let id = UInt32(value) else { throw .noSuchObject("'\(value)' is not a \(what) id") }
+            let fd = cbpf_fd_by_id(kind, id)
+            guard fd >= 0 else { throw KernelError(command: kind == 0 ? "BPF_PROG_GET_FD_BY_ID \(id)" : "BPF_MAP_GET_FD_BY_ID \(id)", errno: -fd) }
+            return fd
+        case "pinned":
+            let fd = cbpf_obj_get(value)
+            guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(value))", errno: -fd) }
+            return fd
+        case "name":
+            let matches = kind == 0 ? try programs().filter { $0.name == value }.map(\.id) : try maps().filter { $0.name == value }.map(\.id)
+            guard matches.count == 1 else {
+                throw .noSuchObject(matches.isEmpty ? "no \(what) is named '\(value)'" : "\(matches.count) \(what)s are named '\(value)': ids \(matches)")
+            }
+            return try descriptor(kind: kind, selector: "id", String(matches[0]))
+        default:
+            throw .noSuchObject("'\(selector)': name a \(what) by id, pinned or name")
+        }
     }
 
     /// Every map in the kernel.

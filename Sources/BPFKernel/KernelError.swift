@@ -14,6 +14,9 @@ public enum KernelError: Error, Sendable, CustomStringConvertible {
     /// The program cannot be attached as asked: its section names no attach point this loader
     /// knows, or the attachment needs something not given (an interface for XDP and tc).
     case cannotAttach(program: String, reason: String)
+    /// No loaded program or map answers to what was asked (`id`, `pinned`, `name`), or the
+    /// request named one ambiguously.
+    case noSuchObject(String)
 
     /// A refusal of `command` with errno `errno` (positive), and the verifier's log.
     public init(command: String, errno: Int32, log: String? = nil) {
@@ -54,6 +57,7 @@ public enum KernelError: Error, Sendable, CustomStringConvertible {
         switch self {
         case let .refused(operation, _, _): operation
         case let .preparing(program, _), let .cannotAttach(program, _): "program \(program)"
+        case .noSuchObject: "lookup"
         }
     }
 
@@ -65,6 +69,7 @@ public enum KernelError: Error, Sendable, CustomStringConvertible {
             return text
         case let .preparing(program, error): return "program \(program): \(error)"
         case let .cannotAttach(program, reason): return "program \(program): not attached: \(reason)"
+        case let .noSuchObject(reason): return reason
         }
     }
 }

@@ -74,6 +74,10 @@ extension KernelMap {
         try self.init(describing: fd, source: "map \(id)")
     }
 
+    /// Adopts `fd` (an open map descriptor, closed with the map), asking the kernel for the
+    /// map's shape and BTF types.
+    public convenience init(adopting fd: Int32) throws(KernelError) { try self.init(describing: fd, source: "map fd \(fd)") }
+
     /// Adopts `fd`, asking the kernel for the map's shape and BTF types.
     convenience init(describing fd: Int32, source path: String) throws(KernelError) {
         let info: Inventory.MapInfo

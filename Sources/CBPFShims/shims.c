@@ -326,9 +326,31 @@ int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
     summary->jited_len = info.jited_prog_len; summary->created_by_uid = info.created_by_uid;
     summary->nr_map_ids = info.nr_map_ids; summary->load_time = info.load_time;
     summary->btf_id = info.btf_id; summary->nr_func_info = info.nr_func_info; summary->nr_line_info = info.nr_line_info;
+    summary->gpl_compatible = info.gpl_compatible; summary->run_time_ns = info.run_time_ns; summary->run_cnt = info.run_cnt;
     memcpy(summary->tag, info.tag, 8);
     memcpy(summary->name, info.name, 16);
     return 0;
+}
+
+int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map_ids, uint32_t map_count) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    info.xlated_prog_insns = (uint64_t)(uintptr_t)xlated;
+    info.xlated_prog_len = xlated_size;
+    info.map_ids = (uint64_t)(uintptr_t)map_ids;
+    info.nr_map_ids = map_count;
+    long r = obj_info_keep(fd, &info, sizeof(info));
+    return r < 0 ? (int)r : 0;
+}
+
+int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    info.func_info = (uint64_t)(uintptr_t)records;
+    info.nr_func_info = count;
+    info.func_info_rec_size = 8;
+    long r = obj_info_keep(fd, &info, sizeof(info));
+    return r < 0 ? (int)r : 0;
 }
 
 int cbpf_map_info(int fd, struct cbpf_map_summary *summary) {
@@ -378,11 +400,17 @@ int cbpf_epoll_wait(int epoll_fd, uint64_t *tokens, int capacity, int timeout_ms
 int cbpf_link_create_ifindex(int prog_fd, uint32_t ifindex, uint32_t attach_type) { (void)prog_fd; (void)ifindex; (void)attach_type; return -ENOSYS; }
 int cbpf_raw_tracepoint_open(const char *name, int prog_fd) { (void)name; (void)prog_fd; return -ENOSYS; }
 int cbpf_obj_pin(int fd, const char *path) { (void)fd; (void)path; return -ENOSYS; }
-int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }
+
 int cbpf_mount_bpffs(void) { return -ENOSYS; }
 int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id) { (void)kind; (void)start_id; (void)next_id; return -ENOSYS; }
 int cbpf_fd_by_id(int kind, uint32_t id) { (void)kind; (void)id; return -ENOSYS; }
 int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
+int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map_ids, uint32_t map_count) {
+    (void)fd; (void)xlated; (void)xlated_size; (void)map_ids; (void)map_count;
+    return -ENOSYS;
+}
+int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count) { (void)fd; (void)records; (void)count; return -ENOSYS; }
+int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }
 int cbpf_map_info(int fd, struct cbpf_map_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
 
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval) {

@@ -94,7 +94,7 @@ public struct VerdictComparison: Sendable {
             return .notJudged(problem.message)
         case let .preparing(_, problem):
             return .notPrepared(problem.description)
-        case let .cannotAttach(_, reason):
+        case let .cannotAttach(_, reason), let .noSuchObject(reason):
             return .notPrepared(reason)
         }
     }

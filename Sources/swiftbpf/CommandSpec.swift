@@ -59,9 +59,9 @@ struct Parameter: Sendable {
         Parameter(kind: .option, name: name, short: short, help: help, defaultValue: defaultValue)
     }
 
-    /// `--name`, on or off.
-    static func flag(_ name: String, _ help: String) -> Parameter {
-        Parameter(kind: .flag, name: name, help: help)
+    /// `--name` (or `-s` with a short name), on or off.
+    static func flag(_ name: String, short: Character? = nil, _ help: String) -> Parameter {
+        Parameter(kind: .flag, name: name, short: short, help: help)
     }
 
     /// How the parameter is written in the usage line and the help.
@@ -71,7 +71,7 @@ struct Parameter: Sendable {
         case .arguments: "<\(name)> ..."
         case .optionalArgument: "[<\(name)>]"
         case .option: (short.map { "-\($0), " } ?? "") + "--\(name) <\(name)>"
-        case .flag: "--\(name)"
+        case .flag: (short.map { "-\($0), " } ?? "") + "--\(name)"
         }
     }
 }

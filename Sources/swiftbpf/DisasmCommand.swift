@@ -28,11 +28,12 @@ struct DisasmCommand {
     var jited: Bool
     var blind: Bool
 
-    init(_ arguments: ParsedArguments) {
+    init(_ arguments: ParsedArguments) throws(UsageError) {
         file = arguments.argument("file")
         program = arguments.string("program")
         jited = arguments.flag("jited")
         blind = arguments.flag("blind")
+        if blind, !jited { throw UsageError(command: arguments.command, message: "--blind blinds the JIT's constants: it needs --jited") }
     }
 
     func run() throws {

@@ -49,6 +49,7 @@ struct RunCommand {
         packetFile = arguments.string("packet-file")
         program = arguments.string("program")
         runs = try arguments.value("repeat") ?? 1
+        if runs == 0 { throw UsageError(command: arguments.command, message: "--repeat: a program runs at least once") }
     }
 
     func run() throws {

@@ -139,7 +139,9 @@ extension VerifyCommand {
             "xdp": .xdp, "socket": .socketFilter, "tracepoint": .tracepoint, "tc": .schedCLS,
             "raw_tracepoint": .rawTracepoint, "kprobe": .kprobe,
         ]
-        guard let programType = types[type] else { throw CLIError("--type: unknown program type '\(type)'") }
+        guard let programType = types[type] else {
+            throw CLIError("--type: unknown program type '\(type)' (one of \(types.keys.sorted().joined(separator: ", ")))")
+        }
         let code: [Instruction]
         do { code = try PseudoCAssembler.assemble(text) } catch { throw CLIError("\(object): \(error)") }
         var configuration = Verifier.Configuration(programType: programType)

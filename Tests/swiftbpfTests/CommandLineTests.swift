@@ -1,3 +1,4 @@
+import BPFKernel
 import BPFPacket
 import BPFPlatform
 import Testing
@@ -108,6 +109,16 @@ struct CommandLineTests {
         for page in [text, load] + SwiftBPFCommand.spec.subcommands.map({ $0.help(["swiftbpf", $0.name]) }) {
             #expect(page.split(separator: "\n").allSatisfy { $0.count <= 80 || !$0.contains(" ") })
         }
+    }
+
+    @Test("options that cannot apply are usage errors (64), not silently ignored")
+    func inapplicable() {
+        let root = SwiftBPFCommand.spec
+        #expect(root.main(["disasm", "/dev/null", "--blind"]) == 64, "--blind without --jited")
+        #expect(root.main(["run", "/dev/null", "--repeat", "0"]) == 64, "--repeat 0")
+        #expect(root.main(["map", "dump", "1", "--hex", "-j"]) == 64, "--hex with -j")
+        #expect(root.main(["conformance", "/nonexistent"]) == 1)
+        #expect(root.main(["prog", "show", "bogus", "1"]) == 1 || KernelSupport.unavailableReason != nil)
     }
 
     @Test("pcap: a filter over a capture, its verdicts written; command lines that cannot apply refused")

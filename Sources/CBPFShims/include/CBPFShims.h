@@ -187,14 +187,22 @@ int cbpf_fd_by_id(int kind, uint32_t id);
 /// The parts of struct bpf_prog_info the CLI shows.
 struct cbpf_prog_summary {
     uint32_t type, id, xlated_len, jited_len, created_by_uid, nr_map_ids;
-    uint32_t btf_id, nr_func_info, nr_line_info;
-    uint64_t load_time;
+    uint32_t btf_id, nr_func_info, nr_line_info, gpl_compatible;
+    uint64_t load_time, run_time_ns, run_cnt;
     uint8_t tag[8];
     char name[16];
 };
 
 /// BPF_OBJ_GET_INFO_BY_FD for a program. Returns 0 or -errno.
 int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary);
+
+/// BPF_OBJ_GET_INFO_BY_FD for a program's translated instructions (xlated_size bytes, as the
+/// summary gave) and its map ids (map_count of them). Returns 0 or -errno.
+int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map_ids, uint32_t map_count);
+
+/// BPF_OBJ_GET_INFO_BY_FD for a program's BTF function records (count of them, 8 bytes each:
+/// instruction offset, FUNC type id). Returns 0 or -errno.
+int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count);
 
 /// BPF_PROG_TEST_RUN with a context (ctx_in) and no data, as raw tracepoints take it.
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval);

@@ -1,0 +1,70 @@
+import BPFBenchmarks
+import BPFKernel
+import BPFObject
+import BPFPlatform
+import Foundation
+import Testing
+@testable import swiftbpf
+
+private let kernelReason = KernelSupport.unavailableReason
+private let bpftool = ["/usr/sbin/bpftool", "/usr/bin/bpftool"].first { FileManager.default.isExecutableFile(atPath: $0) }
+private let bpftoolReason: String? = bpftool == nil ? "bpftool is not installed" : nil
+private let compilerReason = BPFCompiler.unavailableReason
+
+/// `prog show -j` and `map show -j` against `bpftool -j` on a program and map loaded here, field
+/// by field (bpftool's `bytes_memlock`, an accounting figure, is not printed).
+@Suite(
+    "Inventory JSON against bpftool's", .serialized, .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+    .enabled(if: bpftoolReason == nil, Comment(rawValue: bpftoolReason ?? "")),
+    .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+struct InventoryJSONTests {
+    private func bpftoolJSON(_ arguments: [String]) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bpftool!)
+        process.arguments = ["-j"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    private func parsed(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    @Test("prog show and map show: the same fields and values as bpftool -j")
+    func sameAsBpftool() throws {
+        let object = try KernelObject(
+            ObjectFile(
+                bytes: try BPFCompiler.compile(
+                    text: """
+                        #include <linux/bpf.h>
+                        #include <bpf/bpf_helpers.h>
+                        struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, __u64); } inventory_counts SEC(".maps");
+                        SEC("xdp") int inventory_long_program_name(struct xdp_md *ctx) { __u32 k = 1; __u64 *v = bpf_map_lookup_elem(&inventory_counts, &k); return v ? XDP_DROP : XDP_PASS; }
+                        char LICENSE[] SEC("license") = "GPL";
+                        """, name: "inventory.bpf.c")))
+        let program = try object.load()
+        let info = try #require(Inventory.program(fd: program.fd))
+        let ours = try parsed(ProgCommand.json(info, mapIDs: try Inventory.contents(fd: program.fd).mapIDs))
+        let theirs = try bpftoolJSON(["prog", "show", "id", "\(info.id)"])
+        for (key, value) in ours {
+            if key == "loaded_at" {
+                #expect(abs((value as? Int ?? 0) - (theirs[key] as? Int ?? 0)) <= 1, "loaded_at")
+                continue
+            }
+            #expect("\(value)" == "\(theirs[key] ?? "absent")", "prog field \(key)")
+        }
+        #expect(Set(theirs.keys).subtracting(ours.keys) == ["bytes_memlock"])
+        #expect(info.name == "inventory_long_program_name", "the whole name, from the program's BTF")
+
+        let map = try #require(object.map(named: "inventory_counts"))
+        let mapInfo = try #require(Inventory.map(fd: map.fd))
+        let oursMap = try parsed(MapCommand.json(mapInfo))
+        let theirsMap = try bpftoolJSON(["map", "show", "id", "\(mapInfo.id)"])
+        for (key, value) in oursMap { #expect("\(value)" == "\(theirsMap[key] ?? "absent")", "map field \(key)") }
+        #expect(Set(theirsMap.keys).subtracting(oursMap.keys).isSubset(of: ["bytes_memlock", "frozen"]))
+    }
+}
