@@ -46,7 +46,38 @@ public enum Inventory {
         public var valueTypeID: UInt32 = 0
     }
 
-    /// Ids of programs (kind 0) or maps (kind 1), ascending.
+    /// A link in the kernel.
+    public struct LinkInfo: Sendable, Equatable {
+        public var id: UInt32
+        public var type: LinkType
+        public var programID: UInt32
+    }
+
+    /// Every link in the kernel.
+    public static func links() throws(KernelError) -> [LinkInfo] {
+        try ids(kind: 2).compactMap { id in
+            let fd = cbpf_fd_by_id(2, id)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            return link(fd: fd)
+        }
+    }
+
+    /// What the kernel says of the link behind `fd`, or nil when it will not say.
+    public static func link(fd: Int32) -> LinkInfo? {
+        var type: UInt32 = 0, id: UInt32 = 0, program: UInt32 = 0
+        guard cbpf_link_info(fd, &type, &id, &program) == 0 else { return nil }
+        return LinkInfo(id: id, type: LinkType(rawValue: type), programID: program)
+    }
+
+    /// Detaches the link behind `fd` (`BPF_LINK_DETACH`): its program leaves the hook, though
+    /// the link stays until its last descriptor and pin go.
+    public static func detachLink(fd: Int32) throws(KernelError) {
+        let r = cbpf_link_detach(fd)
+        guard r == 0 else { throw KernelError(command: "BPF_LINK_DETACH", errno: -r) }
+    }
+
+    /// Ids of programs (kind 0), maps (kind 1) or links (kind 2), ascending.
     static func ids(kind: Int32) throws(KernelError) -> [UInt32] {
         var out: [UInt32] = []
         var current: UInt32 = 0
@@ -54,7 +85,7 @@ public enum Inventory {
             var next: UInt32 = 0
             let r = cbpf_next_id(kind, current, &next)
             if r == -Int32(ENOENT) { return out }
-            guard r == 0 else { throw KernelError(command: kind == 0 ? "BPF_PROG_GET_NEXT_ID" : "BPF_MAP_GET_NEXT_ID", errno: -r) }
+            guard r == 0 else { throw KernelError(command: ["BPF_PROG_GET_NEXT_ID", "BPF_MAP_GET_NEXT_ID", "BPF_LINK_GET_NEXT_ID"][Int(kind)], errno: -r) }
             out.append(next)
             current = next
         }
@@ -113,28 +144,30 @@ public enum Inventory {
         return (instructions, ids)
     }
 
-    /// The file descriptor of the program or map (`kind` 0 or 1) that `selector` names: `id N`,
-    /// `pinned PATH` or (for programs and maps) `name NAME`, as bpftool takes them.
+    /// The file descriptor of the program, map or link (`kind` 0, 1 or 2) that `selector`
+    /// names: `id N`, `pinned PATH` or (for programs and maps) `name NAME`, as bpftool takes them.
     public static func descriptor(kind: Int32, selector: String, _ value: String) throws(KernelError) -> Int32 {
-        let what = kind == 0 ? "program" : "map"
+        let what = ["program", "map", "link"][Int(kind)]
         switch selector {
         case "id":
             guard let id = UInt32(value) else { throw .noSuchObject("'\(value)' is not a \(what) id") }
             let fd = cbpf_fd_by_id(kind, id)
-            guard fd >= 0 else { throw KernelError(command: kind == 0 ? "BPF_PROG_GET_FD_BY_ID \(id)" : "BPF_MAP_GET_FD_BY_ID \(id)", errno: -fd) }
+            guard fd >= 0 else {
+                throw KernelError(command: ["BPF_PROG_GET_FD_BY_ID", "BPF_MAP_GET_FD_BY_ID", "BPF_LINK_GET_FD_BY_ID"][Int(kind)] + " \(id)", errno: -fd)
+            }
             return fd
         case "pinned":
             let fd = cbpf_obj_get(value)
             guard fd >= 0 else { throw KernelError(command: "BPF_OBJ_GET (\(value))", errno: -fd) }
             return fd
-        case "name":
+        case "name" where kind < 2:
             let matches = kind == 0 ? try programs().filter { $0.name == value }.map(\.id) : try maps().filter { $0.name == value }.map(\.id)
             guard matches.count == 1 else {
                 throw .noSuchObject(matches.isEmpty ? "no \(what) is named '\(value)'" : "\(matches.count) \(what)s are named '\(value)': ids \(matches)")
             }
             return try descriptor(kind: kind, selector: "id", String(matches[0]))
         default:
-            throw .noSuchObject("'\(selector)': name a \(what) by id, pinned or name")
+            throw .noSuchObject("'\(selector)': name a \(what) by id, pinned\(kind < 2 ? " or name" : "")")
         }
     }
 

@@ -67,4 +67,23 @@ struct InventoryJSONTests {
         for (key, value) in oursMap { #expect("\(value)" == "\(theirsMap[key] ?? "absent")", "map field \(key)") }
         #expect(Set(theirsMap.keys).subtracting(oursMap.keys).isSubset(of: ["bytes_memlock", "frozen"]))
     }
+
+    @Test("link show: the same fields as bpftool -j, for a tracepoint attached here")
+    func linkSameAsBpftool() throws {
+        let object = try KernelObject(
+            ObjectFile(
+                bytes: try BPFCompiler.compile(
+                    text: """
+                        #include <linux/bpf.h>
+                        #include <bpf/bpf_helpers.h>
+                        SEC("tracepoint/syscalls/sys_enter_getppid") int inventory_tp(void *ctx) { return 0; }
+                        char LICENSE[] SEC("license") = "GPL";
+                        """, name: "inventory-link.bpf.c")))
+        let link = try object.load().attach()
+        let fd = try #require(link.linkFD, "the kernel gave the attachment a link")
+        let info = try #require(Inventory.link(fd: fd))
+        let theirs = try bpftoolJSON(["link", "show", "id", "\(info.id)"])
+        for (key, value) in try parsed(LinkCommand.json(info)) { #expect("\(value)" == "\(theirs[key] ?? "absent")", "link field \(key)") }
+        #expect(try Inventory.links().contains(info))
+    }
 }
