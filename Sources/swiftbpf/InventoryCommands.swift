@@ -54,6 +54,15 @@ enum ProgCommand {
                 if format.json { format.print(json(info, mapIDs: mapIDs)) } else { printText(info, mapIDs: mapIDs) }
             },
             CommandSpec(
+                "pin", abstract: "Pin a program in bpffs, like bpftool prog pin id N PATH.",
+                parameters: selectorParameters + [.argument("path", "Where to pin it.")]
+            ) {
+                arguments in
+                let fd = try descriptor(0, arguments, "prog pin")
+                defer { close(fd) }
+                do { try Pinning.pin(fd, at: arguments.argument("path")) } catch { throw CLIError("prog pin: \(error)") }
+            },
+            CommandSpec(
                 "dump", abstract: "Print a loaded program's instructions, like bpftool prog dump xlated.",
                 discussion:
                     "swiftbpf prog dump xlated id N prints the instructions as the kernel keeps them (after its rewrites), in the kernel's verifier-log syntax, maps by id.",
@@ -134,7 +143,61 @@ enum MapCommand {
                 if format.json { format.print(json(info)) } else { printText(info) }
             },
             Dump.spec,
+            CommandSpec(
+                "lookup", abstract: "Print a map's value under a key, like bpftool map lookup id N key BYTES.",
+                parameters: selectorParameters + [.option("key", "The key as hex bytes.")] + OutputFormat.parameters
+            ) { arguments in
+                let (map, key) = try keyed(arguments, "map lookup")
+                guard let value = try map.lookup(key) else { throw CLIError("map lookup: no entry under key \(hexString(key, separator: " "))") }
+                let format = OutputFormat(arguments)
+                if format.json {
+                    format.print(JSON.object([("key", bytesJSON(key)), ("value", bytesJSON(value))]))
+                } else {
+                    print("key: \(hexString(key, separator: " "))  value: \(hexString(value, separator: " "))")
+                }
+            },
+            CommandSpec(
+                "update", abstract: "Store a value under a key, like bpftool map update id N key BYTES value BYTES.",
+                parameters: selectorParameters + [.option("key", "The key as hex bytes."), .option("value", "The value as hex bytes.")]
+            ) { arguments in
+                let (map, key) = try keyed(arguments, "map update")
+                guard let text = arguments.string("value") else { throw CLIError("map update: --value is needed") }
+                let value = try parseHexBytes(text)
+                guard value.count == map.valueBufferSize else {
+                    throw CLIError("map update: the value is \(value.count) bytes, the map's are \(map.valueBufferSize)")
+                }
+                do { try map.update(key, value) } catch { throw CLIError("map update: \(error)") }
+            },
+            CommandSpec(
+                "delete", abstract: "Delete a key, like bpftool map delete id N key BYTES.",
+                parameters: selectorParameters + [.option("key", "The key as hex bytes.")]
+            ) {
+                arguments in
+                let (map, key) = try keyed(arguments, "map delete")
+                do { try map.delete(key) } catch { throw CLIError("map delete: \(error)") }
+            },
+            CommandSpec(
+                "pin", abstract: "Pin a map in bpffs, like bpftool map pin id N PATH.", parameters: selectorParameters + [.argument("path", "Where to pin it.")]
+            ) {
+                arguments in
+                let fd = try descriptor(1, arguments, "map pin")
+                defer { close(fd) }
+                do { try Pinning.pin(fd, at: arguments.argument("path")) } catch { throw CLIError("map pin: \(error)") }
+            },
         ])
+
+    /// The map the arguments name, and the `--key` bytes (of the map's key size).
+    private static func keyed(_ arguments: ParsedArguments, _ command: String) throws -> (KernelMap, [UInt8]) {
+        let fd = try descriptor(1, arguments, command)
+        let map: KernelMap
+        do { map = try KernelMap(adopting: fd) } catch { throw CLIError("\(command): \(error)") }
+        guard let text = arguments.string("key") else { throw CLIError("\(command): --key is needed") }
+        let key = try parseHexBytes(text)
+        guard key.count == map.definition.keySize else { throw CLIError("\(command): the key is \(key.count) bytes, the map's are \(map.definition.keySize)") }
+        return (map, key)
+    }
+
+    static func bytesJSON(_ b: [UInt8]) -> String { "[" + b.map { JSON.string("0x" + hexString(CollectionOfOne($0))) }.joined(separator: ",") + "]" }
 
     static func listMaps(_ format: OutputFormat) throws {
         if let reason = KernelSupport.unavailableReason { throw CLIError("map list: \(reason)") }
@@ -199,8 +262,7 @@ enum MapCommand {
             if format.json {
                 let formatted = typed ? try map.formattedEntries(btf!) : []
                 let objects = entries.enumerated().map { i, entry in
-                    func bytes(_ b: [UInt8]) -> String { "[" + b.map { JSON.string("0x" + hexString(CollectionOfOne($0))) }.joined(separator: ",") + "]" }
-                    var fields = [("key", bytes(entry.key)), ("value", bytes(entry.value))]
+                    var fields = [("key", MapCommand.bytesJSON(entry.key)), ("value", MapCommand.bytesJSON(entry.value))]
                     if i < formatted.count { fields.append(("formatted", formatted[i])) }
                     return JSON.object(fields)
                 }

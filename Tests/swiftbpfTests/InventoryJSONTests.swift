@@ -86,4 +86,24 @@ struct InventoryJSONTests {
         for (key, value) in try parsed(LinkCommand.json(info)) { #expect("\(value)" == "\(theirs[key] ?? "absent")", "link field \(key)") }
         #expect(try Inventory.links().contains(info))
     }
+
+    @Test("map update, lookup, delete and pin by pinned path, as a user runs them")
+    func mapCommands() throws {
+        let map = try KernelMap(MapDefinition(name: "inv_cli", type: .hash, keySize: 4, valueSize: 8, maxEntries: 4, flags: [], section: "", offset: 0))
+        let path = "/sys/fs/bpf/swiftbpf-inventory-\(getpid())"
+        try map.pin(at: path)
+        defer {
+            unlink(path)
+            unlink(path + "-again")
+        }
+        let root = SwiftBPFCommand.spec
+        #expect(root.main(["map", "update", "pinned", path, "--key", "01000000", "--value", "0200000000000000"]) == 0)
+        #expect(try map.lookup([1, 0, 0, 0]) == [2, 0, 0, 0, 0, 0, 0, 0])
+        #expect(root.main(["map", "lookup", "pinned", path, "--key", "01000000", "-j"]) == 0)
+        #expect(root.main(["map", "update", "pinned", path, "--key", "01", "--value", "00"]) == 1, "sizes that do not fit")
+        #expect(root.main(["map", "pin", "pinned", path, path + "-again"]) == 0)
+        #expect(root.main(["map", "delete", "pinned", path + "-again", "--key", "01000000"]) == 0)
+        #expect(try map.lookup([1, 0, 0, 0]) == nil)
+        #expect(root.main(["map", "lookup", "pinned", path, "--key", "01000000"]) == 1, "no entry")
+    }
 }
