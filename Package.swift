@@ -81,7 +81,8 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "swiftbpfTests", dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks"], swiftSettings: strict),
+            name: "swiftbpfTests", dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks", "BTF"],
+            swiftSettings: strict),
         .testTarget(
             name: "BPFKernelTests",
             dependencies: [

@@ -2,6 +2,7 @@ import BPFConformance
 import BPFCore
 import BPFObject
 import BTF
+import BPFKernel
 import BPFPlatform
 
 enum BTFCommand {
@@ -16,24 +17,41 @@ enum BTFCommand {
                 a C header of every named type ('bpftool btf dump file F format c': vmlinux.h).
                 """,
             parameters: [
-                .argument("file", "Raw BTF, or an ELF object with a .BTF section."),
+                .argument("file", "Raw BTF, or an ELF object with a .BTF section; or 'id', for the kernel's BTF object of the id that follows."),
+                .optionalArgument("id", "With 'id': the BTF object's id (as prog show and map show give it)."),
                 .flag("summary", "Print only the number of types and the parse time."),
                 .option("format", "raw (one line per type) or c (a C header).", default: "raw"),
             ]
         ) { try Dump($0).run() }
 
         var file: String
+        var id: UInt32?
         var summary: Bool
         var format: String
 
-        init(_ arguments: ParsedArguments) {
+        init(_ arguments: ParsedArguments) throws(UsageError) {
             file = arguments.argument("file")
             summary = arguments.flag("summary")
             format = arguments.argument("format")
+            if let text = arguments.string("id") {
+                guard file == "id", let id = UInt32(text) else {
+                    throw UsageError(command: arguments.command, message: "give a file, or 'id N' for a BTF object in the kernel")
+                }
+                self.id = id
+            } else if file == "id" {
+                throw UsageError(command: arguments.command, message: "'id' needs the BTF object's id")
+            }
         }
 
         func run() throws {
-            guard let bytes = readFile(file) else { throw CLIError("\(file): cannot read the file") }
+            var bytes: [UInt8]
+            if let id {
+                if let reason = KernelSupport.unavailableReason { throw CLIError("btf dump id \(id): \(reason)") }
+                do { bytes = try KernelBTF.bytes(id: id) } catch { throw CLIError("btf dump id \(id): \(error)") }
+            } else {
+                guard let contents = readFile(file) else { throw CLIError("\(file): cannot read the file") }
+                bytes = contents
+            }
             var data = bytes
             if bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
                 let elf: ELFFile

@@ -2,6 +2,7 @@ import BPFBenchmarks
 import BPFKernel
 import BPFObject
 import BPFPlatform
+import BTF
 import Foundation
 import Testing
 @testable import swiftbpf
@@ -66,6 +67,17 @@ struct InventoryJSONTests {
         let theirsMap = try bpftoolJSON(["map", "show", "id", "\(mapInfo.id)"])
         for (key, value) in oursMap { #expect("\(value)" == "\(theirsMap[key] ?? "absent")", "map field \(key)") }
         #expect(Set(theirsMap.keys).subtracting(oursMap.keys).isSubset(of: ["bytes_memlock", "frozen"]))
+
+        // btf dump id N: the program's BTF as bpftool prints it.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bpftool!)
+        process.arguments = ["btf", "dump", "id", "\(info.btfID)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(try BTF(bytes: KernelBTF.bytes(id: info.btfID)).rawDump() == text)
     }
 
     @Test("link show: the same fields as bpftool -j, for a tracepoint attached here")
