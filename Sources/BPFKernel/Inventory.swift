@@ -129,6 +129,22 @@ public enum Inventory {
         return btf.name(ofType: Int(info[1]))
     }
 
+    /// The C source line each instruction (by index) starts, from the program's BTF line info,
+    /// as `bpftool prog dump xlated` prints them; empty without line info.
+    public static func sourceLines(fd: Int32) -> [Int: String] {
+        guard let info = program(fd: fd), info.btfID != 0, info.lineInfoCount > 0 else { return [:] }
+        var records = [UInt32](repeating: 0, count: Int(info.lineInfoCount) * 4)
+        guard records.withUnsafeMutableBufferPointer({ cbpf_prog_line_info(fd, $0.baseAddress, info.lineInfoCount) }) == 0,
+            let bytes = try? KernelBTF.bytes(id: info.btfID), let btf = try? BTF(bytes: bytes)
+        else { return [:] }
+        var lines: [Int: String] = [:]
+        for i in 0..<Int(info.lineInfoCount) {
+            let text = btf.name(records[i * 4 + 2])
+            if !text.isEmpty { lines[Int(records[i * 4])] = text }
+        }
+        return lines
+    }
+
     /// A loaded program's instructions as the kernel keeps them (after its rewrites: map
     /// references as map ids... as `bpftool prog dump xlated` shows them) and the ids of the maps
     /// it uses.

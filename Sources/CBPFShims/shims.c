@@ -364,6 +364,16 @@ int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map
     return r < 0 ? (int)r : 0;
 }
 
+int cbpf_prog_line_info(int fd, uint32_t *records, uint32_t count) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    info.line_info = (uint64_t)(uintptr_t)records;
+    info.nr_line_info = count;
+    info.line_info_rec_size = 16;
+    long r = obj_info_keep(fd, &info, sizeof(info));
+    return r < 0 ? (int)r : 0;
+}
+
 int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count) {
     struct bpf_prog_info info;
     memset(&info, 0, sizeof(info));
@@ -433,6 +443,7 @@ int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map
 int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count) { (void)fd; (void)records; (void)count; return -ENOSYS; }
 int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) { (void)fd; (void)type; (void)id; (void)prog_id; return -ENOSYS; }
 int cbpf_link_detach(int fd) { (void)fd; return -ENOSYS; }
+int cbpf_prog_line_info(int fd, uint32_t *records, uint32_t count) { (void)fd; (void)records; (void)count; return -ENOSYS; }
 int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }
 int cbpf_map_info(int fd, struct cbpf_map_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
 

@@ -75,8 +75,15 @@ enum ProgCommand {
                 defer { close(fd) }
                 let instructions: [Instruction]
                 do { instructions = try Inventory.contents(fd: fd).instructions } catch { throw CLIError("prog dump: \(error)") }
-                // The kernel's dump names maps by id where the program had their descriptors.
-                print(Disassembler.listing(instructions).replacing("map[fd:", with: "map[id:"))
+                // The kernel's dump names maps by id where the program had their descriptors;
+                // each C source line (from the program's BTF) before its first instruction.
+                let sources = Inventory.sourceLines(fd: fd)
+                let listing = Disassembler.listing(instructions).replacing("map[fd:", with: "map[id:").split(separator: "\n")
+                for line in listing {
+                    let index = Int(line.prefix { $0 != ":" }.trimmingPrefix(while: { $0 == " " }))
+                    if let index, let source = sources[index] { print("; " + source.trimmingPrefix(while: { $0 == " " || $0 == "\t" })) }
+                    print(line)
+                }
             },
         ])
 

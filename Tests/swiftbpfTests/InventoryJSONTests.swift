@@ -78,6 +78,21 @@ struct InventoryJSONTests {
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(try BTF(bytes: KernelBTF.bytes(id: info.btfID)).rawDump() == text)
+
+        // prog dump xlated: the C source lines bpftool prints, in its order.
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: bpftool!)
+        dump.arguments = ["prog", "dump", "xlated", "id", "\(info.id)"]
+        let dumpPipe = Pipe()
+        dump.standardOutput = dumpPipe
+        try dump.run()
+        let xlated = String(decoding: dumpPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        dump.waitUntilExit()
+        let theirLines = xlated.split(separator: "\n").filter { $0.hasPrefix("; ") }.map { String($0.dropFirst(2)) }
+        let ourLines = Inventory.sourceLines(fd: program.fd).sorted { $0.key < $1.key }.map {
+            String($0.value.trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+        }
+        #expect(!ourLines.isEmpty && ourLines == theirLines)
     }
 
     @Test("link show: the same fields as bpftool -j, for a tracepoint attached here")
