@@ -123,7 +123,7 @@ public enum Inventory {
     /// The name of the program's first function in its BTF.
     private static func functionName(fd: Int32, btfID: UInt32, records: UInt32) -> String? {
         var info = [UInt32](repeating: 0, count: Int(records) * 2)
-        guard info.withUnsafeMutableBufferPointer({ cbpf_prog_func_info(fd, $0.baseAddress, records) }) == 0,
+        guard info.withUnsafeMutableBufferPointer({ cbpf_prog_btf_records(fd, 0, $0.baseAddress, records) }) == 0,
             let bytes = try? KernelBTF.bytes(id: btfID), let btf = try? BTF(bytes: bytes)
         else { return nil }
         return btf.name(ofType: Int(info[1]))
@@ -134,7 +134,7 @@ public enum Inventory {
     public static func sourceLines(fd: Int32) -> [Int: String] {
         guard let info = program(fd: fd), info.btfID != 0, info.lineInfoCount > 0 else { return [:] }
         var records = [UInt32](repeating: 0, count: Int(info.lineInfoCount) * 4)
-        guard records.withUnsafeMutableBufferPointer({ cbpf_prog_line_info(fd, $0.baseAddress, info.lineInfoCount) }) == 0,
+        guard records.withUnsafeMutableBufferPointer({ cbpf_prog_btf_records(fd, 1, $0.baseAddress, info.lineInfoCount) }) == 0,
             let bytes = try? KernelBTF.bytes(id: info.btfID), let btf = try? BTF(bytes: bytes)
         else { return [:] }
         var lines: [Int: String] = [:]

@@ -36,23 +36,6 @@ private struct ValueWriter {
         return bits == 64 ? v : v & ((1 << UInt64(bits)) - 1)
     }
 
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
     static func signed(_ v: UInt64, size: Int) -> Int64 {
         let shift = UInt64(64 - 8 * size)
         return Int64(bitPattern: v << shift) >> Int64(shift)
@@ -77,7 +60,7 @@ private struct ValueWriter {
             case 1: out += String(Self.signed(v, size: Int(size)))
             case 2:
                 let c = UInt8(truncatingIfNeeded: v)
-                out += c >= 0x20 && c < 0x7f ? Self.quoted(String(UnicodeScalar(c))) : "\"\\u00\(c < 16 ? "0" : "")\(String(c, radix: 16))\""
+                out += c >= 0x20 && c < 0x7f ? jsonQuoted(String(UnicodeScalar(c))) : "\"\\u00\(c < 16 ? "0" : "")\(String(c, radix: 16))\""
             case 4: out += v != 0 ? "true" : "false"
             default: out += String(v)
             }
@@ -87,7 +70,7 @@ private struct ValueWriter {
             guard let v = load(at, Int(size)) else { out += "null"; return }
             let mask: UInt64 = size >= 8 ? ~0 : (1 << (8 * UInt64(size))) - 1
             if let match = values.first(where: { $0.value & mask == v }) {
-                out += Self.quoted(btf.name(match.nameOffset))
+                out += jsonQuoted(btf.name(match.nameOffset))
             } else {
                 out += String(Self.signed(v, size: Int(size)))  // bpftool: signed, whatever the enum's sign
             }
@@ -95,7 +78,7 @@ private struct ValueWriter {
             out += "{"
             for (i, member) in members.enumerated() {
                 if i > 0 { out += "," }
-                out += Self.quoted(btf.name(member.nameOffset)) + ":"
+                out += jsonQuoted(btf.name(member.nameOffset)) + ":"
                 if member.bitfieldSize != 0 {
                     out += loadBits(at, bitOffset: Int(member.bitOffset), bits: Int(member.bitfieldSize)).map { "\"0x\(String($0, radix: 16))\"" } ?? "null"
                 } else {
@@ -105,7 +88,7 @@ private struct ValueWriter {
             out += "}"
         case let .array(element, _, count):
             if let text = string(element: element, count: Int(count), at: at) {
-                out += Self.quoted(text)
+                out += jsonQuoted(text)
                 return
             }
             guard let size = btf.size(of: element), size > 0 else { out += "null"; return }
@@ -118,11 +101,11 @@ private struct ValueWriter {
         case let .typedef(target), let .volatile(target), let .const(target), let .restrict(target), let .typeTag(target):
             write(target, at: at, into: &out, depth: depth + 1)
         case let .variable(target, _):
-            out += "{" + Self.quoted(btf.name(type.nameOffset)) + ":"
+            out += "{" + jsonQuoted(btf.name(type.nameOffset)) + ":"
             write(target, at: at, into: &out, depth: depth + 1)
             out += "}"
         case let .dataSection(_, variables):
-            out += "{" + Self.quoted(btf.name(type.nameOffset)) + ":["
+            out += "{" + jsonQuoted(btf.name(type.nameOffset)) + ":["
             for (i, variable) in variables.enumerated() {
                 if i > 0 { out += "," }
                 write(variable.type, at: at + Int(variable.offset), into: &out, depth: depth + 1)
@@ -163,4 +146,22 @@ private struct ValueWriter {
         }
         return nil
     }
+}
+
+/// `s` as a JSON string.
+package func jsonQuoted(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
 }

@@ -364,22 +364,18 @@ int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map
     return r < 0 ? (int)r : 0;
 }
 
-int cbpf_prog_line_info(int fd, uint32_t *records, uint32_t count) {
+int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count) {
     struct bpf_prog_info info;
     memset(&info, 0, sizeof(info));
-    info.line_info = (uint64_t)(uintptr_t)records;
-    info.nr_line_info = count;
-    info.line_info_rec_size = 16;
-    long r = obj_info_keep(fd, &info, sizeof(info));
-    return r < 0 ? (int)r : 0;
-}
-
-int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count) {
-    struct bpf_prog_info info;
-    memset(&info, 0, sizeof(info));
-    info.func_info = (uint64_t)(uintptr_t)records;
-    info.nr_func_info = count;
-    info.func_info_rec_size = 8;
+    if (lines) {
+        info.line_info = (uint64_t)(uintptr_t)records;
+        info.nr_line_info = count;
+        info.line_info_rec_size = 16;
+    } else {
+        info.func_info = (uint64_t)(uintptr_t)records;
+        info.nr_func_info = count;
+        info.func_info_rec_size = 8;
+    }
     long r = obj_info_keep(fd, &info, sizeof(info));
     return r < 0 ? (int)r : 0;
 }
@@ -440,10 +436,12 @@ int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map
     (void)fd; (void)xlated; (void)xlated_size; (void)map_ids; (void)map_count;
     return -ENOSYS;
 }
-int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count) { (void)fd; (void)records; (void)count; return -ENOSYS; }
+int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count) {
+    (void)fd; (void)lines; (void)records; (void)count;
+    return -ENOSYS;
+}
 int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) { (void)fd; (void)type; (void)id; (void)prog_id; return -ENOSYS; }
 int cbpf_link_detach(int fd) { (void)fd; return -ENOSYS; }
-int cbpf_prog_line_info(int fd, uint32_t *records, uint32_t count) { (void)fd; (void)records; (void)count; return -ENOSYS; }
 int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }
 int cbpf_map_info(int fd, struct cbpf_map_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
 

@@ -1,25 +1,9 @@
+import BTF
+
 /// JSON text for the commands' `-j` output: strings escaped, objects in the order given, and the
 /// indented form `-p` asks for.
 enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ s: String) -> String { jsonQuoted(s) }
 
     /// An object of `fields` (each value already JSON).
     static func object(_ fields: [(String, String)]) -> String {

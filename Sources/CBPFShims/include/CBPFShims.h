@@ -207,13 +207,10 @@ int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary);
 /// summary gave) and its map ids (map_count of them). Returns 0 or -errno.
 int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map_ids, uint32_t map_count);
 
-/// BPF_OBJ_GET_INFO_BY_FD for a program's BTF function records (count of them, 8 bytes each:
-/// instruction offset, FUNC type id). Returns 0 or -errno.
-int cbpf_prog_func_info(int fd, uint32_t *records, uint32_t count);
-
-/// BPF_OBJ_GET_INFO_BY_FD for a program's BTF line records (count of them, 16 bytes each:
-/// instruction offset, file name offset, line offset, line << 10 | column). Returns 0 or -errno.
-int cbpf_prog_line_info(int fd, uint32_t *records, uint32_t count);
+/// BPF_OBJ_GET_INFO_BY_FD for a program's BTF records, count of them: function records (lines
+/// 0: 8 bytes each, instruction offset and FUNC type id) or line records (lines 1: 16 bytes
+/// each, instruction offset, file name offset, line offset, line << 10 | column). Returns 0 or -errno.
+int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count);
 
 /// BPF_PROG_TEST_RUN with a context (ctx_in) and no data, as raw tracepoints take it.
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval);
