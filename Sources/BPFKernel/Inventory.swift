@@ -46,6 +46,33 @@ public enum Inventory {
         public var valueTypeID: UInt32 = 0
     }
 
+    /// A BTF object in the kernel: the kernel's own (vmlinux, modules') or one a program or map
+    /// was loaded with.
+    public struct BTFInfo: Sendable, Equatable {
+        public var id: UInt32
+        public var size: UInt32
+        public var name: String
+        public var isKernel: Bool
+    }
+
+    /// Every BTF object in the kernel.
+    public static func btfs() throws(KernelError) -> [BTFInfo] {
+        try ids(kind: 3).compactMap { id in
+            let fd = cbpf_fd_by_id(3, id)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            return btf(fd: fd)
+        }
+    }
+
+    /// What the kernel says of the BTF object behind `fd`, or nil when it will not say.
+    public static func btf(fd: Int32) -> BTFInfo? {
+        var id: UInt32 = 0, size: UInt32 = 0, kernel: UInt32 = 0
+        var name = [CChar](repeating: 0, count: 64)
+        guard name.withUnsafeMutableBufferPointer({ cbpf_btf_info(fd, &id, &size, &kernel, $0.baseAddress, UInt32($0.count)) }) == 0 else { return nil }
+        return BTFInfo(id: id, size: size, name: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), isKernel: kernel != 0)
+    }
+
     /// A link in the kernel.
     public struct LinkInfo: Sendable, Equatable {
         public var id: UInt32
@@ -77,7 +104,7 @@ public enum Inventory {
         guard r == 0 else { throw KernelError(command: "BPF_LINK_DETACH", errno: -r) }
     }
 
-    /// Ids of programs (kind 0), maps (kind 1) or links (kind 2), ascending.
+    /// Ids of programs (kind 0), maps (kind 1), links (kind 2) or BTF objects (kind 3), ascending.
     static func ids(kind: Int32) throws(KernelError) -> [UInt32] {
         var out: [UInt32] = []
         var current: UInt32 = 0
@@ -85,7 +112,10 @@ public enum Inventory {
             var next: UInt32 = 0
             let r = cbpf_next_id(kind, current, &next)
             if r == -Int32(ENOENT) { return out }
-            guard r == 0 else { throw KernelError(command: ["BPF_PROG_GET_NEXT_ID", "BPF_MAP_GET_NEXT_ID", "BPF_LINK_GET_NEXT_ID"][Int(kind)], errno: -r) }
+            guard r == 0 else {
+                throw KernelError(
+                    command: ["BPF_PROG_GET_NEXT_ID", "BPF_MAP_GET_NEXT_ID", "BPF_LINK_GET_NEXT_ID", "BPF_BTF_GET_NEXT_ID"][Int(kind)], errno: -r)
+            }
             out.append(next)
             current = next
         }
@@ -160,10 +190,10 @@ public enum Inventory {
         return (instructions, ids)
     }
 
-    /// The file descriptor of the program, map or link (`kind` 0, 1 or 2) that `selector`
+    /// The file descriptor of the program, map, link or BTF object (`kind` 0 to 3) that `selector`
     /// names: `id N`, `pinned PATH` or (for programs and maps) `name NAME`, as bpftool takes them.
     public static func descriptor(kind: Int32, selector: String, _ value: String) throws(KernelError) -> Int32 {
-        let what = ["program", "map", "link"][Int(kind)]
+        let what = ["program", "map", "link", "BTF object"][Int(kind)]
         switch selector {
         case "id":
             guard let id = UInt32(value) else { throw .noSuchObject("'\(value)' is not a \(what) id") }

@@ -289,7 +289,9 @@ int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.start_id = start_id;
-    long r = cbpf_sys_bpf(kind == 0 ? BPF_PROG_GET_NEXT_ID : kind == 1 ? BPF_MAP_GET_NEXT_ID : BPF_LINK_GET_NEXT_ID, &attr, sizeof(attr));
+    static const int commands[] = {BPF_PROG_GET_NEXT_ID, BPF_MAP_GET_NEXT_ID, BPF_LINK_GET_NEXT_ID, BPF_BTF_GET_NEXT_ID};
+    if (kind < 0 || kind > 3) return -EINVAL;
+    long r = cbpf_sys_bpf(commands[kind], &attr, sizeof(attr));
     if (r < 0) return (int)r;
     *next_id = attr.next_id;
     return 0;
@@ -298,8 +300,10 @@ int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id) {
 int cbpf_fd_by_id(int kind, uint32_t id) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
-    if (kind == 0) attr.prog_id = id; else if (kind == 1) attr.map_id = id; else attr.link_id = id;
-    return (int)cbpf_sys_bpf(kind == 0 ? BPF_PROG_GET_FD_BY_ID : kind == 1 ? BPF_MAP_GET_FD_BY_ID : BPF_LINK_GET_FD_BY_ID, &attr, sizeof(attr));
+    static const int commands[] = {BPF_PROG_GET_FD_BY_ID, BPF_MAP_GET_FD_BY_ID, BPF_LINK_GET_FD_BY_ID, BPF_BTF_GET_FD_BY_ID};
+    if (kind < 0 || kind > 3) return -EINVAL;
+    if (kind == 0) attr.prog_id = id; else if (kind == 1) attr.map_id = id; else if (kind == 2) attr.link_id = id; else attr.btf_id = id;
+    return (int)cbpf_sys_bpf(commands[kind], &attr, sizeof(attr));
 }
 
 int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) {
@@ -313,6 +317,22 @@ int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) {
     long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
     if (r < 0) return (int)r;
     *type = info.type; *id = info.id; *prog_id = info.prog_id;
+    return 0;
+}
+
+int cbpf_btf_info(int fd, uint32_t *id, uint32_t *size, uint32_t *kernel, char *name, uint32_t name_size) {
+    struct bpf_btf_info info;
+    memset(&info, 0, sizeof(info));
+    info.name = (uint64_t)(uintptr_t)name;
+    info.name_len = name_size;
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = (uint32_t)fd;
+    attr.info.info_len = sizeof(info);
+    attr.info.info = (uint64_t)(uintptr_t)&info;
+    long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+    if (r < 0) return (int)r;
+    *id = info.id; *size = info.btf_size; *kernel = info.kernel_btf;
     return 0;
 }
 
@@ -442,6 +462,10 @@ int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count) 
 }
 int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) { (void)fd; (void)type; (void)id; (void)prog_id; return -ENOSYS; }
 int cbpf_link_detach(int fd) { (void)fd; return -ENOSYS; }
+int cbpf_btf_info(int fd, uint32_t *id, uint32_t *size, uint32_t *kernel, char *name, uint32_t name_size) {
+    (void)fd; (void)id; (void)size; (void)kernel; (void)name; (void)name_size;
+    return -ENOSYS;
+}
 int cbpf_obj_get(const char *path) { (void)path; return -ENOSYS; }
 int cbpf_map_info(int fd, struct cbpf_map_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
 

@@ -6,7 +6,56 @@ import BPFKernel
 import BPFPlatform
 
 enum BTFCommand {
-    static let spec = CommandSpec("btf", abstract: "Inspect BTF type information.", subcommands: [Dump.spec])
+    static let spec = CommandSpec(
+        "btf", abstract: "Inspect BTF type information.",
+        subcommands: [
+            CommandSpec("list", abstract: "List the kernel's BTF objects, like bpftool btf list.", parameters: OutputFormat.parameters) { arguments in
+                if let reason = KernelSupport.unavailableReason { throw CLIError("btf list: \(reason)") }
+                try show(try Inventory.btfs(), OutputFormat(arguments), list: true)
+            },
+            CommandSpec(
+                "show", abstract: "Show one BTF object, like bpftool btf show id N.",
+                parameters: [.argument("how", "id."), .argument("which", "The BTF object's id.")] + OutputFormat.parameters
+            ) { arguments in
+                if let reason = KernelSupport.unavailableReason { throw CLIError("btf show: \(reason)") }
+                guard arguments.argument("how") == "id" else { throw CLIError("btf show: name a BTF object by id") }
+                let fd: Int32
+                do { fd = try Inventory.descriptor(kind: 3, selector: "id", arguments.argument("which")) } catch { throw CLIError("btf show: \(error)") }
+                defer { close(fd) }
+                guard let info = Inventory.btf(fd: fd) else { throw CLIError("btf show: the kernel says nothing of it") }
+                try show([info], OutputFormat(arguments), list: false)
+            },
+            Dump.spec,
+        ])
+
+    /// bpftool's JSON object for a BTF object, with the programs and maps loaded with it.
+    static func json(_ b: Inventory.BTFInfo, programs: [UInt32], maps: [UInt32]) -> String {
+        var fields: [(String, String)] = [
+            ("id", "\(b.id)"), ("size", "\(b.size)"), ("prog_ids", "[" + programs.map(String.init).joined(separator: ",") + "]"),
+            ("map_ids", "[" + maps.map(String.init).joined(separator: ",") + "]"), ("kernel", "\(b.isKernel)"),
+        ]
+        if !b.name.isEmpty { fields.append(("name", JSON.string(b.name))) }
+        return JSON.object(fields)
+    }
+
+    /// BTF objects with the programs and maps loaded with each, as bpftool prints them.
+    private static func show(_ objects: [Inventory.BTFInfo], _ format: OutputFormat, list: Bool) throws {
+        let programs = try Inventory.programs(), maps = try Inventory.maps()
+        let rows = objects.map { b in
+            (b, programs.filter { $0.btfID == b.id }.map(\.id), maps.filter { $0.btfID == b.id }.map(\.id))
+        }
+        if format.json {
+            let objects = rows.map { json($0.0, programs: $0.1, maps: $0.2) }
+            format.print(list ? "[" + objects.joined(separator: ",") + "]" : objects[0])
+            return
+        }
+        for (b, progs, maps) in rows {
+            var line = "\(b.id): \(b.name.isEmpty ? "" : "name [\(b.name)]  ")size \(b.size)B"
+            if !progs.isEmpty { line += "  prog_ids \(progs.map(String.init).joined(separator: ","))" }
+            if !maps.isEmpty { line += "  map_ids \(maps.map(String.init).joined(separator: ","))" }
+            print(line)
+        }
+    }
 
     struct Dump {
         static let spec = CommandSpec(

@@ -78,6 +78,16 @@ struct InventoryJSONTests {
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(try BTF(bytes: KernelBTF.bytes(id: info.btfID)).rawDump() == text)
+        // btf show id N: bpftool's fields, the program and map loaded with it among its users.
+        let btfFD = try Inventory.descriptor(kind: 3, selector: "id", "\(info.btfID)")
+        defer { close(btfFD) }
+        let btfInfo = try #require(Inventory.btf(fd: btfFD))
+        let users = try Inventory.programs().filter { $0.btfID == info.btfID }.map(\.id)
+        let mapUsers = try Inventory.maps().filter { $0.btfID == info.btfID }.map(\.id)
+        let oursBTF = try parsed(BTFCommand.json(btfInfo, programs: users, maps: mapUsers))
+        let theirsBTF = try bpftoolJSON(["btf", "show", "id", "\(info.btfID)"])
+        for (key, value) in oursBTF { #expect("\(value)" == "\(theirsBTF[key] ?? "absent")", "btf field \(key)") }
+        #expect(Set(theirsBTF.keys) == Set(oursBTF.keys))
 
         // prog dump xlated: the C source lines bpftool prints, in its order.
         let dump = Process()

@@ -177,16 +177,21 @@ struct cbpf_map_summary {
 /// BPF_OBJ_GET_INFO_BY_FD for a map. Returns 0 or -errno.
 int cbpf_map_info(int fd, struct cbpf_map_summary *summary);
 
-/// BPF_PROG_GET_NEXT_ID (kind 0), BPF_MAP_GET_NEXT_ID (kind 1) or BPF_LINK_GET_NEXT_ID (kind 2):
-/// the id after start_id, in next_id. Returns 0, or -ENOENT after the last.
+/// BPF_PROG_GET_NEXT_ID (kind 0), BPF_MAP_GET_NEXT_ID (kind 1), BPF_LINK_GET_NEXT_ID (kind 2) or
+/// BPF_BTF_GET_NEXT_ID (kind 3): the id after start_id, in next_id. Returns 0, or -ENOENT after
+/// the last.
 int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id);
 
-/// BPF_PROG_GET_FD_BY_ID (kind 0), BPF_MAP_GET_FD_BY_ID (kind 1) or BPF_LINK_GET_FD_BY_ID (kind 2).
-/// Returns the fd or -errno.
+/// BPF_PROG_GET_FD_BY_ID (kind 0), BPF_MAP_GET_FD_BY_ID (kind 1), BPF_LINK_GET_FD_BY_ID (kind 2)
+/// or BPF_BTF_GET_FD_BY_ID (kind 3). Returns the fd or -errno.
 int cbpf_fd_by_id(int kind, uint32_t id);
 
 /// BPF_OBJ_GET_INFO_BY_FD for a link: its type, id and program's id. Returns 0 or -errno.
 int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id);
+
+/// BPF_OBJ_GET_INFO_BY_FD for a BTF object: its id, size, whether the kernel's own (vmlinux, a
+/// module), and its name (into name, name_size bytes). Returns 0 or -errno.
+int cbpf_btf_info(int fd, uint32_t *id, uint32_t *size, uint32_t *kernel, char *name, uint32_t name_size);
 
 /// BPF_LINK_DETACH. Returns 0 or -errno.
 int cbpf_link_detach(int fd);
