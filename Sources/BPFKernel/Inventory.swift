@@ -57,12 +57,7 @@ public enum Inventory {
 
     /// Every BTF object in the kernel.
     public static func btfs() throws(KernelError) -> [BTFInfo] {
-        try ids(kind: 3).compactMap { id in
-            let fd = cbpf_fd_by_id(3, id)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            return btf(fd: fd)
-        }
+        try every(kind: 3, btf)
     }
 
     /// What the kernel says of the BTF object behind `fd`, or nil when it will not say.
@@ -82,12 +77,7 @@ public enum Inventory {
 
     /// Every link in the kernel.
     public static func links() throws(KernelError) -> [LinkInfo] {
-        try ids(kind: 2).compactMap { id in
-            let fd = cbpf_fd_by_id(2, id)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            return link(fd: fd)
-        }
+        try every(kind: 2, link)
     }
 
     /// What the kernel says of the link behind `fd`, or nil when it will not say.
@@ -102,6 +92,18 @@ public enum Inventory {
     public static func detachLink(fd: Int32) throws(KernelError) {
         let r = cbpf_link_detach(fd)
         guard r == 0 else { throw KernelError(command: "BPF_LINK_DETACH", errno: -r) }
+    }
+
+    /// What `describe` says of each program, map, link or BTF object (`kind` 0 to 3), in id
+    /// order; one that goes away while being listed, or of which the kernel will not say, is
+    /// skipped.
+    private static func every<T>(kind: Int32, _ describe: (Int32) -> T?) throws(KernelError) -> [T] {
+        try ids(kind: kind).compactMap { id in
+            let fd = cbpf_fd_by_id(kind, id)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            return describe(fd)
+        }
     }
 
     /// Ids of programs (kind 0), maps (kind 1), links (kind 2) or BTF objects (kind 3), ascending.
@@ -123,18 +125,12 @@ public enum Inventory {
 
     /// Every loaded program. One that goes away while being listed is skipped.
     public static func programs() throws(KernelError) -> [ProgramInfo] {
-        try ids(kind: 0).compactMap { id in
-            let fd = cbpf_fd_by_id(0, id)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            return program(fd: fd)
-        }
+        try every(kind: 0, program)
     }
 
     /// What the kernel says of the program behind `fd`, or nil when it will not say.
     public static func program(fd: Int32) -> ProgramInfo? {
-        var s = cbpf_prog_summary()
-        guard cbpf_prog_info(fd, &s) == 0 else { return nil }
+        guard let s = try? summary(fd: fd) else { return nil }
         var name = withUnsafeBytes(of: s.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         // The kernel keeps 15 bytes of a name; the program's BTF has it whole (as bpftool reads it).
         if name.utf8.count == 15, s.btf_id != 0, s.nr_func_info > 0, let whole = functionName(fd: fd, btfID: s.btf_id, records: s.nr_func_info),
@@ -150,25 +146,39 @@ public enum Inventory {
             loadTime: s.load_time, runCount: s.run_cnt, runTimeNanoseconds: s.run_time_ns)
     }
 
-    /// The name of the program's first function in its BTF.
-    private static func functionName(fd: Int32, btfID: UInt32, records: UInt32) -> String? {
-        var info = [UInt32](repeating: 0, count: Int(records) * 2)
-        guard info.withUnsafeMutableBufferPointer({ cbpf_prog_btf_records(fd, 0, $0.baseAddress, records) }) == 0,
+    /// The kernel's summary of the program behind `fd` (`BPF_OBJ_GET_INFO_BY_FD`).
+    private static func summary(fd: Int32) throws(KernelError) -> cbpf_prog_summary {
+        var s = cbpf_prog_summary()
+        let r = cbpf_prog_info(fd, &s)
+        guard r == 0 else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: -r) }
+        return s
+    }
+
+    /// The program's BTF function (`lines` false: 2 words each) or line records (4 words each),
+    /// `count` of them, with the program's BTF to read their names; nil where the kernel gives
+    /// neither.
+    private static func btfRecords(fd: Int32, btfID: UInt32, lines: Bool, count: UInt32) -> ([UInt32], BTF)? {
+        var records = [UInt32](repeating: 0, count: Int(count) * (lines ? 4 : 2))
+        guard btfID != 0, count > 0,
+            records.withUnsafeMutableBufferPointer({ cbpf_prog_btf_records(fd, lines ? 1 : 0, $0.baseAddress, count) }) == 0,
             let bytes = try? KernelBTF.bytes(id: btfID), let btf = try? BTF(bytes: bytes)
         else { return nil }
-        return btf.name(ofType: Int(info[1]))
+        return (records, btf)
+    }
+
+    /// The name of the program's first function in its BTF.
+    private static func functionName(fd: Int32, btfID: UInt32, records: UInt32) -> String? {
+        btfRecords(fd: fd, btfID: btfID, lines: false, count: records).map { records, btf in btf.name(ofType: Int(records[1])) }
     }
 
     /// The C source line each instruction (by index) starts, from the program's BTF line info,
     /// as `bpftool prog dump xlated` prints them; empty without line info.
     public static func sourceLines(fd: Int32) -> [Int: String] {
-        guard let info = program(fd: fd), info.btfID != 0, info.lineInfoCount > 0 else { return [:] }
-        var records = [UInt32](repeating: 0, count: Int(info.lineInfoCount) * 4)
-        guard records.withUnsafeMutableBufferPointer({ cbpf_prog_btf_records(fd, 1, $0.baseAddress, info.lineInfoCount) }) == 0,
-            let bytes = try? KernelBTF.bytes(id: info.btfID), let btf = try? BTF(bytes: bytes)
-        else { return [:] }
+        guard let s = try? summary(fd: fd), let (records, btf) = btfRecords(fd: fd, btfID: s.btf_id, lines: true, count: s.nr_line_info) else {
+            return [:]
+        }
         var lines: [Int: String] = [:]
-        for i in 0..<Int(info.lineInfoCount) {
+        for i in 0..<Int(s.nr_line_info) {
             let text = btf.name(records[i * 4 + 2])
             if !text.isEmpty { lines[Int(records[i * 4])] = text }
         }
@@ -179,9 +189,9 @@ public enum Inventory {
     /// references as map ids... as `bpftool prog dump xlated` shows them) and the ids of the maps
     /// it uses.
     public static func contents(fd: Int32) throws(KernelError) -> (instructions: [Instruction], mapIDs: [UInt32]) {
-        guard let info = program(fd: fd) else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: Int32(EINVAL)) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.translatedBytes))
-        var ids = [UInt32](repeating: 0, count: Int(info.mapCount))
+        let info = try summary(fd: fd)
+        var bytes = [UInt8](repeating: 0, count: Int(info.xlated_len))
+        var ids = [UInt32](repeating: 0, count: Int(info.nr_map_ids))
         let r = bytes.withUnsafeMutableBytes { b in
             ids.withUnsafeMutableBufferPointer { cbpf_prog_contents(fd, b.baseAddress, UInt32(b.count), $0.baseAddress, UInt32($0.count)) }
         }
@@ -219,12 +229,7 @@ public enum Inventory {
 
     /// Every map in the kernel.
     public static func maps() throws(KernelError) -> [MapInfo] {
-        try ids(kind: 1).compactMap { id in
-            let fd = cbpf_fd_by_id(1, id)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            return map(fd: fd)
-        }
+        try every(kind: 1, map)
     }
 
     /// What the kernel says of the map behind `fd`, or nil when it will not say.

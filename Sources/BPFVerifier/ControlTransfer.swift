@@ -614,11 +614,14 @@ extension Analysis {
         }
     }
 
-    /// A ring buffer record handed back: it must be one the program holds, and every copy of
-    /// the pointer becomes unusable.
-    private func release(_ s: inout VerifierState, _ pc: Int, _ record: Register) throws(VerificationError) {
+    /// A reference handed back (a ring buffer record, a kfunc's object): it must be one the
+    /// program holds (else refused in `unacquired`'s words), and every copy of the pointer
+    /// becomes unusable.
+    func release(_ s: inout VerifierState, _ pc: Int, _ record: Register, unacquired: String = "arg 1 is an unacquired reference")
+        throws(VerificationError)
+    {
         let ref = record.referenceID
-        guard s.references.contains(where: { $0.id == ref }) else { throw error(pc, s, "arg 1 is an unacquired reference") }
+        guard s.references.contains(where: { $0.id == ref }) else { throw error(pc, s, unacquired) }
         s.references.removeAll { $0.id == ref }
         s.updateAll(where: { $0.referenceID == ref }) { $0 = .unknownScalar }
     }

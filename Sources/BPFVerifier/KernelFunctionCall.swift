@@ -99,10 +99,7 @@ extension Analysis {
         }
         if rule.flags.contains(.release) {
             guard let released else { throw error(pc, s, "release kernel function \(name) expects refcounted PTR_TO_BTF_ID") }
-            let ref = released.referenceID
-            guard s.references.contains(where: { $0.id == ref }) else { throw error(pc, s, "kfunc \(name)#\(insn.imm) reference has not been acquired before") }
-            s.references.removeAll { $0.id == ref }
-            s.updateAll(where: { $0.referenceID == ref }) { $0 = .unknownScalar }
+            try release(&s, pc, released, unacquired: "kfunc \(name)#\(insn.imm) reference has not been acquired before")
         }
         for r in 1...5 { s[register: r] = .uninitialized }
         switch function.result {

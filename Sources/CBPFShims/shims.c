@@ -306,36 +306,6 @@ int cbpf_fd_by_id(int kind, uint32_t id) {
     return (int)cbpf_sys_bpf(commands[kind], &attr, sizeof(attr));
 }
 
-int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) {
-    struct bpf_link_info info;
-    memset(&info, 0, sizeof(info));
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.info.bpf_fd = (uint32_t)fd;
-    attr.info.info_len = sizeof(info);
-    attr.info.info = (uint64_t)(uintptr_t)&info;
-    long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
-    if (r < 0) return (int)r;
-    *type = info.type; *id = info.id; *prog_id = info.prog_id;
-    return 0;
-}
-
-int cbpf_btf_info(int fd, uint32_t *id, uint32_t *size, uint32_t *kernel, char *name, uint32_t name_size) {
-    struct bpf_btf_info info;
-    memset(&info, 0, sizeof(info));
-    info.name = (uint64_t)(uintptr_t)name;
-    info.name_len = name_size;
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof(attr));
-    attr.info.bpf_fd = (uint32_t)fd;
-    attr.info.info_len = sizeof(info);
-    attr.info.info = (uint64_t)(uintptr_t)&info;
-    long r = cbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
-    if (r < 0) return (int)r;
-    *id = info.id; *size = info.btf_size; *kernel = info.kernel_btf;
-    return 0;
-}
-
 int cbpf_link_detach(int fd) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
@@ -398,6 +368,25 @@ int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count) 
     }
     long r = obj_info_keep(fd, &info, sizeof(info));
     return r < 0 ? (int)r : 0;
+}
+
+int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) {
+    struct bpf_link_info info;
+    long r = obj_info(fd, &info, sizeof(info));
+    if (r < 0) return (int)r;
+    *type = info.type; *id = info.id; *prog_id = info.prog_id;
+    return 0;
+}
+
+int cbpf_btf_info(int fd, uint32_t *id, uint32_t *size, uint32_t *kernel, char *name, uint32_t name_size) {
+    struct bpf_btf_info info;
+    memset(&info, 0, sizeof(info));
+    info.name = (uint64_t)(uintptr_t)name;
+    info.name_len = name_size;
+    long r = obj_info_keep(fd, &info, sizeof(info));
+    if (r < 0) return (int)r;
+    *id = info.id; *size = info.btf_size; *kernel = info.kernel_btf;
+    return 0;
 }
 
 int cbpf_map_info(int fd, struct cbpf_map_summary *summary) {
