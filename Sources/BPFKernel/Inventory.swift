@@ -209,7 +209,9 @@ public enum Inventory {
             guard let id = UInt32(value) else { throw .noSuchObject("'\(value)' is not a \(what) id") }
             let fd = cbpf_fd_by_id(kind, id)
             guard fd >= 0 else {
-                throw KernelError(command: ["BPF_PROG_GET_FD_BY_ID", "BPF_MAP_GET_FD_BY_ID", "BPF_LINK_GET_FD_BY_ID"][Int(kind)] + " \(id)", errno: -fd)
+                throw KernelError(
+                    command: ["BPF_PROG_GET_FD_BY_ID", "BPF_MAP_GET_FD_BY_ID", "BPF_LINK_GET_FD_BY_ID", "BPF_BTF_GET_FD_BY_ID"][Int(kind)] + " \(id)",
+                    errno: -fd)
             }
             return fd
         case "pinned":

@@ -119,6 +119,10 @@ struct CommandLineTests {
         #expect(root.main(["map", "dump", "1", "--hex", "-j"]) == 64, "--hex with -j")
         #expect(root.main(["conformance", "/nonexistent"]) == 1)
         #expect(root.main(["prog", "show", "bogus", "1"]) == 1 || KernelSupport.unavailableReason != nil)
+        // Ids no object has, of each kind: an error naming the request (a BTF id once crashed).
+        for words in [["prog", "show"], ["map", "show"], ["link", "show"], ["btf", "show"]] {
+            #expect(root.main(words + ["id", "4294967295"]) == 1 || KernelSupport.unavailableReason != nil, "\(words)")
+        }
     }
 
     @Test("pcap: a filter over a capture, its verdicts written; command lines that cannot apply refused")
