@@ -81,7 +81,8 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "swiftbpfTests", dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks", "BTF"],
+            name: "swiftbpfTests",
+            dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks", "BTF", "BPFRuntime", "BPFCore"],
             swiftSettings: strict),
         .testTarget(
             name: "BPFKernelTests",

@@ -147,7 +147,7 @@ public enum Inventory {
     }
 
     /// The kernel's summary of the program behind `fd` (`BPF_OBJ_GET_INFO_BY_FD`).
-    private static func summary(fd: Int32) throws(KernelError) -> cbpf_prog_summary {
+    static func summary(fd: Int32) throws(KernelError) -> cbpf_prog_summary {
         var s = cbpf_prog_summary()
         let r = cbpf_prog_info(fd, &s)
         guard r == 0 else { throw KernelError(command: "BPF_OBJ_GET_INFO_BY_FD", errno: -r) }
@@ -157,7 +157,7 @@ public enum Inventory {
     /// The program's BTF function (`lines` false: 2 words each) or line records (4 words each),
     /// `count` of them, with the program's BTF to read their names; nil where the kernel gives
     /// neither.
-    private static func btfRecords(fd: Int32, btfID: UInt32, lines: Bool, count: UInt32) -> ([UInt32], BTF)? {
+    static func btfRecords(fd: Int32, btfID: UInt32, lines: Bool, count: UInt32) -> ([UInt32], BTF)? {
         var records = [UInt32](repeating: 0, count: Int(count) * (lines ? 4 : 2))
         guard btfID != 0, count > 0,
             records.withUnsafeMutableBufferPointer({ cbpf_prog_btf_records(fd, lines ? 1 : 0, $0.baseAddress, count) }) == 0,
@@ -169,6 +169,17 @@ public enum Inventory {
     /// The name of the program's first function in its BTF.
     private static func functionName(fd: Int32, btfID: UInt32, records: UInt32) -> String? {
         btfRecords(fd: fd, btfID: btfID, lines: false, count: records).map { records, btf in btf.name(ofType: Int(records[1])) }
+    }
+
+    /// Each function's prototype by the index of its first instruction, from the program's BTF
+    /// function info (`int handler(struct xdp_md * ctx)`, as bpftool prints it); empty without.
+    public static func functionPrototypes(fd: Int32) -> [Int: String] {
+        guard let s = try? summary(fd: fd), let (records, btf) = btfRecords(fd: fd, btfID: s.btf_id, lines: false, count: s.nr_func_info) else {
+            return [:]
+        }
+        var prototypes: [Int: String] = [:]
+        for i in 0..<Int(s.nr_func_info) { prototypes[Int(records[i * 2])] = btf.prototypeText(function: records[i * 2 + 1]) }
+        return prototypes
     }
 
     /// The C source line each instruction (by index) starts, from the program's BTF line info,

@@ -40,7 +40,7 @@ public final class KernelMap {
         func create(_ btf: KernelBTF?) -> Int32 {
             cbpf_map_create(
                 definition.type.rawValue, UInt32(definition.keySize), UInt32(definition.valueSize),
-                UInt32(definition.maxEntries), flags.rawValue, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID, template?.fd ?? -1)
+                UInt32(definition.maxEntries), flags.rawValue, name, btf?.fd ?? -1, definition.keyTypeID, definition.valueTypeID, template?.fd ?? -1, 0)
         }
         let typed = btf != nil && (definition.keyTypeID != 0 || definition.valueTypeID != 0)
         var fd = create(typed ? btf : nil)

@@ -19,6 +19,8 @@ public final class UserspaceObject {
     public let unavailableMaps: [String: MapError]
     /// The object's maps by their index in it, nil where unavailable.
     private let slots: [BPFMap?]
+    /// The ids of ``maps`` in the ``RuntimeInventory``, in the same order.
+    public let mapIDs: [UInt32]
 
     /// Creates every map the object declares that the runtime can.
     /// - Throws: ``RuntimeError/kconfig(_:)`` for a `__kconfig` extern this host has no value for.
@@ -53,7 +55,10 @@ public final class UserspaceObject {
         self.slots = slots
         maps = slots.compactMap { $0 }
         unavailableMaps = unavailable
+        mapIDs = RuntimeInventory.register(maps: maps)
     }
+
+    deinit { RuntimeInventory.unregister(maps: mapIDs) }
 
     /// How ``load(program:target:)`` compiles programs for ``ExecutionMode/jit`` (on x86-64
     /// hosts every loaded program is also compiled).

@@ -19,6 +19,8 @@ public final class UserspaceProgram {
     let object: UserspaceObject?
     /// The verifier's report, when the program was verified at load.
     public let verification: VerifierReport?
+    /// Its id in the ``RuntimeInventory`` while it lives.
+    public private(set) var id: UInt32 = 0
 
     /// Where the program's `bpf_printk` (`bpf_trace_printk`) lines go, one call each, formatted
     /// as the kernel formats them for its trace pipe; nil (the default) drops them.
@@ -66,6 +68,10 @@ public final class UserspaceProgram {
             $0.maps = UnsafeBufferPointer(mapAddresses)
             $0.callbacks = callbacks  // JIT-compiled code calls back through the interpreter
         }
+        id = RuntimeInventory.register(
+            RuntimeInventory.Program(
+                id: 0, name: name, type: type, section: section, verified: verification != nil,
+                translatedBytes: interpreter.instructions.count * 8, jitedBytes: jit?.codeByteCount ?? 0, mapIDs: object?.mapIDs ?? []))
     }
 
     /// Changes the helper context of every engine the program has.
@@ -75,6 +81,7 @@ public final class UserspaceProgram {
     }
 
     deinit {
+        RuntimeInventory.unregister(program: id)
         ringBuffers.deallocate()
         mapAddresses.deallocate()
     }

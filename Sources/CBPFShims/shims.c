@@ -98,7 +98,7 @@ int cbpf_map_freeze(int fd) {
 
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
-                    uint32_t btf_value_type_id, int inner_map_fd) {
+                    uint32_t btf_value_type_id, int inner_map_fd, uint32_t btf_vmlinux_value_type_id) {
     union bpf_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.map_type = map_type;
@@ -113,6 +113,7 @@ int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, u
         attr.btf_value_type_id = btf_value_type_id;
     }
     if (inner_map_fd >= 0) attr.inner_map_fd = (uint32_t)inner_map_fd;
+    attr.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id;
     return (int)cbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 }
 
@@ -337,6 +338,8 @@ int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary) {
     summary->jited_len = info.jited_prog_len; summary->created_by_uid = info.created_by_uid;
     summary->nr_map_ids = info.nr_map_ids; summary->load_time = info.load_time;
     summary->btf_id = info.btf_id; summary->nr_func_info = info.nr_func_info; summary->nr_line_info = info.nr_line_info;
+    summary->nr_jited_ksyms = info.nr_jited_ksyms; summary->nr_jited_func_lens = info.nr_jited_func_lens;
+    summary->nr_jited_line_info = info.nr_jited_line_info;
     summary->gpl_compatible = info.gpl_compatible; summary->run_time_ns = info.run_time_ns; summary->run_cnt = info.run_cnt;
     memcpy(summary->tag, info.tag, 8);
     memcpy(summary->name, info.name, 16);
@@ -350,6 +353,23 @@ int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map
     info.xlated_prog_len = xlated_size;
     info.map_ids = (uint64_t)(uintptr_t)map_ids;
     info.nr_map_ids = map_count;
+    long r = obj_info_keep(fd, &info, sizeof(info));
+    return r < 0 ? (int)r : 0;
+}
+
+int cbpf_prog_jited(int fd, uint8_t *image, uint32_t image_size, uint64_t *addresses, uint32_t *lengths, uint32_t nr_functions,
+                    uint64_t *line_addresses, uint32_t nr_lines) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    info.jited_prog_insns = (uint64_t)(uintptr_t)image;
+    info.jited_prog_len = image_size;
+    info.jited_ksyms = (uint64_t)(uintptr_t)addresses;
+    info.nr_jited_ksyms = nr_functions;
+    info.jited_func_lens = (uint64_t)(uintptr_t)lengths;
+    info.nr_jited_func_lens = nr_functions;
+    info.jited_line_info = (uint64_t)(uintptr_t)line_addresses;
+    info.nr_jited_line_info = nr_lines;
+    info.jited_line_info_rec_size = sizeof(uint64_t);
     long r = obj_info_keep(fd, &info, sizeof(info));
     return r < 0 ? (int)r : 0;
 }
@@ -449,6 +469,11 @@ int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count) 
     (void)fd; (void)lines; (void)records; (void)count;
     return -ENOSYS;
 }
+int cbpf_prog_jited(int fd, uint8_t *image, uint32_t image_size, uint64_t *addresses, uint32_t *lengths, uint32_t nr_functions,
+                    uint64_t *line_addresses, uint32_t nr_lines) {
+    (void)fd; (void)image; (void)image_size; (void)addresses; (void)lengths; (void)nr_functions; (void)line_addresses; (void)nr_lines;
+    return -ENOSYS;
+}
 int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) { (void)fd; (void)type; (void)id; (void)prog_id; return -ENOSYS; }
 int cbpf_link_detach(int fd) { (void)fd; return -ENOSYS; }
 int cbpf_btf_info(int fd, uint32_t *id, uint32_t *size, uint32_t *kernel, char *name, uint32_t name_size) {
@@ -478,9 +503,9 @@ int cbpf_map_elem(int cmd, int map_fd, const void *key, void *value, uint64_t fl
 
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
-                    uint32_t btf_value_type_id, int inner_map_fd) {
+                    uint32_t btf_value_type_id, int inner_map_fd, uint32_t btf_vmlinux_value_type_id) {
     (void)map_type; (void)key_size; (void)value_size; (void)max_entries; (void)map_flags; (void)name;
-    (void)btf_fd; (void)btf_key_type_id; (void)btf_value_type_id; (void)inner_map_fd;
+    (void)btf_fd; (void)btf_key_type_id; (void)btf_value_type_id; (void)inner_map_fd; (void)btf_vmlinux_value_type_id;
     return -ENOSYS;
 }
 

@@ -22,9 +22,9 @@ struct CommandSpec: Sendable {
     }
 
     /// A command that only groups `subcommands`.
-    init(_ name: String, abstract: String, subcommands: [CommandSpec]) {
+    init(_ name: String, abstract: String, discussion: String = "", subcommands: [CommandSpec]) {
         (self.name, self.abstract, self.discussion, self.parameters, self.subcommands, self.action) =
-            (name, abstract, "", [], subcommands, nil)
+            (name, abstract, discussion, [], subcommands, nil)
     }
 }
 

@@ -8,15 +8,44 @@ enum FeatureCommand {
         subcommands: [
             CommandSpec(
                 "probe",
-                abstract: "List the helpers each program type may call in the running kernel, like bpftool feature probe.",
+                abstract: "List the program types, map types and helpers the running kernel offers, like bpftool feature probe.",
                 discussion:
-                    "Each helper is probed by loading a program that calls it. Program types whose helpers depend on the attach type are probed per attach type. With --swift, prints instead BPFCore's table of helper availability (Sources/BPFCore/Kernel/HelperAvailability.swift): for each program type, the helpers every probed attach type of it may call.",
-                parameters: [.flag("swift", "Print the Swift source of BPFCore's availability table.")]
-            ) { arguments in try probe(swift: arguments.flag("swift")) }
+                    "Each program type is probed by loading a program of it, each map type by creating a map of it, each helper by loading a program that calls it. struct_ops and ext programs and struct_ops maps need a kernel struct to implement or a program to extend: they count as available when the kernel's refusal of the probe names the missing target, as libbpf counts them. Program types whose helpers depend on the attach type are probed per attach type. With -j, one JSON document with bpftool's program_types, map_types and helpers sections. With --swift, prints instead BPFCore's table of helper availability (Sources/BPFCore/Kernel/HelperAvailability.swift): for each program type, the helpers every probed attach type of it may call.",
+                parameters: [.flag("swift", "Print the Swift source of BPFCore's availability table.")] + OutputFormat.parameters
+            ) { arguments in
+                let format = OutputFormat(arguments)
+                if format.json, arguments.flag("swift") { throw UsageError(command: arguments.command, message: "--swift prints Swift source, not JSON") }
+                try probe(swift: arguments.flag("swift"), format: format)
+            }
         ])
 
-    static func probe(swift: Bool) throws {
+    /// Why a type counts as it does, where the answer is not a plain load: ` (reason)`.
+    private static func reason(_ answer: FeatureProbe.Answer) -> String {
+        switch answer {
+        case .available: ""
+        case let .knownWithoutTarget(why), let .unavailable(why): " (\(why))"
+        }
+    }
+
+    static func probe(swift: Bool, format: OutputFormat) throws {
         if let reason = KernelSupport.unavailableReason { throw CLIError("feature probe: \(reason)") }
+        let text = !swift && !format.json
+        var programTypes: [(String, String)] = [], mapTypes: [(String, String)] = []
+        if !swift {
+            if text { print("Scanning eBPF program types...") }
+            for type in FeatureProbe.programTypes {
+                let answer = FeatureProbe.probe(type)
+                if text { print("eBPF program_type \(type) is \(answer.isAvailable ? "" : "NOT ")available\(Self.reason(answer))") }
+                programTypes.append(("have_\(type)_prog_type", "\(answer.isAvailable)"))
+            }
+            if text { print("\nScanning eBPF map types...") }
+            for type in FeatureProbe.mapTypes {
+                let answer = FeatureProbe.probe(type)
+                if text { print("eBPF map_type \(type) is \(answer.isAvailable ? "" : "NOT ")available\(Self.reason(answer))") }
+                mapTypes.append(("have_\(type)_map_type", "\(answer.isAvailable)"))
+            }
+            if text { print("\nScanning eBPF helper functions...") }
+        }
         let limit = Int32(HelperSignature.helperIDLimit)
         var byType: [(ProgramType, Set<Int32>)] = []
         var byAttachType: [(ProgramType, AttachType, Set<Int32>)] = []
@@ -27,7 +56,7 @@ enum FeatureCommand {
                 printError("feature probe: program type \(target) not probed: \(error)")
                 continue
             }
-            if !swift {
+            if text {
                 print("eBPF helpers supported for program type \(target):")
                 for helper in helpers { print("\t- \(helper)") }
             }
@@ -38,6 +67,16 @@ enum FeatureCommand {
             } else {
                 byType.append((target.programType, ids))
             }
+        }
+        if format.json {
+            // Per program type, the helpers every probed attach type of it may call.
+            let helperLists = byType.map { type, ids in
+                ("\(type)_available_helpers", "[" + ids.sorted().map { JSON.string("\(HelperID(rawValue: $0))") }.joined(separator: ",") + "]")
+            }
+            format.print(
+                JSON.object([
+                    ("program_types", JSON.object(programTypes)), ("map_types", JSON.object(mapTypes)), ("helpers", JSON.object(helperLists)),
+                ]))
         }
         guard swift else { return }
         let release = KernelConfiguration.release ?? ""

@@ -5,6 +5,8 @@ enum SwiftBPFCommand {
     static let spec = CommandSpec(
         "swiftbpf",
         abstract: "The eBPF system in Swift: assemble, disassemble, run, verify, load, trace and benchmark eBPF programs.",
+        discussion:
+            "Exit status, for every command: 0 when it did what was asked; 1 when it failed (the reason printed as 'swiftbpf: ...'), or found what it checks for (a program refused, a test failed, a verdict only we give); 64 when the command line does not fit (the usage printed).",
         subcommands: [
             AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, PcapCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
             ConformanceCommand.spec, BTFCommand.spec, TraceCommand.spec, LoadCommand.spec, ProgCommand.spec,

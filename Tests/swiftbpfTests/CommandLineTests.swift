@@ -1,6 +1,9 @@
+import BPFCore
 import BPFKernel
 import BPFPacket
 import BPFPlatform
+import BPFRuntime
+import Foundation
 import Testing
 @testable import swiftbpf
 
@@ -123,6 +126,19 @@ struct CommandLineTests {
         for words in [["prog", "show"], ["map", "show"], ["link", "show"], ["btf", "show"]] {
             #expect(root.main(words + ["id", "4294967295"]) == 1 || KernelSupport.unavailableReason != nil, "\(words)")
         }
+    }
+
+    @Test("prog list and map list --runtime: an embedded runtime's listing through its debug endpoint")
+    func runtimeListing() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-cli-endpoint-\(getpid()).sock").path
+        let program = try UserspaceProgram.load(instructions: [Instruction(opcode: 0xb7), Instruction(opcode: 0x95)], type: .xdp, name: "cli_listed")
+        let endpoint = try DebugEndpoint(path: path)
+        defer { endpoint.close() }
+        #expect(RuntimeInventory.programs().contains { $0.id == program.id && $0.name == "cli_listed" })
+        let root = SwiftBPFCommand.spec
+        #expect(root.main(["prog", "list", "--runtime", path, "-j"]) == 0)
+        #expect(root.main(["map", "list", "--runtime", path]) == 0)
+        #expect(root.main(["prog", "list", "--runtime", path + ".absent"]) == 1, "no runtime there")
     }
 
     @Test("pcap: a filter over a capture, its verdicts written; command lines that cannot apply refused")

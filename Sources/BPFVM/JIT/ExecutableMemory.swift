@@ -5,11 +5,14 @@ import BPFPlatform
 final class ExecutableMemory {
     let base: UnsafeMutableRawPointer
     let size: Int
+    /// The bytes of code (the rest of the pages is padding).
+    let codeLength: Int
 
     /// Maps pages for `code` and seals them; nil when the system refuses (its errno is kept).
     init?(_ code: [UInt8]) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         size = max(page, (code.count + page - 1) / page * page)
+        codeLength = code.count
         guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
             mapped != MAP_FAILED
         else { return nil }

@@ -124,6 +124,8 @@ public final class JITProgram {
 
     /// Where the machine code is mapped.
     package var codeAddress: UInt64 { UInt64(UInt(bitPattern: memory.base)) }
+    /// The size of the native code in bytes (`bytes_jited`, as the kernel reports its JIT's).
+    public var codeByteCount: Int { memory.codeLength }
 
     /// Where tail calls into this program land.
     package var nativeEntry: UInt64 { entry[1] }

@@ -66,10 +66,11 @@ int cbpf_prog_load(uint32_t prog_type, const void *insns, uint32_t insn_cnt, con
                    const struct cbpf_prog_btf *btf, uint32_t expected_attach_type, uint32_t prog_flags,
                    uint32_t attach_btf_id);
 
-/// BPF_MAP_CREATE, with the key's and value's BTF types when btf_fd >= 0. Returns the map fd or -errno.
+/// BPF_MAP_CREATE, with the key's and value's BTF types when btf_fd >= 0 (and for struct_ops maps
+/// the vmlinux type of the struct implemented, else 0). Returns the map fd or -errno.
 int cbpf_map_create(uint32_t map_type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
                     uint32_t map_flags, const char *name, int btf_fd, uint32_t btf_key_type_id,
-                    uint32_t btf_value_type_id, int inner_map_fd);
+                    uint32_t btf_value_type_id, int inner_map_fd, uint32_t btf_vmlinux_value_type_id);
 
 /// BPF_BTF_LOAD. Returns the BTF fd or -errno; the kernel's log as for cbpf_prog_load.
 int cbpf_btf_load(const void *data, uint32_t size, uint32_t log_level, char *log, uint32_t log_size);
@@ -200,6 +201,7 @@ int cbpf_link_detach(int fd);
 struct cbpf_prog_summary {
     uint32_t type, id, xlated_len, jited_len, created_by_uid, nr_map_ids;
     uint32_t btf_id, nr_func_info, nr_line_info, gpl_compatible;
+    uint32_t nr_jited_ksyms, nr_jited_func_lens, nr_jited_line_info;
     uint64_t load_time, run_time_ns, run_cnt;
     uint8_t tag[8];
     char name[16];
@@ -211,6 +213,12 @@ int cbpf_prog_info(int fd, struct cbpf_prog_summary *summary);
 /// BPF_OBJ_GET_INFO_BY_FD for a program's translated instructions (xlated_size bytes, as the
 /// summary gave) and its map ids (map_count of them). Returns 0 or -errno.
 int cbpf_prog_contents(int fd, void *xlated, uint32_t xlated_size, uint32_t *map_ids, uint32_t map_count);
+
+/// BPF_OBJ_GET_INFO_BY_FD for a program's JIT image (image_size bytes), the kernel address of each
+/// of its functions (nr_functions of them) with their lengths in bytes, and the address each BTF
+/// line record starts at (nr_lines). Returns 0 or -errno.
+int cbpf_prog_jited(int fd, uint8_t *image, uint32_t image_size, uint64_t *addresses, uint32_t *lengths, uint32_t nr_functions,
+                    uint64_t *line_addresses, uint32_t nr_lines);
 
 /// BPF_OBJ_GET_INFO_BY_FD for a program's BTF records, count of them: function records (lines
 /// 0: 8 bytes each, instruction offset and FUNC type id) or line records (lines 1: 16 bytes

@@ -1,0 +1,45 @@
+import BPFKernel
+import BPFPlatform
+
+enum LinkCommand {
+    static let spec = CommandSpec(
+        "link", abstract: "Links in the kernel (programs attached to hooks).",
+        subcommands: [
+            CommandSpec("list", abstract: "List links, like bpftool link list.", parameters: OutputFormat.parameters) { arguments in
+                if let reason = KernelSupport.unavailableReason { throw CLIError("link list: \(reason)") }
+                let links = try Inventory.links()
+                let format = OutputFormat(arguments)
+                if format.json { format.print("[" + links.map(json).joined(separator: ",") + "]") } else { links.forEach(printText) }
+            },
+            CommandSpec(
+                "show", abstract: "Show one link, like bpftool link show id N (or pinned PATH).", parameters: selectorParameters + OutputFormat.parameters
+            ) {
+                arguments in
+                let fd = try descriptor(2, arguments, "link show")
+                defer { close(fd) }
+                guard let info = Inventory.link(fd: fd) else { throw CLIError("link show: the kernel says nothing of the link") }
+                let format = OutputFormat(arguments)
+                if format.json { format.print(json(info)) } else { printText(info) }
+            },
+            CommandSpec(
+                "pin", abstract: "Pin a link in bpffs, like bpftool link pin id N PATH: it stays attached after this command.",
+                parameters: selectorParameters + [.argument("path", "Where to pin it (in a bpffs mount).")]
+            ) { arguments in
+                let fd = try descriptor(2, arguments, "link pin")
+                defer { close(fd) }
+                do { try Pinning.pin(fd, at: arguments.argument("path")) } catch { throw CLIError("link pin: \(error)") }
+            },
+            CommandSpec("detach", abstract: "Detach a link from its hook, like bpftool link detach id N.", parameters: selectorParameters) { arguments in
+                let fd = try descriptor(2, arguments, "link detach")
+                defer { close(fd) }
+                do { try Inventory.detachLink(fd: fd) } catch { throw CLIError("link detach: \(error)") }
+            },
+        ])
+
+    private static func printText(_ l: Inventory.LinkInfo) { print("\(l.id): \(l.type)  prog \(l.programID)") }
+
+    /// bpftool's JSON object for a link (its common fields).
+    static func json(_ l: Inventory.LinkInfo) -> String {
+        JSON.object([("id", "\(l.id)"), ("type", JSON.string("\(l.type)")), ("prog_id", "\(l.programID)")])
+    }
+}
