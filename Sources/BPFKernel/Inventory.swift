@@ -73,6 +73,16 @@ public enum Inventory {
         public var id: UInt32
         public var type: LinkType
         public var programID: UInt32
+        /// Where it is attached, as the link type says it: the raw tracepoint's name; the
+        /// tracing, cgroup or netns attach type; the cgroup's id; the network namespace's inode;
+        /// the XDP interface; the tracing target (a BTF object's id and a type id in it).
+        public var tracepointName: String?
+        public var attachType: AttachType?
+        public var cgroupID: UInt64?
+        public var networkNamespaceInode: UInt32?
+        public var interfaceIndex: UInt32?
+        public var targetObjectID: UInt32?
+        public var targetBTFTypeID: UInt32?
     }
 
     /// Every link in the kernel.
@@ -82,9 +92,21 @@ public enum Inventory {
 
     /// What the kernel says of the link behind `fd`, or nil when it will not say.
     public static func link(fd: Int32) -> LinkInfo? {
-        var type: UInt32 = 0, id: UInt32 = 0, program: UInt32 = 0
-        guard cbpf_link_info(fd, &type, &id, &program) == 0 else { return nil }
-        return LinkInfo(id: id, type: LinkType(rawValue: type), programID: program)
+        var s = cbpf_link_summary()
+        guard cbpf_link_info(fd, &s) == 0 else { return nil }
+        let type = LinkType(rawValue: s.type)
+        var info = LinkInfo(id: s.id, type: type, programID: s.prog_id)
+        switch type {
+        case .rawTracepoint: info.tracepointName = withUnsafeBytes(of: s.tp_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        case .tracing:
+            info.attachType = AttachType(rawValue: s.attach_type)
+            (info.targetObjectID, info.targetBTFTypeID) = (s.target_obj_id, s.target_btf_id)
+        case .cgroup: (info.attachType, info.cgroupID) = (AttachType(rawValue: s.attach_type), s.cgroup_id)
+        case .netns: (info.attachType, info.networkNamespaceInode) = (AttachType(rawValue: s.attach_type), s.netns_ino)
+        case .xdp: info.interfaceIndex = s.ifindex
+        default: break
+        }
+        return info
     }
 
     /// Detaches the link behind `fd` (`BPF_LINK_DETACH`): its program leaves the hook, though

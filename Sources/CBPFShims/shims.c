@@ -390,11 +390,39 @@ int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count) 
     return r < 0 ? (int)r : 0;
 }
 
-int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) {
+int cbpf_link_info(int fd, struct cbpf_link_summary *summary) {
     struct bpf_link_info info;
+    memset(summary, 0, sizeof(*summary));
+    /* The union's fields are inputs too (buffers for names) for some link types: asked zeroed
+       first, then again with a buffer for a raw tracepoint's name. */
     long r = obj_info(fd, &info, sizeof(info));
     if (r < 0) return (int)r;
-    *type = info.type; *id = info.id; *prog_id = info.prog_id;
+    if (info.type == BPF_LINK_TYPE_RAW_TRACEPOINT) {
+        memset(&info, 0, sizeof(info));
+        info.raw_tracepoint.tp_name = (uint64_t)(uintptr_t)summary->tp_name;
+        info.raw_tracepoint.tp_name_len = sizeof(summary->tp_name);
+        r = obj_info_keep(fd, &info, sizeof(info));
+        if (r < 0) return (int)r;
+    }
+    summary->type = info.type; summary->id = info.id; summary->prog_id = info.prog_id;
+    switch (info.type) {
+    case BPF_LINK_TYPE_RAW_TRACEPOINT: break; /* the name is in tp_name already */
+    case BPF_LINK_TYPE_TRACING:
+        summary->attach_type = info.tracing.attach_type;
+        summary->target_obj_id = info.tracing.target_obj_id;
+        summary->target_btf_id = info.tracing.target_btf_id;
+        break;
+    case BPF_LINK_TYPE_CGROUP:
+        summary->cgroup_id = info.cgroup.cgroup_id;
+        summary->attach_type = info.cgroup.attach_type;
+        break;
+    case BPF_LINK_TYPE_NETNS:
+        summary->netns_ino = info.netns.netns_ino;
+        summary->attach_type = info.netns.attach_type;
+        break;
+    case BPF_LINK_TYPE_XDP: summary->ifindex = info.xdp.ifindex; break;
+    default: break;
+    }
     return 0;
 }
 
@@ -474,7 +502,7 @@ int cbpf_prog_jited(int fd, uint8_t *image, uint32_t image_size, uint64_t *addre
     (void)fd; (void)image; (void)image_size; (void)addresses; (void)lengths; (void)nr_functions; (void)line_addresses; (void)nr_lines;
     return -ENOSYS;
 }
-int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id) { (void)fd; (void)type; (void)id; (void)prog_id; return -ENOSYS; }
+int cbpf_link_info(int fd, struct cbpf_link_summary *summary) { (void)fd; (void)summary; return -ENOSYS; }
 int cbpf_link_detach(int fd) { (void)fd; return -ENOSYS; }
 int cbpf_btf_info(int fd, uint32_t *id, uint32_t *size, uint32_t *kernel, char *name, uint32_t name_size) {
     (void)fd; (void)id; (void)size; (void)kernel; (void)name; (void)name_size;

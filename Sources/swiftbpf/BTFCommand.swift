@@ -63,25 +63,34 @@ enum BTFCommand {
             abstract: "Print the types of raw BTF (such as /sys/kernel/btf/vmlinux) or of an object's .BTF section.",
             discussion: """
                 The output is bpftool's raw format ('bpftool btf dump file F'), or with --format c \
-                a C header of every named type ('bpftool btf dump file F format c': vmlinux.h).
+                a C header of every named type ('bpftool btf dump file F format c': vmlinux.h); with -j, \
+                the raw format as bpftool -j prints it.
                 """,
             parameters: [
                 .argument("file", "Raw BTF, or an ELF object with a .BTF section; or 'id', for the kernel's BTF object of the id that follows."),
                 .optionalArgument("id", "With 'id': the BTF object's id (as prog show and map show give it)."),
                 .flag("summary", "Print only the number of types and the parse time."),
                 .option("format", "raw (one line per type) or c (a C header).", default: "raw"),
-            ]
+            ] + OutputFormat.parameters
         ) { try Dump($0).run() }
 
         var file: String
         var id: UInt32?
         var summary: Bool
         var format: String
+        var output: OutputFormat
 
         init(_ arguments: ParsedArguments) throws(UsageError) {
             file = arguments.argument("file")
             summary = arguments.flag("summary")
             format = arguments.argument("format")
+            output = OutputFormat(arguments)
+            guard format == "raw" || format == "c" else {
+                throw UsageError(command: arguments.command, message: "--format: '\(format)' is not one of raw, c")
+            }
+            if output.json, summary || format == "c" {
+                throw UsageError(command: arguments.command, message: "-j prints the raw format; it does not apply to \(summary ? "--summary" : "--format c")")
+            }
             if let text = arguments.string("id") {
                 guard file == "id", let id = UInt32(text) else {
                     throw UsageError(command: arguments.command, message: "give a file, or 'id N' for a BTF object in the kernel")
@@ -108,7 +117,6 @@ enum BTFCommand {
                 guard let section = elf.section(named: ".BTF") else { throw CLIError("\(file): the object has no .BTF section (compile with -g)") }
                 data = Array(elf.data(of: section))
             }
-            guard format == "raw" || format == "c" else { throw CLIError("--format: '\(format)' is neither raw nor c") }
             let start = monotonicNanoseconds()
             let btf: BTF
             do { btf = try BTF(bytes: data) } catch { throw CLIError("\(file): \(error)") }
@@ -117,6 +125,8 @@ enum BTFCommand {
                 print("\(btf.types.count - 1) types, \(btf.strings.count) bytes of strings, parsed in \(format1(Double(elapsed) / 1e6)) ms")
             } else if format == "c" {
                 print(btf.cHeader(), terminator: "")
+            } else if output.json {
+                output.print(btf.rawDumpJSON())
             } else {
                 print(btf.rawDump(), terminator: "")
             }

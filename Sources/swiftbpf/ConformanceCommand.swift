@@ -22,6 +22,7 @@ struct ConformanceCommand {
 
     func run() throws {
         guard let files = ConformanceRunner.files(in: directory) else { throw CLIError("\(directory): cannot read the directory") }
+        guard !files.isEmpty else { throw CLIError("\(directory): no .data conformance files there") }
         var passed = 0, failed = 0
         for path in files {
             switch ConformanceRunner.run(path: path, engine: engine) {

@@ -36,10 +36,35 @@ enum LinkCommand {
             },
         ])
 
-    private static func printText(_ l: Inventory.LinkInfo) { print("\(l.id): \(l.type)  prog \(l.programID)") }
+    private static func printText(_ l: Inventory.LinkInfo) {
+        print("\(l.id): \(l.type)  prog \(l.programID)")
+        let fields = hookFields(l)
+        if !fields.isEmpty { print("\t" + fields.map { "\($0.0) \($0.1)" }.joined(separator: "  ")) }
+    }
 
-    /// bpftool's JSON object for a link (its common fields).
+    /// The fields bpftool prints for the link's type, as (name, text) with its spelling.
+    private static func hookFields(_ l: Inventory.LinkInfo) -> [(String, String)] {
+        var fields: [(String, String)] = []
+        if let name = l.tracepointName { fields.append(("tp_name", name)) }
+        if let attach = l.attachType { fields.append(("attach_type", "\(attach)")) }
+        if let object = l.targetObjectID, let type = l.targetBTFTypeID { fields += [("target_obj_id", "\(object)"), ("target_btf_id", "\(type)")] }
+        if let cgroup = l.cgroupID { fields.append(("cgroup_id", "\(cgroup)")) }
+        if let inode = l.networkNamespaceInode { fields.append(("netns_ino", "\(inode)")) }
+        if let ifindex = l.interfaceIndex {
+            var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+            if ifindex != 0, if_indextoname(ifindex, &name) != nil {
+                fields.append(("devname", String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+            }
+            fields.append(("ifindex", "\(ifindex)"))
+        }
+        return fields
+    }
+
+    /// bpftool's JSON object for a link: the common fields, then its type's.
     static func json(_ l: Inventory.LinkInfo) -> String {
-        JSON.object([("id", "\(l.id)"), ("type", JSON.string("\(l.type)")), ("prog_id", "\(l.programID)")])
+        let numeric: Set<String> = ["target_obj_id", "target_btf_id", "cgroup_id", "netns_ino", "ifindex"]
+        return JSON.object(
+            [("id", "\(l.id)"), ("type", JSON.string("\(l.type)")), ("prog_id", "\(l.programID)")]
+                + hookFields(l).map { ($0.0, numeric.contains($0.0) ? $0.1 : JSON.string($0.1)) })
     }
 }

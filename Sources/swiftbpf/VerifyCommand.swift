@@ -22,7 +22,7 @@ struct VerifyCommand {
             """,
         parameters: [
             .arguments("object", "Clang-compiled BPF objects (.o), or programs in the kernel's pseudo-C syntax (text)."),
-            .option("type", "For a pseudo-C program: its program type (xdp, socket, tracepoint, tc, raw_tracepoint, kprobe).", default: "xdp"),
+            .option("type", "For a pseudo-C program: its program type (xdp, socket, tracepoint, tc, raw_tracepoint, kprobe; default xdp)."),
             .option("program", "Verify only this program (by function name)."),
             .flag("log", "Print the verifier's step-by-step log in the kernel's format (its log level 2: what each instruction changed)."),
             .option("btf", "BTF to CO-RE relocate against (default: /sys/kernel/btf/vmlinux when present)."),
@@ -32,7 +32,8 @@ struct VerifyCommand {
     ) { try VerifyCommand($0).run() }
 
     var objects: [String]
-    var type: String
+    /// `--type`, for pseudo-C programs (an object's programs have their sections' types).
+    var type: ProgramType?
     var program: String?
     var log: Bool
     var btf: String?
@@ -41,7 +42,14 @@ struct VerifyCommand {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         objects = arguments.arguments("object")
-        type = arguments.argument("type")
+        if let name = arguments.string("type") {
+            guard let type = Self.textTypes[name] else {
+                throw UsageError(
+                    command: arguments.command,
+                    message: "--type: unknown program type '\(name)' (one of \(Self.textTypes.keys.sorted().joined(separator: ", ")))")
+            }
+            self.type = type
+        }
         program = arguments.string("program")
         log = arguments.flag("log")
         btf = arguments.string("btf")
@@ -77,6 +85,9 @@ struct VerifyCommand {
         guard let bytes = readFile(object) else { throw CLIError("\(object): cannot read the file") }
         guard bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else {
             return (try verifyText(String(decoding: bytes, as: UTF8.self), object: object), nil)
+        }
+        if type != nil {
+            throw CLIError("\(object): --type applies to pseudo-C programs; an object's programs take their types from their sections")
         }
         do { file = try ObjectFile(bytes: bytes) } catch { throw CLIError("\(object): \(error)") }
         guard !file.programs.isEmpty else {
@@ -133,15 +144,14 @@ extension VerifyCommand {
         return counts
     }
 
+    /// The program types `--type` names.
+    static let textTypes: [String: ProgramType] = [
+        "xdp": .xdp, "socket": .socketFilter, "tracepoint": .tracepoint, "tc": .schedCLS, "raw_tracepoint": .rawTracepoint, "kprobe": .kprobe,
+    ]
+
     /// Verifies a pseudo-C program of the type `--type` names (no maps): whether it passed.
     private func verifyText(_ text: String, object: String) throws -> Bool {
-        let types: [String: ProgramType] = [
-            "xdp": .xdp, "socket": .socketFilter, "tracepoint": .tracepoint, "tc": .schedCLS,
-            "raw_tracepoint": .rawTracepoint, "kprobe": .kprobe,
-        ]
-        guard let programType = types[type] else {
-            throw CLIError("--type: unknown program type '\(type)' (one of \(types.keys.sorted().joined(separator: ", ")))")
-        }
+        let programType = type ?? .xdp
         let code: [Instruction]
         do { code = try PseudoCAssembler.assemble(text) } catch { throw CLIError("\(object): \(error)") }
         var configuration = Verifier.Configuration(programType: programType)

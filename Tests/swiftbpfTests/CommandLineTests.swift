@@ -121,6 +121,13 @@ struct CommandLineTests {
         #expect(root.main(["run", "/dev/null", "--repeat", "0"]) == 64, "--repeat 0")
         #expect(root.main(["map", "dump", "1", "--hex", "-j"]) == 64, "--hex with -j")
         #expect(root.main(["conformance", "/nonexistent"]) == 1)
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-empty-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(root.main(["conformance", empty]) == 1, "no conformance files: nothing was checked")
+        #expect(root.main(["btf", "dump", "/sys/kernel/btf/vmlinux", "--format", "c", "-j"]) == 64, "-j with a C header")
+        #expect(root.main(["btf", "dump", "/sys/kernel/btf/vmlinux", "--format", "h"]) == 64, "an unknown format")
+        #expect(root.main(["verify", "/dev/null", "--type", "bogus"]) == 64, "an unknown --type lists the valid ones")
         #expect(root.main(["prog", "show", "bogus", "1"]) == 1 || KernelSupport.unavailableReason != nil)
         // Ids no object has, of each kind: an error naming the request (a BTF id once crashed).
         for words in [["prog", "show"], ["map", "show"], ["link", "show"], ["btf", "show"]] {

@@ -188,7 +188,17 @@ int cbpf_next_id(int kind, uint32_t start_id, uint32_t *next_id);
 int cbpf_fd_by_id(int kind, uint32_t id);
 
 /// BPF_OBJ_GET_INFO_BY_FD for a link: its type, id and program's id. Returns 0 or -errno.
-int cbpf_link_info(int fd, uint32_t *type, uint32_t *id, uint32_t *prog_id);
+/// The parts of struct bpf_link_info bpftool shows: the common fields, then by link type the
+/// hook (raw tracepoint name; tracing, cgroup and netns attach type; cgroup id; netns inode;
+/// XDP interface; tracing target).
+struct cbpf_link_summary {
+    uint32_t type, id, prog_id, attach_type, ifindex, netns_ino, target_obj_id, target_btf_id;
+    uint64_t cgroup_id;
+    char tp_name[128];
+};
+
+/// BPF_OBJ_GET_INFO_BY_FD for a link. Returns 0 or -errno.
+int cbpf_link_info(int fd, struct cbpf_link_summary *summary);
 
 /// BPF_OBJ_GET_INFO_BY_FD for a BTF object: its id, size, whether the kernel's own (vmlinux, a
 /// module), and its name (into name, name_size bytes). Returns 0 or -errno.
