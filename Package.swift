@@ -82,7 +82,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "swiftbpfTests",
-            dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks", "BTF", "BPFRuntime", "BPFCore"],
+            dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks", "BTF", "BPFRuntime", "BPFCore", "BPFVM"],
             swiftSettings: strict),
         .testTarget(
             name: "BPFKernelTests",

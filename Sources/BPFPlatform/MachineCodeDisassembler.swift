@@ -23,7 +23,10 @@ public final class MachineCodeDisassembler {
         public var description: String
     }
 
-    private typealias Create = @convention(c) (UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int32, OpaquePointer?, OpaquePointer?) -> OpaquePointer?
+    private typealias Create =
+        @convention(c) (
+            UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int32, OpaquePointer?, OpaquePointer?
+        ) -> OpaquePointer?
     private typealias SetOptions = @convention(c) (OpaquePointer?, UInt64) -> Int32
     private typealias Dispose = @convention(c) (OpaquePointer?) -> Void
     private typealias Decode = @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt8>?, UInt64, UInt64, UnsafeMutablePointer<CChar>?, Int) -> Int
@@ -42,7 +45,7 @@ public final class MachineCodeDisassembler {
         for name in ["libLLVM.so"] + versions + ["libLLVM.dylib"] {
             guard let handle = dlopen(name, RTLD_NOW) else { continue }
             func symbol<T>(_ name: String, _: T.Type) -> T? { dlsym(handle, name).map { unsafeBitCast($0, to: T.self) } }
-            guard let create = symbol("LLVMCreateDisasm", Create.self), let setOptions = symbol("LLVMSetDisasmOptions", SetOptions.self),
+            guard let create = symbol("LLVMCreateDisasmCPUFeatures", Create.self), let setOptions = symbol("LLVMSetDisasmOptions", SetOptions.self),
                 let dispose = symbol("LLVMDisasmDispose", Dispose.self), let decode = symbol("LLVMDisasmInstruction", Decode.self)
             else { continue }
             for architecture in Architecture.allCases {
@@ -62,7 +65,8 @@ public final class MachineCodeDisassembler {
     /// - Throws: ``Unavailable`` when LLVM is not installed or was built without the target.
     public init(_ architecture: Architecture) throws(Unavailable) {
         library = try Self.library.get()
-        guard let context = library.create(architecture.triple, nil, 0, nil, nil) else {
+        // arm64 with the atomics of ARMv8.1 (LSE), which the JIT emits where the CPU has them.
+        guard let context = library.create(architecture.triple, "", architecture == .arm64 ? "+lse" : "", nil, 0, nil, nil) else {
             throw Unavailable(description: "LLVM here has no \(architecture.rawValue) disassembler")
         }
         if architecture == .x86_64 { _ = library.setOptions(context, Self.intelSyntax) }

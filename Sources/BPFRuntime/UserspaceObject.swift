@@ -60,7 +60,7 @@ public final class UserspaceObject {
 
     deinit { RuntimeInventory.unregister(maps: mapIDs) }
 
-    /// How ``load(program:target:)`` compiles programs for ``ExecutionMode/jit`` (on x86-64
+    /// How ``load(program:target:)`` compiles programs for ``ExecutionMode/jit`` (on x86-64 and arm64
     /// hosts every loaded program is also compiled).
     public var jitOptions = JITProgram.Options()
 

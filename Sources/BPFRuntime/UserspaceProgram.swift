@@ -74,6 +74,12 @@ public final class UserspaceProgram {
                 translatedBytes: interpreter.instructions.count * 8, jitedBytes: jit?.codeByteCount ?? 0, mapIDs: object?.mapIDs ?? []))
     }
 
+    /// The program compiled for `architecture` (any, on any host), as the JIT compiles it here:
+    /// what `swiftbpf disasm --jited --arch` shows.
+    public func nativeCode(for architecture: NativeCode.Architecture, options: JITProgram.Options = .init()) throws(PreparationError) -> NativeCode {
+        try NativeCode(try DecodedProgram(interpreter.instructions, helpers: support.helpers), for: architecture, maps: object?.maps ?? [], options: options)
+    }
+
     /// Changes the helper context of every engine the program has.
     private func updateHelperContext(_ change: (inout HelperContext) -> Void) {
         change(&interpreter.helperContextValue)

@@ -559,3 +559,35 @@ int cbpf_prog_test_run(int prog_fd, const void *data_in, uint32_t data_size, voi
     return -ENOSYS;
 }
 #endif
+
+/* JIT pages, W^X on every system: Linux (and other systems) map read-write, then mprotect
+   read-execute; Apple arm64 maps MAP_JIT pages, writable per thread between the toggles. The
+   instruction cache is cleaned before the code runs (a no-op on x86-64). */
+#include <sys/mman.h>
+#if defined(__APPLE__) && defined(__aarch64__)
+#include <libkern/OSCacheControl.h>
+#include <pthread.h>
+
+void *cbpf_jit_map(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANON | MAP_JIT, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+void cbpf_jit_write_begin(void) { pthread_jit_write_protect_np(0); }
+int cbpf_jit_seal(void *start, size_t size, size_t length) {
+    (void)size;
+    pthread_jit_write_protect_np(1);
+    sys_icache_invalidate(start, length);
+    return 0;
+}
+#else
+void *cbpf_jit_map(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+void cbpf_jit_write_begin(void) {}
+int cbpf_jit_seal(void *start, size_t size, size_t length) {
+    if (mprotect(start, size, PROT_READ | PROT_EXEC) != 0) return -errno;
+    __builtin___clear_cache((char *)start, (char *)start + length);
+    return 0;
+}
+#endif

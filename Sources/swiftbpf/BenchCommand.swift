@@ -13,9 +13,9 @@ struct BenchCommand {
         abstract: "Time the benchmark programs on each engine, side by side with the kernel JIT.",
         discussion: """
             Compiles the four programs of the bench folder with clang (-O2 -g -target bpf) and runs each \
-            on its packet in the userspace interpreter (fast and checked), in our JIT's native code (x86-64 \
+            on its packet in the userspace interpreter (fast and checked), in our JIT's native code (x86-64 and arm64 \
             hosts), and in the kernel through BPF_PROG_TEST_RUN, whose mean duration is the kernel JIT's \
-            figure, in the same run. Our JIT's compile time is shown too. Without \
+            figure, in the same run. Our JIT's compile time is shown too, for both backends. Without \
             clang or the bench folder, the alu program's hand-written equivalent is timed. The kernel \
             column is omitted, with the reason, where bpf(2) is unavailable.
             """,

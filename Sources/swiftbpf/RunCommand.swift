@@ -21,7 +21,7 @@ struct RunCommand {
             .option("mem", "Input memory as hex bytes (default: the file's '-- mem' section)."),
             .option(
                 "engine",
-                "checked (bounds-checked), interpreter or jit (x86-64 native code; both unchecked). Default: an ELF object's program, which loading verifies, runs on jit (interpreter without a JIT); instructions, which are not verified, run checked."
+                "checked (bounds-checked), interpreter or jit (native code, x86-64 or arm64; both unchecked). Default: an ELF object's program, which loading verifies, runs on jit (interpreter without a JIT); instructions, which are not verified, run checked."
             ),
             .flag("kernel", "Run an ELF object's program in the kernel through BPF_PROG_TEST_RUN."),
             .option("packet", "The packet as hex bytes, for ELF objects."),

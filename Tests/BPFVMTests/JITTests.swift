@@ -226,3 +226,39 @@ struct JITTests {
         #expect(mnemonics.count > 40, "\(mnemonics.sorted())")
     }
 }
+
+/// The arm64 backend's encoder checked against LLVM's disassembler, on any host: every
+/// instruction of the code for all conformance programs (LSE atomics and exclusive loops,
+/// plain and blinded) decodes to the text the listing claims.
+@Suite("JIT (arm64) encodings")
+struct ARM64EncodingTests {
+    @Test(
+        "every emitted arm64 instruction decodes, with LLVM, to the listing's text",
+        .enabled(if: SharedFixtures.path("conformance/tests") != nil, "../shared/conformance is absent"),
+        .enabled(if: (try? MachineCodeDisassembler(.arm64)) != nil, "LLVM's shared library is not installed (apt-get install llvm)"))
+    func encodingMatchesLLVM() throws {
+        let directory = try #require(SharedFixtures.path("conformance/tests"))
+        let files = try #require(ConformanceRunner.files(in: directory))
+        let disassembler = try MachineCodeDisassembler(.arm64)
+        var checked = 0, mismatches = 0, mnemonics: Set<String> = []
+        for file in files {
+            guard let text = readTextFile(file), let instructions = try? ConformanceFile(text: text).instructions,
+                let program = try? DecodedProgram(instructions, helpers: .standard)
+            else { continue }
+            for (lse, blind) in [(true, false), (false, false), (true, true)] {
+                let code = try NativeCode(program, for: .arm64, options: .init(blindConstants: blind, keepListing: true), largeSystemExtensions: lse)
+                for line in code.assembly {
+                    let theirs = disassembler.decode(line.bytes, address: UInt64(line.offset)).first?.text ?? "?"
+                    checked += 1
+                    mnemonics.insert(String(line.text.prefix { $0 != " " }))
+                    if theirs != line.text {
+                        mismatches += 1
+                        if mismatches <= 10 { Issue.record("\(hexString(line.bytes, separator: " ")): ours '\(line.text)', LLVM '\(theirs)'") }
+                    }
+                }
+            }
+        }
+        #expect(checked > 10_000 && mismatches == 0)
+        #expect(mnemonics.count > 40, "\(mnemonics.sorted())")
+    }
+}

@@ -3,6 +3,7 @@ import BPFKernel
 import BPFPacket
 import BPFPlatform
 import BPFRuntime
+import BPFVM
 import Foundation
 import Testing
 @testable import swiftbpf
@@ -128,11 +129,26 @@ struct CommandLineTests {
         #expect(root.main(["btf", "dump", "/sys/kernel/btf/vmlinux", "--format", "c", "-j"]) == 64, "-j with a C header")
         #expect(root.main(["btf", "dump", "/sys/kernel/btf/vmlinux", "--format", "h"]) == 64, "an unknown format")
         #expect(root.main(["verify", "/dev/null", "--type", "bogus"]) == 64, "an unknown --type lists the valid ones")
+        #expect(root.main(["disasm", "/dev/null", "--arch", "arm64"]) == 64, "--arch without --jited")
+        #expect(root.main(["disasm", "/dev/null", "--jited", "--arch", "mips"]) == 64, "an unknown --arch lists the valid ones")
+        #expect(root.main(["conformance", "/tmp", "--arch", "arm64"]) == 64, "--arch needs --engine jit")
+        #expect(root.main(["conformance", "/tmp", "--engine", "jit", "--arch", "arm64"]) == 64, "--arch arm64 needs --runner")
+        #expect(root.main(["conformance", "/tmp", "--no-lse"]) == 64, "--no-lse without --arch arm64")
         #expect(root.main(["prog", "show", "bogus", "1"]) == 1 || KernelSupport.unavailableReason != nil)
         // Ids no object has, of each kind: an error naming the request (a BTF id once crashed).
         for words in [["prog", "show"], ["map", "show"], ["link", "show"], ["btf", "show"]] {
             #expect(root.main(words + ["id", "4294967295"]) == 1 || KernelSupport.unavailableReason != nil, "\(words)")
         }
+    }
+
+    @Test("disasm --jited --arch arm64 prints the arm64 code of a program on any host")
+    func disasmArm64() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbpf-disasm-\(getpid()).asm").path
+        try "mov %r0, 1\nlock add [%r10-8], %r0\nexit\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        #expect(SwiftBPFCommand.spec.main(["disasm", path, "--jited", "--arch", "arm64"]) == 0)
+        let code = try NativeCode([Instruction(opcode: 0xb7, imm: 1), Instruction(opcode: 0x95)], for: .arm64, options: .init(keepListing: true))
+        #expect(code.listing?.contains("mov x7, #1") == true && code.listing?.contains("ret") == true)
     }
 
     @Test("prog list and map list --runtime: an embedded runtime's listing through its debug endpoint")

@@ -1,7 +1,10 @@
 import BPFPlatform
+import CBPFShims
 
 /// Pages holding machine code, never writable and executable at once (W^X): mapped
-/// read-write, filled, then turned read-execute for good; unmapped on deinit.
+/// read-write, filled, then turned read-execute for good (on Apple arm64, `MAP_JIT` pages
+/// written with the thread's write protection off); the instruction cache cleaned; unmapped on
+/// deinit.
 final class ExecutableMemory {
     let base: UnsafeMutableRawPointer
     let size: Int
@@ -13,14 +16,18 @@ final class ExecutableMemory {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         size = max(page, (code.count + page - 1) / page * page)
         codeLength = code.count
-        guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-            mapped != MAP_FAILED
-        else { return nil }
+        guard let mapped = cbpf_jit_map(size) else { return nil }
         base = mapped
-        // Unused bytes are int3, so a stray jump traps instead of running leftovers.
+        cbpf_jit_write_begin()
+        // Unused bytes trap (int3 on x86-64, a permanently undefined word on arm64), so a stray
+        // jump stops instead of running leftovers.
+        #if arch(arm64)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        #else
         base.initializeMemory(as: UInt8.self, repeating: 0xCC, count: size)
+        #endif
         code.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        guard mprotect(base, size, PROT_READ | PROT_EXEC) == 0 else {
+        guard cbpf_jit_seal(base, size, code.count) == 0 else {
             munmap(base, size)
             return nil
         }

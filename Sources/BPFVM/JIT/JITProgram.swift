@@ -24,25 +24,20 @@ public final class JITProgram {
         }
     }
 
-    /// Whether this host can run compiled code (x86-64); elsewhere use the ``Interpreter``.
-    public static var isSupported: Bool {
-        #if arch(x86_64)
-        true
-        #else
-        false
-        #endif
-    }
+    /// Whether this host can run compiled code (x86-64 and arm64); elsewhere use the ``Interpreter``.
+    public static var isSupported: Bool { NativeCode.Architecture.host != nil }
 
     /// The program as given.
-    public let instructions: [Instruction]
+    public var instructions: [Instruction] { code.instructions }
     /// The machine code.
-    public let machineCode: [UInt8]
+    public var machineCode: [UInt8] { code.bytes }
     /// Where each instruction's native code starts in ``machineCode``.
-    public let instructionOffsets: [Int]
+    public var instructionOffsets: [Int] { code.instructionOffsets }
     /// Nanoseconds the compilation took (decoding, selection, encoding, mapping).
     public let compileNanoseconds: Double
 
-    private let assemblyText: [(offset: Int, text: String)]?
+    /// The compiled code, for this host's architecture.
+    public let code: NativeCode
     private let memory: ExecutableMemory
     private let runtime: UnsafeMutableRawPointer
     private let helperContext: UnsafeMutablePointer<HelperContext>
@@ -58,7 +53,7 @@ public final class JITProgram {
         _ instructions: [Instruction], helpers table: HelperTable = .standard, userData: UnsafeMutableRawPointer? = nil,
         maps: [BPFMap] = [], options: Options = Options()
     ) throws(PreparationError) {
-        guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
+        guard Self.isSupported else { throw .host("the JIT compiles to x86-64 and arm64; this host needs the interpreter") }
         try self.init(try DecodedProgram(instructions, helpers: table), userData: userData, maps: maps, options: options)
     }
 
@@ -67,33 +62,13 @@ public final class JITProgram {
         _ program: DecodedProgram, userData: UnsafeMutableRawPointer? = nil, maps: [BPFMap] = [],
         options: Options = Options()
     ) throws(PreparationError) {
-        guard Self.isSupported else { throw .host("the JIT compiles to x86-64; this host needs the interpreter") }
+        guard let architecture = NativeCode.Architecture.host else { throw .host("the JIT compiles to x86-64 and arm64; this host needs the interpreter") }
         let start = monotonicNanoseconds()
-        let table = program.helpers, instructions = program.instructions, decoded = program.decoded
-        let addresses = (0..<HelperTable.capacity).map { id in table[Int32(id)].map { UInt(bitPattern: unsafeBitCast($0, to: UnsafeRawPointer.self)) } ?? 0 }
-
-        // Emit once with long jumps, then again with short ones wherever they reach. Both
-        // emissions start from the same blinding state, so they draw the same keys and every
-        // instruction but the shortened jumps keeps its size.
-        let blinding = options.blindConstants ? ConstantBlinding() : nil
-        let arrays = ArrayLayout.of(maps)
-        var generator = X86CodeGenerator(code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: false, shortJumps: [])
-        generator.generate()
-        guard generator.asm.resolve() else { preconditionFailure("long jumps always reach") }
-        let short = Set(generator.asm.jumpDistances.filter { Int8(exactly: $0.value) != nil }.keys)
-        var final = X86CodeGenerator(
-            code: decoded, helperAddresses: addresses, arrays: arrays, blinding: blinding, listing: options.keepListing, shortJumps: short)
-        final.generate()
-        guard final.asm.resolve() else { preconditionFailure("jumps only get closer when others shrink") }
-
-        guard let memory = ExecutableMemory(final.asm.bytes) else {
+        code = try NativeCode(program, for: architecture, maps: maps, options: options)
+        guard let memory = ExecutableMemory(code.bytes) else {
             throw .host("cannot map executable memory (errno \(errno))")
         }
-        self.instructions = instructions
         self.memory = memory
-        machineCode = final.asm.bytes
-        instructionOffsets = final.instructionOffsets
-        assemblyText = final.asm.listing
         function = unsafeBitCast(memory.base, to: (@convention(c) (UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64).self)
 
         runtime = .allocate(byteCount: JITRuntimeBlock.size, alignment: 64)
@@ -101,8 +76,9 @@ public final class JITProgram {
         helperContext = .allocate(capacity: 1)
         helperContext.initialize(to: HelperContext(userData: userData))
         runtime.storeBytes(of: UInt64(UInt(bitPattern: helperContext)), toByteOffset: Int(JITRuntimeBlock.helperContext), as: UInt64.self)
-        table.copy(into: (runtime + Int(JITRuntimeBlock.helpers)).bindMemory(to: HelperFunction?.self, capacity: HelperTable.capacity))
-        entry = ProgramEntry.allocate(interpreterCode: 0, nativeEntry: UInt64(UInt(bitPattern: memory.base)) + UInt64(final.tailCallEntry))
+        JITRuntime.install(in: runtime)
+        program.helpers.copy(into: (runtime + Int(JITRuntimeBlock.helpers)).bindMemory(to: HelperFunction?.self, capacity: HelperTable.capacity))
+        entry = ProgramEntry.allocate(interpreterCode: 0, nativeEntry: UInt64(UInt(bitPattern: memory.base)) + UInt64(code.tailCallEntry))
         compileNanoseconds = Double(monotonicNanoseconds() - start)
     }
 
@@ -152,45 +128,9 @@ public final class JITProgram {
         try run(UInt64(UInt(bitPattern: memory.baseAddress)), UInt64(memory.count))
     }
 
-    /// Each native instruction: offset, bytes and Intel-syntax text (with ``Options/keepListing``).
-    package var assembly: [(offset: Int, bytes: [UInt8], text: String)] {
-        guard let assemblyText else { return [] }
-        return assemblyText.indices.map { i in
-            let (offset, text) = assemblyText[i]
-            let stop = i + 1 < assemblyText.count ? assemblyText[i + 1].offset : machineCode.count
-            return (offset, Array(machineCode[offset..<stop]), text)
-        }
-    }
+    /// Each native instruction: offset, bytes and text (with ``Options/keepListing``).
+    package var assembly: [(offset: Int, bytes: [UInt8], text: String)] { code.assembly }
 
-    /// The native code as text, a block per BPF instruction: the instruction as the kernel's
-    /// verifier log prints it, then its machine code (offset, bytes, Intel syntax), like
-    /// `bpftool prog dump jited`. Needs ``Options/keepListing``; nil otherwise.
-    public var listing: String? {
-        guard assemblyText != nil else { return nil }
-        let assembly = self.assembly
-        var lines: [String] = []
-        var next = 0
-        func emit(upTo end: Int) {
-            while next < assembly.count, assembly[next].offset < end {
-                let (offset, bytes, text) = assembly[next]
-                let hexBytes = hexString(bytes, separator: " ")
-                lines.append("  \(hexString(offset, width: 4)):  \(hexBytes.padding(31))\(text)")
-                next += 1
-            }
-        }
-        var pc = 0
-        while pc < instructions.count {
-            emit(upTo: instructionOffsets[pc])
-            lines.append("; \(pc): \(Disassembler.text(instructions[pc], next: pc + 1 < instructions.count ? instructions[pc + 1] : nil))")
-            pc += instructions[pc].isWide ? 2 : 1
-        }
-        emit(upTo: .max)
-        return lines.joined(separator: "\n")
-    }
-}
-
-extension String {
-    fileprivate func padding(_ width: Int) -> String {
-        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
-    }
+    /// The native code as text, a block per BPF instruction (see ``NativeCode/listing``).
+    public var listing: String? { code.listing }
 }

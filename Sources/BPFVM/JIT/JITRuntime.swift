@@ -13,8 +13,12 @@ enum JITRuntimeBlock {
     static let errorKind: Int32 = 32
     static let errorPC: Int32 = 40
     static let errorValue: Int32 = 48
+    /// ``JITRuntime/tailCallTarget`` and ``JITRuntime/loadPacket``, for code that reaches the
+    /// host's functions only through this block (the arm64 backend's).
+    static let tailCallFunction: Int32 = 56
+    static let loadPacketFunction: Int32 = 64
     /// ``HelperTable/capacity`` function pointers.
-    static let helpers: Int32 = 64
+    static let helpers: Int32 = 72
     static let size = Int(helpers) + 8 * HelperTable.capacity
 
     /// Why a run unwound early.
@@ -29,6 +33,16 @@ enum JITRuntimeBlock {
 
 /// Functions the generated code calls for what is not worth inlining, with the C convention.
 enum JITRuntime {
+    /// Stores the functions' addresses in a runtime block.
+    static func install(in runtime: UnsafeMutableRawPointer) {
+        runtime.storeBytes(
+            of: UInt64(UInt(bitPattern: unsafeBitCast(tailCallTarget, to: UnsafeRawPointer.self))), toByteOffset: Int(JITRuntimeBlock.tailCallFunction),
+            as: UInt64.self)
+        runtime.storeBytes(
+            of: UInt64(UInt(bitPattern: unsafeBitCast(loadPacket, to: UnsafeRawPointer.self))), toByteOffset: Int(JITRuntimeBlock.loadPacketFunction),
+            as: UInt64.self)
+    }
+
     /// `(map, index, runtime) -> native entry or 0`: the tail-call target in slot `index` of the
     /// program array `map`, counted against the limit of 33 a run.
     static let tailCallTarget: @convention(c) (UInt64, UInt64, UnsafeMutableRawPointer) -> UInt64 = { map, index, runtime in

@@ -5,6 +5,7 @@
 #ifndef CBPF_SHIMS_H
 #define CBPF_SHIMS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 static inline uint64_t cbpf_fetch_add64(void *p, uint64_t v) { return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
@@ -237,5 +238,18 @@ int cbpf_prog_btf_records(int fd, int lines, uint32_t *records, uint32_t count);
 
 /// BPF_PROG_TEST_RUN with a context (ctx_in) and no data, as raw tracepoints take it.
 int cbpf_prog_test_run_context(int prog_fd, const void *ctx, uint32_t ctx_size, uint32_t *retval);
+
+/// Pages for JIT-compiled code, mapped writable (on Apple arm64: MAP_JIT, written between
+/// cbpf_jit_write_begin and cbpf_jit_write_end). NULL when the system refuses.
+void *cbpf_jit_map(size_t size);
+
+/// Makes this thread's JIT pages writable (Apple arm64: pthread_jit_write_protect_np(0)); no-op
+/// elsewhere.
+void cbpf_jit_write_begin(void);
+
+/// Ends writing: the pages become executable and not writable (mprotect to read-execute, or on
+/// Apple arm64 the thread's write protection back on), and the instruction cache is cleaned
+/// over [start, start + length). Returns 0 or -errno.
+int cbpf_jit_seal(void *start, size_t size, size_t length);
 
 #endif

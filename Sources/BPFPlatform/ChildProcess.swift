@@ -1,5 +1,3 @@
-import BPFPlatform
-
 /// A program started with `posix_spawn`, its standard output and error read through pipes (or
 /// sent to /dev/null). What the tools and benches need of a subprocess, without Foundation,
 /// whose `Process` costs the command-line tool milliseconds of start-up.
