@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "BPFVerifier", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BTF", swiftSettings: strict),
         .target(name: "BPFObject", dependencies: ["BPFCore", "BTF"], swiftSettings: strict),
+        // Swift skeletons of objects (`swiftbpf gen skeleton`): typed structs from BTF, typed maps.
+        .target(name: "BPFSkeleton", dependencies: ["BPFCore", "BTF", "BPFObject"], swiftSettings: strict),
         .target(name: "BPFKernel", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "CBPFShims", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BPFConformance", dependencies: ["BPFCore", "BPFVM", "BPFVerifier", "BPFMaps", "BPFPlatform"], swiftSettings: strict),
         .target(name: "BPFBenchmarks", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
@@ -52,7 +54,7 @@ let package = Package(
             name: "swiftbpf",
             dependencies: [
                 "SwiftBPF", "BPFConformance", "BPFBenchmarks", "SwiftBPFBench", "BPFObject", "BTF", "BPFKernel", "BPFFuzz", "BPFPlatform", "BPFCore", "BPFVM",
-                "BPFPacket",
+                "BPFPacket", "BPFSkeleton",
             ],
             swiftSettings: strict
         ),

@@ -5,13 +5,16 @@ extension ObjectFile {
     /// section's size and its variables' offsets at zero for the linker to decide; like libbpf,
     /// this fills them in from the ELF section and symbol table and sorts the variables by offset.
     /// Nil when the object has no BTF.
+    /// With `skippingAbsentSections`, a data section the ELF file does not hold (`.kconfig`,
+    /// `.ksyms`: externs) is left as it is instead of refused.
     /// - Throws: ``ObjectError`` naming a data section or variable the ELF file does not hold.
-    public func loadableBTF() throws(ObjectError) -> BTF? {
+    public func loadableBTF(skippingAbsentSections: Bool = false) throws(ObjectError) -> BTF? {
         guard var btf else { return nil }
         for id in btf.types.indices {
             guard case let .dataSection(_, variables) = btf.types[id].kind else { continue }
             let name = btf.name(ofType: id)
             guard let section = elf.section(named: name) else {
+                if skippingAbsentSections { continue }
                 throw ObjectError(section: ".BTF", "data section '\(name)' (type [\(id)]) is not in the object")
             }
             var placed: [BTFType.VariablePlacement] = []

@@ -67,6 +67,17 @@ public struct ObjectFile: Sendable {
     public var usesCORE: Bool { btfExt?.coreRelocations.contains { !$0.records.isEmpty } ?? false }
     /// The maps the object declares, BTF-defined and legacy.
     public internal(set) var maps: [MapDefinition] = []
+    /// Replaces the initial value of global data map `name` (`.rodata`, `.data`, `.bss`) before
+    /// the object is loaded: how a skeleton sets `const volatile` configuration.
+    /// - Throws: ``ObjectError`` when there is no such map or `bytes` is not its size.
+    public mutating func setInitialValue(ofMap name: String, to bytes: [UInt8]) throws(ObjectError) {
+        guard let i = maps.firstIndex(where: { $0.name == name && $0.initialValue != nil }) else {
+            throw ObjectError("no global data map '\(name)' (the object has \(maps.filter { $0.initialValue != nil }.map(\.name)))")
+        }
+        guard bytes.count == maps[i].valueSize else { throw ObjectError(section: maps[i].section, "\(bytes.count) bytes for a \(maps[i].valueSize)-byte map") }
+        maps[i].initialValue = bytes
+    }
+
     /// The object's `extern … __kconfig` variables, held by the `.kconfig` map.
     public private(set) var kconfigExterns: [KconfigExtern] = []
 

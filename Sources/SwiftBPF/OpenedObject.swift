@@ -17,6 +17,12 @@ public struct OpenedObject: Sendable {
         guard !file.programs.isEmpty else { throw .object(ObjectError("the object has no programs")) }
     }
 
+    /// An object already parsed (and perhaps changed: a skeleton sets `.rodata` values in it).
+    public init(_ file: ObjectFile) throws(BPFError) {
+        guard !file.programs.isEmpty else { throw .object(ObjectError("the object has no programs")) }
+        self.file = file
+    }
+
     /// Reads and parses the object file at `path`.
     public init(path: String) throws(BPFError) {
         guard let bytes = readFile(path) else { throw .unreadable(path: path) }

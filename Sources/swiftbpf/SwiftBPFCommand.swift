@@ -10,7 +10,7 @@ enum SwiftBPFCommand {
         subcommands: [
             AsmCommand.spec, DisasmCommand.spec, RunCommand.spec, PcapCommand.spec, VerifyCommand.spec, VerifierTestsCommand.spec,
             ConformanceCommand.spec, BTFCommand.spec, TraceCommand.spec, LoadCommand.spec, ProgCommand.spec,
-            MapCommand.spec, LinkCommand.spec, FeatureCommand.spec, BenchCommand.spec, FuzzVerifierCommand.spec,
+            MapCommand.spec, LinkCommand.spec, FeatureCommand.spec, GenCommand.spec, BenchCommand.spec, FuzzVerifierCommand.spec,
         ]
     )
 
