@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "SwiftBPF", targets: ["SwiftBPF"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
+        .plugin(name: "SwiftBPFSkeletons", targets: ["SwiftBPFSkeletons"]),
     ],
     targets: [
         // C shims: atomics on raw addresses and the bpf(2) entry point (variadic syscall()
@@ -58,6 +59,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Build tool plugin: a target's *.bpf.c compiled with clang and given Swift skeletons.
+        .plugin(name: "SwiftBPFSkeletons", capability: .buildTool(), dependencies: ["swiftbpf"]),
+        .testTarget(name: "BPFSkeletonTests", dependencies: ["BPFSkeleton", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         .testTarget(name: "BTFTests", dependencies: ["BTF", "BPFObject", "BPFBenchmarks", "BPFTestSupport"], swiftSettings: strict),
         .testTarget(name: "BPFObjectTests", dependencies: ["BPFObject", "BPFCore", "BPFBenchmarks", "BPFTestSupport", "BTF"], swiftSettings: strict),

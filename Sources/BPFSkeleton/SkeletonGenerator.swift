@@ -45,7 +45,8 @@ public struct SkeletonGenerator {
         var scope = NameScope(reserved: ["Program", "Loaded", "ObjectFile", "BPFValue", "BPFLayout", "TypedMap"])
         var pending: [UInt32] = []
 
-        mutating func valueType(_ id: UInt32, naming hint: String? = nil) -> String? {
+        mutating func valueType(_ id: UInt32, naming hint: String? = nil, depth: Int = 0) -> String? {
+            guard depth < 32 else { return nil }  // a typedef cycle in malformed BTF
             let stripped = strippedModifiers(id)
             guard let type = btf.type(stripped) else { return nil }
             switch type.kind {
@@ -67,7 +68,7 @@ public struct SkeletonGenerator {
                 if let named = btf.type(targetID), named.nameOffset == 0, isAggregate(named.kind) {
                     return generated(targetID, cName: cName)
                 }
-                return valueType(target, naming: hint ?? cName)
+                return valueType(target, naming: hint ?? cName, depth: depth + 1)
             case .structure, .union, .enumeration, .enumeration64:
                 return generated(stripped, cName: type.nameOffset == 0 ? nil : btf.name(type.nameOffset), hint: hint)
             case .array: return opaque(stripped, hint: hint)
@@ -202,6 +203,12 @@ public struct SkeletonGenerator {
             out += "            \(SwiftNames.declared(map.property)) = \(map.key != nil && map.value != nil ? "TypedMap(\(found))" : found)\n"
         }
         out += "        }\n\n"
+        for map in maps where map.definition.type == .ringbuf {
+            out += "        /// The records of ring buffer `\(map.name)` as `Event` values (`for await`, or `drain()`).\n"
+            out +=
+                "        public func \(map.property)Records<Event: BPFValue>(as type: Event.Type = Event.self) throws(BPFError) -> RingBufferEvents<Event> {\n"
+            out += "            try RingBufferEvents(\(SwiftNames.declared(map.property)))\n        }\n\n"
+        }
         out += "        /// A program, loaded on first use.\n"
         out += "        public func program(_ program: Program) throws(BPFError) -> any LoadedProgram { try object.program(named: program.rawValue) }\n\n"
         out += "        /// Every program attached where its section says, in the object's order.\n"
@@ -321,9 +328,10 @@ public struct SkeletonGenerator {
     /// Accessors for the members of aggregate `id` at bit `base`; an unnamed member of struct or
     /// union type has its own members flattened in, as C reaches them.
     private func emitMembers(
-        of id: UInt32, base: Int, parent: String, scope: inout NameScope, table: inout TypeTable, text: inout String, layout: inout [String], top: Bool
+        of id: UInt32, base: Int, parent: String, scope: inout NameScope, table: inout TypeTable, text: inout String, layout: inout [String], top: Bool,
+        depth: Int = 0
     ) {
-        guard let type = btf.type(id) else { return }
+        guard depth < 16, let type = btf.type(id) else { return }
         let members: [BTFType.Member]
         switch type.kind {
         case let .structure(_, list), let .union(_, list): members = list
@@ -336,9 +344,11 @@ public struct SkeletonGenerator {
             let memberType = table.strippedModifiers(btf.resolved(member.type))
             if cName.isEmpty {
                 if let kind = btf.type(memberType)?.kind, case .structure = kind {
-                    emitMembers(of: memberType, base: bits, parent: parent, scope: &scope, table: &table, text: &text, layout: &layout, top: false)
+                    emitMembers(
+                        of: memberType, base: bits, parent: parent, scope: &scope, table: &table, text: &text, layout: &layout, top: false, depth: depth + 1)
                 } else if let kind = btf.type(memberType)?.kind, case .union = kind {
-                    emitMembers(of: memberType, base: bits, parent: parent, scope: &scope, table: &table, text: &text, layout: &layout, top: false)
+                    emitMembers(
+                        of: memberType, base: bits, parent: parent, scope: &scope, table: &table, text: &text, layout: &layout, top: false, depth: depth + 1)
                 }
                 continue
             }

@@ -71,6 +71,7 @@ enum BTFCommand {
                 .optionalArgument("id", "With 'id': the BTF object's id (as prog show and map show give it)."),
                 .flag("summary", "Print only the number of types and the parse time."),
                 .option("format", "raw (one line per type) or c (a C header).", default: "raw"),
+                .option("output", short: "o", "Write to this file instead of standard output."),
             ] + OutputFormat.parameters
         ) { try Dump($0).run() }
 
@@ -79,12 +80,22 @@ enum BTFCommand {
         var summary: Bool
         var format: String
         var output: OutputFormat
+        /// `--output`: the file to write instead of standard output.
+        var path: String?
+
+        /// Writes `text` to `--output`, or prints it.
+        private func emit(_ text: String) throws {
+            guard let path else { return print(text, terminator: "") }
+            guard writeFile(path, Array(text.utf8)) else { throw CLIError("\(path): cannot write the file") }
+        }
 
         init(_ arguments: ParsedArguments) throws(UsageError) {
             file = arguments.argument("file")
             summary = arguments.flag("summary")
             format = arguments.argument("format")
             output = OutputFormat(arguments)
+            path = arguments.string("output")
+            if path != nil, summary { throw UsageError(command: arguments.command, message: "--output takes the types; --summary prints a line") }
             guard format == "raw" || format == "c" else {
                 throw UsageError(command: arguments.command, message: "--format: '\(format)' is not one of raw, c")
             }
@@ -124,11 +135,11 @@ enum BTFCommand {
             if summary {
                 print("\(btf.types.count - 1) types, \(btf.strings.count) bytes of strings, parsed in \(format1(Double(elapsed) / 1e6)) ms")
             } else if format == "c" {
-                print(btf.cHeader(), terminator: "")
+                try emit(btf.cHeader())
             } else if output.json {
-                output.print(btf.rawDumpJSON())
+                try emit((output.pretty ? JSON.indented(btf.rawDumpJSON()) : btf.rawDumpJSON()) + "\n")
             } else {
-                print(btf.rawDump(), terminator: "")
+                try emit(btf.rawDump())
             }
         }
     }
