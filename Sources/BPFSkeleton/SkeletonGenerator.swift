@@ -273,12 +273,7 @@ public struct SkeletonGenerator {
         case .union: isStruct = false
         case let .dataSection(_, variables):
             // Global variables: each at its offset in the section's single value.
-            text += "    /// The globals of `\(cName)` (\(size) bytes): each variable at its offset in ``bpfBytes``.\n"
-            text += "    public struct \(swiftName): BPFValue, Hashable, Sendable {\n"
-            text += "        public static var byteCount: Int { \(size) }\n        public var bpfBytes: [UInt8]\n"
-            text += "        public init() { bpfBytes = [UInt8](repeating: 0, count: \(size)) }\n"
-            text +=
-                "        public init(bpfBytes bytes: ArraySlice<UInt8>) { self.bpfBytes = Array(bytes.prefix(\(size))) + [UInt8](repeating: 0, count: Swift.max(0, \(size) - bytes.count)) }\n"
+            text += Self.valueStruct(swiftName, size: size, doc: "The globals of `\(cName)` (\(size) bytes): each variable at its offset in ``bpfBytes``.")
             var scope = NameScope(reserved: ["byteCount", "bpfBytes", "init"])
             var layout: [String] = []
             for variable in variables {
@@ -295,12 +290,7 @@ public struct SkeletonGenerator {
             return
         default:
             // Opaque: an array or a type with no Swift counterpart, as bytes.
-            text += "    /// The bytes of a `\(cName)` value (\(size) bytes), which has no Swift counterpart.\n"
-            text += "    public struct \(swiftName): BPFValue, Hashable, Sendable {\n"
-            text += "        public static var byteCount: Int { \(size) }\n        public var bpfBytes: [UInt8]\n"
-            text += "        public init() { bpfBytes = [UInt8](repeating: 0, count: \(size)) }\n"
-            text +=
-                "        public init(bpfBytes bytes: ArraySlice<UInt8>) { self.bpfBytes = Array(bytes.prefix(\(size))) + [UInt8](repeating: 0, count: Swift.max(0, \(size) - bytes.count)) }\n"
+            text += Self.valueStruct(swiftName, size: size, doc: "The bytes of a `\(cName)` value (\(size) bytes), which has no Swift counterpart.")
             if case let .array(element, _, count) = type.kind, let elementType = table.valueType(element), let stride = btf.size(of: element), stride > 0 {
                 text += "        /// The array's elements.\n        public var elements: [\(elementType)] {\n"
                 text += "            get { BPFLayout.readArray(bpfBytes, at: 0, count: \(count), stride: \(stride)) }\n"
@@ -310,13 +300,8 @@ public struct SkeletonGenerator {
             table.declarations.append(text)
             return
         }
-        text += "    /// `\(isStruct ? "struct" : "union") \(cName)` (\(size) bytes): each field at BTF's offset in ``bpfBytes``.\n"
-        text += "    public struct \(swiftName): BPFValue, Hashable, Sendable {\n"
-        text += "        public static var byteCount: Int { \(size) }\n"
-        text += "        /// The value's bytes, as the map holds them.\n        public var bpfBytes: [UInt8]\n"
-        text += "        /// A zeroed value.\n        public init() { bpfBytes = [UInt8](repeating: 0, count: \(size)) }\n"
-        text +=
-            "        public init(bpfBytes bytes: ArraySlice<UInt8>) { self.bpfBytes = Array(bytes.prefix(\(size))) + [UInt8](repeating: 0, count: Swift.max(0, \(size) - bytes.count)) }\n"
+        text += Self.valueStruct(
+            swiftName, size: size, doc: "`\(isStruct ? "struct" : "union") \(cName)` (\(size) bytes): each field at BTF's offset in ``bpfBytes``.")
         var scope = NameScope(reserved: ["byteCount", "bpfBytes", "init"])
         var layout: [String] = []
         emitMembers(of: id, base: 0, parent: swiftName, scope: &scope, table: &table, text: &text, layout: &layout, top: true)
@@ -410,6 +395,17 @@ public struct SkeletonGenerator {
             text += comment + "        public var \(property): \(swiftType) {\n            get { BPFLayout.read(bpfBytes, at: \(offset)) }\n"
             text += "            set { BPFLayout.write(newValue, into: &bpfBytes, at: \(offset)) }\n        }\n"
         }
+    }
+
+    /// The opening of a generated value type over `size` bytes: its conformances, storage and
+    /// initializers; the fields follow.
+    private static func valueStruct(_ name: String, size: Int, doc: String) -> String {
+        "    /// \(doc)\n    public struct \(name): BPFValue, Hashable, Sendable {\n"
+            + "        public static var byteCount: Int { \(size) }\n"
+            + "        /// The value's bytes, as the map holds them.\n        public var bpfBytes: [UInt8]\n"
+            + "        /// A zeroed value.\n        public init() { bpfBytes = [UInt8](repeating: 0, count: \(size)) }\n"
+            + "        public init(bpfBytes bytes: ArraySlice<UInt8>) {\n"
+            + "            self.bpfBytes = Array(bytes.prefix(\(size))) + [UInt8](repeating: 0, count: Swift.max(0, \(size) - bytes.count))\n        }\n"
     }
 
     private static func base64(_ bytes: [UInt8]) -> String {
