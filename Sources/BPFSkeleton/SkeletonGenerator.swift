@@ -203,11 +203,12 @@ public struct SkeletonGenerator {
             out += "            \(SwiftNames.declared(map.property)) = \(map.key != nil && map.value != nil ? "TypedMap(\(found))" : found)\n"
         }
         out += "        }\n\n"
-        for map in maps where map.definition.type == .ringbuf {
-            out += "        /// The records of ring buffer `\(map.name)` as `Event` values (`for await`, or `drain()`).\n"
-            out +=
-                "        public func \(map.property)Records<Event: BPFValue>(as type: Event.Type = Event.self) throws(BPFError) -> RingBufferEvents<Event> {\n"
-            out += "            try RingBufferEvents(\(SwiftNames.declared(map.property)))\n        }\n\n"
+        for map in maps where map.definition.type == .ringbuf || map.definition.type == .perfEventArray {
+            let kind = map.definition.type == .ringbuf ? "ring buffer" : "perf event array"
+            out += "        /// The records of \(kind) `\(map.name)` as `Event` values (`for await`, or `drain()`).\n"
+            out += "        public func \(map.property)Records<Event: BPFValue>(as type: Event.Type = Event.self) throws(BPFError) -> MapEvents<Event> {\n"
+            let typed = map.key != nil && map.value != nil
+            out += "            try MapEvents(\(SwiftNames.declared(map.property))\(typed ? ".map" : ""))\n        }\n\n"
         }
         out += "        /// A program, loaded on first use.\n"
         out += "        public func program(_ program: Program) throws(BPFError) -> any LoadedProgram { try object.program(named: program.rawValue) }\n\n"

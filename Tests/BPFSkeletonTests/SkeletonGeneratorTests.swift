@@ -19,6 +19,7 @@ private let source = """
     struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, struct flow_key); __type(value, struct stats); } flows SEC(".maps");
     struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } counters SEC(".maps");
     struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(".maps");
+    struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } samples SEC(".maps");
     const volatile __u32 min_size = 64;
     __u64 seen = 1;
     __u32 dropped;
@@ -39,7 +40,8 @@ struct SkeletonGeneratorTests {
         let text = try SkeletonGenerator(object: ObjectFile(bytes: bytes), bytes: bytes, name: "kinds", source: "kinds.bpf.o").generate()
         for expected in [
             "public struct Kinds: Sendable", "public let flows: TypedMap<FlowKey, Stats>", "public let counters: TypedMap<UInt32, UInt64>",
-            "public let events: any LoadedMap", "public func eventsRecords<Event: BPFValue>", "public struct FlowKey: BPFValue",
+            "public let events: any LoadedMap", "public func eventsRecords<Event: BPFValue>", "MapEvents<Event>", "public func samplesRecords<Event: BPFValue>",
+            "public struct FlowKey: BPFValue",
             "public var sport: UInt16", "public var flag: UInt32 {", "BPFLayout.readBits(bpfBytes, bitOffset: 56, size: 1)",
             "public struct State: BPFValue, RawRepresentable", "public static let gone = State(rawValue: -1)", "public var word: UInt32",
             "public var octets: [UInt8]", "public var nameString: String", "public var pair: PairT", "public struct PairT",
