@@ -34,10 +34,8 @@ struct ARM64CodeGenerator {
     private static let key = A64Register(14)
 
     private let code: [DecodedInstruction]
-    private let arrays: [UInt64: ArrayLayout]
     private let largeSystemExtensions: Bool
-    private let jumpTargets: Set<Int>
-    private var mapInR1: UInt64?
+    private let facts: ProgramFacts
     private var blinding: ConstantBlinding?
     var asm: ARM64Assembler
 
@@ -55,10 +53,9 @@ struct ARM64CodeGenerator {
 
     init(code: [DecodedInstruction], arrays: [UInt64: ArrayLayout], blinding: ConstantBlinding?, largeSystemExtensions: Bool, listing: Bool) {
         self.code = code
-        self.arrays = arrays
+        facts = ProgramFacts(code, arrays: arrays)
         self.blinding = blinding
         self.largeSystemExtensions = largeSystemExtensions
-        jumpTargets = Set(code.indices.filter { code[$0].isJump }.map { Int(code[$0].offset) })
         asm = ARM64Assembler(listing: listing)
         epilogue = asm.makeLabel()
         unwind = asm.makeLabel()
@@ -85,9 +82,7 @@ struct ARM64CodeGenerator {
 
     mutating func generate() {
         pcLabels = code.indices.map { _ in asm.makeLabel() }
-        var entries: Set<Int> = [0]
-        for insn in code where insn.op == .callLocal { entries.insert(Int(insn.offset)) }
-        for entry in entries { functionLabels[entry] = asm.makeLabel() }
+        for entry in facts.functionEntries { functionLabels[entry] = asm.makeLabel() }
 
         emitTrampoline()
         instructionOffsets = Array(repeating: 0, count: code.count)
@@ -100,10 +95,7 @@ struct ARM64CodeGenerator {
             }
             asm.bind(pcLabels[pc])
             instructionOffsets[pc] = asm.offset
-            if jumpTargets.contains(pc) || functionLabels[pc] != nil { mapInR1 = nil }
-            let known = mapInR1
             lower(pc)
-            mapInR1 = code[pc].op == .lddw && code[pc].dst == 1 ? UInt64(bitPattern: code[pc].imm) : code[pc].keeps(register: 1) ? known : nil
         }
         asm.bind(epilogue)
         asm.movStackPointer(.sp, Self.r(10))
@@ -374,7 +366,7 @@ struct ARM64CodeGenerator {
         case .jset32r: compareRegisters(insn, false, .ne, test: true)
 
         case .call:
-            if imm == HelperID.mapLookupElem.rawValue, let map = mapInR1, let array = arrays[map] {
+            if imm == HelperID.mapLookupElem.rawValue, let array = facts.arrayInR1[pc] {
                 inlineArrayLookup(array)
             } else {
                 load(Self.t0, JITRuntimeBlock.helpers + Int32(imm) * 8)

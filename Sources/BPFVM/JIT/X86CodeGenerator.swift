@@ -1,29 +1,5 @@
 import BPFCore
 
-extension DecodedInstruction {
-    /// Whether this is a jump or local call (whose `offset` is a target index).
-    var isJump: Bool {
-        switch op {
-        case .call, .callx, .exit, .tailCall: false
-        case .ja, .callLocal: true
-        default: (Op.jeq64i.rawValue...Op.jsle32r.rawValue).contains(op.rawValue)
-        }
-    }
-
-    /// Whether register `r` surely holds the same value after this instruction.
-    func keeps(register r: UInt8) -> Bool {
-        switch op {
-        case .call, .callx, .callLocal, .tailCall, .exit, .ldabsb, .ldabsh, .ldabsw, .ldindb, .ldindh, .ldindw: false
-        case .fetchAdd32, .fetchOr32, .fetchAnd32, .fetchXor32, .xchg32, .fetchAdd64, .fetchOr64, .fetchAnd64, .fetchXor64, .xchg64: src != r
-        case .cmpxchg32, .cmpxchg64: r != 0
-        case .stb, .sth, .stw, .stdw, .stxb, .stxh, .stxw, .stxdw, .atomicAdd32, .atomicOr32, .atomicAnd32, .atomicXor32,
-            .atomicAdd64, .atomicOr64, .atomicAnd64, .atomicXor64, .nop:
-            true
-        default: isJump || dst != r
-        }
-    }
-}
-
 /// Instruction selection for x86-64: BPF operations to ``X86Assembler`` calls.
 ///
 /// Register mapping (the kernel's, so helper calls need no shuffling): r0 → rax, r1–r5 → rdi,
@@ -50,12 +26,7 @@ struct X86CodeGenerator {
 
     private let code: [DecodedInstruction]
     private let helperAddresses: [UInt]
-    /// Array maps by address, whose lookups are inlined.
-    private let arrays: [UInt64: ArrayLayout]
-    /// Instructions some jump or call lands on: what is known of registers ends there.
-    private let jumpTargets: Set<Int>
-    /// The map r1 holds, loaded by an `lddw` earlier in the same basic block.
-    private var mapInR1: UInt64?
+    private let facts: ProgramFacts
     private var blinding: ConstantBlinding?
     var asm: X86Assembler
 
@@ -79,8 +50,7 @@ struct X86CodeGenerator {
     ) {
         self.code = code
         self.helperAddresses = helperAddresses
-        self.arrays = arrays
-        jumpTargets = Set(code.indices.filter { code[$0].isJump }.map { Int(code[$0].offset) })
+        facts = ProgramFacts(code, arrays: arrays)
         self.blinding = blinding
         asm = X86Assembler(listing: listing, shortJumps: shortJumps)
         epilogue = asm.makeLabel()
@@ -97,9 +67,7 @@ struct X86CodeGenerator {
 
     mutating func generate() {
         pcLabels = code.indices.map { _ in asm.makeLabel() }
-        var entries: Set<Int> = [0]
-        for insn in code where insn.op == .callLocal { entries.insert(Int(insn.offset)) }
-        for entry in entries { functionLabels[entry] = asm.makeLabel() }
+        for entry in facts.functionEntries { functionLabels[entry] = asm.makeLabel() }
 
         emitTrampoline()
         instructionOffsets = Array(repeating: 0, count: code.count)
@@ -114,10 +82,7 @@ struct X86CodeGenerator {
             }
             asm.bind(pcLabels[pc])
             instructionOffsets[pc] = asm.offset
-            if jumpTargets.contains(pc) || functionLabels[pc] != nil { mapInR1 = nil }
-            let known = mapInR1
             lower(pc)
-            mapInR1 = code[pc].op == .lddw && code[pc].dst == 1 ? UInt64(bitPattern: code[pc].imm) : code[pc].keeps(register: 1) ? known : nil
         }
         // Falling off the end is impossible for validated code; the epilogue follows anyway.
         asm.bind(epilogue)
@@ -398,7 +363,7 @@ struct X86CodeGenerator {
 
         // MARK: calls
         case .call:
-            if imm == HelperID.mapLookupElem.rawValue, let map = mapInR1, let array = arrays[map] {
+            if imm == HelperID.mapLookupElem.rawValue, let array = facts.arrayInR1[pc] {
                 inlineArrayLookup(array)
             } else {
                 callHelper(address: helperAddresses[Int(imm)])
