@@ -14,11 +14,15 @@ let package = Package(
         .library(name: "SwiftBPF", targets: ["SwiftBPF"]),
         .executable(name: "swiftbpf", targets: ["swiftbpf"]),
         .plugin(name: "SwiftBPFSkeletons", targets: ["SwiftBPFSkeletons"]),
+        // Probe sites for host programs in C: sys/sdt.h USDT probes both backends trace.
+        .library(name: "SwiftBPFProbes", targets: ["SwiftBPFProbes"]),
     ],
     targets: [
         // C shims: atomics on raw addresses and the bpf(2) entry point (variadic syscall()
         // is not importable into Swift).
         .target(name: "CBPFShims"),
+        // USDT probe sites (sys/sdt.h, with semaphores) that the userspace runtime binds hooks to.
+        .target(name: "SwiftBPFProbes"),
         // The platform: the C library, files, the clock, CPU counts.
         .target(name: "BPFPlatform", dependencies: ["CBPFShims"], swiftSettings: strict),
         .target(name: "BPFCore", swiftSettings: strict),
@@ -36,7 +40,9 @@ let package = Package(
         // The benchmark suite the CLI's bench command runs: every figure beside its peer's.
         .target(
             name: "SwiftBPFBench",
-            dependencies: ["BPFBenchmarks", "BPFCore", "BPFPlatform", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel", "BPFPacket"],
+            dependencies: [
+                "BPFBenchmarks", "BPFCore", "BPFPlatform", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFRuntime", "BPFKernel", "BPFPacket", "SwiftBPFProbes",
+            ],
             swiftSettings: strict),
         .target(name: "BPFTestSupport", dependencies: ["BPFCore", "BPFPlatform"], swiftSettings: strict),
         // The verifier's differential fuzzer: structured program generator, the kernel as
@@ -45,7 +51,9 @@ let package = Package(
             name: "BPFFuzz", dependencies: ["BPFCore", "BPFVerifier", "BPFMaps", "BPFObject", "BPFKernel", "BPFRuntime", "BTF", "BPFTestSupport"],
             swiftSettings: strict),
         // The userspace backend: loading verified objects into the engines, contexts per program type.
-        .target(name: "BPFRuntime", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFPlatform"], swiftSettings: strict),
+        .target(
+            name: "BPFRuntime", dependencies: ["BPFCore", "BTF", "BPFObject", "BPFMaps", "BPFVM", "BPFVerifier", "BPFPlatform", "CBPFShims", "SwiftBPFProbes"],
+            swiftSettings: strict),
         // The front: protocols both backends implement, one error, curated exports.
         .target(
             name: "SwiftBPF",
@@ -94,7 +102,7 @@ let package = Package(
             name: "BPFKernelTests",
             dependencies: [
                 "BPFKernel", "BPFFuzz", "BPFCore", "BTF", "BPFObject", "BPFVM", "BPFVerifier", "BPFConformance", "BPFBenchmarks", "BPFTestSupport",
-                "BPFPlatform", "BPFMaps", "BPFRuntime",
+                "BPFPlatform", "BPFMaps", "BPFRuntime", "SwiftBPFProbes",
             ], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -44,10 +44,11 @@ struct SwiftBPFSkeletons: BuildToolPlugin {
             includes.insert(header.deletingLastPathComponent().path, at: 0)
             headerInputs = [header]
         }
+        // The target architecture's headers and bpf_tracing.h's name for it (PT_REGS macros).
         #if arch(x86_64)
-        let multiarch = "/usr/include/x86_64-linux-gnu"
+        let (multiarch, targetArch) = ("/usr/include/x86_64-linux-gnu", "x86")
         #else
-        let multiarch = "/usr/include/aarch64-linux-gnu"
+        let (multiarch, targetArch) = ("/usr/include/aarch64-linux-gnu", "arm64")
         #endif
         for program in programs {
             let base = String(program.lastPathComponent.dropLast(".bpf.c".count))
@@ -60,7 +61,9 @@ struct SwiftBPFSkeletons: BuildToolPlugin {
             commands.append(
                 .buildCommand(
                     displayName: "Compiling \(program.lastPathComponent) for BPF", executable: clang,
-                    arguments: ["-O2", "-g", "-target", "bpf", "-I", multiarch] + includes.flatMap { ["-I", $0] } + ["-c", program.path, "-o", object.path],
+                    arguments: ["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_\(targetArch)", "-I", multiarch] + includes.flatMap { ["-I", $0] } + [
+                        "-c", program.path, "-o", object.path,
+                    ],
                     inputFiles: [program] + headerInputs, outputFiles: [object]))
             commands.append(
                 .buildCommand(

@@ -30,7 +30,11 @@ package enum BPFCompiler {
         let output = try scratchDirectory() + "/" + (source.split(separator: "/").last.map(String.init) ?? source) + ".o"
         let result: (status: Int32, output: String, errors: String)
         do {
-            result = try ChildProcess(clang, ["-O2", "-g", "-target", "bpf", "-I/usr/include/\(arch)-linux-gnu", "-c", source, "-o", output]).finish()
+            // __TARGET_ARCH_* as libbpf-tools set it: bpf_tracing.h's PT_REGS macros need it.
+            let target = arch == "aarch64" ? "arm64" : arch == "x86_64" ? "x86" : arch
+            result = try ChildProcess(
+                clang, ["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_\(target)", "-I/usr/include/\(arch)-linux-gnu", "-c", source, "-o", output]
+            ).finish()
         } catch {
             throw CompileError(message: "\(error)")
         }

@@ -6,10 +6,14 @@ public struct AttachOptions: Sendable {
     public var interface: String?
     /// How XDP and tc programs are joined to the interface.
     public var interfaceAttachment: InterfaceAttachment
+    /// The USDT probe a `usdt` program whose section names none attaches to:
+    /// `BINARY:PROVIDER:NAME`, as in libbpf's `SEC("usdt/BINARY:PROVIDER:NAME")`.
+    public var probe: String?
 
-    public init(interface: String? = nil, interfaceAttachment: InterfaceAttachment = .automatic) {
+    public init(interface: String? = nil, interfaceAttachment: InterfaceAttachment = .automatic, probe: String? = nil) {
         self.interface = interface
         self.interfaceAttachment = interfaceAttachment
+        self.probe = probe
     }
 }
 
@@ -17,7 +21,8 @@ extension KernelProgram {
     /// Attaches the program where its section says, as libbpf's auto-attach does: tracepoints
     /// (`tp/C/N`, `tracepoint/C/N`), raw tracepoints (`raw_tp/N`), BTF-attached programs
     /// (`tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `lsm/`: the target named at load), kprobes
-    /// (`kprobe/F[+OFF]`, `kretprobe/F`), uprobes (`uprobe/BINARY:F[+OFF]`, `uretprobe/…`), and
+    /// (`kprobe/F[+OFF]`, `kretprobe/F`), uprobes (`uprobe/BINARY:F[+OFF]`, `uretprobe/…`), USDT probes
+    /// (`usdt/BINARY:PROVIDER:NAME`, see ``USDTLink``), and
     /// with ``AttachOptions/interface`` XDP (`xdp`) and tc classifiers (`tc`, `tcx/ingress`,
     /// `tcx/egress`).
     /// - Throws: ``KernelError/cannotAttach(program:reason:)`` when the section names no attach
@@ -36,6 +41,13 @@ extension KernelProgram {
             return try RawTracepointLink(self, name: target)
         case .tracing where sectionKind("fentry", "fexit", "fmod_ret", "tp_btf") != nil, .lsm where sectionKind("lsm") != nil:
             return try RawTracepointLink(attaching: self)
+        case .kprobe where section == "usdt" || section.hasPrefix("usdt/"):
+            // usdt/BINARY:PROVIDER:NAME, the binary's path possibly holding colons of its own.
+            let probe = options.probe ?? target
+            let parts = probe.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 3 else { throw cannot("section '\(section)' names no BINARY:PROVIDER:NAME (give AttachOptions.probe)") }
+            return try USDTLink(
+                self, binary: parts.dropLast(2).joined(separator: ":"), provider: String(parts[parts.count - 2]), name: String(parts[parts.count - 1]))
         case .kprobe where !target.isEmpty:
             guard let kind = sectionKind("kprobe", "kretprobe", "uprobe", "uretprobe") else {
                 throw cannot("section '\(section)' is not a kprobe or uprobe this loader attaches")

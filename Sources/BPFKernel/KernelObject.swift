@@ -12,6 +12,8 @@ public final class KernelObject {
     public let maps: [KernelMap]
     /// The map named `name` (global data as `.data`, `.rodata`, `.bss`), if the object has one.
     public func map(named name: String) -> KernelMap? { maps.first { $0.definition.name == name } }
+    /// The table of USDT argument specifications its `usdt` programs share, if it has one.
+    private lazy var usdtSpecifications: USDTSpecificationTable? = map(named: USDTSpecification.mapName).map(USDTSpecificationTable.init)
     /// The object's BTF in the kernel, which maps and programs refer to; nil when the object has
     /// none or the kernel refused it (``btfProblem`` says why; then, as with libbpf, maps and
     /// programs load without it).
@@ -84,6 +86,7 @@ public final class KernelObject {
             btf: btf, functionInfo: linked.functionInfo, lineInfo: linked.lineInfo,
             expectedAttachType: kind.expectedAttachType, flags: kind.flags, attachBTFID: attachBTFID)
         (loaded.name, loaded.section, loaded.attachTarget) = (program.name, program.section, kind.attachTarget)
+        loaded.usdtSpecifications = usdtSpecifications
         // Program arrays whose `values` initialiser names this program get it in that slot.
         for map in maps where map.definition.type == .progArray {
             for (slot, symbol) in map.definition.initialSlots where symbol == program.name {

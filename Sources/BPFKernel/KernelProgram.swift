@@ -18,6 +18,9 @@ public final class KernelProgram {
     public internal(set) var name: String?, section: String?
     /// The attach point after the section's prefix (`syscalls/sys_enter_execve`), if any.
     public internal(set) var attachTarget: String?
+    /// Its object's USDT argument specifications (`__bpf_usdt_specs`), for a program that
+    /// includes `usdt.bpf.h`.
+    var usdtSpecifications: USDTSpecificationTable?
 
     /// Loads `instructions` with `BPF_PROG_LOAD`, with their BTF function and line info when
     /// `btf` is given (record offsets are instruction indices, as ``BPFObject/LinkedProgram``

@@ -8,6 +8,8 @@ package struct ELFFile: Sendable {
         public var name: String
         public var type: UInt32
         public var flags: UInt64
+        /// Where the section is in memory (`sh_addr`; 0 in relocatable objects).
+        public var address: UInt64 = 0
         public var offset: Int
         public var size: Int
         public var link: UInt32
@@ -48,13 +50,16 @@ package struct ELFFile: Sendable {
 
     /// The whole file.
     public let bytes: [UInt8]
+    /// `e_machine`: 247 for eBPF, 62 for x86-64, 183 for arm64.
+    public let machine: UInt16
     /// Sections in header order (index 0 is the null section).
     public private(set) var sections: [Section] = []
     /// The symbol table (empty when the object has none).
     public private(set) var symbols: [Symbol] = []
 
-    /// Parses `bytes` as an ELF64 little-endian eBPF object.
-    public init(bytes: [UInt8]) throws(ObjectError) {
+    /// Parses `bytes` as an ELF64 little-endian eBPF object (with `anyMachine`, an ELF64
+    /// little-endian file for any machine: an executable or library whose notes are read).
+    public init(bytes: [UInt8], anyMachine: Bool = false) throws(ObjectError) {
         self.bytes = bytes
         let r = ByteReader(bytes)
         guard bytes.count >= 64 else { throw ObjectError(offset: 0, "not an ELF file: \(bytes.count) bytes is shorter than an ELF header") }
@@ -63,7 +68,8 @@ package struct ELFFile: Sendable {
         guard bytes[5] == 1 else { throw ObjectError(offset: 5, "not a little-endian ELF file (big-endian eBPF objects are not supported)") }
         let machine = try r.u16(18)
         // EM_NONE too, as libbpf accepts it: what some older toolchains wrote.
-        guard machine == Self.machineBPF || machine == 0 else {
+        self.machine = machine
+        guard anyMachine || machine == Self.machineBPF || machine == 0 else {
             throw ObjectError(offset: 18, "not an eBPF object: e_machine is \(machine), expected 247 (EM_BPF)")
         }
         let sectionTable = try r.offset(40)
@@ -79,7 +85,7 @@ package struct ELFFile: Sendable {
         for i in 0..<count {
             let at = sectionTable + i * 64
             let section = Section(
-                index: i, name: "", type: try r.u32(at + 4), flags: try r.u64(at + 8),
+                index: i, name: "", type: try r.u32(at + 4), flags: try r.u64(at + 8), address: try r.u64(at + 16),
                 offset: try r.offset(at + 24), size: try r.offset(at + 32),
                 link: try r.u32(at + 40), info: try r.u32(at + 44), entrySize: try r.offset(at + 56))
             if section.type != Self.sectionNoBits, section.type != 0,

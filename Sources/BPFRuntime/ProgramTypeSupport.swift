@@ -12,7 +12,9 @@ public struct ProgramTypeSupport: Sendable {
         /// `struct __sk_buff` over a packet; `writablePacket` for tc, read-only for socket
         /// filters and cgroup programs.
         case socketBuffer(writablePacket: Bool)
-        /// A tracepoint's raw record, read in place.
+        /// A tracepoint's raw record, read in place; for programs run by a ``Hook``, its
+        /// arguments as 64-bit values (`struct bpf_raw_tracepoint_args`, and the registers a
+        /// `usdt` program's specification points into).
         case record
     }
 
@@ -21,7 +23,7 @@ public struct ProgramTypeSupport: Sendable {
     package let contextFields: [ContextConversion.Field]?
 
     /// The program types the runtime runs.
-    public static let supported: [ProgramType] = [.xdp, .socketFilter, .schedCLS, .schedACT, .cgroupSKB, .tracepoint]
+    public static let supported: [ProgramType] = [.xdp, .socketFilter, .schedCLS, .schedACT, .cgroupSKB, .tracepoint, .rawTracepoint, .kprobe]
 
     /// The support for `type`, or nil where the runtime has none.
     package static func of(_ type: ProgramType) -> ProgramTypeSupport? {
@@ -31,7 +33,7 @@ public struct ProgramTypeSupport: Sendable {
             ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.socketFilter)
         case .cgroupSKB: ProgramTypeSupport(context: .socketBuffer(writablePacket: false), contextFields: ContextConversion.cgroupSKB)
         case .schedCLS, .schedACT: ProgramTypeSupport(context: .socketBuffer(writablePacket: true), contextFields: ContextConversion.tc)
-        case .tracepoint: ProgramTypeSupport(context: .record, contextFields: nil)
+        case .tracepoint, .rawTracepoint, .kprobe: ProgramTypeSupport(context: .record, contextFields: nil)
         default: nil
         }
     }
@@ -57,6 +59,7 @@ public struct ProgramTypeSupport: Sendable {
             helpers.registerPerfEventOutput(.socketBuffer)
         case .record:
             helpers.registerPerfEventOutput(.record)
+            helpers.registerAttachCookie()
         }
         return helpers
     }

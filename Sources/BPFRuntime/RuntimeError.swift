@@ -20,14 +20,21 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
     case mapUnavailable(program: String, map: String, MapError)
     /// A `__kconfig` extern of the object has no value on this host.
     case kconfig(ObjectError)
+    /// The program cannot be attached where asked: no such hook, a program type the hook does
+    /// not run, a section naming no hook.
+    case cannotAttach(program: String, reason: String)
+    /// A hook could not be declared (the name is taken, too many arguments).
+    case hook(name: String, reason: String)
+    /// Pinning: the path is taken, or holds nothing.
+    case pin(path: String, reason: String)
 
     /// The program the error is about.
     public var program: String {
         switch self {
         case let .preparing(program, _), let .unsupportedProgramType(program, _), let .refused(program, _), let .engine(program, _),
-            let .mapUnavailable(program, _, _):
+            let .mapUnavailable(program, _, _), let .cannotAttach(program, _):
             program
-        case .kconfig: "-"
+        case .kconfig, .hook, .pin: "-"
         }
     }
 
@@ -46,12 +53,15 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
         case let .engine(_, error): error.description
         case let .mapUnavailable(_, map, error): "uses map \(map), which the userspace runtime cannot create: \(error)"
         case let .kconfig(error): error.description
+        case let .cannotAttach(_, reason): reason
+        case let .hook(name, reason): "hook \(name): \(reason)"
+        case let .pin(path, reason): "pin \(path): \(reason)"
         }
     }
 
     public var description: String {
         switch self {
-        case .kconfig: reason
+        case .kconfig, .hook, .pin: reason
         default: "program \(program): \(reason)"
         }
     }

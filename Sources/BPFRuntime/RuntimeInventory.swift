@@ -21,6 +21,9 @@ public enum RuntimeInventory {
         public var jitedBytes: Int
         /// The ids of the maps of its object.
         public var mapIDs: [UInt32]
+        /// Its runs and their nanoseconds, counted while a ``StatisticsToken`` lives.
+        public var runCount: UInt64 = 0
+        public var runNanoseconds: UInt64 = 0
     }
 
     /// What the inventory says of a map.
@@ -33,23 +36,35 @@ public enum RuntimeInventory {
     private struct Table: ~Copyable {
         var nextID: UInt32 = 1
         var programs: [Program] = []
+        var statistics: [UInt32: ProgramStatistics] = [:]
         var maps: [Map] = []
     }
 
     private static let table = Mutex(Table())
 
     /// Every live program, in the order loaded.
-    public static func programs() -> [Program] { table.withLock { $0.programs } }
+    public static func programs() -> [Program] {
+        table.withLock { table in
+            table.programs.map { program in
+                var program = program
+                if let statistics = table.statistics[program.id] {
+                    (program.runCount, program.runNanoseconds) = (statistics.runCount, statistics.runNanoseconds)
+                }
+                return program
+            }
+        }
+    }
 
     /// Every live map, in the order created.
     public static func maps() -> [Map] { table.withLock { $0.maps } }
 
-    static func register(_ program: Program) -> UInt32 {
+    static func register(_ program: Program, statistics: ProgramStatistics) -> UInt32 {
         table.withLock { table in
             var program = program
             program.id = table.nextID
             table.nextID += 1
             table.programs.append(program)
+            table.statistics[program.id] = statistics
             return program.id
         }
     }
@@ -65,7 +80,12 @@ public enum RuntimeInventory {
         }
     }
 
-    static func unregister(program id: UInt32) { table.withLock { $0.programs.removeAll { $0.id == id } } }
+    static func unregister(program id: UInt32) {
+        table.withLock {
+            $0.programs.removeAll { $0.id == id }
+            $0.statistics[id] = nil
+        }
+    }
 
     static func unregister(maps ids: [UInt32]) { table.withLock { $0.maps.removeAll { ids.contains($0.id) } } }
 
@@ -77,7 +97,7 @@ public enum RuntimeInventory {
         let mapIDs = "[" + p.mapIDs.map(String.init).joined(separator: ",") + "]"
         return "{\"id\":\(p.id),\"type\":\(jsonQuoted("\(p.type)")),\"name\":\(jsonQuoted(p.name)),\"section\":\(jsonQuoted(p.section)),"
             + "\"verified\":\(p.verified),\"bytes_xlated\":\(p.translatedBytes),\"jited\":\(p.jitedBytes > 0),\"bytes_jited\":\(p.jitedBytes),"
-            + "\"map_ids\":\(mapIDs)}"
+            + (p.runNanoseconds > 0 ? "\"run_time_ns\":\(p.runNanoseconds),\"run_cnt\":\(p.runCount)," : "") + "\"map_ids\":\(mapIDs)}"
     }
 
     /// bpftool's JSON object for a map (`map list -j`).
@@ -88,7 +108,8 @@ public enum RuntimeInventory {
 
     /// `prog list` as bpftool prints the kernel's: two lines a program.
     public static func text(_ p: Program) -> String {
-        "\(p.id): \(p.type)  name \(p.name.isEmpty ? "-" : p.name)  section \(p.section)\(p.verified ? "  verified" : "  unverified")\n"
+        "\(p.id): \(p.type)  name \(p.name.isEmpty ? "-" : p.name)  section \(p.section)\(p.verified ? "  verified" : "  unverified")"
+            + (p.runNanoseconds > 0 ? "  run_time_ns \(p.runNanoseconds) run_cnt \(p.runCount)" : "") + "\n"
             + "\txlated \(p.translatedBytes)B  jited \(p.jitedBytes)B"
             + (p.mapIDs.isEmpty ? "" : "  map_ids \(p.mapIDs.map(String.init).joined(separator: ","))")
     }

@@ -1,6 +1,7 @@
 import BPFCore
 import BPFVerifier
 import BPFPlatform
+import Synchronization
 public import BPFMaps
 public import BPFObject
 public import BPFVM
@@ -26,7 +27,11 @@ public final class UserspaceObject {
     /// - Throws: ``RuntimeError/kconfig(_:)`` for a `__kconfig` extern this host has no value for.
     public init(_ object: ObjectFile) throws(RuntimeError) {
         var object = object
-        do throws(ObjectError) { try object.resolveKconfig(KernelConfiguration.values) } catch { throw .kconfig(error) }
+        // The runtime gives every program its link's cookie (`bpf_get_attach_cookie`), which
+        // libbpf's usdt.bpf.h asks of the kernel through this extern.
+        var kconfig = KernelConfiguration.values
+        kconfig["LINUX_HAS_BPF_COOKIE"] = 1
+        do throws(ObjectError) { try object.resolveKconfig(kconfig) } catch { throw .kconfig(error) }
         self.object = object
         var slots: [BPFMap?] = [], unavailable: [String: MapError] = [:]
         for d in object.maps {
@@ -66,6 +71,21 @@ public final class UserspaceObject {
 
     /// The map named `name`.
     public func map(named name: String) -> BPFMap? { maps.first { $0.name == name } }
+
+    /// The next free id in the object's `__bpf_usdt_specs` map.
+    private let nextUSDTSpecification = Mutex(Int32(0))
+
+    /// Writes `record` (a ``USDTSpecification``) to the object's `__bpf_usdt_specs` under a new
+    /// id, which is the cookie its `usdt` programs run with; nil when it has no such map.
+    func addUSDTSpecification(_ record: [UInt8]) throws(MapError) -> Int32? {
+        guard let map = map(named: USDTSpecification.mapName) else { return nil }
+        let id = nextUSDTSpecification.withLock { id in
+            defer { id += 1 }
+            return id
+        }
+        try map.update(withUnsafeBytes(of: id.littleEndian, Array.init), record)
+        return id
+    }
 
     /// Puts `program` (nil: nothing) in slot `index` of the program array `map`, for
     /// `bpf_tail_call`.
@@ -130,11 +150,11 @@ public final class UserspaceObject {
                 throw .engine(program: name, .unsupported(instruction: error.index, reason: error.description))
             }
         }
-        let interpreter: Interpreter
+        let interpreter: Interpreter, decoded: DecodedProgram
         var jit: JITProgram?
         do throws(PreparationError) {
             // Validated once (by the verifier, when it ran) and decoded once, for both engines.
-            let decoded = try DecodedProgram(code, helpers: support.helpers, validated: report != nil)
+            decoded = try DecodedProgram(code, helpers: support.helpers, validated: report != nil)
             interpreter = Interpreter(decoded, maps: maps)
             if JITProgram.isSupported {
                 let compiled = try JITProgram(decoded, maps: maps, options: jitOptions)
@@ -143,6 +163,7 @@ public final class UserspaceObject {
             }
         } catch { throw .engine(program: name, error) }
         return UserspaceProgram(
-            name: name, section: section, type: type, support: support, interpreter: interpreter, jit: jit, object: object, verification: report)
+            name: name, section: section, type: type, support: support, decoded: decoded, interpreter: interpreter, jit: jit, object: object,
+            verification: report)
     }
 }

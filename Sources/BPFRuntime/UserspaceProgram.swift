@@ -12,6 +12,10 @@ public final class UserspaceProgram {
     /// The program type, which decides its context.
     public let type: ProgramType
     let interpreter: Interpreter
+    /// The program decoded, from which each execution slot's engines are made.
+    let decoded: DecodedProgram
+    /// Its runs and their time while statistics are on (see ``StatisticsToken``).
+    public let statistics = ProgramStatistics()
     /// The program compiled to native code, on hosts with a JIT.
     public let jit: JITProgram?
     /// Keeps the maps alive as long as the program may run.
@@ -44,10 +48,11 @@ public final class UserspaceProgram {
     let support: ProgramTypeSupport
 
     init(
-        name: String, section: String, type: ProgramType, support: ProgramTypeSupport, interpreter: Interpreter, jit: JITProgram?,
-        object: UserspaceObject?, verification: VerifierReport?
+        name: String, section: String, type: ProgramType, support: ProgramTypeSupport, decoded: DecodedProgram, interpreter: Interpreter,
+        jit: JITProgram?, object: UserspaceObject?, verification: VerifierReport?
     ) {
         self.verification = verification
+        self.decoded = decoded
         self.name = name
         self.section = section
         self.support = support
@@ -71,13 +76,28 @@ public final class UserspaceProgram {
         id = RuntimeInventory.register(
             RuntimeInventory.Program(
                 id: 0, name: name, type: type, section: section, verified: verification != nil,
-                translatedBytes: interpreter.instructions.count * 8, jitedBytes: jit?.codeByteCount ?? 0, mapIDs: object?.mapIDs ?? []))
+                translatedBytes: interpreter.instructions.count * 8, jitedBytes: jit?.codeByteCount ?? 0, mapIDs: object?.mapIDs ?? []),
+            statistics: statistics)
     }
 
     /// The program compiled for `architecture` (any, on any host), as the JIT compiles it here:
     /// what `swiftbpf disasm --jited --arch` shows.
     public func nativeCode(for architecture: NativeCode.Architecture, options: JITProgram.Options = .init()) throws(PreparationError) -> NativeCode {
         try NativeCode(try DecodedProgram(interpreter.instructions, helpers: support.helpers), for: architecture, maps: object?.maps ?? [], options: options)
+    }
+
+    /// A second set of engines for the program, sharing its maps, ring buffers and trace output:
+    /// what one execution slot runs it on, so that threads run the program at once.
+    func instance(jitOptions: JITProgram.Options) throws(PreparationError) -> (Interpreter, JITProgram?) {
+        let second = Interpreter(decoded, maps: object?.maps ?? [])
+        var context = interpreter.helperContextValue
+        context.callbacks = second.helperContextValue.callbacks
+        second.helperContextValue = context
+        guard jit != nil else { return (second, nil) }
+        let compiled = try JITProgram(decoded, maps: object?.maps ?? [], options: jitOptions)
+        compiled.helperContextValue = context
+        second.setNativeEntry(compiled.nativeEntry)
+        return (second, compiled)
     }
 
     /// Changes the helper context of every engine the program has.

@@ -42,6 +42,8 @@ public struct HelperContext {
     public var trace: ((String) -> Void)?
     /// How `bpf_loop` and `bpf_for_each_map_elem` call the program's functions back.
     public var callbacks: Callbacks?
+    /// What `bpf_get_attach_cookie` returns: the cookie of the link the program runs through.
+    public var cookie: UInt64 = 0
 
     public init(userData: UnsafeMutableRawPointer? = nil) {
         self.userData = userData

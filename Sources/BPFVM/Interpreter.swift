@@ -99,6 +99,9 @@ public final class Interpreter {
         set { helperContext.pointee = newValue }
     }
 
+    /// The helper context itself, for a caller that sets its fields before each run.
+    package var helperContextPointer: UnsafeMutablePointer<HelperContext> { helperContext }
+
     /// Runs the program with `r1` and `r2` as its arguments and returns r0.
     /// - Parameters:
     ///   - mode: ``ExecutionMode/fast`` (no checks) or ``ExecutionMode/checked(instructionLimit:)``.

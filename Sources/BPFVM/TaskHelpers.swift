@@ -103,4 +103,9 @@ extension HelperTable {
         for id: HelperID in [.probeRead, .probeReadUser, .probeReadKernel] { register(id, TaskHelpers.probeRead) }
         for id: HelperID in [.probeReadStr, .probeReadUserStr, .probeReadKernelStr] { register(id, TaskHelpers.probeReadString) }
     }
+
+    /// Adds `bpf_get_attach_cookie` (174): the ``HelperContext/cookie`` of the run.
+    public mutating func registerAttachCookie() {
+        register(.getAttachCookie) { _, _, _, _, _, c in HelperContext.at(c).pointee.cookie }
+    }
 }

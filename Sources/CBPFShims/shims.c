@@ -2,10 +2,58 @@
 #include "CBPFShims.h"
 #include <errno.h>
 
+/* Execution slots: the userspace runtime's CPUs. A thread holds one while it runs programs, as
+ * a kernel program holds its CPU; per-CPU maps index by it. */
+#include <stdatomic.h>
+#include <sched.h>
+
+#define CBPF_SLOT_LIMIT 4096
+static struct { _Alignas(64) atomic_uint busy; } cbpf_slots[CBPF_SLOT_LIMIT];
+static atomic_uint cbpf_next_preferred;
+static _Thread_local int cbpf_slot_held = -1;
+static _Thread_local int cbpf_slot_preferred = -1;
+
+static int cbpf_held_slot(void) { return cbpf_slot_held; }
+
+int cbpf_slot_acquire(unsigned int count, int *nested) {
+    if (cbpf_slot_held >= 0) {
+        *nested = 1;
+        return cbpf_slot_held;
+    }
+    *nested = 0;
+    if (count == 0) count = 1;
+    if (count > CBPF_SLOT_LIMIT) count = CBPF_SLOT_LIMIT;
+    if (cbpf_slot_preferred < 0) cbpf_slot_preferred = (int)(atomic_fetch_add(&cbpf_next_preferred, 1) % count);
+    unsigned int start = (unsigned int)cbpf_slot_preferred % count;
+    for (;;) {
+        for (unsigned int i = 0; i < count; i++) {
+            unsigned int s = (start + i) % count;
+            unsigned int expected = 0;
+            if (atomic_load_explicit(&cbpf_slots[s].busy, memory_order_relaxed) == 0 &&
+                atomic_compare_exchange_strong_explicit(&cbpf_slots[s].busy, &expected, 1, memory_order_acquire, memory_order_relaxed)) {
+                cbpf_slot_held = (int)s;
+                cbpf_slot_preferred = (int)s;
+                return (int)s;
+            }
+        }
+        sched_yield();
+    }
+}
+
+void cbpf_slot_release(int slot) {
+    cbpf_slot_held = -1;
+    atomic_store_explicit(&cbpf_slots[slot].busy, 0, memory_order_release);
+}
+
+void cbpf_atomic_add16(void *address, int delta) { __atomic_fetch_add((uint16_t *)address, (uint16_t)delta, __ATOMIC_SEQ_CST); }
+
+
 #if defined(__linux__)
 #include <sched.h>
 
 unsigned int cbpf_current_cpu(void) {
+    int held = cbpf_held_slot();
+    if (held >= 0) return (unsigned int)held;
     int cpu = sched_getcpu();
     return cpu < 0 ? 0 : (unsigned int)cpu;
 }
@@ -22,7 +70,10 @@ int cbpf_bind_thread_to_cpu(int cpu) {
     return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
 }
 #else
-unsigned int cbpf_current_cpu(void) { return 0; }
+unsigned int cbpf_current_cpu(void) {
+    int held = cbpf_held_slot();
+    return held >= 0 ? (unsigned int)held : 0;
+}
 int cbpf_bind_thread_to_cpu(int cpu) { (void)cpu; return -ENOSYS; }
 #endif
 
@@ -207,6 +258,38 @@ int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_retur
         .config2 = offset,                      /* probe_offset */
     };
     return open_perf_event(&attr, pid < 0 ? -1 : pid, pid < 0 ? 0 : -1);
+}
+
+int cbpf_perf_event_open_uprobe(uint32_t pmu_type, const char *path, uint64_t offset, uint64_t ref_ctr_offset, int ref_ctr_shift, int pid) {
+    struct perf_event_attr attr = {
+        .type = pmu_type,
+        .config = ref_ctr_offset << ref_ctr_shift,
+        .config1 = (uint64_t)(uintptr_t)path,
+        .config2 = offset,
+    };
+    return open_perf_event(&attr, pid < 0 ? -1 : pid, pid < 0 ? 0 : -1);
+}
+
+int cbpf_link_create_perf_event_cookie(int prog_fd, int perf_fd, uint64_t cookie) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.link_create.prog_fd = (uint32_t)prog_fd;
+    attr.link_create.target_fd = (uint32_t)perf_fd;
+    attr.link_create.attach_type = BPF_PERF_EVENT;
+    attr.link_create.perf_event.bpf_cookie = cookie;
+    return (int)cbpf_sys_bpf(BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
+int cbpf_link_update(int link_fd, int new_prog_fd, int old_prog_fd) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.link_update.link_fd = (uint32_t)link_fd;
+    attr.link_update.new_prog_fd = (uint32_t)new_prog_fd;
+    if (old_prog_fd >= 0) {
+        attr.link_update.old_prog_fd = (uint32_t)old_prog_fd;
+        attr.link_update.flags = BPF_F_REPLACE;
+    }
+    return (int)cbpf_sys_bpf(BPF_LINK_UPDATE, &attr, sizeof(attr));
 }
 
 #include <sys/epoll.h>
@@ -472,6 +555,12 @@ int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_retur
     return -ENOSYS;
 }
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd) { (void)prog_fd; (void)perf_fd; return -ENOSYS; }
+int cbpf_perf_event_open_uprobe(uint32_t pmu_type, const char *path, uint64_t offset, uint64_t ref_ctr_offset, int ref_ctr_shift, int pid) {
+    (void)pmu_type; (void)path; (void)offset; (void)ref_ctr_offset; (void)ref_ctr_shift; (void)pid;
+    return -ENOSYS;
+}
+int cbpf_link_create_perf_event_cookie(int prog_fd, int perf_fd, uint64_t cookie) { (void)prog_fd; (void)perf_fd; (void)cookie; return -ENOSYS; }
+int cbpf_link_update(int link_fd, int new_prog_fd, int old_prog_fd) { (void)link_fd; (void)new_prog_fd; (void)old_prog_fd; return -ENOSYS; }
 int cbpf_perf_event_set_bpf(int perf_fd, int prog_fd) { (void)perf_fd; (void)prog_fd; return -ENOSYS; }
 int cbpf_mount_tracefs(void) { return -ENOSYS; }
 int cbpf_perf_event_open_bpf_output(int cpu) { (void)cpu; return -ENOSYS; }

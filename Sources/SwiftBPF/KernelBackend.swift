@@ -80,6 +80,12 @@ final class KernelBackedLink: BPFLink {
     func persist(at path: String) throws(BPFError) -> LinkPersistence {
         do { return try link.persist(at: path) } catch { throw .kernel(error) }
     }
+    func update(program: any LoadedProgram) throws(BPFError) {
+        guard let replacement = program.kernelProgram else {
+            throw .unsupported(backend: .kernel, "program \(program.name) is loaded in the userspace runtime; a kernel link runs kernel programs")
+        }
+        do { try link.update(program: replacement) } catch { throw .kernel(error) }
+    }
 }
 
 extension LoadedProgram {

@@ -70,6 +70,12 @@ extension LoadedMap {
 public protocol BPFLink: AnyObject {
     /// What is attached where: `tracepoint syscalls/sys_enter_execve`, `xdp on eth0`.
     var summary: String { get }
-    /// Makes the attachment outlive this value where the backend allows (a pinned bpf_link).
+    /// Makes the attachment outlive this value where the backend allows: a pinned bpf_link in
+    /// the kernel, a pin in the ``BPFRuntime/UserspaceRuntime`` in user space.
     func persist(at path: String) throws(BPFError) -> LinkPersistence
+    /// Makes the attachment run `program` (loaded on the same backend) from now on,
+    /// atomically: every event runs the old program or the new one, never neither or both.
+    /// The kernel does it with `BPF_LINK_UPDATE` (XDP, tcx and cgroup links), the userspace
+    /// runtime for every hook link.
+    func update(program: any LoadedProgram) throws(BPFError)
 }

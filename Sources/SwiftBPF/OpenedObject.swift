@@ -2,7 +2,7 @@ import BPFPlatform
 import BPFCore
 import BPFKernel
 public import BPFObject
-import BPFRuntime
+public import BPFRuntime
 public import BTF
 
 /// A parsed object file, not yet on any backend: its programs and maps as the ELF file and its
@@ -40,8 +40,11 @@ public struct OpenedObject: Sendable {
         let target = options.target ?? (needsKernelTypes ? BTF.vmlinux : nil)
         switch backend {
         case .userspace:
-            return try UserspaceLoadedObject(file, target: target, verify: options.verify)
+            return try UserspaceLoadedObject(file, target: target, verify: options.verify, namespace: options.runtime ?? .shared)
         case .kernel:
+            guard options.runtime == nil else {
+                throw .unsupported(backend: .kernel, "a userspace runtime's hooks do not apply to the kernel: leave LoadOptions.runtime nil")
+            }
             guard options.verify else {
                 throw .unsupported(backend: .kernel, "the kernel verifies every program it loads: verify: false does not apply")
             }
@@ -58,9 +61,13 @@ public struct LoadOptions: Sendable {
     /// Userspace only: whether the verifier must prove each program safe before it runs. A
     /// program loaded unverified runs checked, every access bounds-checked.
     public var verify: Bool
+    /// Userspace only: the runtime whose hooks its programs attach to and whose namespace its
+    /// links are pinned in; nil: the process's ``BPFRuntime/UserspaceRuntime/shared``.
+    public var runtime: UserspaceRuntime?
 
-    public init(target: BTF? = nil, verify: Bool = true) {
+    public init(target: BTF? = nil, verify: Bool = true, runtime: UserspaceRuntime? = nil) {
         self.target = target
         self.verify = verify
+        self.runtime = runtime
     }
 }

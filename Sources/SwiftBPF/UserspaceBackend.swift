@@ -12,8 +12,12 @@ final class UserspaceLoadedObject: LoadedObject {
     private var loaded: [String: UserspaceLoadedProgram] = [:]
     let maps: [any LoadedMap]
 
-    init(_ file: ObjectFile, target: BTF?, verify: Bool) throws(BPFError) {
+    /// Where its programs attach and its links are pinned.
+    let namespace: UserspaceRuntime
+
+    init(_ file: ObjectFile, target: BTF?, verify: Bool, namespace: UserspaceRuntime) throws(BPFError) {
         do { runtime = try UserspaceObject(file) } catch { throw .runtime(error) }
+        self.namespace = namespace
         self.target = target
         self.verify = verify
         maps = runtime.maps.map(UserspaceLoadedMap.init)
@@ -26,7 +30,7 @@ final class UserspaceLoadedObject: LoadedObject {
         let key = name ?? ""
         if let program = loaded[key] { return program }
         do {
-            let program = UserspaceLoadedProgram(try runtime.load(program: name, target: target, verify: verify))
+            let program = UserspaceLoadedProgram(try runtime.load(program: name, target: target, verify: verify), namespace: namespace)
             loaded[key] = program
             return program
         } catch { throw .runtime(error) }
@@ -35,7 +39,11 @@ final class UserspaceLoadedObject: LoadedObject {
 
 final class UserspaceLoadedProgram: LoadedProgram {
     let program: UserspaceProgram
-    init(_ program: UserspaceProgram) { self.program = program }
+    let namespace: UserspaceRuntime
+    init(_ program: UserspaceProgram, namespace: UserspaceRuntime) {
+        self.program = program
+        self.namespace = namespace
+    }
 
     var name: String { program.name }
     var section: String { program.section }
@@ -45,8 +53,35 @@ final class UserspaceLoadedProgram: LoadedProgram {
         do { return try program.testRun(data: data, repeat: count) } catch { throw .execution(error) }
     }
 
+    /// Attaches to the hook the section (or ``BPFKernel/AttachOptions/probe``) names
+    /// (`raw_tp/NAME`, `usdt/BINARY:PROVIDER:NAME`) among those declared in ``LoadOptions/runtime``.
     func attach(_ options: AttachOptions) throws(BPFError) -> any BPFLink {
-        throw .unsupported(backend: .userspace, "program \(name): the userspace runtime has no hooks to attach to yet; run it with testRun")
+        guard options.interface == nil else {
+            throw .unsupported(backend: .userspace, "program \(name): the userspace runtime has no network interfaces; run it with testRun")
+        }
+        do { return UserspaceBackedLink(try namespace.attach(program, probe: options.probe), namespace: namespace) } catch { throw .runtime(error) }
+    }
+}
+
+/// A hook link of the userspace runtime behind the front's link.
+final class UserspaceBackedLink: BPFLink {
+    let link: HookLink
+    let namespace: UserspaceRuntime
+    init(_ link: HookLink, namespace: UserspaceRuntime) {
+        self.link = link
+        self.namespace = namespace
+    }
+
+    var summary: String { link.summary }
+    func persist(at path: String) throws(BPFError) -> LinkPersistence {
+        do { try namespace.pin(.link(link), at: path) } catch { throw .runtime(error) }
+        return .pinned(path)
+    }
+    func update(program: any LoadedProgram) throws(BPFError) {
+        guard let replacement = program.userspaceProgram else {
+            throw .unsupported(backend: .userspace, "program \(program.name) is loaded in the kernel; a userspace link runs userspace programs")
+        }
+        do { try link.update(program: replacement) } catch { throw .runtime(error) }
     }
 }
 

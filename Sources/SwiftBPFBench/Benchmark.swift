@@ -12,7 +12,7 @@ import BPFVM
 public struct Benchmark: Sendable {
     /// The parts of the suite.
     public enum Part: String, Sendable, CaseIterable {
-        case engines, verifier, loading, ringbuf, filters
+        case engines, verifier, loading, ringbuf, filters, probes
     }
 
     /// Runs per measurement.
@@ -59,6 +59,7 @@ public struct Benchmark: Sendable {
         case .engines?: return try benchEngines(kernelReason: kernelReason)
         case .verifier?: return try benchVerifier(kernel: kernelReason == nil)
         case .filters?: return try benchFilters(kernel: kernelReason == nil)
+        case .probes?: return try benchProbes(kernelReason: kernelReason)
         case .loading?, .ringbuf?:
             if let kernelReason { throw BenchmarkError.unavailable("\(part!.rawValue): \(kernelReason)") }
             return part == .loading ? try benchLoading() : try benchRingBuffers()
@@ -68,6 +69,8 @@ public struct Benchmark: Sendable {
         try benchVerifier(kernel: kernelReason == nil)
         output("")
         try benchFilters(kernel: kernelReason == nil)
+        output("")
+        try benchProbes(kernelReason: kernelReason)
         if kernelReason == nil {
             output("")
             try benchLoading()

@@ -87,19 +87,21 @@ extension Benchmark {
                 counts[0] += 1
                 if bytes.load(fromByteOffset: 8, as: UInt64.self) == 1 { counts[2] = monotonicNanoseconds() }
             }
-            let thread = try startThread {
-                KernelSupport.bindThread(toCPU: 1)
-                sem_post(consumer.ready)
-                let cpu = threadCPUNanoseconds()
-                var idleSince = monotonicNanoseconds()
-                while !consumer.ended, monotonicNanoseconds() - idleSince < 5_000_000_000 {
-                    if (try? poller.poll(milliseconds: 1000)) ?? 0 > 0 { idleSince = monotonicNanoseconds() }
-                }
-                consumer.cpu = threadCPUNanoseconds() - cpu
-            }
+            guard
+                let thread = PlatformThread({
+                    KernelSupport.bindThread(toCPU: 1)
+                    sem_post(consumer.ready)
+                    let cpu = threadCPUNanoseconds()
+                    var idleSince = monotonicNanoseconds()
+                    while !consumer.ended, monotonicNanoseconds() - idleSince < 5_000_000_000 {
+                        if (try? poller.poll(milliseconds: 1000)) ?? 0 > 0 { idleSince = monotonicNanoseconds() }
+                    }
+                    consumer.cpu = threadCPUNanoseconds() - cpu
+                })
+            else { throw BenchmarkError.failed("cannot start a thread") }
             while sem_wait(consumer.ready) != 0, errno == EINTR {}
             let produced = try produce()
-            pthread_join(thread, nil)
+            thread.join()
             guard consumer.ended else { throw BenchmarkError.failed("ring buffer under load: our consumer did not see the last record") }
             return LiveResult(
                 records: counts[0], nanoseconds: counts[2] - counts[1], cpuNanoseconds: consumer.cpu,
@@ -160,24 +162,4 @@ private func threadCPUNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-/// Starts a thread of its own (not one of Swift concurrency's pool, which must not be bound to
-/// a CPU) running `body`; join it with `pthread_join`.
-private func startThread(_ body: @escaping @Sendable () -> Void) throws -> pthread_t {
-    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(Box(body)).toOpaque()
-    let result = pthread_create(
-        &thread, nil,
-        { context in
-            let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
-            box.body()
-            return nil
-        }, context)
-    guard result == 0 else {
-        Unmanaged<Box>.fromOpaque(context).release()
-        throw BenchmarkError.failed("cannot start a thread: error \(result)")
-    }
-    return thread
 }

@@ -23,7 +23,7 @@ struct BenchCommand {
             .option("repeat", "Runs per measurement.", default: "1000"),
             .option("rounds", "Measurements per engine; the best is reported.", default: "5"),
             .option("bench-dir", "The folder of benchmark C programs.", default: "../shared/bench"),
-            .option("only", "Run one part only: engines, verifier, loading, ringbuf or filters."),
+            .option("only", "Run one part only: engines, verifier, loading, ringbuf, filters or probes."),
             .option("write", "Also write the tables to this Markdown file (scripts/run writes docs/performance.md)."),
         ]
     ) { try BenchCommand($0).run() }

@@ -218,3 +218,92 @@ struct InterfaceAttachTests {
         #expect(try reopened.testRun(data: Array(repeating: 0, count: 64)).returnValue == 2)  // XDP_PASS
     }
 }
+
+/// Two XDP programs counting into their own slots, and a tcx classifier counting every packet
+/// XDP passed on to the stack.
+private let swappable = """
+    #include <linux/bpf.h>
+    #include <bpf/bpf_helpers.h>
+    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 3); __type(key, __u32); __type(value, __u64); } seen SEC(".maps");
+    static __always_inline void bump(__u32 slot) {
+        __u64 *n = bpf_map_lookup_elem(&seen, &slot);
+        if (n) __sync_fetch_and_add(n, 1);
+    }
+    SEC("xdp") int old_program(struct xdp_md *ctx) { bump(0); return XDP_PASS; }
+    SEC("xdp") int new_program(struct xdp_md *ctx) { bump(1); return XDP_PASS; }
+    SEC("tcx/ingress") int after(struct __sk_buff *skb) { bump(2); return 0; }
+    char LICENSE[] SEC("license") = "GPL";
+    """
+
+@Suite("Replacing the program of a kernel link", .serialized)
+struct KernelLinkUpdateTests {
+    /// Datagrams flow through the pair while the XDP link's program is swapped back and forth;
+    /// every packet the stack saw after XDP (counted by tcx) was counted by the old program or
+    /// the new one.
+    @Test(
+        "BPF_LINK_UPDATE swaps an XDP link's program under traffic with no packet unprocessed",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    func xdpUpdateUnderTraffic() throws {
+        let tag = String(getpid() % 100_000)
+        let namespace = "sbpu\(tag)", outside = "sbpua\(tag)", inside = "sbpub\(tag)"
+        defer {
+            shell("ip link del \(outside)")
+            shell("ip netns del \(namespace)")
+        }
+        for command in [
+            "ip netns add \(namespace)", "ip link add \(outside) type veth peer name \(inside)", "ip link set \(inside) netns \(namespace)",
+            "ip addr add 10.214.0.1/24 dev \(outside)", "ip link set \(outside) up",
+            "ip -n \(namespace) addr add 10.214.0.2/24 dev \(inside)", "ip -n \(namespace) link set \(inside) up",
+        ] { try #require(shell(command) == 0, "\(command) failed") }
+
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable, name: "swap.bpf.c")))
+        let old = try object.load(program: "old_program"), new = try object.load(program: "new_program")
+        let seen = try #require(object.map(named: "seen"))
+        func count(_ slot: UInt8) throws -> UInt64 { try seen.lookup([slot, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 }
+        let after = try TCLink(try object.load(program: "after"), interface: outside, direction: .ingress)
+        let link = try XDPLink(old, interface: outside)
+
+        let sender = Process()
+        sender.executableURL = URL(fileURLWithPath: "/bin/bash")
+        sender.arguments = ["-c", "ip netns exec \(namespace) bash -c 'for i in $(seq 1 20000); do echo x > /dev/udp/10.214.0.1/9; done'"]
+        try sender.run()
+        var swaps = 0
+        while sender.isRunning {
+            try link.update(program: swaps % 2 == 0 ? new : old)
+            swaps += 1
+        }
+        sender.waitUntilExit()
+        usleep(200_000)  // the last packets through the stack
+        let (byOld, byNew, stack) = (try count(0), try count(1), try count(2))
+        // Each update of a native veth XDP program waits for the driver (tens of ms).
+        #expect(swaps >= 10, "only \(swaps) swaps while the traffic flowed")
+        #expect(stack >= 20_000, "tcx saw \(stack) packets for 20000 datagrams")
+        #expect(byOld > 0 && byNew > 0, "old \(byOld), new \(byNew)")
+        #expect(byOld + byNew == stack, "XDP counted \(byOld) + \(byNew) of the \(stack) packets the stack saw")
+        withExtendedLifetime((after, link)) {}
+    }
+
+    @Test(
+        "a tcx link's program is replaced in place: the new one counts, the old one no longer runs",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
+    func tcxUpdate() throws {
+        try withVethPair { outside, send in
+            let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable, name: "swap-tc.bpf.c")))
+            let seen = try #require(object.map(named: "seen"))
+            let tc = try object.load(program: "after")
+            let link = try TCLink(tc, interface: outside, direction: .ingress)
+            let replacement = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: counter("tcx/ingress"), name: "count-tc.bpf.c")))
+            let other = try replacement.load()
+            try link.update(program: other)
+            let before = try seen.lookup([2, 0, 0, 0]).map { littleEndianValue($0) } ?? 0
+            send()
+            #expect(try seen.lookup([2, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 == before, "the old program still ran")
+            #expect(try replacement.maps[0].lookup([0, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 >= 20)
+            withExtendedLifetime(link) {}
+        }
+    }
+}

@@ -95,6 +95,9 @@ public final class JITProgram {
         set { helperContext.pointee = newValue }
     }
 
+    /// The helper context itself, for a caller that sets its fields before each run.
+    package var helperContextPointer: UnsafeMutablePointer<HelperContext> { helperContext }
+
     /// What a program array slot holds for this program (see ``Interpreter/entryHandle``).
     public var entryHandle: UInt64 { UInt64(UInt(bitPattern: entry)) }
 

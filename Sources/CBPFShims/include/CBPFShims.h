@@ -34,6 +34,17 @@ unsigned int cbpf_current_cpu(void);
 /// Binds the calling thread to one CPU, or with -1 lets it run on any. Returns 0 or -errno.
 int cbpf_bind_thread_to_cpu(int cpu);
 
+/// Takes one of count execution slots (the userspace runtime's CPUs) for the calling thread,
+/// waiting while all are taken; a thread that holds one already gets it again with *nested set.
+/// cbpf_current_cpu returns the slot while it is held. Returns the slot.
+int cbpf_slot_acquire(unsigned int count, int *nested);
+
+/// Gives back the slot cbpf_slot_acquire took (not one it returned as nested).
+void cbpf_slot_release(int slot);
+
+/// Adds delta to the 16-bit counter at address, atomically (a USDT semaphore).
+void cbpf_atomic_add16(void *address, int delta);
+
 /// Acquire loads and release stores, for memory shared with the kernel (some of it read-only,
 /// where a read-modify-write would fault) and for lock-free readers of map chains.
 static inline uint64_t cbpf_load_acquire64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE); }
@@ -129,6 +140,20 @@ int cbpf_perf_event_open_probe(uint32_t pmu_type, int retprobe_bit, int is_retur
 /// BPF_LINK_CREATE attaching prog_fd to the perf event perf_fd (BPF_PERF_EVENT). Returns the
 /// link fd or -errno.
 int cbpf_link_create_perf_event(int prog_fd, int perf_fd);
+
+/// perf_event_open(2) of a uprobe at offset in the file at path, through the uprobe PMU
+/// (pmu_type), with the kernel incrementing the 16-bit counter at file offset ref_ctr_offset
+/// while it is attached (a USDT semaphore; 0: none), placed at bit ref_ctr_shift of config as
+/// the PMU's format says. pid -1 probes every process. Returns the perf event fd or -errno.
+int cbpf_perf_event_open_uprobe(uint32_t pmu_type, const char *path, uint64_t offset, uint64_t ref_ctr_offset, int ref_ctr_shift, int pid);
+
+/// BPF_LINK_CREATE attaching prog_fd to the perf event perf_fd with a BPF cookie (what
+/// bpf_get_attach_cookie returns in the program). Returns the link fd or -errno.
+int cbpf_link_create_perf_event_cookie(int prog_fd, int perf_fd, uint64_t cookie);
+
+/// BPF_LINK_UPDATE: the link runs new_prog_fd from now on, atomically; with old_prog_fd >= 0 only
+/// if that is the program it runs now (BPF_F_REPLACE). Returns 0 or -errno.
+int cbpf_link_update(int link_fd, int new_prog_fd, int old_prog_fd);
 
 /// PERF_EVENT_IOC_SET_BPF then PERF_EVENT_IOC_ENABLE: runs prog_fd on the perf event's hits
 /// until the perf event is closed (how programs were attached before perf_event bpf_links,
