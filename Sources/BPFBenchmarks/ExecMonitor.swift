@@ -24,6 +24,9 @@ package enum ExecMonitor {
         	char filename[256];
         };
 
+        /* Named by a global so that the object's BTF has it, for the tool's typed skeleton. */
+        struct exec_event *unused_exec_event __attribute__((unused));
+
         struct {
         	__uint(type, BPF_MAP_TYPE_RINGBUF);
         	__uint(max_entries, 256 * 1024);

@@ -55,7 +55,7 @@ public struct USDTProbe: Sendable, Equatable {
                     section: ".note.stapsdt", offset: at, "probe \(provider):\(name) at 0x\(String(address, radix: 16)) is in no section of the file")
             }
             var arguments: [USDTArgument] = []
-            for spec in text.split(separator: " ") {
+            for spec in Self.split(arguments: text) {
                 do throws(USDTArgument.Failure) { arguments.append(try USDTArgument(parsing: spec, for: architecture)) } catch {
                     throw ObjectError(section: ".note.stapsdt", offset: at, "probe \(provider):\(name): argument '\(spec)': \(error.reason)")
                 }
@@ -70,6 +70,25 @@ public struct USDTProbe: Sendable, Equatable {
                     arguments: arguments, argumentText: text))
         }
         return probes
+    }
+}
+
+extension USDTProbe {
+    /// The note's arguments, split at spaces outside brackets (arm64 writes `8@[sp, 16]`).
+    static func split(arguments text: String) -> [Substring] {
+        var parts: [Substring] = [], depth = 0, start = text.startIndex
+        for i in text.indices {
+            switch text[i] {
+            case "[": depth += 1
+            case "]": depth -= 1
+            case " " where depth <= 0:
+                if start < i { parts.append(text[start..<i]) }
+                start = text.index(after: i)
+            default: break
+            }
+        }
+        if start < text.endIndex { parts.append(text[start...]) }
+        return parts
     }
 }
 

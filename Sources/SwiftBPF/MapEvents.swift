@@ -49,9 +49,10 @@ public final class MapEvents<Event: BPFValue>: AsyncSequence, @unchecked Sendabl
         return events
     }
 
-    /// Waits up to `milliseconds` for records: the kernel wakes the rings' descriptors; the
-    /// userspace rings are filled by runs on this process, so they are polled.
-    fileprivate func wait(milliseconds: Int32) -> Bool {
+    /// Waits up to `milliseconds` for records, for a consumer that ``drain()``s in a loop of
+    /// its own; true when some may be there. The kernel wakes the rings' descriptors; the
+    /// userspace rings are filled by runs in this process, so this only looks.
+    public func wait(milliseconds: Int32) -> Bool {
         switch source {
         case let .kernel(ring): return ring.wait(milliseconds: milliseconds)
         case let .kernelPerf(perf): return perf.wait(milliseconds: milliseconds)

@@ -15,6 +15,7 @@ enum GenCommand {
                     .option("name", "The Swift type's name (default: from the object's file name)."),
                     .option("type", "BTF types to generate besides those the maps and globals use, comma-separated (a ring buffer's event: --type event)."),
                     .option("output", short: "o", "Write the Swift source to this file."),
+                    .flag("no-embed", "Do not embed the object: the skeleton opens a build of it given at run time (init(objectBytes:))."),
                 ]
             ) { try skeleton($0) }
         ])
@@ -28,10 +29,11 @@ enum GenCommand {
         let base = file.split(separator: ".").first.map(String.init) ?? file
         let source: String
         do {
-            source = try SkeletonGenerator(
+            var generator = try SkeletonGenerator(
                 object: object, bytes: bytes, name: arguments.string("name") ?? base, source: file,
-                extraTypes: arguments.string("type").map { $0.split(separator: ",").map(String.init) } ?? []
-            ).generate()
+                extraTypes: arguments.string("type").map { $0.split(separator: ",").map(String.init) } ?? [])
+            generator.embedsObject = !arguments.flag("no-embed")
+            source = try generator.generate()
         } catch { throw CLIError("\(error)") }
         if let output = arguments.string("output") {
             guard writeFile(output, Array(source.utf8)) else { throw CLIError("\(output): cannot write the file") }

@@ -1,8 +1,6 @@
 import BPFBenchmarks
-import BPFCore
-import BPFKernel
-import BPFObject
 import BPFPlatform
+import SwiftBPF
 
 enum TraceCommand {
     static let spec = CommandSpec("trace", abstract: "Trace events on this machine with eBPF programs in the kernel.", subcommands: [Exec.spec])
@@ -50,13 +48,18 @@ enum TraceCommand {
                 if let reason = BPFCompiler.unavailableReason { throw CLIError("trace exec: cannot compile the exec monitor: \(reason); pass --object") }
                 bytes = try ExecMonitor.compile()
             }
-            let loaded: KernelObject, link: TracepointLink, events: KernelRingBuffer
+            // The object through the tool's skeleton (ExecMonitorSkeleton.swift, generated from
+            // the shipped source with `gen skeleton --no-embed`): its event typed, checked first.
+            let monitor: ExecMonitorSkeleton.Loaded, links: [any BPFLink], events: MapEvents<ExecMonitorSkeleton.ExecEvent>
             do {
-                loaded = try KernelObject(try ObjectFile(bytes: bytes))
-                let program = try loaded.load()
-                link = try TracepointLink(program, category: "syscalls", name: "sys_enter_execve")
-                guard let ring = loaded.maps.first(where: { $0.definition.type == .ringbuf }) else { throw CLIError("the object has no ring buffer") }
-                events = try KernelRingBuffer(ring)
+                let skeleton = try ExecMonitorSkeleton(objectBytes: bytes)
+                let mismatches = skeleton.layoutMismatches()
+                guard mismatches.isEmpty else {
+                    throw CLIError("trace exec: the object's exec_event is not the tool's: \(mismatches.joined(separator: "; "))")
+                }
+                monitor = try skeleton.load(on: .kernel)
+                links = try monitor.attachAll()
+                events = try monitor.eventsRecords()
             } catch let error as CLIError {
                 throw error
             } catch {
@@ -67,17 +70,13 @@ enum TraceCommand {
             let deadline = duration.map { monotonicNanoseconds() + UInt64($0 * 1e9) }
             while count.map({ seen < $0 }) ?? true, deadline.map({ monotonicNanoseconds() < $0 }) ?? true {
                 _ = events.wait(milliseconds: 200)
-                events.consume { record in
-                    guard record.count >= ExecMonitor.recordSize, count.map({ seen < $0 }) ?? true else { return }
-                    func text(_ range: Range<Int>) -> String { String(decoding: record[range].prefix { $0 != 0 }, as: UTF8.self) }
-                    print(
-                        pad("\(record.load(as: UInt32.self))", 8) + pad("\(record.load(fromByteOffset: 4, as: UInt32.self))", 8)
-                            + pad(text(8..<24), 17) + text(24..<ExecMonitor.recordSize))
+                for event in events.drain(limit: count.map { $0 - seen } ?? .max) {
+                    print(pad("\(event.pid)", 8) + pad("\(event.uid)", 8) + pad(event.commString, 17) + event.filenameString)
                     seen += 1
                 }
                 fflush(nil)  // every stream: events appear as they happen, even through a pipe
             }
-            withExtendedLifetime((loaded, link)) {}
+            withExtendedLifetime((monitor, links)) {}
         }
     }
 }
