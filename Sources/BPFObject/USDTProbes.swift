@@ -2,6 +2,7 @@
 /// `.note.stapsdt` note: where the probe's `nop` is, its semaphore, and where each argument is
 /// at that instruction.
 public struct USDTProbe: Sendable, Equatable {
+    /// The provider and the probe's name (`DTRACE_PROBE(provider, name)`).
     public var provider: String
     public var name: String
     /// The probe's address (its `nop`), adjusted for prelinking as `.stapsdt.base` says.
@@ -116,6 +117,7 @@ public struct USDTArgument: Sendable, Equatable {
         }
     }
 
+    /// Where an argument is when the probe fires.
     public enum Location: Sendable, Equatable {
         /// A constant (`4@$5`, arm64 `4@5`).
         case constant(Int64)
@@ -127,11 +129,13 @@ public struct USDTArgument: Sendable, Equatable {
 
     /// The argument's size in bytes: 1, 2, 4 or 8.
     public var size: Int
+    /// Whether it is sign-extended to 64 bits (a negative size in the note).
     public var signed: Bool
     public var location: Location
 
     struct Failure: Error { var reason: String }
 
+    /// An argument of `size` bytes at `location`.
     public init(size: Int, signed: Bool, location: Location) {
         self.size = size
         self.signed = signed

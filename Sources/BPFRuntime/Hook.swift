@@ -59,7 +59,9 @@ public final class Hook: @unchecked Sendable {
     /// Its name: programs attach to it from `SEC("raw_tp/NAME")`, and for a hook made from a
     /// probe site (`PROVIDER:NAME`) from `SEC("usdt/BINARY:PROVIDER:NAME")` too.
     public let name: String
+    /// What each argument is, in order.
     public let arguments: [Argument]
+    /// How a firing's result is made of the programs' return values.
     public let results: ResultRule
     /// The probe site the hook is bound to, if it was declared from one.
     let site: UnsafeMutablePointer<swiftbpf_probe_site>?
@@ -254,11 +256,17 @@ final class Runner {
     let jit: JITProgram?
     let helper: UnsafeMutablePointer<HelperContext>
     let statistics: ProgramStatistics
+    /// The engines again, for calls that neither retain nor release them (the properties
+    /// above own them).
+    private let nativeEngine: Unmanaged<JITProgram>?
+    private let interpretingEngine: Unmanaged<Interpreter>
 
     init(program: UserspaceProgram, interpreter: Interpreter, jit: JITProgram?, cookie: UInt64) {
         self.program = program
         self.interpreter = interpreter
         self.jit = jit
+        nativeEngine = jit.map { Unmanaged.passUnretained($0) }
+        interpretingEngine = Unmanaged.passUnretained(interpreter)
         helper = jit?.helperContextPointer ?? interpreter.helperContextPointer
         helper.pointee.cookie = cookie
         statistics = program.statistics
@@ -270,7 +278,12 @@ final class Runner {
         let counted = ProgramStatistics.enabled
         let start = counted ? monotonicNanoseconds() : 0
         // A verified program cannot fail; the engines' own limits (call depth) give 0.
-        let r0 = if let jit { (try? jit.run(context)) ?? 0 } else { (try? interpreter.run(context)) ?? 0 }
+        let r0 =
+            if let nativeEngine {
+                nativeEngine._withUnsafeGuaranteedRef { (try? $0.run(context)) ?? 0 }
+            } else {
+                interpretingEngine._withUnsafeGuaranteedRef { (try? $0.run(context)) ?? 0 }
+            }
         if counted { statistics.record(slot: slot, nanoseconds: monotonicNanoseconds() &- start) }
         return r0
     }

@@ -23,12 +23,18 @@ int cbpf_slot_acquire(unsigned int count, int *nested) {
     *nested = 0;
     if (count == 0) count = 1;
     if (count > CBPF_SLOT_LIMIT) count = CBPF_SLOT_LIMIT;
-    if (cbpf_slot_preferred < 0) cbpf_slot_preferred = (int)(atomic_fetch_add(&cbpf_next_preferred, 1) % count);
-    unsigned int start = (unsigned int)cbpf_slot_preferred % count;
+    if (cbpf_slot_preferred < 0 || (unsigned int)cbpf_slot_preferred >= count)
+        cbpf_slot_preferred = (int)(atomic_fetch_add(&cbpf_next_preferred, 1) % count);
+    unsigned int start = (unsigned int)cbpf_slot_preferred;
+    unsigned int expected = 0;
+    /* The slot this thread had last: free unless another thread runs there now. */
+    if (atomic_compare_exchange_strong_explicit(&cbpf_slots[start].busy, &expected, 1, memory_order_acquire, memory_order_relaxed)) {
+        cbpf_slot_held = (int)start;
+        return (int)start;
+    }
     for (;;) {
-        for (unsigned int i = 0; i < count; i++) {
-            unsigned int s = (start + i) % count;
-            unsigned int expected = 0;
+        for (unsigned int i = 0, s = start; i < count; i++, s = s + 1 == count ? 0 : s + 1) {
+            expected = 0;
             if (atomic_load_explicit(&cbpf_slots[s].busy, memory_order_relaxed) == 0 &&
                 atomic_compare_exchange_strong_explicit(&cbpf_slots[s].busy, &expected, 1, memory_order_acquire, memory_order_relaxed)) {
                 cbpf_slot_held = (int)s;

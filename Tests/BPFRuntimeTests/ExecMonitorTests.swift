@@ -66,7 +66,7 @@ struct ExecMonitorTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
     func kernelLoads() throws {
         let loaded = try KernelObject(try ObjectFile(bytes: try ExecMonitor.compile()))
-        #expect(loaded.maps.map(\.definition.type) == [.ringbuf])
+        #expect(loaded.maps.map(\.definition.type) == [.ringbuf, .array])  // events, .bss
         let program = try loaded.load()
         #expect(program.type == .tracepoint)
     }
