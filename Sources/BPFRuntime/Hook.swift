@@ -137,6 +137,9 @@ public final class Hook: @unchecked Sendable {
         let (slot, nested) = ExecutionSlots.acquire()
         defer { if !nested { ExecutionSlots.release(slot) } }
         let hazard = hazards + slot * 8
+        // Fired again from inside one of its own programs' runs on this thread (a host callback
+        // such as trace output): skipped, as the kernel skips a program's recursive runs.
+        if nested, hazard.pointee != 0 { return emptyResult }
         var bits: UInt
         repeat {
             bits = current.load(ordering: .acquiring)
@@ -240,7 +243,7 @@ public final class Hook: @unchecked Sendable {
         let old = current.exchange(snapshot, ordering: .sequentiallyConsistent)
         if old != 0 { state.retired.append(old) }
         state.retired.removeAll { bits in
-            for s in 0..<slots where cbpf_load_acquire64(hazards + s * 8) == UInt64(bits) { return false }
+            for s in 0..<slots where cbpf_load_seq_cst64(hazards + s * 8) == UInt64(bits) { return false }
             Unmanaged<Snapshot>.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped).release()
             return true
         }

@@ -18,6 +18,7 @@ private let counters = """
     struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
     struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } sums SEC(".maps");
     struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } plain SEC(".maps");
+    struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 20); } ring SEC(".maps");
     static __always_inline int count(__u32 slot, __u64 value) {
         __u64 *c = bpf_map_lookup_elem(&counts, &slot), *s = bpf_map_lookup_elem(&sums, &slot);
         if (c) __sync_fetch_and_add(c, 1);
@@ -33,6 +34,17 @@ private let counters = """
         __u64 *v = bpf_map_lookup_elem(&plain, &zero);
         if (v) *v += 1;
         return 1;
+    }
+    /* One record a firing: the first argument. */
+    SEC("raw_tp/net:request") int records(struct bpf_raw_tracepoint_args *ctx) {
+        __u64 value = ctx->args[0];
+        bpf_ringbuf_output(&ring, &value, sizeof(value), 0);
+        return 1;
+    }
+    /* Prints, then counts in slot 2: the host's trace output runs in the middle of the run. */
+    SEC("raw_tp/net:request") int prints(struct bpf_raw_tracepoint_args *ctx) {
+        bpf_printk("run %lu", ctx->args[0]);
+        return count(2, 1);
     }
     /* Copies the string argument 1 points to (lent by the host) into `sums` slot 3, as bytes. */
     SEC("raw_tp/net:request") int reads(struct bpf_raw_tracepoint_args *ctx) {
@@ -150,6 +162,23 @@ struct HookTests {
         link.detach()
     }
 
+    @Test("ring buffer records from 4 threads firing at once: every record arrives, whole")
+    func concurrentRecords() throws {
+        let runtime = UserspaceRuntime()
+        let hook = try runtime.declareHook("net:request", arguments: [.value])
+        let link = try runtime.attach(try object.load(program: "records"))
+        let threads = try (0..<4).map { t in
+            try #require(PlatformThread { for i in 0..<10_000 { hook.fire(UInt64(t) << 32 | UInt64(i)) } })
+        }
+        for thread in threads { thread.join() }
+        let ring = try #require(object.map(named: "ring") as? RingBufferMap)
+        var seen = Set<UInt64>()
+        _ = ring.consume { seen.insert($0.load(as: UInt64.self)) }
+        #expect(seen.count == 40_000)
+        #expect(seen == Set((0..<4).flatMap { t in (0..<10_000).map { UInt64(t) << 32 | UInt64($0) } }))
+        link.detach()
+    }
+
     @Test("memory the host lends is readable for the call; anything else reads as -EFAULT")
     func lentMemory() throws {
         let runtime = UserspaceRuntime()
@@ -165,6 +194,21 @@ struct HookTests {
         #expect(Int32(truncatingIfNeeded: refused) == -14)  // the program returns an int
         link.detach()
         other.detach()
+    }
+
+    @Test("a hook fired again from inside its own program's run on the same thread is skipped, as the kernel skips recursion")
+    func recursionSkipped() throws {
+        let runtime = UserspaceRuntime()
+        let hook = try runtime.declareHook("net:request", arguments: [.value], results: .firstDecision(passing: 7))
+        let program = try object.load(program: "prints")
+        let inner = Mutex<[UInt64]>([])
+        program.traceOutput = { _ in inner.withLock { $0.append(hook.fire(2)) } }
+        let link = try runtime.attach(program, to: hook)
+        let before = try u64(object.map(named: "counts"), 2)
+        #expect(hook.fire(1) == 1)
+        #expect(inner.withLock { $0 } == [7], "the nested firing ran its programs")
+        #expect(try u64(object.map(named: "counts"), 2) == before + 1)
+        link.detach()
     }
 
     @Test("an object's maps and code are freed when its last program, link or pin goes, and not before")

@@ -48,6 +48,7 @@ void cbpf_atomic_add16(void *address, int delta);
 /// Acquire loads and release stores, for memory shared with the kernel (some of it read-only,
 /// where a read-modify-write would fault) and for lock-free readers of map chains.
 static inline uint64_t cbpf_load_acquire64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE); }
+static inline uint64_t cbpf_load_seq_cst64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_SEQ_CST); }
 static inline uint32_t cbpf_load_acquire32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE); }
 static inline void cbpf_store_release64(void *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE); }
 static inline void cbpf_store_release32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE); }
