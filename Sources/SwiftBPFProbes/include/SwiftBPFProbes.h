@@ -22,7 +22,11 @@
 #endif
 #endif
 
-#ifndef SWIFTBPF_HAS_SDT
+#ifdef SWIFTBPF_HAS_SDT
+/* sys/sdt.h wants semaphores in `.probes` (an ELF section name). */
+#define SWIFTBPF_SEMAPHORE_ATTRIBUTES __attribute__((unused, section(".probes")))
+#else
+#define SWIFTBPF_SEMAPHORE_ATTRIBUTES __attribute__((unused))
 #define STAP_PROBE(provider, name)
 #define STAP_PROBE1(provider, name, a1)
 #define STAP_PROBE2(provider, name, a1, a2)
@@ -59,7 +63,7 @@ static inline void swiftbpf_probe_dispatch(struct swiftbpf_probe_site *site, con
 /// Defines the site `provider`:`name`: its semaphore (in `.probes`, where sys/sdt.h wants it),
 /// its site record, and `provider_name_probe_site()` returning it.
 #define SWIFTBPF_PROBE_DEFINE(provider, name)                                                                     \
-    __extension__ volatile unsigned short provider##_##name##_semaphore __attribute__((unused, section(".probes"))); \
+    __extension__ volatile unsigned short provider##_##name##_semaphore SWIFTBPF_SEMAPHORE_ATTRIBUTES;                 \
     static struct swiftbpf_probe_site provider##_##name##_site = {#provider, #name, &provider##_##name##_semaphore, 0, 0}; \
     struct swiftbpf_probe_site *provider##_##name##_probe_site(void) { return &provider##_##name##_site; }
 
