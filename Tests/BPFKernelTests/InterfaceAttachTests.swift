@@ -3,6 +3,7 @@ import BPFKernel
 import BPFObject
 import BPFTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 private let kernelReason = KernelSupport.unavailableReason
@@ -51,12 +52,19 @@ private func counter(_ section: String) -> String {
         """
 }
 
+/// Pairs made so far: each gets names and a subnet of its own (suites run at once).
+private let pairsMade = Atomic<Int>(0)
+
 /// A veth pair with one end in a network namespace made for the test (removed after it):
-/// `body` gets the outside end's name and a way to send 20 datagrams from the namespace
-/// across the pair to it.
-private func withVethPair(_ body: (_ outside: String, _ send: () -> Void) throws -> Void) throws {
-    let tag = String(getpid() % 100_000)
+/// `body` gets the outside end's name, a way to send 20 datagrams from the namespace across the
+/// pair to it, and a way to start sending `count` more in the background.
+private func withVethPair(
+    _ body: (_ outside: String, _ send: () -> Void, _ startSending: (_ count: Int) throws -> Process) throws -> Void
+) throws {
+    let n = pairsMade.add(1, ordering: .relaxed).newValue % 250
+    let tag = "\(getpid() % 100_000)x\(n)"
     let namespace = "sbpf\(tag)", outside = "sbpfa\(tag)", inside = "sbpfb\(tag)"
+    let subnet = "10.213.\(n)"
     defer {
         shell("ip link del \(outside)")
         shell("ip netns del \(namespace)")
@@ -65,12 +73,19 @@ private func withVethPair(_ body: (_ outside: String, _ send: () -> Void) throws
         "ip netns add \(namespace)",
         "ip link add \(outside) type veth peer name \(inside)",
         "ip link set \(inside) netns \(namespace)",
-        "ip addr add 10.213.0.1/24 dev \(outside)", "ip link set \(outside) up",
-        "ip -n \(namespace) addr add 10.213.0.2/24 dev \(inside)", "ip -n \(namespace) link set \(inside) up",
+        "ip addr add \(subnet).1/24 dev \(outside)", "ip link set \(outside) up",
+        "ip -n \(namespace) addr add \(subnet).2/24 dev \(inside)", "ip -n \(namespace) link set \(inside) up",
     ]
     for command in setup { try #require(shell(command) == 0, "\(command) failed") }
-    try body(outside) {
-        shell("ip netns exec \(namespace) bash -c 'for i in $(seq 1 20); do echo x > /dev/udp/10.213.0.1/9; done'")
+    func sender(_ count: Int) -> String {
+        "ip netns exec \(namespace) bash -c 'for i in $(seq 1 \(count)); do echo x > /dev/udp/\(subnet).1/9; done'"
+    }
+    try body(outside, { shell(sender(20)) }) { count in
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", sender(count)]
+        try process.run()
+        return process
     }
 }
 
@@ -103,7 +118,7 @@ struct InterfaceAttachTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
         .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func vethCount() throws {
-        try withVethPair { outside, send in
+        try withVethPair { outside, send, _ in
             let (object, program, count) = try loadCounter("xdp")
             var link: XDPLink? = try XDPLink(program, interface: outside)
             #expect(link?.ifindex != 0)
@@ -124,7 +139,7 @@ struct InterfaceAttachTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
         .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func tcxCount() throws {
-        try withVethPair { outside, send in
+        try withVethPair { outside, send, _ in
             let (object, program, count) = try loadCounter("tcx/ingress")
             var link: TCLink? = try TCLink(program, interface: outside, direction: .ingress)
             send()
@@ -138,6 +153,7 @@ struct InterfaceAttachTests {
             let pinned = try count()
             #expect(pinned >= attached + 20, "a pinned link stopped counting when its value was released")
             try Pinning.unpin(path)
+            usleep(300_000)  // the kernel frees a link whose last reference was its pin from a work queue
             try expectNoCounting(count, send, "the program still counted after its pin was removed")
             withExtendedLifetime(object) {}
         }
@@ -151,7 +167,7 @@ struct InterfaceAttachTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
         .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func xdpThroughNetlink() throws {
-        try withVethPair { outside, send in
+        try withVethPair { outside, send, _ in
             let (object, program, count) = try loadCounter("xdp")
             var link: XDPLink? = try XDPLink(program, interface: outside, using: .netlink)
             #expect(link?.attachment == .netlink && link?.fd == nil)
@@ -183,7 +199,7 @@ struct InterfaceAttachTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
         .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func tcThroughNetlink() throws {
-        try withVethPair { outside, send in
+        try withVethPair { outside, send, _ in
             let (object, program, count) = try loadCounter("tc")
             var link: TCLink? = try TCLink(program, interface: outside, direction: .ingress, using: .netlink)
             #expect(link?.attachment == .netlink)
@@ -246,18 +262,10 @@ struct KernelLinkUpdateTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
         .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func xdpUpdateUnderTraffic() throws {
-        let tag = String(getpid() % 100_000)
-        let namespace = "sbpu\(tag)", outside = "sbpua\(tag)", inside = "sbpub\(tag)"
-        defer {
-            shell("ip link del \(outside)")
-            shell("ip netns del \(namespace)")
-        }
-        for command in [
-            "ip netns add \(namespace)", "ip link add \(outside) type veth peer name \(inside)", "ip link set \(inside) netns \(namespace)",
-            "ip addr add 10.214.0.1/24 dev \(outside)", "ip link set \(outside) up",
-            "ip -n \(namespace) addr add 10.214.0.2/24 dev \(inside)", "ip -n \(namespace) link set \(inside) up",
-        ] { try #require(shell(command) == 0, "\(command) failed") }
+        try withVethPair { outside, _, startSending in try updateUnderTraffic(outside: outside, startSending: startSending) }
+    }
 
+    private func updateUnderTraffic(outside: String, startSending: (Int) throws -> Process) throws {
         let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable, name: "swap.bpf.c")))
         let old = try object.load(program: "old_program"), new = try object.load(program: "new_program")
         let seen = try #require(object.map(named: "seen"))
@@ -265,10 +273,7 @@ struct KernelLinkUpdateTests {
         let after = try TCLink(try object.load(program: "after"), interface: outside, direction: .ingress)
         let link = try XDPLink(old, interface: outside)
 
-        let sender = Process()
-        sender.executableURL = URL(fileURLWithPath: "/bin/bash")
-        sender.arguments = ["-c", "ip netns exec \(namespace) bash -c 'for i in $(seq 1 20000); do echo x > /dev/udp/10.214.0.1/9; done'"]
-        try sender.run()
+        let sender = try startSending(20_000)
         var swaps = 0
         while sender.isRunning {
             try link.update(program: swaps % 2 == 0 ? new : old)
@@ -291,7 +296,7 @@ struct KernelLinkUpdateTests {
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
         .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func tcxUpdate() throws {
-        try withVethPair { outside, send in
+        try withVethPair { outside, send, _ in
             let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable, name: "swap-tc.bpf.c")))
             let seen = try #require(object.map(named: "seen"))
             let tc = try object.load(program: "after")
