@@ -1,9 +1,11 @@
 import BPFPlatform
+import Synchronization
 
 /// A Unix socket where an application that embeds the runtime answers for its programs and
 /// maps, as the kernel answers `bpftool prog list`: `swiftbpf prog list --runtime PATH` (and
 /// `map list`, either with `-j`) asks it. One request a connection, a line of text (`prog list`,
-/// `prog list -j`, `map list`, `map list -j`); the answer is the listing, then the connection closes.
+/// `prog list -j`, `map list`, `map list -j`; `stats on` and `stats off` count programs' runs, as
+/// `swiftbpf prog stats on --runtime PATH` asks); the answer is the listing, then the connection closes.
 public final class DebugEndpoint: Sendable {
     /// Why an endpoint could not be opened or asked.
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -77,10 +79,17 @@ public final class DebugEndpoint: Sendable {
         case "map":
             let maps = RuntimeInventory.maps()
             return json ? "[" + maps.map(RuntimeInventory.json).joined(separator: ",") + "]\n" : maps.map { RuntimeInventory.text($0) + "\n" }.joined()
+        case "stats" where words.count == 2 && (words[1] == "on" || words[1] == "off"):
+            // The endpoint's own token: statistics on until asked off (or the endpoint goes).
+            statistics.withLock { $0 = words[1] == "on" ? ($0 ?? StatisticsToken()) : nil }
+            return "statistics \(words[1])\n"
         default:
-            return "error: '\(request)': ask 'prog list' or 'map list', with -j for JSON\n"
+            return "error: '\(request)': ask 'prog list' or 'map list' (with -j for JSON), or 'stats on' or 'stats off'\n"
         }
     }
+
+    /// The token `stats on` made, released by `stats off`.
+    private static let statistics = Mutex<StatisticsToken?>(nil)
 
     private static func serve(_ listener: Int32) {
         while true {

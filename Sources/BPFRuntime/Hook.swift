@@ -151,7 +151,7 @@ public final class Hook: @unchecked Sendable {
         let context = contexts + slot * Self.contextBytes
         let slots = context.assumingMemoryBound(to: UInt64.self)
         let n = min(count, arguments.count)
-        for i in 0..<n { slots[i] = values[i] }
+        for i in 0..<arguments.count { slots[i] = i < n ? values[i] : 0 }  // a site may pass fewer
         let address = UInt64(UInt(bitPattern: context))
         let lent = regions + slot * (1 + arguments.count)
         lent[0] = MemoryRegion(start: address, length: UInt64(Self.contextBytes), writable: false)

@@ -27,7 +27,8 @@ public final class UserspaceProgram {
     public private(set) var id: UInt32 = 0
 
     /// Where the program's `bpf_printk` (`bpf_trace_printk`) lines go, one call each, formatted
-    /// as the kernel formats them for its trace pipe; nil (the default) drops them.
+    /// as the kernel formats them for its trace pipe; nil (the default) drops them. Links made
+    /// to hooks keep the value set when they were made (each has engines of its own).
     public var traceOutput: ((String) -> Void)? {
         didSet { updateHelperContext { $0.trace = traceOutput } }
     }

@@ -44,6 +44,21 @@ enum ProgCommand {
                 parameters: [.argument("what", "xlated or jited.")] + selectorParameters + [.flag("opcodes", "Print each instruction's bytes too.")]
                     + OutputFormat.parameters
             ) { try ProgramDump($0).run() },
+            CommandSpec(
+                "stats", abstract: "Turn counting of programs' runs and run time on or off.",
+                discussion:
+                    "In the kernel, the sysctl kernel.bpf_stats_enabled (what BPF_ENABLE_STATS holds while its descriptor is open); prog show then has run_time_ns and run_cnt. With --runtime PATH, in an application embedding the userspace runtime (its DebugEndpoint holds a StatisticsToken until stats off); prog list --runtime PATH then shows them.",
+                parameters: [.argument("state", "on or off."), runtimeParameter]
+            ) { arguments in
+                let state = arguments.argument("state")
+                guard state == "on" || state == "off" else { throw UsageError(command: arguments.command, message: "'\(state)' is not on or off") }
+                if try askRuntime(arguments, "stats \(state)") { return }
+                let sysctl = "/proc/sys/kernel/bpf_stats_enabled"
+                guard writeFile(sysctl, Array((state == "on" ? "1\n" : "0\n").utf8)) else {
+                    throw CLIError("prog stats: cannot write \(sysctl) (\(KernelSupport.unavailableReason ?? "needs root"))")
+                }
+                print("statistics \(state)")
+            },
         ])
 
     static func listPrograms(_ format: OutputFormat) throws {

@@ -258,6 +258,17 @@ struct HookTests {
         let listed = try #require(RuntimeInventory.programs().first { $0.id == program.id })
         #expect(listed.runCount == 25)
         #expect(RuntimeInventory.text(listed).contains("run_cnt 25"))
+
+        // Turned on from outside, through the debug endpoint (`swiftbpf prog stats on --runtime`).
+        let path = "/tmp/swiftbpf-stats-\(getpid()).sock"
+        let endpoint = try DebugEndpoint(path: path)
+        defer { endpoint.close() }
+        #expect(try DebugEndpoint.request("stats on", at: path) == "statistics on\n")
+        for _ in 0..<5 { hook.fire(1) }
+        #expect(try DebugEndpoint.request("stats off", at: path) == "statistics off\n")
+        for _ in 0..<5 { hook.fire(1) }
+        #expect(program.statistics.runCount == 30)
+        #expect(try DebugEndpoint.request("prog list", at: path).contains("run_cnt 30"))
         link.detach()
     }
 }
