@@ -81,6 +81,7 @@ struct BpftoolComparisonTests {
         "map update": "mapCommands", "map delete": "mapCommands", "map pin": "pins", "map create": "mapCreate",
         "link list": "linkFields", "link show": "linkFields", "link pin": "pins", "link detach": "linkSameAsBpftool",
         "btf list": "sameAsBpftool", "btf show": "sameAsBpftool", "btf dump": "btfDump", "feature probe": "featureProbe",
+        "prog stats": "stats",
     ]
 
     @Test("every command of prog, map, link, btf and feature has its comparison")
@@ -141,6 +142,26 @@ struct BpftoolComparisonTests {
         let myMap = try #require(try entries(try ours(["map", "list", "-j"])).first { $0["id"] as? Int == Int(mapID) })
         let theirMap = try #require(try entries(try bpftool(["-j", "map", "list"])).first { $0["id"] as? Int == Int(mapID) })
         for (key, value) in myMap { #expect("\(value)" == "\(theirMap[key] ?? "absent")", "map list field \(key)") }
+    }
+
+    /// bpftool has no switch for the kernel's counting (`sysctl kernel.bpf_stats_enabled`):
+    /// `prog stats` is set against the counts bpftool then reports.
+    @Test("prog stats on: the kernel counts runs, and prog show reports the counts bpftool reports")
+    func stats() throws {
+        let pinned = try PinnedProgram()
+        let before = readFirstLine("/proc/sys/kernel/bpf_stats_enabled") ?? "0"
+        defer { _ = try? ours(["prog", "stats", before == "1" ? "on" : "off"]) }
+        _ = try ours(["prog", "stats", "on"])
+        #expect(readFirstLine("/proc/sys/kernel/bpf_stats_enabled") == "1")
+        let program = try KernelProgram(pinnedAt: pinned.program)
+        _ = try program.testRun(data: [UInt8](repeating: 0, count: 64), repeat: 7)
+        _ = try ours(["prog", "stats", "off"])
+        #expect(readFirstLine("/proc/sys/kernel/bpf_stats_enabled") == "0")
+        let mine = try #require(try json(try ours(["prog", "show", "pinned", pinned.program, "-j"])) as? [String: Any])
+        let theirs = try #require(try json(try bpftool(["-j", "prog", "show", "pinned", pinned.program])) as? [String: Any])
+        #expect(mine["run_cnt"] as? Int == 7)
+        #expect("\(mine["run_cnt"] ?? "")" == "\(theirs["run_cnt"] ?? "absent")")
+        #expect("\(mine["run_time_ns"] ?? "")" == "\(theirs["run_time_ns"] ?? "absent")")
     }
 
     @Test("map dump -j: bpftool's entries, keys, values and formatted values")
