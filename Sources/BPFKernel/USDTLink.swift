@@ -6,19 +6,21 @@ import BPFPlatform
 /// of the object reads its probe's argument specification there by its attach cookie.
 final class USDTSpecificationTable {
     private let map: KernelMap
-    private var next: Int32 = 0
+    /// The records written, by id.
+    private var written: [[UInt8]: Int32] = [:]
 
     init(_ map: KernelMap) { self.map = map }
 
-    /// Writes `record` under a new id and returns the id.
+    /// The id `record` is under, written there when new.
     func add(_ record: [UInt8], what: String) throws(KernelError) -> Int32 {
-        let id = next
-        next += 1
+        if let id = written[record] { return id }
+        let id = Int32(written.count)
         guard id < Int32(map.definition.maxEntries) else {
             throw KernelError(
                 command: "\(what): the object's \(USDTSpecification.mapName) map is full (\(map.definition.maxEntries) specifications)", errno: E2BIG)
         }
         try map.update(withUnsafeBytes(of: id.littleEndian, Array.init), record)
+        written[record] = id
         return id
     }
 }

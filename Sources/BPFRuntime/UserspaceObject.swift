@@ -72,19 +72,21 @@ public final class UserspaceObject {
     /// The map named `name`.
     public func map(named name: String) -> BPFMap? { maps.first { $0.name == name } }
 
-    /// The next free id in the object's `__bpf_usdt_specs` map.
-    private let nextUSDTSpecification = Mutex(Int32(0))
+    /// The records written to the object's `__bpf_usdt_specs` map, by id.
+    private let usdtSpecifications = Mutex<[[UInt8]: Int32]>([:])
 
-    /// Writes `record` (a ``USDTSpecification``) to the object's `__bpf_usdt_specs` under a new
-    /// id, which is the cookie its `usdt` programs run with; nil when it has no such map.
+    /// The id under which `record` (a ``USDTSpecification``) is in the object's
+    /// `__bpf_usdt_specs` map, written there when new: the cookie its `usdt` programs run with.
+    /// Nil when the object has no such map.
     func addUSDTSpecification(_ record: [UInt8]) throws(MapError) -> Int32? {
         guard let map = map(named: USDTSpecification.mapName) else { return nil }
-        let id = nextUSDTSpecification.withLock { id in
-            defer { id += 1 }
+        return try usdtSpecifications.withLock { (written) throws(MapError) -> Int32 in
+            if let id = written[record] { return id }
+            let id = Int32(written.count)
+            try map.update(withUnsafeBytes(of: id.littleEndian, Array.init), record)
+            written[record] = id
             return id
         }
-        try map.update(withUnsafeBytes(of: id.littleEndian, Array.init), record)
-        return id
     }
 
     /// Puts `program` (nil: nothing) in slot `index` of the program array `map`, for

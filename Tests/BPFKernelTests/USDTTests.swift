@@ -54,6 +54,27 @@ struct USDTTests {
     }
 
     @Test(
+        "a usdt link replaced 300 times in user space reuses its argument specification (the map holds 256)",
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
+    func specificationsReused() throws {
+        let bytes = try BPFCompiler.compile(text: usdtCounter(section: "usdt"), name: "usdt-reuse.bpf.c")
+        let runtime = UserspaceRuntime()
+        let hook = try runtime.declareHook("app:reused", arguments: [.value, .value])
+        let object = try UserspaceObject(ObjectFile(bytes: bytes))
+        let program = try object.load(program: "on_bench")
+        let link = try runtime.attach(program, to: hook, cookie: 5)
+        for _ in 0..<300 { try link.update(program: program) }
+        hook.fire(2, 3)
+        let counted = try totals { try object.map(named: "totals")?.lookup($0) }
+        #expect(counted.hits == 1 && counted.sum == 2 + 3 + 5)
+        // A different cookie is a different specification.
+        let other = try runtime.attach(program, to: hook, cookie: 6)
+        hook.fire(0, 0)
+        #expect(try totals { try object.map(named: "totals")?.lookup($0) }.sum == 10 + 5 + 6)
+        withExtendedLifetime(other) {}
+    }
+
+    @Test(
         "the kernel's uprobe and the userspace runtime count the same hits and arguments at the same probe site",
         .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
         .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
