@@ -9,11 +9,14 @@ public struct AttachOptions: Sendable {
     /// The USDT probe a `usdt` program whose section names none attaches to:
     /// `BINARY:PROVIDER:NAME`, as in libbpf's `SEC("usdt/BINARY:PROVIDER:NAME")`.
     public var probe: String?
+    /// The cgroup (a cgroup v2 directory) cgroup programs attach to.
+    public var cgroup: String?
 
-    public init(interface: String? = nil, interfaceAttachment: InterfaceAttachment = .automatic, probe: String? = nil) {
+    public init(interface: String? = nil, interfaceAttachment: InterfaceAttachment = .automatic, probe: String? = nil, cgroup: String? = nil) {
         self.interface = interface
         self.interfaceAttachment = interfaceAttachment
         self.probe = probe
+        self.cgroup = cgroup
     }
 }
 
@@ -22,7 +25,8 @@ extension KernelProgram {
     /// (`tp/C/N`, `tracepoint/C/N`), raw tracepoints (`raw_tp/N`), BTF-attached programs
     /// (`tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `lsm/`: the target named at load), kprobes
     /// (`kprobe/F[+OFF]`, `kretprobe/F`), uprobes (`uprobe/BINARY:F[+OFF]`, `uretprobe/…`), USDT probes
-    /// (`usdt/BINARY:PROVIDER:NAME`, see ``USDTLink``), and
+    /// (`usdt/BINARY:PROVIDER:NAME`, see ``USDTLink``), with ``AttachOptions/cgroup`` cgroup
+    /// programs (`cgroup_skb/…`, `cgroup/…`, `sockops`, see ``CgroupLink``), and
     /// with ``AttachOptions/interface`` XDP (`xdp`) and tc classifiers (`tc`, `tcx/ingress`,
     /// `tcx/egress`).
     /// - Throws: ``KernelError/cannotAttach(program:reason:)`` when the section names no attach
@@ -65,6 +69,9 @@ extension KernelProgram {
             if type == .xdp { return try XDPLink(self, interface: interface, using: options.interfaceAttachment) }
             let direction: TCLink.Direction = section.hasSuffix("egress") ? .egress : .ingress
             return try TCLink(self, interface: interface, direction: direction, using: options.interfaceAttachment)
+        case .cgroupSKB, .cgroupSock, .cgroupSockAddr, .cgroupDevice, .cgroupSysctl, .cgroupSockopt, .sockOps:
+            guard let cgroup = options.cgroup else { throw cannot("a cgroup is needed to attach \(type) programs (AttachOptions.cgroup)") }
+            return try CgroupLink(self, cgroup: cgroup)
         default:
             throw cannot("\(type) programs from section '\(section)' are not attached by section name")
         }

@@ -18,6 +18,8 @@ public final class KernelProgram {
     public internal(set) var name: String?, section: String?
     /// The attach point after the section's prefix (`syscalls/sys_enter_execve`), if any.
     public internal(set) var attachTarget: String?
+    /// The attach type it was loaded for (`expected_attach_type`), if any.
+    public private(set) var expectedAttachType: AttachType?
     /// Its object's USDT argument specifications (`__bpf_usdt_specs`), for a program that
     /// includes `usdt.bpf.h`.
     var usdtSpecifications: USDTSpecificationTable?
@@ -63,6 +65,7 @@ public final class KernelProgram {
         descriptor = Descriptor(adopting: fd)
         self.type = type
         self.verifierLog = log
+        self.expectedAttachType = expectedAttachType
     }
 
     /// Adopts `fd`, an open program descriptor (closed when this value is released).

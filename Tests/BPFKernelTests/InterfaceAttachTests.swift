@@ -1,4 +1,5 @@
 import BPFBenchmarks
+import BPFCore
 import BPFKernel
 import BPFObject
 import BPFTestSupport
@@ -288,6 +289,58 @@ struct KernelLinkUpdateTests {
         #expect(byOld > 0 && byNew > 0, "old \(byOld), new \(byNew)")
         #expect(byOld + byNew == stack, "XDP counted \(byOld) + \(byNew) of the \(stack) packets the stack saw")
         withExtendedLifetime((after, link)) {}
+    }
+
+    /// The cgroup v2 hierarchy's root, where the kernel has one mounted.
+    private static let cgroupRoot = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"].first { FileManager.default.fileExists(atPath: $0 + "/cgroup.procs") }
+
+    /// A process in a cgroup of its own sends datagrams over loopback while the cgroup_skb egress
+    /// link's program is swapped; a second program on the same cgroup counts every packet.
+    @Test(
+        "BPF_LINK_UPDATE swaps a cgroup link's program under traffic with no packet unprocessed",
+        .enabled(if: kernelReason == nil, Comment(rawValue: kernelReason ?? "")),
+        .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")),
+        .enabled(if: cgroupRoot != nil, "no cgroup v2 hierarchy is mounted"))
+    func cgroupUpdateUnderTraffic() throws {
+        let cgroup = Self.cgroupRoot! + "/swiftbpf-test-\(getpid())"
+        try #require(shell("mkdir -p \(cgroup)") == 0)
+        defer { shell("rmdir \(cgroup)") }
+        let source = swappable.replacingOccurrences(
+            of: "SEC(\"xdp\") int old_program(struct xdp_md *ctx) { bump(0); return XDP_PASS; }",
+            with: "SEC(\"cgroup_skb/egress\") int old_program(struct __sk_buff *skb) { bump(0); return 1; }"
+        )
+        .replacingOccurrences(
+            of: "SEC(\"xdp\") int new_program(struct xdp_md *ctx) { bump(1); return XDP_PASS; }",
+            with: "SEC(\"cgroup_skb/egress\") int new_program(struct __sk_buff *skb) { bump(1); return 1; }"
+        )
+        .replacingOccurrences(
+            of: "SEC(\"tcx/ingress\") int after(struct __sk_buff *skb) { bump(2); return 0; }",
+            with: "SEC(\"cgroup_skb/egress\") int every(struct __sk_buff *skb) { bump(2); return 1; }")
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "swap-cgroup.bpf.c")))
+        let old = try object.load(program: "old_program"), new = try object.load(program: "new_program")
+        let seen = try #require(object.map(named: "seen"))
+        func count(_ slot: UInt8) throws -> UInt64 { try seen.lookup([slot, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 }
+        let every = try object.load(program: "every").attach(AttachOptions(cgroup: cgroup))
+        let link = try CgroupLink(old, cgroup: cgroup)
+        #expect(link.summary == "cgroup \(AttachType.cgroupInetEgress) on \(cgroup)")
+
+        let sender = Process()
+        sender.executableURL = URL(fileURLWithPath: "/bin/bash")
+        sender.arguments = ["-c", "echo $$ > \(cgroup)/cgroup.procs && for i in $(seq 1 5000); do echo x > /dev/udp/127.0.0.1/9; done"]
+        try sender.run()
+        var swaps = 0
+        while sender.isRunning {
+            try link.update(program: swaps % 2 == 0 ? new : old)
+            swaps += 1
+        }
+        sender.waitUntilExit()
+        #expect(sender.terminationStatus == 0)
+        let (byOld, byNew, all) = (try count(0), try count(1), try count(2))
+        #expect(swaps >= 10, "only \(swaps) swaps while the traffic flowed")
+        #expect(all >= 5_000, "the cgroup sent \(all) packets for 5000 datagrams")
+        #expect(byOld > 0 && byNew > 0, "old \(byOld), new \(byNew)")
+        #expect(byOld + byNew == all, "the swapped link counted \(byOld) + \(byNew) of the cgroup's \(all) packets")
+        withExtendedLifetime((every, link)) {}
     }
 
     @Test(
