@@ -236,21 +236,49 @@ struct InterfaceAttachTests {
     }
 }
 
-/// Two XDP programs counting into their own slots, and a tcx classifier counting every packet
-/// XDP passed on to the stack.
-private let swappable = """
-    #include <linux/bpf.h>
-    #include <bpf/bpf_helpers.h>
-    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 3); __type(key, __u32); __type(value, __u64); } seen SEC(".maps");
-    static __always_inline void bump(__u32 slot) {
-        __u64 *n = bpf_map_lookup_elem(&seen, &slot);
-        if (n) __sync_fetch_and_add(n, 1);
+/// Two programs, old_program and new_program, counting into slots 0 and 1 of `seen`, and a third
+/// counting every packet in slot 2: XDP with a tcx classifier after it, or three cgroup_skb
+/// egress programs.
+private func swappable(cgroup: Bool) -> String {
+    let (section, context, pass) = cgroup ? ("cgroup_skb/egress", "struct __sk_buff", "1") : ("xdp", "struct xdp_md", "XDP_PASS")
+    let (everySection, everyPass) = cgroup ? ("cgroup_skb/egress", "1") : ("tcx/ingress", "0")
+    return """
+        #include <linux/bpf.h>
+        #include <bpf/bpf_helpers.h>
+        struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 3); __type(key, __u32); __type(value, __u64); } seen SEC(".maps");
+        static __always_inline void bump(__u32 slot) {
+            __u64 *n = bpf_map_lookup_elem(&seen, &slot);
+            if (n) __sync_fetch_and_add(n, 1);
+        }
+        SEC("\(section)") int old_program(\(context) *ctx) { bump(0); return \(pass); }
+        SEC("\(section)") int new_program(\(context) *ctx) { bump(1); return \(pass); }
+        SEC("\(everySection)") int every(struct __sk_buff *skb) { bump(2); return \(everyPass); }
+        char LICENSE[] SEC("license") = "GPL";
+        """
+}
+
+/// Swaps `link`'s program between `old` and `new` until `sender` ends, then expects every packet
+/// the independent counter saw (`seen` slot 2, `datagrams` of them at least) to have been
+/// counted by one of the two (slots 0 and 1), and each of them to have run.
+private func expectEveryPacketCounted(
+    swapping link: any KernelLink, between old: KernelProgram, and new: KernelProgram, while sender: Process, datagrams: UInt64, seen: KernelMap,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    func count(_ slot: UInt8) throws -> UInt64 { try seen.lookup([slot, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 }
+    var swaps = 0
+    while sender.isRunning {
+        try link.update(program: swaps % 2 == 0 ? new : old)
+        swaps += 1
     }
-    SEC("xdp") int old_program(struct xdp_md *ctx) { bump(0); return XDP_PASS; }
-    SEC("xdp") int new_program(struct xdp_md *ctx) { bump(1); return XDP_PASS; }
-    SEC("tcx/ingress") int after(struct __sk_buff *skb) { bump(2); return 0; }
-    char LICENSE[] SEC("license") = "GPL";
-    """
+    sender.waitUntilExit()
+    usleep(200_000)  // the last packets through the stack
+    let (byOld, byNew, all) = (try count(0), try count(1), try count(2))
+    // An update of a native veth XDP program waits for the driver (tens of ms).
+    #expect(swaps >= 10, "only \(swaps) swaps while the traffic flowed", sourceLocation: sourceLocation)
+    #expect(all >= datagrams, "\(all) packets counted for \(datagrams) datagrams", sourceLocation: sourceLocation)
+    #expect(byOld > 0 && byNew > 0, "old \(byOld), new \(byNew)", sourceLocation: sourceLocation)
+    #expect(byOld + byNew == all, "the swapped link counted \(byOld) + \(byNew) of \(all) packets", sourceLocation: sourceLocation)
+}
 
 @Suite("Replacing the program of a kernel link", .serialized)
 struct KernelLinkUpdateTests {
@@ -267,27 +295,13 @@ struct KernelLinkUpdateTests {
     }
 
     private func updateUnderTraffic(outside: String, startSending: (Int) throws -> Process) throws {
-        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable, name: "swap.bpf.c")))
-        let old = try object.load(program: "old_program"), new = try object.load(program: "new_program")
-        let seen = try #require(object.map(named: "seen"))
-        func count(_ slot: UInt8) throws -> UInt64 { try seen.lookup([slot, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 }
-        let after = try TCLink(try object.load(program: "after"), interface: outside, direction: .ingress)
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable(cgroup: false), name: "swap.bpf.c")))
+        let after = try TCLink(try object.load(program: "every"), interface: outside, direction: .ingress)
+        let old = try object.load(program: "old_program")
         let link = try XDPLink(old, interface: outside)
-
-        let sender = try startSending(20_000)
-        var swaps = 0
-        while sender.isRunning {
-            try link.update(program: swaps % 2 == 0 ? new : old)
-            swaps += 1
-        }
-        sender.waitUntilExit()
-        usleep(200_000)  // the last packets through the stack
-        let (byOld, byNew, stack) = (try count(0), try count(1), try count(2))
-        // Each update of a native veth XDP program waits for the driver (tens of ms).
-        #expect(swaps >= 10, "only \(swaps) swaps while the traffic flowed")
-        #expect(stack >= 20_000, "tcx saw \(stack) packets for 20000 datagrams")
-        #expect(byOld > 0 && byNew > 0, "old \(byOld), new \(byNew)")
-        #expect(byOld + byNew == stack, "XDP counted \(byOld) + \(byNew) of the \(stack) packets the stack saw")
+        try expectEveryPacketCounted(
+            swapping: link, between: old, and: try object.load(program: "new_program"), while: try startSending(20_000), datagrams: 20_000,
+            seen: try #require(object.map(named: "seen")))
         withExtendedLifetime((after, link)) {}
     }
 
@@ -305,41 +319,19 @@ struct KernelLinkUpdateTests {
         let cgroup = Self.cgroupRoot! + "/swiftbpf-test-\(getpid())"
         try #require(shell("mkdir -p \(cgroup)") == 0)
         defer { shell("rmdir \(cgroup)") }
-        let source = swappable.replacingOccurrences(
-            of: "SEC(\"xdp\") int old_program(struct xdp_md *ctx) { bump(0); return XDP_PASS; }",
-            with: "SEC(\"cgroup_skb/egress\") int old_program(struct __sk_buff *skb) { bump(0); return 1; }"
-        )
-        .replacingOccurrences(
-            of: "SEC(\"xdp\") int new_program(struct xdp_md *ctx) { bump(1); return XDP_PASS; }",
-            with: "SEC(\"cgroup_skb/egress\") int new_program(struct __sk_buff *skb) { bump(1); return 1; }"
-        )
-        .replacingOccurrences(
-            of: "SEC(\"tcx/ingress\") int after(struct __sk_buff *skb) { bump(2); return 0; }",
-            with: "SEC(\"cgroup_skb/egress\") int every(struct __sk_buff *skb) { bump(2); return 1; }")
-        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: source, name: "swap-cgroup.bpf.c")))
-        let old = try object.load(program: "old_program"), new = try object.load(program: "new_program")
-        let seen = try #require(object.map(named: "seen"))
-        func count(_ slot: UInt8) throws -> UInt64 { try seen.lookup([slot, 0, 0, 0]).map { littleEndianValue($0) } ?? 0 }
+        let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable(cgroup: true), name: "swap-cgroup.bpf.c")))
         let every = try object.load(program: "every").attach(AttachOptions(cgroup: cgroup))
+        let old = try object.load(program: "old_program")
         let link = try CgroupLink(old, cgroup: cgroup)
         #expect(link.summary == "cgroup \(AttachType.cgroupInetEgress) on \(cgroup)")
-
         let sender = Process()
         sender.executableURL = URL(fileURLWithPath: "/bin/bash")
         sender.arguments = ["-c", "echo $$ > \(cgroup)/cgroup.procs && for i in $(seq 1 5000); do echo x > /dev/udp/127.0.0.1/9; done"]
         try sender.run()
-        var swaps = 0
-        while sender.isRunning {
-            try link.update(program: swaps % 2 == 0 ? new : old)
-            swaps += 1
-        }
-        sender.waitUntilExit()
+        try expectEveryPacketCounted(
+            swapping: link, between: old, and: try object.load(program: "new_program"), while: sender, datagrams: 5_000,
+            seen: try #require(object.map(named: "seen")))
         #expect(sender.terminationStatus == 0)
-        let (byOld, byNew, all) = (try count(0), try count(1), try count(2))
-        #expect(swaps >= 10, "only \(swaps) swaps while the traffic flowed")
-        #expect(all >= 5_000, "the cgroup sent \(all) packets for 5000 datagrams")
-        #expect(byOld > 0 && byNew > 0, "old \(byOld), new \(byNew)")
-        #expect(byOld + byNew == all, "the swapped link counted \(byOld) + \(byNew) of the cgroup's \(all) packets")
         withExtendedLifetime((every, link)) {}
     }
 
@@ -350,9 +342,9 @@ struct KernelLinkUpdateTests {
         .enabled(if: ipPresent, "iproute2 (ip) is not installed"))
     func tcxUpdate() throws {
         try withVethPair { outside, send, _ in
-            let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable, name: "swap-tc.bpf.c")))
+            let object = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: swappable(cgroup: false), name: "swap-tc.bpf.c")))
             let seen = try #require(object.map(named: "seen"))
-            let tc = try object.load(program: "after")
+            let tc = try object.load(program: "every")
             let link = try TCLink(tc, interface: outside, direction: .ingress)
             let replacement = try KernelObject(try ObjectFile(bytes: try BPFCompiler.compile(text: counter("tcx/ingress"), name: "count-tc.bpf.c")))
             let other = try replacement.load()
