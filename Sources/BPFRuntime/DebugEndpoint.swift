@@ -4,7 +4,7 @@ import Synchronization
 /// A Unix socket where an application that embeds the runtime answers for its programs and
 /// maps, as the kernel answers `bpftool prog list`: `swiftbpf prog list --runtime PATH` (and
 /// `map list`, either with `-j`) asks it. One request a connection, a line of text (`prog list`,
-/// `prog list -j`, `map list`, `map list -j`; `stats on` and `stats off` count programs' runs, as
+/// `prog list -j`, `map list`, `map list -j`, `link list`, `link list -j`; `stats on` and `stats off` count programs' runs, as
 /// `swiftbpf prog stats on --runtime PATH` asks); the answer is the listing, then the connection closes.
 public final class DebugEndpoint: Sendable {
     /// Why an endpoint could not be opened or asked.
@@ -79,12 +79,15 @@ public final class DebugEndpoint: Sendable {
         case "map":
             let maps = RuntimeInventory.maps()
             return json ? "[" + maps.map(RuntimeInventory.json).joined(separator: ",") + "]\n" : maps.map { RuntimeInventory.text($0) + "\n" }.joined()
+        case "link":
+            let links = RuntimeInventory.links()
+            return json ? "[" + links.map(RuntimeInventory.json).joined(separator: ",") + "]\n" : links.map { RuntimeInventory.text($0) + "\n" }.joined()
         case "stats" where words.count == 2 && (words[1] == "on" || words[1] == "off"):
             // The endpoint's own token: statistics on until asked off (or the endpoint goes).
             statistics.withLock { $0 = words[1] == "on" ? ($0 ?? StatisticsToken()) : nil }
             return "statistics \(words[1])\n"
         default:
-            return "error: '\(request)': ask 'prog list' or 'map list' (with -j for JSON), or 'stats on' or 'stats off'\n"
+            return "error: '\(request)': ask 'prog list', 'map list' or 'link list' (with -j for JSON), or 'stats on' or 'stats off'\n"
         }
     }
 

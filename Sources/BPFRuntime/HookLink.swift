@@ -13,12 +13,15 @@ public final class HookLink: @unchecked Sendable {
     public let cookie: UInt64
     private let id: Int
     private let mode: ExecutionMode?
+    /// Its id in the ``RuntimeInventory`` while attached (what `link list --runtime` shows).
+    public let inventoryID: UInt32
 
     init(_ program: UserspaceProgram, to hook: Hook, cookie: UInt64, mode: ExecutionMode?) throws(RuntimeError) {
         self.hook = hook
         self.cookie = cookie
         self.mode = mode
         id = try hook.attach(program, cookie: try Self.runCookie(program, hook, cookie), mode: mode)
+        inventoryID = RuntimeInventory.register(RuntimeInventory.Link(id: 0, hook: hook.name, programID: program.id, cookie: cookie))
     }
 
     /// The program the link runs; nil once detached.
@@ -33,12 +36,16 @@ public final class HookLink: @unchecked Sendable {
     ///   program or the link was detached.
     public func update(program: UserspaceProgram) throws(RuntimeError) {
         try hook.replace(id, with: program, cookie: try Self.runCookie(program, hook, cookie), mode: mode)
+        RuntimeInventory.update(link: inventoryID, programID: program.id)
     }
 
     /// Detaches the program now (firings under way finish it); releasing the link does too.
-    public func detach() { hook.detach(id) }
+    public func detach() {
+        hook.detach(id)
+        RuntimeInventory.unregister(link: inventoryID)
+    }
 
-    deinit { hook.detach(id) }
+    deinit { detach() }
 
     /// The cookie a run sees: a `usdt` program's is the id of its argument specification
     /// (written to its object's `__bpf_usdt_specs`, the link's cookie inside), as libbpf does.

@@ -33,8 +33,19 @@ public enum RuntimeInventory {
         public var shape: MapShape
     }
 
+    /// What the inventory says of a hook link.
+    public struct Link: Sendable, Equatable {
+        public var id: UInt32
+        /// The hook's name.
+        public var hook: String
+        /// The program the link runs now.
+        public var programID: UInt32
+        public var cookie: UInt64
+    }
+
     private struct Table: ~Copyable {
         var nextID: UInt32 = 1
+        var links: [Link] = []
         var programs: [Program] = []
         var statistics: [UInt32: ProgramStatistics] = [:]
         var maps: [Map] = []
@@ -54,6 +65,28 @@ public enum RuntimeInventory {
             }
         }
     }
+
+    /// Every hook link, in the order made.
+    public static func links() -> [Link] { table.withLock { $0.links } }
+
+    static func register(_ link: Link) -> UInt32 {
+        table.withLock { table in
+            var link = link
+            link.id = table.nextID
+            table.nextID += 1
+            table.links.append(link)
+            return link.id
+        }
+    }
+
+    /// Records that link `id` runs program `programID` now.
+    static func update(link id: UInt32, programID: UInt32) {
+        table.withLock { table in
+            if let i = table.links.firstIndex(where: { $0.id == id }) { table.links[i].programID = programID }
+        }
+    }
+
+    static func unregister(link id: UInt32) { table.withLock { $0.links.removeAll { $0.id == id } } }
 
     /// Every live map, in the order created.
     public static func maps() -> [Map] { table.withLock { $0.maps } }
@@ -113,6 +146,14 @@ public enum RuntimeInventory {
             + "\txlated \(p.translatedBytes)B  jited \(p.jitedBytes)B"
             + (p.mapIDs.isEmpty ? "" : "  map_ids \(p.mapIDs.map(String.init).joined(separator: ","))")
     }
+
+    /// bpftool's JSON object for a link (`link list -j`), its hook named.
+    public static func json(_ l: Link) -> String {
+        "{\"id\":\(l.id),\"type\":\"hook\",\"prog_id\":\(l.programID),\"hook\":\(jsonQuoted(l.hook)),\"cookie\":\(l.cookie)}"
+    }
+
+    /// `link list` as bpftool prints the kernel's: two lines a link.
+    public static func text(_ l: Link) -> String { "\(l.id): hook  prog \(l.programID)\n\thook \(l.hook)  cookie \(l.cookie)" }
 
     /// `map list` as bpftool prints the kernel's: two lines a map.
     public static func text(_ m: Map) -> String {

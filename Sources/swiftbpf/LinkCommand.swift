@@ -5,7 +5,12 @@ enum LinkCommand {
     static let spec = CommandSpec(
         "link", abstract: "Links in the kernel (programs attached to hooks).",
         subcommands: [
-            CommandSpec("list", abstract: "List links, like bpftool link list.", parameters: OutputFormat.parameters) { arguments in
+            CommandSpec(
+                "list", abstract: "List links, like bpftool link list.",
+                discussion: "With --runtime PATH, the hook links of an application that embeds the userspace runtime and opened a DebugEndpoint at PATH.",
+                parameters: OutputFormat.parameters + [runtimeParameter]
+            ) { arguments in
+                if try askRuntime(arguments, "link list") { return }
                 if let reason = KernelSupport.unavailableReason { throw CLIError("link list: \(reason)") }
                 let links = try Inventory.links()
                 let format = OutputFormat(arguments)

@@ -196,6 +196,27 @@ struct HookTests {
         other.detach()
     }
 
+    @Test("hook links are listed, as bpftool lists links, with the program each runs now")
+    func linksListed() throws {
+        let runtime = UserspaceRuntime()
+        let hook = try runtime.declareHook("net:request", arguments: [.value])
+        let first = try object.load(program: "first"), second = try object.load(program: "second")
+        let link = try runtime.attach(first, to: hook, cookie: 9)
+        let listed = try #require(RuntimeInventory.links().first { $0.id == link.inventoryID })
+        #expect(listed.hook == "net:request" && listed.programID == first.id && listed.cookie == 9)
+        try link.update(program: second)
+        #expect(RuntimeInventory.links().first { $0.id == link.inventoryID }?.programID == second.id)
+        let path = "/tmp/swiftbpf-links-\(getpid()).sock"
+        let endpoint = try DebugEndpoint(path: path)
+        defer { endpoint.close() }
+        #expect(try DebugEndpoint.request("link list", at: path).contains("\(link.inventoryID): hook  prog \(second.id)\n\thook net:request  cookie 9"))
+        #expect(
+            try DebugEndpoint.request("link list -j", at: path).contains(
+                "{\"id\":\(link.inventoryID),\"type\":\"hook\",\"prog_id\":\(second.id),\"hook\":\"net:request\",\"cookie\":9}"))
+        link.detach()
+        #expect(!RuntimeInventory.links().contains { $0.id == link.inventoryID })
+    }
+
     @Test("a hook fired again from inside its own program's run on the same thread is skipped, as the kernel skips recursion")
     func recursionSkipped() throws {
         let runtime = UserspaceRuntime()

@@ -57,7 +57,7 @@ struct RuntimeInventoryTests {
         #expect(entry["type"] as? String == "xdp" && entry["map_ids"] as? [Int] == object.mapIDs.map(Int.init))
         let maps = try #require(try JSONSerialization.jsonObject(with: Data(try DebugEndpoint.request("map list -j", at: path).utf8)) as? [[String: Any]])
         #expect(maps.contains { $0["name"] as? String == "inventoried" && $0["bytes_value"] as? Int == 8 })
-        #expect(try DebugEndpoint.request("link list", at: path).hasPrefix("error: "))
+        #expect(try DebugEndpoint.request("btf list", at: path).hasPrefix("error: "))
         endpoint.close()
         #expect(throws: DebugEndpoint.Failure.self) { try DebugEndpoint.request("prog list", at: path) }
     }
