@@ -96,7 +96,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "swiftbpfTests",
-            dependencies: ["swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks", "BTF", "BPFRuntime", "BPFCore", "BPFVM"],
+            dependencies: [
+                "swiftbpf", "BPFPacket", "BPFPlatform", "BPFKernel", "BPFObject", "BPFBenchmarks", "BTF", "BPFRuntime", "BPFCore", "BPFVM", "BPFTestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "BPFKernelTests",

@@ -1,6 +1,7 @@
 /// The exec monitor `swiftbpf trace exec` loads: a `sys_enter_execve` tracepoint program that
 /// sends one ring buffer record per `execve` on the machine (pid, uid, command name, file), kept
-/// as C source the tool compiles with clang and prints with `trace exec --source`.
+/// as C source the tool compiles with clang and prints with `trace exec --source` — the same text
+/// as `Examples/ExecMonitor`'s `exec_monitor.bpf.c` (a test holds them equal).
 package enum ExecMonitor {
     /// The C source (`exec_monitor.bpf.c`).
     package static let source = #"""
@@ -17,6 +18,7 @@ package enum ExecMonitor {
         	unsigned long args[6];
         };
 
+        // swiftbpf-types: exec_event
         struct exec_event {
         	__u32 pid;
         	__u32 uid;
@@ -24,7 +26,8 @@ package enum ExecMonitor {
         	char filename[256];
         };
 
-        /* Named by a global so that the object's BTF has it, for the tool's typed skeleton. */
+        /* Named by a global so the object's BTF has it (no map or global uses it otherwise): the
+         * skeleton's ExecEvent. */
         struct exec_event *unused_exec_event __attribute__((unused));
 
         struct {

@@ -1,4 +1,5 @@
 import BPFCore
+import BPFObject
 
 /// What attaching by section name needs beyond the section.
 public struct AttachOptions: Sendable {
@@ -46,12 +47,10 @@ extension KernelProgram {
         case .tracing where sectionKind("fentry", "fexit", "fmod_ret", "tp_btf") != nil, .lsm where sectionKind("lsm") != nil:
             return try RawTracepointLink(attaching: self)
         case .kprobe where section == "usdt" || section.hasPrefix("usdt/"):
-            // usdt/BINARY:PROVIDER:NAME, the binary's path possibly holding colons of its own.
-            let probe = options.probe ?? target
-            let parts = probe.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count >= 3 else { throw cannot("section '\(section)' names no BINARY:PROVIDER:NAME (give AttachOptions.probe)") }
-            return try USDTLink(
-                self, binary: parts.dropLast(2).joined(separator: ":"), provider: String(parts[parts.count - 2]), name: String(parts[parts.count - 1]))
+            guard let probe = USDTProbe.target(options.probe ?? target) else {
+                throw cannot("section '\(section)' names no BINARY:PROVIDER:NAME (give AttachOptions.probe)")
+            }
+            return try USDTLink(self, binary: probe.binary, provider: probe.provider, name: probe.name)
         case .kprobe where !target.isEmpty:
             guard let kind = sectionKind("kprobe", "kretprobe", "uprobe", "uretprobe") else {
                 throw cannot("section '\(section)' is not a kprobe or uprobe this loader attaches")

@@ -75,6 +75,14 @@ public struct USDTProbe: Sendable, Equatable {
 }
 
 extension USDTProbe {
+    /// A probe as libbpf's `SEC("usdt/BINARY:PROVIDER:NAME")` names it (the text after
+    /// `usdt/`), the binary's path possibly holding colons of its own; nil when a part is missing.
+    public static func target(_ text: String) -> (binary: String, provider: String, name: String)? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return nil }
+        return (parts.dropLast(2).joined(separator: ":"), String(parts[parts.count - 2]), String(parts[parts.count - 1]))
+    }
+
     /// The note's arguments, split at spaces outside brackets (arm64 writes `8@[sp, 16]`).
     static func split(arguments text: String) -> [Substring] {
         var parts: [Substring] = [], depth = 0, start = text.startIndex

@@ -106,6 +106,13 @@ package func executablePath(_ tool: String, fallbackPath: String = "/usr/bin:/bi
     return path.split(separator: ":").map { "\($0)/\(tool)" }.first(where: isExecutableFile)
 }
 
+/// The path of this process's executable (`/proc/self/exe`, resolved), nil where there is none.
+package var currentExecutable: String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+}
+
 /// The folder for temporary files: `TMPDIR`, else `/tmp`.
 package var temporaryDirectory: String {
     getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"

@@ -2,6 +2,7 @@ public import SwiftBPFProbes
 public import BPFMaps
 public import BPFVM
 import BPFCore
+import BPFObject
 import Synchronization
 
 /// A userspace runtime's namespace: the hooks its host declared, and the links, maps and
@@ -87,18 +88,19 @@ public final class UserspaceRuntime: Sendable {
     /// names the probe of a program from a bare `usdt` section.
     public func attach(_ program: UserspaceProgram, probe: String? = nil, cookie: UInt64 = 0, mode: ExecutionMode? = nil) throws(RuntimeError) -> HookLink {
         let section = program.section
-        let name: Substring
+        let name: String
         if section.hasPrefix("raw_tp/") || section.hasPrefix("raw_tracepoint/") {
-            name = section[section.index(after: section.firstIndex(of: "/")!)...]
-        } else if let probe = probe ?? (section.hasPrefix("usdt/") ? String(section.dropFirst(5)) : nil) {
-            let parts = probe.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count >= 3 else { throw .cannotAttach(program: program.name, reason: "section '\(section)' names no BINARY:PROVIDER:NAME") }
-            name = parts[parts.count - 2] + ":" + parts[parts.count - 1]
+            name = String(section[section.index(after: section.firstIndex(of: "/")!)...])
+        } else if let text = probe ?? (section.hasPrefix("usdt/") ? String(section.dropFirst(5)) : nil) {
+            guard let target = USDTProbe.target(text) else {
+                throw .cannotAttach(program: program.name, reason: "section '\(section)' names no BINARY:PROVIDER:NAME")
+            }
+            name = target.provider + ":" + target.name
         } else {
             throw .cannotAttach(
                 program: program.name, reason: "section '\(section)' names no hook (raw_tp/NAME, usdt/BINARY:PROVIDER:NAME); attach it to a hook explicitly")
         }
-        guard let hook = hook(named: String(name)) else {
+        guard let hook = hook(named: name) else {
             throw .cannotAttach(program: program.name, reason: "no hook \(name) is declared (declared: \(hookNames.joined(separator: ", ")))")
         }
         return try attach(program, to: hook, cookie: cookie, mode: mode)

@@ -57,7 +57,6 @@ extension Benchmark {
                 return elapsed
             }
         }
-        func littleEndian64(_ bytes: [UInt8]?) -> UInt64 { bytes.map { $0.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } } ?? 0 }
 
         let disabled = try perHit(hits * 5)
         let swiftHook = try runtime.hook(named: "swiftbpf:bench:swift") ?? runtime.declareHook("swiftbpf:bench:swift", arguments: [.value])
@@ -68,7 +67,7 @@ extension Benchmark {
         }
 
         let ours = try UserspaceObject(ObjectFile(bytes: bytes))
-        let counter = { littleEndian64(try ours.map(named: "hits")?.lookup([0, 0, 0, 0])) }
+        let counter = { littleEndian(try ours.map(named: "hits")?.lookup([0, 0, 0, 0]) ?? []) }
         var inProcess: [String: Double] = [:]
         for (label, program, mode) in [
             ("jit", "count_hits", ExecutionMode.jit), ("interpreter", "count_hits", .fast), ("jit arguments", "sum_arguments", .jit),
@@ -86,10 +85,11 @@ extension Benchmark {
             line += "; kernel uprobe: skipped: \(kernelReason)"
         } else {
             let kernel = try KernelObject(try ObjectFile(bytes: bytes))
-            let kernelCounter = { littleEndian64(try kernel.map(named: "hits")?.lookup([0, 0, 0, 0])) }
+            let kernelCounter = { littleEndian(try kernel.map(named: "hits")?.lookup([0, 0, 0, 0]) ?? []) }
             var uprobe: [String: Double] = [:]
             for program in ["count_hits", "sum_arguments"] {
-                let link = try USDTLink(try kernel.load(program: program), binary: try selfExecutable(), provider: "swiftbpf", name: "bench")
+                guard let executable = currentExecutable else { throw BenchmarkError.failed("cannot read /proc/self/exe") }
+                let link = try USDTLink(try kernel.load(program: program), binary: executable, provider: "swiftbpf", name: "bench")
                 uprobe[program] = try perHit(
                     kernelHits, counter: kernelCounter, expect: program == "count_hits" ? UInt64(kernelHits) : UInt64(kernelHits / 2 * 3))
                 withExtendedLifetime(link) {}
@@ -100,13 +100,5 @@ extension Benchmark {
                 + "kernel/in-process JIT \(format1(kernelCount / jit))x (counter), \(format1(uprobe["sum_arguments"]! / inProcess["jit arguments"]!))x (arguments)"
         }
         output(line)
-    }
-
-    /// This process's executable, where the probe site is.
-    private func selfExecutable() throws -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { throw BenchmarkError.failed("cannot read /proc/self/exe") }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -3,6 +3,7 @@ import BPFKernel
 import BPFObject
 import BPFPlatform
 import BPFRuntime
+import BPFTestSupport
 import SwiftBPFProbes
 import Testing
 
@@ -30,14 +31,10 @@ private func usdtCounter(section: String) -> String {
 }
 
 /// This test process's executable, where SwiftBPFProbes put the swiftbpf:bench probe.
-private var executable: String {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-}
+private let executable = currentExecutable ?? ""
 
 private func totals(_ lookup: ([UInt8]) throws -> [UInt8]?) throws -> (hits: UInt64, sum: UInt64) {
-    func value(_ key: UInt8) throws -> UInt64 { try lookup([key, 0, 0, 0]).map { $0.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } } ?? 0 }
+    func value(_ key: UInt8) throws -> UInt64 { try lookup([key, 0, 0, 0]).map(littleEndianValue) ?? 0 }
     return (try value(0), try value(1))
 }
 

@@ -4,6 +4,7 @@ import BPFMaps
 import BPFObject
 import BPFPlatform
 import BPFRuntime
+import BPFTestSupport
 import BPFVM
 import Synchronization
 import Testing
@@ -60,7 +61,7 @@ private let counters = """
 
 private func u64(_ map: BPFMap?, _ index: UInt32) throws -> UInt64 {
     let bytes = try #require(try map?.lookup(withUnsafeBytes(of: index.littleEndian, Array.init)))
-    return bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+    return littleEndianValue(bytes)
 }
 
 @Suite("Hooks and links in the userspace runtime", .serialized, .enabled(if: compilerReason == nil, Comment(rawValue: compilerReason ?? "")))
@@ -157,7 +158,7 @@ struct HookTests {
         let threads = try (0..<4).map { _ in try #require(PlatformThread { for _ in 0..<50_000 { hook.fire(1) } }) }
         for thread in threads { thread.join() }
         let values = try #require(try (object.map(named: "plain") as? PerCPUMap)?.lookupAll([0, 0, 0, 0]))
-        let sum = values.reduce(UInt64(0)) { $0 + $1.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } }
+        let sum = values.reduce(UInt64(0)) { $0 + littleEndianValue($1) }
         #expect(sum == 200_000)
         link.detach()
     }

@@ -1,4 +1,6 @@
 import BPFBenchmarks
+import BPFPlatform
+import BPFTestSupport
 import SwiftBPF
 import Testing
 @testable import swiftbpf
@@ -7,6 +9,12 @@ private let compilerReason = BPFCompiler.unavailableReason
 
 @Suite("trace exec on its skeleton")
 struct TraceSkeletonTests {
+    @Test("the source trace exec ships is the exec monitor example's, byte for byte")
+    func sourceIsTheExample() throws {
+        let example = try #require(readFile(repositoryFile("Examples/ExecMonitor/Sources/ExecMonitor/bpf/exec_monitor.bpf.c")))
+        #expect(String(decoding: example, as: UTF8.self) == ExecMonitor.source)
+    }
+
     /// The tool's ExecMonitorSkeleton.swift was generated (`gen skeleton --no-embed`) from the
     /// source it ships: a build of that source must have the event's layout the tool reads.
     @Test(
