@@ -8,7 +8,8 @@ public struct AttachOptions: Sendable {
     /// How XDP and tc programs are joined to the interface.
     public var interfaceAttachment: InterfaceAttachment
     /// The USDT probe a `usdt` program whose section names none attaches to:
-    /// `BINARY:PROVIDER:NAME`, as in libbpf's `SEC("usdt/BINARY:PROVIDER:NAME")`.
+    /// `BINARY:PROVIDER:NAME`, as in libbpf's `SEC("usdt/BINARY:PROVIDER:NAME")` (a section
+    /// that names one attaches there).
     public var probe: String?
     /// The cgroup (a cgroup v2 directory) cgroup programs attach to.
     public var cgroup: String?
@@ -47,8 +48,9 @@ extension KernelProgram {
         case .tracing where sectionKind("fentry", "fexit", "fmod_ret", "tp_btf") != nil, .lsm where sectionKind("lsm") != nil:
             return try RawTracepointLink(attaching: self)
         case .kprobe where section == "usdt" || section.hasPrefix("usdt/"):
-            guard let probe = USDTProbe.target(options.probe ?? target) else {
-                throw cannot("section '\(section)' names no BINARY:PROVIDER:NAME (give AttachOptions.probe)")
+            // The section's probe first; AttachOptions.probe is for a bare `usdt` section.
+            guard let probe = USDTProbe.target(target.isEmpty ? options.probe ?? "" : target) else {
+                throw cannot("section '\(section)' names no BINARY:PROVIDER:NAME (give one: AttachOptions.probe, swiftbpf load --probe)")
             }
             return try USDTLink(self, binary: probe.binary, provider: probe.provider, name: probe.name)
         case .kprobe where !target.isEmpty:

@@ -6,6 +6,30 @@ import BPFCore
 package enum HostSymbols {
     package struct Failure: Error { package var message: String }
 
+    /// The file a uprobe or USDT section's binary names, found as libbpf finds it: a path as
+    /// given; a shared library's name (`libc.so.6`) in `LD_LIBRARY_PATH` and the system's
+    /// library folders; an executable's name on `PATH`. The name itself when nothing is found,
+    /// for the error to name it.
+    package static func resolve(_ binary: String) -> String {
+        guard !binary.contains("/") else { return binary }
+        if binary.contains(".so") {
+            let multiarch = "/lib/\(hostMultiarch)", usrMultiarch = "/usr/lib/\(hostMultiarch)"
+            let configured = getenv("LD_LIBRARY_PATH").map { String(cString: $0).split(separator: ":").map(String.init) } ?? []
+            let folders = configured + [multiarch, usrMultiarch, "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+            return folders.map { $0 + "/" + binary }.first { access($0, R_OK) == 0 } ?? binary
+        }
+        return executablePath(binary) ?? binary
+    }
+
+    /// Debian's multiarch folder name for this machine.
+    private static var hostMultiarch: String {
+        #if arch(arm64)
+        "aarch64-linux-gnu"
+        #else
+        "x86_64-linux-gnu"
+        #endif
+    }
+
     /// The file offset of function `symbol` in the ELF64 little-endian file at `path`.
     package static func fileOffset(of symbol: String, in path: String) throws(Failure) -> UInt64 {
         guard let bytes = readFile(path) else { throw Failure(message: "cannot read the file") }

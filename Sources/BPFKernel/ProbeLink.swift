@@ -31,6 +31,7 @@ public final class ProbeLink: KernelLink {
         _ program: KernelProgram, binary: String, symbol: String?, offset: UInt64 = 0,
         isReturn: Bool = false, process: Int32 = -1, using mode: PerfEventAttachment = .automatic
     ) throws(KernelError) {
+        let binary = HostSymbols.resolve(binary)
         var fileOffset = offset
         if let symbol {
             do { fileOffset += try HostSymbols.fileOffset(of: symbol, in: binary) } catch {

@@ -38,13 +38,15 @@ public final class USDTLink: KernelLink {
     /// The first site's bpf_link (each site has its own; pinning keeps the first).
     public var linkFD: Int32? { sites.first?.link.rawValue }
 
-    /// Attaches `program` to probe `provider`:`name` of `binary` in process `process` (-1: every
-    /// process running it); `cookie` is what `bpf_usdt_cookie` returns.
+    /// Attaches `program` to probe `provider`:`name` of `binary` (a path, or a library's or
+    /// executable's name, found as libbpf finds it) in process `process` (-1: every process
+    /// running it); `cookie` is what `bpf_usdt_cookie` returns.
     /// - Throws: ``KernelError`` when the binary has no such probe, the program's object has no
     ///   specification map (it does not include `usdt.bpf.h`), or the kernel refuses.
     public init(_ program: KernelProgram, binary: String, provider: String, name: String, cookie: UInt64 = 0, process: Int32 = -1) throws(KernelError) {
         let what = "usdt \(binary):\(provider):\(name)"
         summary = what
+        let binary = HostSymbols.resolve(binary)
         guard let bytes = readFile(binary) else { throw KernelError(command: "\(what): cannot read \(binary)", errno: ENOENT) }
         let all: [USDTProbe]
         do { all = try USDTProbe.all(inELF: bytes) } catch { throw KernelError(command: "\(what): \(error)", errno: EINVAL) }

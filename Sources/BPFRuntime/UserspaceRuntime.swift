@@ -85,13 +85,13 @@ public final class UserspaceRuntime: Sendable {
     /// Attaches `program` where its section says: `raw_tp/NAME` to hook `NAME`,
     /// `usdt/BINARY:PROVIDER:NAME` to hook `PROVIDER:NAME` (the binary is where the kernel would
     /// find the probe; in-process the bound site is the probe). `probe` (`BINARY:PROVIDER:NAME`)
-    /// names the probe of a program from a bare `usdt` section.
+    /// names the probe of a program from a bare `usdt` section (a section's own probe comes first).
     public func attach(_ program: UserspaceProgram, probe: String? = nil, cookie: UInt64 = 0, mode: ExecutionMode? = nil) throws(RuntimeError) -> HookLink {
         let section = program.section
         let name: String
         if section.hasPrefix("raw_tp/") || section.hasPrefix("raw_tracepoint/") {
             name = String(section[section.index(after: section.firstIndex(of: "/")!)...])
-        } else if let text = probe ?? (section.hasPrefix("usdt/") ? String(section.dropFirst(5)) : nil) {
+        } else if let text = section.hasPrefix("usdt/") ? String(section.dropFirst(5)) : probe {
             guard let target = USDTProbe.target(text) else {
                 throw .cannotAttach(program: program.name, reason: "section '\(section)' names no BINARY:PROVIDER:NAME")
             }

@@ -14,10 +14,10 @@ struct LoadCommand {
             (CO-RE relocated against its BTF) and attaches it by its section name: tracepoints (tp/, \
             tracepoint/), raw tracepoints (raw_tp/, and tp_btf/ with BTF-typed arguments), kprobes \
             (kprobe/FUNC, kretprobe/FUNC), fentry/fexit/fmod_ret and lsm programs (their targets found \
-            in the kernel's BTF), uprobes (uprobe/BINARY:FUNC, uretprobe/BINARY:FUNC), and with \
-            --interface XDP (xdp) and tc classifiers \
-            through tcx (tc, tcx/ingress, tcx/egress), USDT probes (usdt/BINARY:PROVIDER:NAME), and with \
-            --cgroup cgroup programs (cgroup_skb/, cgroup/, sockops). It prints each map, program and link with its \
+            in the kernel's BTF), uprobes (uprobe/BINARY:FUNC, uretprobe/BINARY:FUNC), USDT probes \
+            (usdt/BINARY:PROVIDER:NAME, or a bare usdt section with --probe), with --interface XDP (xdp) \
+            and tc classifiers through tcx (tc, tcx/ingress, tcx/egress), and with --cgroup cgroup \
+            programs (cgroup_skb/, cgroup/, sockops). It prints each map, program and link with its \
             kernel id, then holds them until Ctrl-C (or --duration), or with --pin DIR pins them all \
             under DIR and exits, leaving them loaded and attached. Without --kernel: verifies and \
             prepares each program in the userspace runtime and prints the verifier's figures.
@@ -27,6 +27,7 @@ struct LoadCommand {
             .flag("kernel", "Load into the running kernel through bpf(2)."),
             .option("interface", "The network interface XDP and tc programs attach to."),
             .option("cgroup", "The cgroup (a cgroup v2 directory) cgroup programs attach to."),
+            .option("probe", "The USDT probe (BINARY:PROVIDER:NAME) programs of a bare usdt section attach to."),
             .flag("netlink", "Attach XDP and tc programs through rtnetlink, not a bpf_link (what kernels before 5.9 and 6.6 need; used by itself there)."),
             .flag("no-attach", "Load (and with --pin, pin) without attaching anything, as bpftool prog loadall does."),
             .option("pin", "Pin maps, programs and links under this bpffs directory (made when absent) and exit; they stay loaded and attached."),
@@ -38,6 +39,7 @@ struct LoadCommand {
     var kernel: Bool
     var interface: String?
     var cgroup: String?
+    var probe: String?
     var netlink: Bool
     var noAttach: Bool
     var pin: String?
@@ -48,12 +50,14 @@ struct LoadCommand {
         kernel = arguments.flag("kernel")
         interface = arguments.string("interface")
         cgroup = arguments.string("cgroup")
+        probe = arguments.string("probe")
         netlink = arguments.flag("netlink")
         noAttach = arguments.flag("no-attach")
         pin = arguments.string("pin")
         duration = try arguments.value("duration")
         let kernelOnly: [(String, Bool)] = [
-            ("interface", interface != nil), ("cgroup", cgroup != nil), ("netlink", netlink), ("no-attach", noAttach), ("pin", pin != nil),
+            ("interface", interface != nil), ("cgroup", cgroup != nil), ("probe", probe != nil), ("netlink", netlink), ("no-attach", noAttach),
+            ("pin", pin != nil),
             ("duration", duration != nil),
         ]
         if !kernel, let (option, _) = kernelOnly.first(where: \.1) {
@@ -124,7 +128,8 @@ struct LoadCommand {
             programs.append(kernelProgram)
             guard !noAttach else { continue }
             do {
-                let link = try kernelProgram.attach(AttachOptions(interface: interface, interfaceAttachment: netlink ? .netlink : .automatic, cgroup: cgroup))
+                let link = try kernelProgram.attach(
+                    AttachOptions(interface: interface, interfaceAttachment: netlink ? .netlink : .automatic, probe: probe, cgroup: cgroup))
                 links.append((program.name, link))
                 print("  link: \(link.summary)")
             } catch {
